@@ -1,0 +1,1 @@
+"""Crawl stage: discover article URLs from configured sources, fetch politely, extract, store."""

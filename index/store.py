@@ -1,0 +1,405 @@
+"""The store of record: one SQLite file (WAL) holding articles, crawl state, the fetch log and runs.
+
+Every other index (the embedded search tables, Elasticsearch) can be rebuilt from it. Writes are
+batched and keyed by deterministic ids, so a rerun is an upsert and a kill -9 loses at most the
+batch in flight.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from index.article import Article, Stage
+from index.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        canonical_url TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        lang TEXT,
+        title TEXT NOT NULL DEFAULT '',
+        published TEXT,
+        status TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        fetched_at TEXT,
+        updated_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX articles_stage ON articles(stage);
+    CREATE INDEX articles_source ON articles(source);
+    CREATE INDEX articles_published ON articles(published);
+
+    -- every URL we have decided about; 'stored' and 'rejected' are never fetched again
+    CREATE TABLE urls (
+        url TEXT PRIMARY KEY,
+        article_id TEXT,
+        source TEXT,
+        state TEXT NOT NULL CHECK (state IN ('stored', 'rejected', 'failed')),
+        reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+
+    -- conditional-GET validators of feeds, sitemaps and section pages
+    CREATE TABLE feed_state (
+        url TEXT PRIMARY KEY,
+        source TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        last_status INTEGER,
+        last_fetched TEXT,
+        not_modified INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        stats TEXT NOT NULL DEFAULT '{}'
+    );
+
+    CREATE TABLE fetch_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER,
+        at TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT,
+        kind TEXT,
+        http_status INTEGER,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT
+    );
+    CREATE INDEX fetch_log_run ON fetch_log(run_id);
+    CREATE INDEX fetch_log_outcome ON fetch_log(outcome, reason);
+    """,
+]
+
+# outcomes written to fetch_log
+STORED, NOT_MODIFIED, DISCOVERED, REJECTED, FAILED, SKIPPED = (
+    "stored", "not_modified", "discovered", "rejected", "failed", "skipped",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _now() -> str:
+    return utcnow().isoformat(timespec="seconds")
+
+
+class Store:
+    """Store of record. Thread-safe for the simple calls; one connection per Store object."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:  # pragma: no cover - depends on the file system
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this newsmon "
+                f"({len(MIGRATIONS)}); upgrade newsmon"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
+            log.info("store %s migrated to schema %d", self.path, number)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for backends that keep their tables in the same file."""
+        return self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- articles -----------------------------------------------------------------------------
+    def upsert_articles(self, articles: Iterable[Article]) -> int:
+        """Insert or replace articles (and mark their URLs stored) in one transaction."""
+        rows = []
+        url_rows = []
+        now = _now()
+        for art in articles:
+            data = art.to_dict()
+            rows.append((
+                art.id, art.canonical_url, art.url, art.source, art.lang, art.title,
+                data["published"], data["status"], data["stage"], data["fetched_at"], now,
+                json.dumps(data, ensure_ascii=False),
+            ))
+            for url in {art.url, art.canonical_url}:
+                url_rows.append((url, art.id, art.source, now, now))
+        if not rows:
+            return 0
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO articles (id, canonical_url, url, source, lang, title, published,
+                       status, stage, fetched_at, updated_at, data)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(id) DO UPDATE SET url=excluded.url, source=excluded.source,
+                       lang=excluded.lang, title=excluded.title, published=excluded.published,
+                       status=excluded.status, stage=excluded.stage,
+                       fetched_at=excluded.fetched_at, updated_at=excluded.updated_at,
+                       data=excluded.data""",
+                rows,
+            )
+            db.executemany(
+                """INSERT INTO urls (url, article_id, source, state, first_seen, last_seen)
+                   VALUES (?,?,?,'stored',?,?)
+                   ON CONFLICT(url) DO UPDATE SET article_id=excluded.article_id,
+                       state='stored', reason=NULL, last_seen=excluded.last_seen""",
+                url_rows,
+            )
+        return len(rows)
+
+    def get(self, article_id: str) -> Article | None:
+        row = self._db.execute("SELECT data FROM articles WHERE id=?", (article_id,)).fetchone()
+        return Article.from_dict(json.loads(row["data"])) if row else None
+
+    def get_by_url(self, url: str) -> Article | None:
+        row = self._db.execute(
+            "SELECT a.data FROM urls u JOIN articles a ON a.id=u.article_id WHERE u.url=?", (url,)
+        ).fetchone()
+        return Article.from_dict(json.loads(row["data"])) if row else None
+
+    def iter_articles(
+        self,
+        *,
+        since: datetime | None = None,
+        stage: Stage | None = None,
+        stages: Iterable[Stage] | None = None,
+        source: str | None = None,
+        batch_size: int = 500,
+    ) -> Iterator[Article]:
+        """Articles in id order, read in batches so a large store never sits in memory."""
+        where, params = [], []
+        if since is not None:
+            where.append("published >= ?")
+            params.append(since.astimezone(timezone.utc).isoformat())
+        if stage is not None:
+            stages = [stage]
+        if stages is not None:
+            stages = list(stages)
+            where.append(f"stage IN ({','.join('?' * len(stages))})")
+            params.extend(s.value for s in stages)
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        clause = (" AND " + " AND ".join(where)) if where else ""
+        last = ""
+        while True:
+            rows = self._db.execute(
+                f"SELECT id, data FROM articles WHERE id > ?{clause} ORDER BY id LIMIT ?",
+                [last, *params, batch_size],
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Article.from_dict(json.loads(row["data"]))
+            last = rows[-1]["id"]
+
+    def count_articles(self, **filters: Any) -> int:
+        where, params = [], []
+        for key in ("stage", "source", "lang", "status"):
+            if filters.get(key) is not None:
+                where.append(f"{key} = ?")
+                value = filters[key]
+                params.append(getattr(value, "value", value))
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self._db.execute(f"SELECT COUNT(*) FROM articles {clause}", params).fetchone()[0]
+
+    # -- URLs ---------------------------------------------------------------------------------
+    def known_urls(self, urls: Iterable[str], *, max_attempts: int = 3) -> set[str]:
+        """Those of `urls` that must not be fetched again: stored, rejected, or failed too often."""
+        urls = list(urls)
+        known: set[str] = set()
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            rows = self._db.execute(
+                f"""SELECT url FROM urls WHERE url IN ({','.join('?' * len(chunk))})
+                    AND (state IN ('stored','rejected') OR attempts >= ?)""",
+                [*chunk, max_attempts],
+            ).fetchall()
+            known.update(r["url"] for r in rows)
+        return known
+
+    def is_known(self, url: str, *, max_attempts: int = 3) -> bool:
+        return bool(self.known_urls([url], max_attempts=max_attempts))
+
+    def mark_url(self, url: str, state: str, *, source: str | None = None,
+                 reason: str | None = None, article_id: str | None = None) -> None:
+        """Record a decision about a URL that did not become a stored article."""
+        now = _now()
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO urls (url, article_id, source, state, reason, first_seen, last_seen)
+                   VALUES (?,?,?,?,?,?,?)
+                   ON CONFLICT(url) DO UPDATE SET
+                       state=CASE WHEN urls.state='stored' THEN 'stored' ELSE excluded.state END,
+                       reason=excluded.reason, attempts=urls.attempts+1,
+                       last_seen=excluded.last_seen""",
+                (url, article_id, source, state, reason, now, now),
+            )
+
+    # -- feed validators ----------------------------------------------------------------------
+    def feed_validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self._db.execute(
+            "SELECT etag, last_modified FROM feed_state WHERE url=?", (url,)
+        ).fetchone()
+        return (row["etag"], row["last_modified"]) if row else (None, None)
+
+    def save_feed_state(self, url: str, *, source: str | None, status: int,
+                        etag: str | None = None, last_modified: str | None = None) -> None:
+        now = _now()
+        not_modified = 1 if status == 304 else 0
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO feed_state (url, source, etag, last_modified, last_status,
+                       last_fetched, not_modified) VALUES (?,?,?,?,?,?,?)
+                   ON CONFLICT(url) DO UPDATE SET source=excluded.source,
+                       etag=COALESCE(excluded.etag, CASE WHEN excluded.last_status=304
+                                     THEN feed_state.etag END),
+                       last_modified=COALESCE(excluded.last_modified,
+                                     CASE WHEN excluded.last_status=304
+                                     THEN feed_state.last_modified END),
+                       last_status=excluded.last_status, last_fetched=excluded.last_fetched,
+                       not_modified=feed_state.not_modified + excluded.not_modified""",
+                (url, source, etag, last_modified, status, now, not_modified),
+            )
+
+    # -- runs and the fetch log ---------------------------------------------------------------
+    def start_run(self, command: str) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (command, started_at) VALUES (?, ?)", (command, _now())
+            )
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at=?, status=?, stats=? WHERE id=?",
+                (_now(), status, json.dumps(stats, default=str, sort_keys=True), run_id),
+            )
+
+    def log_fetch(self, url: str, outcome: str, *, run_id: int | None = None,
+                  source: str | None = None, kind: str | None = None,
+                  http_status: int | None = None, reason: str | None = None,
+                  detail: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO fetch_log (run_id, at, url, source, kind, http_status, outcome,
+                       reason, detail) VALUES (?,?,?,?,?,?,?,?,?)""",
+                (run_id, _now(), url, source, kind, http_status, outcome, reason,
+                 (detail or "")[:2000] or None),
+            )
+
+    def fetch_log(self, *, run_id: int | None = None, outcome: str | None = None) -> list[dict]:
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if outcome is not None:
+            where.append("outcome = ?")
+            params.append(outcome)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return [dict(r) for r in self._db.execute(
+            f"SELECT * FROM fetch_log {clause} ORDER BY id", params)]
+
+    def last_run(self, command: str | None = None) -> dict | None:
+        sql = "SELECT * FROM runs"
+        params: list[Any] = []
+        if command:
+            sql += " WHERE command = ?"
+            params.append(command)
+        row = self._db.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+        if not row:
+            return None
+        out = dict(row)
+        out["stats"] = json.loads(out["stats"])
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Counts for `newsmon status`."""
+        db = self._db
+        by = lambda col: {  # noqa: E731
+            (r[0] or "unknown"): r[1]
+            for r in db.execute(f"SELECT {col}, COUNT(*) FROM articles GROUP BY {col}")
+        }
+        failures = {
+            f"{r['outcome']}:{r['reason']}": r["n"]
+            for r in db.execute(
+                """SELECT outcome, reason, COUNT(*) AS n FROM fetch_log
+                   WHERE outcome IN ('failed','rejected') GROUP BY outcome, reason
+                   ORDER BY n DESC"""
+            )
+        }
+        return {
+            "store": str(self.path),
+            "articles": db.execute("SELECT COUNT(*) FROM articles").fetchone()[0],
+            "by_source": by("source"),
+            "by_lang": by("lang"),
+            "by_stage": by("stage"),
+            "by_status": by("status"),
+            "feeds": db.execute("SELECT COUNT(*) FROM feed_state").fetchone()[0],
+            "failures_by_reason": failures,
+            "last_run": self.last_run(),
+        }
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
