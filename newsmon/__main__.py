@@ -1,0 +1,5 @@
+import sys
+
+from newsmon.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The `newsmon` command line: settings are built once here and passed down.
+
+Exit codes (stable, for cron): 0 all good; 1 the run finished but some items or deliveries
+failed; 2 bad configuration or usage; 3 another run holds the lock.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from index.errors import ConfigError, NewsmonError
+from newsmon import __version__
+from newsmon.settings import Settings, load_settings
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def configure_logging(level: str) -> None:
+    """Logging is configured here only; libraries use logging.getLogger(__name__)."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "elastic_transport",
+                  "charset_normalizer", "urllib3"):
+        if level.upper() != "DEBUG":
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Local settings file (TOML); also NEWSMON_CONFIG.")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Folder of the store of record (overrides [data].dir).")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                               case_sensitive=False))
+@click.version_option(__version__, prog_name="newsmon")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
+        log_level: str | None) -> None:
+    """Monitor English and Japanese news: crawl, enrich, index, search and alert.
+
+    \b
+    Example:
+      newsmon demo                 # serve the bundled demo sites, crawl them, show the result
+      newsmon crawl --source gov-uk-fcdo
+      newsmon status --json
+    """
+    try:
+        settings = load_settings(
+            config_file,
+            overrides={"data": {"dir": data_dir},
+                       "log": {"level": log_level.upper() if log_level else None}},
+        )
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(settings.log.level)
+    ctx.obj = settings
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    return ctx.find_root().obj
+
+
+def _register() -> None:
+    # each command lives in its own module; importing it adds it to the group
+    from newsmon import cmd_crawl, cmd_demo, cmd_export, cmd_status  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    try:
+        result = cli.main(args=argv, prog_name="newsmon", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_PARTIAL
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ConfigError as exc:
+        click.echo(f"newsmon: configuration error: {exc}", err=True)
+        return EXIT_USAGE
+    except NewsmonError as exc:
+        click.echo(f"newsmon: {exc}", err=True)
+        return EXIT_PARTIAL
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
