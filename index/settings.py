@@ -1,0 +1,138 @@
+"""Typed, frozen settings shared by every package (built by newsmon.settings.load_settings).
+
+They live in the bottom package so crawler/ and enrich/ can take them without importing newsmon/.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.errors import ConfigError
+
+@dataclass(frozen=True, slots=True)
+class DataSettings:
+    dir: Path = Path("data")
+
+    @property
+    def store_path(self) -> Path:
+        return self.dir / "newsmon.db"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / "newsmon.lock"
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSettings:
+    sources: Path = Path("sources.yaml")
+    user_agent: str = "newsmon/0.1"
+    obey_robots: bool = True
+    concurrency: int = 16
+    per_host_concurrency: int = 2
+    download_delay: float = 0.5
+    autothrottle: bool = True
+    autothrottle_target_concurrency: float = 2.0
+    timeout: float = 30.0
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    retries: int = 2
+    max_attempts: int = 3
+    max_articles_per_source: int = 0
+    extract_workers: int = 0
+    batch_size: int = 20
+    default_tz_ja: str = "Asia/Tokyo"
+    default_tz_en: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    backend: str = "sqlite"
+    es_url: str = "http://127.0.0.1:9200"
+    es_index: str = "newsmon-articles"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "INFO"
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataSettings,
+    "crawl": CrawlSettings,
+    "index": IndexSettings,
+    "log": LogSettings,
+}
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("index", "backend"): ("sqlite", "elasticsearch"),
+    ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data: DataSettings = field(default_factory=DataSettings)
+    crawl: CrawlSettings = field(default_factory=CrawlSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    config_file: Path | None = None
+
+    def replace(self, section: str, **values: Any) -> "Settings":
+        """A copy with some keys of one section changed (used by flags and tests)."""
+        current = getattr(self, section)
+        checked = {k: coerce(section, k, v, "override") for k, v in values.items()}
+        return dataclasses.replace(self, **{section: dataclasses.replace(current, **checked)})
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in SECTIONS:
+            out[name] = {k: (str(v) if isinstance(v, Path) else v)
+                         for k, v in dataclasses.asdict(getattr(self, name)).items()}
+        return out
+
+
+
+
+def coerce(section: str, key: str, value: Any, origin: str) -> Any:
+    cls = SECTIONS[section]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if key not in fields:
+        raise ConfigError(
+            f"{origin}: unknown key [{section}].{key}; allowed: {', '.join(sorted(fields))}"
+        )
+    default = fields[key].default
+    kind = type(default)
+    try:
+        if isinstance(default, Path):
+            result: Any = Path(value)
+        elif kind is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                result = low in {"1", "true", "yes", "on"}
+            else:
+                result = bool(value)
+        elif kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            result = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = float(value)
+        else:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            result = value
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{origin}: [{section}].{key} = {value!r} is not a valid {kind.__name__}"
+        ) from None
+    allowed = CHOICES.get((section, key))
+    if allowed and result not in allowed:
+        raise ConfigError(
+            f"{origin}: [{section}].{key} = {value!r}; allowed values: {', '.join(allowed)}"
+        )
+    return result
