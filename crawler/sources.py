@@ -29,6 +29,7 @@ KEYS = {
     "notes": "free text",
 }
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+HOST_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,15 +143,22 @@ def parse_source(raw: Any, path: Path, index: int) -> Source:
     if domains_raw is None:
         domains = tuple(sorted({(urlsplit(u).hostname or "").lower()
                                 for u in feeds + sitemaps + sections}))
-    elif isinstance(domains_raw, list) and all(isinstance(d, str) and d for d in domains_raw):
+    elif isinstance(domains_raw, list) and all(
+        isinstance(d, str) and HOST_RE.match(d.lstrip(".")) for d in domains_raw
+    ):
         domains = tuple(d.lower().lstrip(".") for d in domains_raw)
     else:
-        raise ConfigError(f"{where}: 'domains' must be a list of host names")
+        # A URL here ("https://bbc.com") would never equal a host, so every link would be dropped.
+        raise ConfigError(
+            f"{where}: 'domains' must be a list of host names (like 'bbc.co.uk'), "
+            f"got {domains_raw!r}"
+        )
     tz = raw.get("tz")
     if tz is not None:
         try:
             ZoneInfo(str(tz))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a key naming a tzdata folder ("America") raises IsADirectoryError.
             raise ConfigError(f"{where}: 'tz' {tz!r} is not a known time zone") from None
     notes = raw.get("notes", "")
     return Source(
