@@ -12,21 +12,45 @@ import click
 
 from index.errors import ConfigError, NewsmonError
 from newsmon import __version__
+from newsmon.lock import LockHeld
 from newsmon.settings import Settings, load_settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
+NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan",
+                 "elastic_transport", "charset_normalizer", "urllib3", "filelock")
+
+
+class _QuietLibraries(logging.Filter):
+    """Below DEBUG level, libraries speak only for warnings and errors.
+
+    A filter on our handler rather than logger levels: Scrapy resets its loggers to DEBUG with
+    its own dictConfig when a crawl starts, which would bury the progress line in its chatter.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not any(record.name == n or record.name.startswith(n + ".")
+                       for n in NOISY_LOGGERS)
+
+
 def configure_logging(level: str) -> None:
     """Logging is configured here only; libraries use logging.getLogger(__name__)."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "elastic_transport",
-                  "charset_normalizer", "urllib3"):
-        if level.upper() != "DEBUG":
+    debug = level.upper() == "DEBUG"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if not debug:
+        handler.addFilter(_QuietLibraries())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_newsmon", False)]:
+        root.removeHandler(old)
+    handler._newsmon = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    if not debug:
+        for noisy in NOISY_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -88,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         click.echo(f"newsmon: configuration error: {exc}", err=True)
         return EXIT_USAGE
+    except LockHeld as exc:
+        click.echo(f"newsmon: {exc}; exiting without doing anything", err=True)
+        return EXIT_LOCKED
     except NewsmonError as exc:
         click.echo(f"newsmon: {exc}", err=True)
         return EXIT_PARTIAL

@@ -1,0 +1,84 @@
+"""`newsmon status`: what the store holds, how the last run went, and why things failed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from index.store import Store
+from newsmon.cli import cli, get_settings
+from newsmon.lock import running_holder
+from newsmon.settings import Settings
+
+
+def empty_status(path: Path) -> dict[str, Any]:
+    """The shape of Store.status() for a store not created yet (status never creates one)."""
+    return {"store": str(path), "articles": 0, "by_source": {}, "by_lang": {}, "by_stage": {},
+            "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None}
+
+
+def collect_status(settings: Settings) -> dict[str, Any]:
+    path = settings.data.store_path
+    if path.exists():
+        with Store(path) as store:
+            out = store.status()
+    else:
+        out = empty_status(path)
+    out["exists"] = path.exists()
+    out["running"] = running_holder(settings.data.lock_path)
+    return out
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) \
+        or "-"
+
+
+def status_text(st: dict[str, Any]) -> str:
+    lines = [f"store: {st['store']}" + ("" if st.get("exists", True) else " (not created yet)")]
+    if st.get("running"):
+        r = st["running"]
+        lines.append(f"running now: {r.get('command')} (pid {r.get('pid')}, "
+                     f"since {r.get('started_at')})")
+    lines.append(f"articles: {st['articles']}")
+    for key, label in (("by_source", "by source"), ("by_lang", "by language"),
+                       ("by_stage", "by stage"), ("by_status", "by status")):
+        lines.append(f"  {label + ':':<13}{_counts(st[key])}")
+    lines.append(f"feeds tracked: {st['feeds']}")
+    run = st.get("last_run")
+    if run:
+        stats = run.get("stats") or {}
+        brief = ", ".join(f"{k.replace('_', ' ')} {stats[k]}"
+                          for k in ("stored", "not_modified", "rejected", "failed")
+                          if isinstance(stats.get(k), int))
+        if stats.get("error"):
+            brief = f"error: {stats['error']}"
+        lines.append(f"last run: #{run['id']} {run['command']} {run['status']}, started "
+                     f"{run['started_at']}, finished {run.get('finished_at') or '-'}"
+                     + (f" ({brief})" if brief else ""))
+    else:
+        lines.append("last run: none yet (try `newsmon crawl`, or `newsmon demo`)")
+    failures = st.get("failures_by_reason") or {}
+    lines.append("failures by reason: " + (_counts(failures) if failures else "none"))
+    return "\n".join(lines)
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@click.pass_context
+def status_command(ctx: click.Context, as_json: bool) -> None:
+    """Show what the store holds: articles by source, language, stage and status, the last run,
+    and failures by reason. Never creates or changes anything.
+
+    \b
+    Example:
+      newsmon status
+      newsmon status --json | jq .by_source
+    """
+    st = collect_status(get_settings(ctx))
+    if as_json:
+        click.echo(json.dumps(st, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(status_text(st))
