@@ -1,0 +1,373 @@
+"""Topic tagging with a score, a label and the evidence behind it.
+
+Topics are data (``config/topics.yaml``): English and Japanese terms with weights, exclusions,
+a short description and a threshold per topic, plus the scoring constants. A topic's score in
+[0, 1] combines
+
+- **term evidence**: matched terms per sentence (capped, so one keyword-stuffed sentence is
+  one sentence of evidence), weighted by where they occur — headline, lead, body — and squashed
+  with ``1 - exp(-evidence / saturation)``. A single sentence of evidence in the body is a
+  passing mention, and so is a mention confined to the lead of a long article (the lead of a
+  pact story names every agreement): with nothing in the headline, no paragraph with
+  ``min_paragraph_sentences`` sentences of evidence and evidence in less than ``min_share`` of
+  the text, the score is capped at ``passing_cap``, below any sensible threshold;
+- **semantic similarity** between the article's embedding and the topic's description,
+  calibrated from the narrow band where embedding cosines live onto [0, 1].
+
+The label is ``score >= threshold``; the evidence lists the matched terms and their sentences.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+from enrich.text import PhraseMatcher, Sentence, analyze
+from index.errors import ConfigError
+
+__all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic_vectors"]
+
+LANGS = ("en", "ja")
+ZONES = ("title", "lead", "body")
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    description: Mapping[str, str]  # lang -> text
+    threshold: float
+    terms: tuple[tuple[str, str, float], ...]  # (lang, term, weight)
+    exclude: tuple[tuple[str, str], ...]  # (lang, phrase)
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    zone_weights: Mapping[str, float]
+    lead_sentences: int
+    sentence_cap: float
+    saturation: float
+    min_paragraph_sentences: int
+    min_share: float
+    passing_cap: float
+    semantic_weight: float
+    semantic_low: float
+    semantic_high: float
+    max_evidence: int
+
+
+@dataclass(frozen=True)
+class TopicSet:
+    topics: tuple[Topic, ...]
+    scoring: Scoring
+    version: str  # hash of the definition: a change means articles need re-tagging
+    source: str = ""
+    _matchers: dict[tuple[str, str], PhraseMatcher] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.topics)
+
+    def __getitem__(self, name: str) -> Topic:
+        for t in self.topics:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def matcher(self, topic: str, lang: str) -> PhraseMatcher:
+        """Phrase matcher of one topic for documents in ``lang``.
+
+        Japanese documents are matched against the Japanese terms and the English ones
+        (acronyms such as GCAP and NATO are written in Latin letters there).
+        """
+        key = (topic, "ja" if lang == "ja" else "en")
+        m = self._matchers.get(key)
+        if m is None:
+            m = PhraseMatcher()
+            t = self[topic]
+            term_langs = ("ja", "en") if key[1] == "ja" else ("en",)
+            for tl, term, weight in t.terms:
+                if tl in term_langs:
+                    m.add(term, tl, ("term", term, weight))
+            for tl, phrase in t.exclude:
+                if tl in term_langs:
+                    m.add(phrase, tl, ("exclude", phrase, 0.0))
+            self._matchers[key] = m  # the dict is a cache; the TopicSet itself stays immutable
+        return m
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+class _Check:
+    """Builds error messages that name the file, the topic and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {message}", reason="topics")
+
+    def mapping(self, value: Any, where: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
+        return value
+
+    def keys(self, value: dict, where: str, required: set[str], optional: set[str] = frozenset()) -> None:
+        unknown = set(value) - required - optional
+        if unknown:
+            allowed = ", ".join(sorted(required | optional))
+            raise self.fail(where, f"unknown key(s) {', '.join(map(repr, sorted(unknown)))}; allowed: {allowed}")
+        missing = required - set(value)
+        if missing:
+            raise self.fail(where, f"missing key(s) {', '.join(map(repr, sorted(missing)))}")
+
+    def number(self, value: Any, where: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"must be a number, got {value!r}")
+        v = float(value)
+        if v > hi or v < lo or (lo_open and v == lo):
+            bracket = "(" if lo_open else "["
+            raise self.fail(where, f"must be in {bracket}{lo}, {hi}], got {v}")
+        return v
+
+    def integer(self, value: Any, where: str, lo: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise self.fail(where, f"must be an integer >= {lo}, got {value!r}")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"must be a non-empty string, got {value!r}")
+        return value.strip()
+
+
+def _load_scoring(raw: Any, c: _Check) -> Scoring:
+    s = c.mapping(raw, "scoring")
+    c.keys(s, "scoring", {"zone_weights", "lead_sentences", "sentence_cap", "saturation",
+                          "min_paragraph_sentences", "min_share", "passing_cap", "semantic",
+                          "max_evidence"})
+    zw = c.mapping(s["zone_weights"], "scoring.zone_weights")
+    c.keys(zw, "scoring.zone_weights", set(ZONES))
+    sem = c.mapping(s["semantic"], "scoring.semantic")
+    c.keys(sem, "scoring.semantic", {"weight", "low", "high"})
+    low = c.number(sem["low"], "scoring.semantic.low", -1.0, 1.0)
+    high = c.number(sem["high"], "scoring.semantic.high", -1.0, 1.0)
+    if high <= low:
+        raise c.fail("scoring.semantic", f"high ({high}) must be greater than low ({low})")
+    return Scoring(
+        zone_weights={z: c.number(zw[z], f"scoring.zone_weights.{z}", 0.0, 100.0) for z in ZONES},
+        lead_sentences=c.integer(s["lead_sentences"], "scoring.lead_sentences", 0),
+        sentence_cap=c.number(s["sentence_cap"], "scoring.sentence_cap", 0.0, 100.0, lo_open=True),
+        saturation=c.number(s["saturation"], "scoring.saturation", 0.0, 1000.0, lo_open=True),
+        min_paragraph_sentences=c.integer(s["min_paragraph_sentences"], "scoring.min_paragraph_sentences", 1),
+        min_share=c.number(s["min_share"], "scoring.min_share", 0.0, 1.0),
+        passing_cap=c.number(s["passing_cap"], "scoring.passing_cap", 0.0, 1.0),
+        semantic_weight=c.number(sem["weight"], "scoring.semantic.weight", 0.0, 1.0),
+        semantic_low=low,
+        semantic_high=high,
+        max_evidence=c.integer(s["max_evidence"], "scoring.max_evidence", 1),
+    )
+
+
+def _load_topic(name: str, raw: Any, c: _Check) -> Topic:
+    where = f"topic {name!r}"
+    t = c.mapping(raw, where)
+    c.keys(t, where, {"description", "threshold", "terms"}, {"exclude"})
+    desc = c.mapping(t["description"], f"{where}: key 'description'")
+    c.keys(desc, f"{where}: key 'description'", set(), set(LANGS))
+    if not desc:
+        raise c.fail(f"{where}: key 'description'", f"needs at least one of {', '.join(LANGS)}")
+    description = {lang: c.text(v, f"{where}: key 'description.{lang}'") for lang, v in desc.items()}
+    threshold = c.number(t["threshold"], f"{where}: key 'threshold'", 0.0, 1.0, lo_open=True)
+
+    terms_raw = c.mapping(t["terms"], f"{where}: key 'terms'")
+    c.keys(terms_raw, f"{where}: key 'terms'", set(), set(LANGS))
+    terms: list[tuple[str, str, float]] = []
+    probe = PhraseMatcher()
+    for lang, entries in terms_raw.items():
+        entries = c.mapping(entries, f"{where}: key 'terms.{lang}'")
+        for term, weight in entries.items():
+            key = f"{where}: key 'terms.{lang}.{term}'"
+            term = c.text(str(term), key)
+            w = c.number(weight, key, 0.0, 1.0, lo_open=True)
+            if not probe.add(term, lang, None):
+                raise c.fail(key, "has no word in it (punctuation only)")
+            terms.append((lang, term, w))
+    if not terms:
+        raise c.fail(f"{where}: key 'terms'", "lists no term")
+
+    excl_raw = c.mapping(t.get("exclude") or {}, f"{where}: key 'exclude'")
+    c.keys(excl_raw, f"{where}: key 'exclude'", set(), set(LANGS))
+    exclude: list[tuple[str, str]] = []
+    for lang, phrases in excl_raw.items():
+        if phrases is None:
+            continue
+        if not isinstance(phrases, list):
+            raise c.fail(f"{where}: key 'exclude.{lang}'", f"must be a list, got {type(phrases).__name__}")
+        for p in phrases:
+            p = c.text(p, f"{where}: key 'exclude.{lang}'")
+            if not probe.add(p, lang, None):
+                raise c.fail(f"{where}: key 'exclude.{lang}'", f"{p!r} has no word in it")
+            exclude.append((lang, p))
+    return Topic(name, description, threshold, tuple(terms), tuple(exclude))
+
+
+def load_topics(path: str | Path) -> TopicSet:
+    """Read and validate a topics file; any problem raises ConfigError naming file, topic, key."""
+    path = Path(path)
+    c = _Check(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read topics file: {exc}", reason="topics") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", reason="topics") from exc
+    doc = c.mapping(raw, "top level")
+    c.keys(doc, "top level", {"scoring", "topics"})
+    scoring = _load_scoring(doc["scoring"], c)
+    topics_raw = c.mapping(doc["topics"], "topics")
+    if not topics_raw:
+        raise c.fail("topics", "defines no topic")
+    topics = []
+    for name, body in topics_raw.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise c.fail(f"topic {name!r}", "a topic name must be a plain identifier")
+        topics.append(_load_topic(name, body, c))
+    # The version hashes what the file means, not how it is laid out: comments and key order
+    # do not force re-tagging the archive.
+    canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return TopicSet(tuple(topics), scoring, version, str(path))
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _ZoneEvidence:
+    total: float = 0.0
+    sentences: int = 0
+
+
+def _sentence_evidence(sentence: Sentence, matcher: PhraseMatcher) -> dict[str, float]:
+    """Distinct terms in one sentence -> weight (exclusions consume their tokens silently)."""
+    found: dict[str, float] = {}
+    for m in matcher.find(sentence.tokens):
+        kind, term, weight = m.key  # type: ignore[misc]
+        if kind == "term":
+            found[term] = max(found.get(term, 0.0), weight)
+    return found
+
+
+def _calibrate(cosine: float, s: Scoring) -> float:
+    return min(1.0, max(0.0, (cosine - s.semantic_low) / (s.semantic_high - s.semantic_low)))
+
+
+def score_topics(
+    title: str,
+    text: str,
+    lang: str,
+    topics: TopicSet,
+    *,
+    doc_vector: np.ndarray | None = None,
+    topic_vectors: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict]:
+    """Score every topic for one article.
+
+    Returns ``{topic: {"score", "label", "evidence": [{"term", "sentence", "zone"}],
+    "term_score", "semantic"}}``; ``semantic`` is the calibrated similarity, or None when no
+    vectors were given (the score is then the term score alone).
+    """
+    s = topics.scoring
+    lang = "ja" if lang == "ja" else "en"
+    title_sents = analyze(title or "", lang)
+    body_sents = analyze(text or "", lang)
+    lead_idx = {i for i, b in enumerate(body_sents) if b.paragraph == 0 and i < s.lead_sentences}
+    n_text = len(body_sents)
+    use_semantic = doc_vector is not None and topic_vectors is not None and s.semantic_weight > 0
+
+    out: dict[str, dict] = {}
+    for topic in topics.topics:
+        matcher = topics.matcher(topic.name, lang)
+        zones = {z: _ZoneEvidence() for z in ZONES}
+        evidence: list[dict[str, str]] = []
+        seen_terms: set[str] = set()
+
+        per_paragraph: dict[int, int] = {}
+
+        def collect(sent: Sentence, zone: str) -> None:
+            found = _sentence_evidence(sent, matcher)
+            if not found:
+                return
+            zones[zone].total += min(s.sentence_cap, sum(found.values()))
+            zones[zone].sentences += 1
+            per_paragraph[sent.paragraph] = per_paragraph.get(sent.paragraph, 0) + 1
+            for term in found:
+                if term not in seen_terms:
+                    seen_terms.add(term)
+                    evidence.append({"term": term, "sentence": sent.text, "zone": zone})
+
+        # the headline is one zone however it is punctuated
+        title_found: dict[str, float] = {}
+        for sent in title_sents:
+            for term, w in _sentence_evidence(sent, matcher).items():
+                title_found[term] = max(title_found.get(term, 0.0), w)
+        if title_found:
+            zones["title"].total = min(s.sentence_cap, sum(title_found.values()))
+            zones["title"].sentences = 1
+            headline = " ".join(t.text for t in title_sents)
+            for term in title_found:
+                seen_terms.add(term)
+                evidence.append({"term": term, "sentence": headline, "zone": "title"})
+        for i, sent in enumerate(body_sents):
+            collect(sent, "lead" if i in lead_idx else "body")
+
+        raw = sum(s.zone_weights[z] * zones[z].total for z in ZONES)
+        term_score = 1.0 - math.exp(-raw / s.saturation)
+        # Main subject = the headline, or a paragraph of substance, or a fair share of the
+        # whole text (a two-sentence brief); anything less is a passing mention.
+        share = (zones["lead"].total + zones["body"].total) / n_text if n_text else 0.0
+        passing = (
+            zones["title"].sentences == 0
+            and max(per_paragraph.values(), default=0) < s.min_paragraph_sentences
+            and share < s.min_share
+        )
+
+        semantic: float | None = None
+        score = term_score
+        if use_semantic and topic.name in topic_vectors:  # type: ignore[operator]
+            cosine = float(np.dot(doc_vector, topic_vectors[topic.name]))  # type: ignore[index]
+            semantic = _calibrate(cosine, s)
+            score = (1.0 - s.semantic_weight) * term_score + s.semantic_weight * semantic
+        if passing:
+            # however close the article sits to the topic's description
+            score = min(score, s.passing_cap)
+        out[topic.name] = {
+            "score": round(score, 3),
+            "label": score >= topic.threshold,
+            "evidence": evidence[: s.max_evidence],
+            "term_score": round(term_score, 3),
+            "semantic": None if semantic is None else round(semantic, 3),
+        }
+    return out
+
+
+def topic_vectors(topics: TopicSet, embedder: Any) -> dict[str, np.ndarray]:
+    """One unit vector per topic: the mean of its descriptions embedded as queries.
+
+    Descriptions play the role of a search query against article passages, which is how
+    retrieval models such as e5 are trained to compare them.
+    """
+    out: dict[str, np.ndarray] = {}
+    for topic in topics.topics:
+        vecs = np.stack([np.asarray(embedder.embed_query(d), dtype=np.float32) for d in topic.description.values()])
+        mean = vecs.mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        out[topic.name] = (mean / norm if norm > 0 else mean).astype(np.float32)
+    return out
