@@ -62,7 +62,8 @@ MIGRATIONS: list[str] = [
         last_modified TEXT,
         last_status INTEGER,
         last_fetched TEXT,
-        not_modified INTEGER NOT NULL DEFAULT 0
+        not_modified INTEGER NOT NULL DEFAULT 0,
+        kind TEXT  -- what the listing turned out to be: rss, atom, sitemapindex, urlset, html…
     );
 
     CREATE TABLE runs (
@@ -167,11 +168,18 @@ class Store:
         self.close()
 
     # -- articles -----------------------------------------------------------------------------
-    def upsert_articles(self, articles: Iterable[Article]) -> int:
-        """Insert or replace articles (and mark their URLs stored) in one transaction."""
+    def upsert_articles(self, articles: Iterable[Article], *,
+                        aliases: dict[str, Iterable[str]] | None = None) -> int:
+        """Insert or replace articles (and mark their URLs stored) in one transaction.
+
+        ``aliases`` maps an article id to further URLs that reached it (the URL as discovered
+        before redirects, a tracking or AMP variant); they are marked stored in the same
+        transaction, so a crash never leaves a URL marked without its article.
+        """
         rows = []
         url_rows = []
         now = _now()
+        aliases = aliases or {}
         for art in articles:
             data = art.to_dict()
             rows.append((
@@ -179,7 +187,7 @@ class Store:
                 data["published"], data["status"], data["stage"], data["fetched_at"], now,
                 json.dumps(data, ensure_ascii=False),
             ))
-            for url in {art.url, art.canonical_url}:
+            for url in {art.url, art.canonical_url, *aliases.get(art.id, ())}:
                 url_rows.append((url, art.id, art.source, now, now))
         if not rows:
             return 0
@@ -275,6 +283,12 @@ class Store:
             known.update(r["url"] for r in rows)
         return known
 
+    def retry_urls(self, source: str, *, max_attempts: int = 3) -> list[str]:
+        """URLs of ``source`` whose fetch failed in an earlier run and may be tried again."""
+        return [r["url"] for r in self._db.execute(
+            """SELECT url FROM urls WHERE source = ? AND state = 'failed' AND attempts < ?
+               ORDER BY last_seen""", (source, max_attempts))]
+
     def is_known(self, url: str, *, max_attempts: int = 3) -> bool:
         return bool(self.known_urls([url], max_attempts=max_attempts))
 
@@ -300,15 +314,22 @@ class Store:
         ).fetchone()
         return (row["etag"], row["last_modified"]) if row else (None, None)
 
+    def feed_kind(self, url: str) -> str | None:
+        """What a listing was when last read ('sitemapindex', 'rss', 'html', …), or None."""
+        row = self._db.execute("SELECT kind FROM feed_state WHERE url=?", (url,)).fetchone()
+        return row["kind"] if row else None
+
     def save_feed_state(self, url: str, *, source: str | None, status: int,
-                        etag: str | None = None, last_modified: str | None = None) -> None:
+                        etag: str | None = None, last_modified: str | None = None,
+                        kind: str | None = None) -> None:
         now = _now()
         not_modified = 1 if status == 304 else 0
         with self.transaction() as db:
             db.execute(
                 """INSERT INTO feed_state (url, source, etag, last_modified, last_status,
-                       last_fetched, not_modified) VALUES (?,?,?,?,?,?,?)
+                       last_fetched, not_modified, kind) VALUES (?,?,?,?,?,?,?,?)
                    ON CONFLICT(url) DO UPDATE SET source=excluded.source,
+                       kind=COALESCE(excluded.kind, feed_state.kind),
                        etag=COALESCE(excluded.etag, CASE WHEN excluded.last_status=304
                                      THEN feed_state.etag END),
                        last_modified=COALESCE(excluded.last_modified,
@@ -316,7 +337,7 @@ class Store:
                                      THEN feed_state.last_modified END),
                        last_status=excluded.last_status, last_fetched=excluded.last_fetched,
                        not_modified=feed_state.not_modified + excluded.not_modified""",
-                (url, source, etag, last_modified, status, now, not_modified),
+                (url, source, etag, last_modified, status, now, not_modified, kind),
             )
 
     # -- runs and the fetch log ---------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""Downloader-side pieces of the crawl, each small and built from the crawler in ``from_crawler``.
+
+- ``SourceOffsiteMiddleware``: a request made for a source (or a redirect of one) may only go
+  to that source's domains; anything else is refused before it leaves, and counted.
+- ``ConditionalGetMiddleware``: listings (feeds, sitemaps, section pages) carry the ETag /
+  Last-Modified of the last complete run as If-None-Match / If-Modified-Since.
+- ``RequestCounterMiddleware``: counts the requests that really go out (retries included).
+- ``NonHtmlGuard``: stops downloading an article candidate as soon as its headers say it is a
+  PDF, an image or other binary, instead of pulling megabytes to throw them away.
+
+``classify_failure`` and ``non_html_reason`` are the plain functions behind the errbacks.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+    StopDownload,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionDone,
+    ConnectionLost,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError as TxTimeoutError,
+)
+from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed
+
+from crawler.context import GONE
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from crawler.context import CrawlContext
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "SourceOffsiteMiddleware",
+    "ConditionalGetMiddleware",
+    "RequestCounterMiddleware",
+    "NonHtmlGuard",
+    "FailureInfo",
+    "classify_failure",
+    "non_html_reason",
+]
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "pdf"), (b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"),
+    (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"%!PS", "postscript"), (b"OggS", "ogg"),
+    (b"ID3", "mp3"), (b"\xd0\xcf\x11\xe0", "ms-office"), (b"\x00\x00\x01\x00", "icon"),
+    (b"wOFF", "font"), (b"wOF2", "font"),
+)
+
+
+def _ctx(crawler: Crawler) -> CrawlContext:
+    return crawler.spider.ctx  # type: ignore[union-attr]
+
+
+def non_html_reason(content_type: str | None, body: bytes | None = None) -> str | None:
+    """What the page is when it is not HTML ('application/pdf', 'pdf (magic bytes)'), else None.
+
+    The Content-Type decides when it names a binary type; a text type, or none, is checked
+    against the first bytes, because servers label PDFs as text/html and HTML as nothing."""
+    ctype = (content_type or "").split(";", 1)[0].strip().lower()
+    if ctype and not (ctype in _HTML_TYPES or ctype.startswith("text/") or ctype.endswith("+xml")):
+        return ctype
+    if body:
+        head = body[:16]
+        for magic, name in _MAGIC:
+            if head.startswith(magic):
+                return f"{name} (magic bytes)"
+        if head[:4] == b"RIFF" and body[8:12] == b"WEBP":
+            return "webp (magic bytes)"
+        if body[4:8] == b"ftyp":
+            return "mp4 (magic bytes)"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureInfo:
+    outcome: str  # "failed" (try again next run), "rejected" (never again) or "skipped"
+    reason: str  # http_404, timeout, dns, connection, too_large, redirect_loop, robots, offsite…
+    http_status: int | None = None
+    detail: str = ""
+
+
+def classify_failure(failure: Failure) -> FailureInfo:
+    """Turn what reached an errback into an outcome and a reason code."""
+    exc = failure.value
+    detail = f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, HttpError):
+        status = exc.response.status
+        return FailureInfo("rejected" if status in GONE else "failed", f"http_{status}", status,
+                           detail)
+    if isinstance(exc, StopDownload):
+        response = getattr(exc, "response", None)
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") if response else ""
+        return FailureInfo("rejected", "not_html", getattr(response, "status", None),
+                           non_html_reason(ctype) or ctype or detail)
+    if isinstance(exc, IgnoreRequest):
+        text = str(exc).lower()
+        if "robots.txt" in text:
+            return FailureInfo("skipped", "robots", None, detail)
+        if "redirection" in text or "redirect" in text:
+            return FailureInfo("failed", "redirect_loop", None, detail)
+        if "offsite" in text:
+            return FailureInfo("skipped", "offsite", None, detail)
+        return FailureInfo("skipped", "ignored", None, detail)
+    if isinstance(exc, (DownloadTimeoutError, TxTimeoutError, TCPTimedOutError)):
+        return FailureInfo("failed", "timeout", None, detail)
+    if isinstance(exc, (CannotResolveHostError, DNSLookupError)):
+        return FailureInfo("failed", "dns", None, detail)
+    if isinstance(exc, DownloadCancelledError):
+        # the download handler cancels only when DOWNLOAD_MAXSIZE is passed
+        return FailureInfo("failed", "too_large", None, detail)
+    if isinstance(exc, ResponseDataLossError):
+        return FailureInfo("failed", "data_loss", None, detail)
+    if isinstance(exc, (DownloadConnectionRefusedError, DownloadFailedError, ConnectError,
+                        ConnectionLost, ConnectionDone, ResponseFailed, ConnectionError)):
+        return FailureInfo("failed", "connection", None, detail)
+    return FailureInfo("failed", "error", None, detail)
+
+
+class SourceOffsiteMiddleware:
+    """Refuse requests (including redirects) to hosts outside their source's ``domains``.
+
+    Scrapy's own OffsiteMiddleware checks one domain list for the whole spider; here each
+    source has its own, and a redirect from one source's site to another's is offsite too."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SourceOffsiteMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        sid = request.meta.get("newsmon_source")
+        if sid is None or request.meta.get("newsmon_kind") == "robots":
+            return
+        source = _ctx(self.crawler).sources[sid]
+        if not source.allows_domain(request.url):
+            raise IgnoreRequest(f"offsite request to {request.url} for source {sid}")
+
+
+class ConditionalGetMiddleware:
+    """Add the saved validators to listing requests (Scrapy's HTTP cache is not used: what a
+    304 means here is "nothing new in this feed", which only the crawl itself can act on)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get("newsmon_listing") or request.meta.get("newsmon_conditional"):
+            return
+        request.meta["newsmon_conditional"] = True
+        store = _ctx(self.crawler).store
+        if store.feed_kind(request.url) == "sitemapindex":
+            # an index often stays the same while the sitemaps it names change: read it
+            # every time, and let each child sitemap answer 304 for itself
+            return
+        etag, last_modified = store.feed_validators(request.url)
+        if etag and b"If-None-Match" not in request.headers:
+            request.headers[b"If-None-Match"] = etag
+        if last_modified and b"If-Modified-Since" not in request.headers:
+            request.headers[b"If-Modified-Since"] = last_modified
+
+
+class RequestCounterMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RequestCounterMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        spider = self.crawler.spider
+        if spider is not None and hasattr(spider, "ctx"):
+            spider.ctx.stats.requests += 1
+
+
+class NonHtmlGuard:
+    """Extension: stop an article download when its headers already say it is not HTML."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NonHtmlGuard:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.headers_received, signal=signals.headers_received)
+        return ext
+
+    def headers_received(self, headers: Any, body_length: int, request: Request,
+                         spider: Any = None) -> None:
+        if request.meta.get("newsmon_kind") != "article":
+            return
+        raw = headers.get(b"Content-Type") or b""
+        ctype = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        if non_html_reason(ctype):
+            raise StopDownload(fail=True)
+
+
+def response_validators(response: Response) -> tuple[str | None, str | None]:
+    etag = response.headers.get(b"ETag")
+    last_modified = response.headers.get(b"Last-Modified")
+    return (etag.decode("latin-1") if etag else None,
+            last_modified.decode("latin-1") if last_modified else None)

@@ -1,0 +1,310 @@
+"""From fetched page to stored article: extraction in worker processes, then batched writes.
+
+``ExtractStorePipeline`` is the Scrapy adapter; the work is in plain functions and one plain
+class:
+
+- ``extract_in_worker(page)`` runs ``crawler.extract.extract_article`` in a worker process of a
+  ``ProcessPoolExecutor`` (so extraction uses every core while the reactor keeps downloading)
+  and returns a picklable ``Extracted`` (an ExtractError's reason does not survive pickling);
+- ``settle_article(article, item, source)`` decides the canonical URL the article is stored
+  under and fills what the listing knew and the page did not say;
+- ``ArticleBatcher`` writes articles ``batch_size`` at a time in one transaction each, so a
+  kill -9 loses at most the batch in flight, and the next run fetches those pages again.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import multiprocessing
+import os
+import time
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crawler.page import Page
+from crawler.sources import Source
+from crawler.urls import canonicalize_url
+from index.article import Article, Status
+from index.errors import ExtractError
+from index.store import STORED
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from crawler.context import CrawlContext
+    from crawler.spider import PageItem
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Extracted",
+    "extract_in_worker",
+    "settle_article",
+    "ArticleBatcher",
+    "ExtractStorePipeline",
+    "RETRY_REASONS",
+    "make_pool",
+]
+
+# Extraction outcomes worth another try in a later run (up to max_attempts); every other reason
+# (not_html, not_article, malformed, …) means the URL is never fetched again.
+RETRY_REASONS = frozenset({"challenge", "empty", "extract_crash"})
+# An article waits at most this long for its batch to fill before it is written anyway.
+FLUSH_SECONDS = 5.0
+# A progress line in the log this often, for cron runs nobody watches.
+PROGRESS_LOG_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    article: Article | None = None
+    reason: str | None = None
+    message: str = ""
+
+
+def extract_in_worker(page: Page) -> Extracted:
+    """Run extraction on one page; never raises (a crash is a recorded outcome too)."""
+    from crawler.extract import extract_article  # imported in the worker, preloaded by the pool
+
+    try:
+        return Extracted(article=extract_article(page))
+    except ExtractError as exc:
+        return Extracted(reason=exc.reason, message=str(exc))
+    except Exception as exc:  # a bug on one odd page must not stop the crawl; it is recorded
+        return Extracted(reason="extract_crash",
+                         message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+
+
+def _warm() -> int:
+    import crawler.extract  # noqa: F401  (pay the import of trafilatura before pages arrive)
+
+    return os.getpid()
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for extraction, forked from a clean server process that has already
+    imported the extractor (fork from a running reactor with threads is unsafe; spawn would
+    import trafilatura again in every worker)."""
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload(["crawler.extract"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp)
+
+
+def settle_article(article: Article, item: PageItem, source: Source) -> Article:
+    """The article as it will be stored.
+
+    Its canonical URL is the page's rel=canonical when that points inside the source's own
+    domains (an AMP copy names its article), else the fetched URL; either canonicalised. A
+    rel=canonical to another site (a syndicated copy naming the original) is not followed:
+    that would merge two outlets' articles under one id.
+    """
+    page = item.page
+    canonical = article.canonical_url or page.url
+    if not source.allows_domain(canonical):
+        canonical = page.url
+    canonical = canonicalize_url(canonical)
+    changes: dict[str, Any] = {}
+    if canonical != article.canonical_url:
+        changes["canonical_url"] = canonical
+        changes["id"] = ""  # recomputed from the canonical URL
+    if article.url != page.url:
+        changes["url"] = page.url
+    if article.published is None and item.listed_published is not None:
+        changes["published"] = item.listed_published
+        changes["flags"] = [*article.flags, "published_from_listing"]
+    if not article.title and item.listed_title:
+        changes["title"] = item.listed_title
+    if article.fetched_at is None:
+        changes["fetched_at"] = page.fetched_at
+    if article.http_etag is None and page.etag:
+        changes["http_etag"] = page.etag
+    if article.http_last_modified is None and page.last_modified:
+        changes["http_last_modified"] = page.last_modified
+    if article.source != source.id:
+        changes["source"] = source.id
+    return dataclasses.replace(article, **changes) if changes else article
+
+
+class ArticleBatcher:
+    """Collects settled articles and writes them ``batch_size`` at a time."""
+
+    def __init__(self, ctx: CrawlContext, batch_size: int) -> None:
+        self.ctx = ctx
+        self.batch_size = max(1, batch_size)
+        self._batch: dict[str, Article] = {}
+        self._aliases: dict[str, set[str]] = {}
+        self._oldest: float | None = None
+        self._ids: set[str] = set()  # every article id stored or batched this run
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+    def add(self, article: Article, aliases: tuple[str, ...]) -> str:
+        """Queue an article; returns 'stored', 'duplicate' or 'known'."""
+        aliases_set = {u for u in aliases if u not in (article.url, article.canonical_url)}
+        if article.id in self._ids:
+            # the same article reached again this run (AMP copy, redirect, variant link)
+            self._alias(article, aliases_set | {article.url})
+            self.ctx.skipped(article.url, "duplicate_canonical", counter="skipped_known",
+                             source=article.source, kind="article", detail=article.canonical_url)
+            return "duplicate"
+        if (canonicalize_url(article.url) != article.canonical_url
+                and self.ctx.store.is_known(article.canonical_url,
+                                            max_attempts=self.ctx.crawl.max_attempts)):
+            # a variant (e.g. AMP) of an article stored by an earlier run: keep that one
+            self._ids.add(article.id)
+            self._alias(article, aliases_set | {article.url})
+            self.ctx.skipped(article.url, "known_canonical", counter="skipped_known",
+                             source=article.source, kind="article", detail=article.canonical_url)
+            return "known"
+        self._ids.add(article.id)
+        self._batch[article.id] = article
+        self._aliases[article.id] = aliases_set
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        if len(self._batch) >= self.batch_size:
+            self.flush()
+        return "stored"
+
+    def _alias(self, article: Article, urls: set[str]) -> None:
+        if article.id in self._batch:
+            self._aliases[article.id].update(urls)
+            return
+        for url in urls:
+            self.ctx.store.mark_url(url, "stored", source=article.source, article_id=article.id)
+
+    def flush_if_stale(self, max_age: float = FLUSH_SECONDS) -> None:
+        if self._oldest is not None and time.monotonic() - self._oldest >= max_age:
+            self.flush()
+
+    def flush(self) -> int:
+        if not self._batch:
+            return 0
+        batch, aliases = list(self._batch.values()), self._aliases
+        self._batch, self._aliases, self._oldest = {}, {}, None
+        written = self.ctx.store.upsert_articles(batch, aliases=aliases)
+        for art in batch:
+            self.ctx.stats.stored += 1
+            if art.status is not Status.OK:
+                self.ctx.stats.count("flagged", art.status.value)
+            self.ctx.log(art.url, STORED, source=art.source, kind="article", http_status=200,
+                         reason=None if art.status is Status.OK else art.status.value,
+                         detail=art.canonical_url if art.canonical_url != art.url else None)
+        return written
+
+
+def record_extraction(ctx: CrawlContext, batcher: ArticleBatcher, item: PageItem,
+                      result: Extracted) -> str:
+    """Store the article, or record why there is none. Returns the outcome."""
+    source = ctx.sources[item.page.source]
+    if result.article is None:
+        reason = result.reason or "extract_error"
+        url = item.discovered_url
+        if reason == "challenge":
+            ctx.stats.flagged += 1  # a bot wall instead of the page: tried again next run
+        if reason in RETRY_REASONS:
+            ctx.article_failed(url, reason, source=source.id, http_status=item.page.http_status,
+                               detail=result.message)
+            return "failed"
+        ctx.article_rejected(url, reason, source=source.id, http_status=item.page.http_status,
+                             detail=result.message, also=(item.page.url, *item.aliases))
+        return "rejected"
+    article = settle_article(result.article, item, source)
+    return batcher.add(article, (item.discovered_url, *item.aliases))
+
+
+class ExtractStorePipeline:
+    """Scrapy adapter: hand pages to the worker pool, results to ``record_extraction``."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.ctx: CrawlContext | None = None
+        self.pool: ProcessPoolExecutor | None = None
+        self.batcher: ArticleBatcher | None = None
+        self.extracting = 0
+        self._ticker: Any = None
+        self._last_log = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractStorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        from twisted.internet import task
+
+        ctx = self.crawler.spider.ctx  # type: ignore[union-attr]
+        self.ctx = ctx
+        workers = ctx.crawl.extract_workers or os.cpu_count() or 1
+        self.pool = make_pool(workers)
+        for _ in range(workers):
+            self.pool.submit(_warm)
+        self.batcher = ArticleBatcher(ctx, ctx.crawl.batch_size)
+        self._ticker = task.LoopingCall(self.tick)
+        self._ticker.start(1.0, now=False)
+        log.info("crawl started: %d sources, %d extraction workers", len(ctx.sources), workers)
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        assert self.pool is not None and self.ctx is not None and self.batcher is not None
+        self.extracting += 1
+        try:
+            future: Future[Extracted] = self.pool.submit(extract_in_worker, item.page)
+            result = await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:  # a worker died (OOM killer…): record, start anew
+            result = Extracted(reason="extract_crash", message=f"worker process died: {exc}")
+            self._replace_pool()
+        finally:
+            self.extracting -= 1
+        record_extraction(self.ctx, self.batcher, item, result)
+        return item
+
+    def _replace_pool(self) -> None:
+        assert self.ctx is not None
+        old = self.pool
+        self.pool = make_pool(self.ctx.crawl.extract_workers or os.cpu_count() or 1)
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+
+    def tick(self) -> None:
+        assert self.ctx is not None and self.batcher is not None
+        self.batcher.flush_if_stale()
+        snap = self.ctx.snapshot(pending=_pending_requests(self.crawler),
+                                 extracting=self.extracting, unflushed=len(self.batcher))
+        if self.ctx.progress is not None:
+            self.ctx.progress(snap)
+        now = time.monotonic()
+        if now - self._last_log >= PROGRESS_LOG_SECONDS:
+            self._last_log = now
+            c = snap.counts
+            log.info("crawl %.0fs: %d requests, %d articles fetched, %d stored, %d rejected, "
+                     "%d failed, %d not modified, %d pending", snap.elapsed_s, c["requests"],
+                     c["fetched"], c["stored"], c["rejected"], c["failed"], c["not_modified"],
+                     snap.pending_requests)
+
+    def close_spider(self) -> None:
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        if self.batcher is not None:
+            self.batcher.flush()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.ctx is not None and self.ctx.progress is not None and self.batcher is not None:
+            self.ctx.progress(self.ctx.snapshot(pending=0, extracting=0, unflushed=0))
+
+
+def _pending_requests(crawler: Crawler) -> int:
+    """Requests waiting in the scheduler or downloading (best effort: engine internals)."""
+    engine = getattr(crawler, "engine", None)
+    if engine is None:
+        return 0
+    pending = len(getattr(engine.downloader, "active", ()) or ())
+    slot = getattr(engine, "_slot", None) or getattr(engine, "slot", None)
+    scheduler = getattr(slot, "scheduler", None) or getattr(engine, "scheduler", None)
+    try:
+        pending += len(scheduler) if scheduler is not None else 0
+    except TypeError:
+        pass
+    return pending

@@ -1,0 +1,134 @@
+"""Run one crawl: ``run_crawl(settings, sources, store, run_id=...) -> CrawlStats``.
+
+Scrapy runs in this process on Twisted's asyncio reactor. A Twisted reactor cannot be started
+twice in one process, so ``run_crawl`` may be called **once per process**; a second call raises
+``RuntimeError``. Callers that crawl repeatedly (tests of incremental crawling, a daemon) start
+one process per crawl, e.g. ``python -m crawler.run --data-dir DIR --sources FILE``.
+
+SIGINT/SIGTERM stop the crawl gracefully (the batch in flight is written, feed validators are
+kept from the previous run so nothing unfetched is skipped next time); a second signal, or
+kill -9, stops at once and loses at most the batch in flight.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from crawler.context import CrawlContext
+from crawler.sources import Source, load_sources, select_sources
+from crawler.stats import CrawlProgress, CrawlStats
+from index.settings import DataSettings, Settings
+from index.store import FAILED, Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_crawl", "CrawlStats", "CrawlProgress", "main"]
+
+_started = False
+
+
+def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id: int,
+              progress: Callable[[CrawlProgress], None] | None = None) -> CrawlStats:
+    """Crawl ``sources`` into ``store``; every fetch is logged under ``run_id``.
+
+    ``progress`` is called about once a second (and once at the end) with a ``CrawlProgress``.
+    Returns the counters; ``stats.ok`` is False when any fetch or listing failed or the crawl
+    stopped early. Starting and finishing the run record (``store.start_run`` /
+    ``finish_run``) is the caller's job. Call at most once per process (see the module doc).
+    """
+    global _started
+    if _started:
+        raise RuntimeError("run_crawl can run once per process (the Twisted reactor cannot "
+                           "restart); start a new process for another crawl")
+    _started = True
+
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.scrapy_settings import scrapy_settings
+    from crawler.spider import NewsSpider
+
+    ctx = CrawlContext(settings, sources, store, run_id=run_id, progress=progress)
+    if not sources:
+        ctx.stats.finish_reason = "finished"
+        return ctx.stats
+
+    process = CrawlerProcess(scrapy_settings(settings.crawl))
+    crawler = process.create_crawler(NewsSpider)
+
+    def spider_closed(spider: object, reason: str) -> None:
+        ctx.stats.finish_reason = reason
+
+    def spider_error(failure: object, response: object, spider: object) -> None:
+        # a bug in a callback must not pass as "nothing happened": count and log it
+        url = getattr(response, "url", "")
+        ctx.stats.count("failed", "spider_error")
+        ctx.log(url, FAILED, source=getattr(response, "meta", {}).get("newsmon_source"),
+                kind="spider", reason="spider_error",
+                detail=getattr(failure, "getTraceback", lambda: str(failure))())
+
+    def item_error(item: object, response: object, spider: object, failure: object) -> None:
+        page = getattr(item, "page", None)
+        url = getattr(page, "url", "") or getattr(response, "url", "")
+        ctx.stats.count("failed", "pipeline_error")
+        ctx.log(url, FAILED, source=getattr(page, "source", None), kind="article",
+                reason="pipeline_error",
+                detail=getattr(failure, "getTraceback", lambda: str(failure))())
+
+    crawler.signals.connect(spider_closed, signal=signals.spider_closed)
+    crawler.signals.connect(spider_error, signal=signals.spider_error)
+    crawler.signals.connect(item_error, signal=signals.item_error)
+    process.crawl(crawler, ctx=ctx)
+    process.start()  # blocks until the crawl ends
+
+    saved = ctx.save_validators(finished=ctx.stats.finish_reason == "finished")
+    log.info("crawl %s: %s (feed validators saved: %d)", ctx.stats.finish_reason or "ended",
+             json.dumps(ctx.stats.to_dict(), sort_keys=True), saved)
+    return ctx.stats
+
+
+def _coerce_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise SystemExit(f"--set wants SECTION.KEY=VALUE, got {pair!r}")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m crawler.run``: one crawl in this process (for tests, benchmarks and tools
+    that need a crawl per process; people use ``newsmon crawl``)."""
+    ap = argparse.ArgumentParser(prog="python -m crawler.run", description=main.__doc__)
+    ap.add_argument("--data-dir", required=True, type=Path, help="folder of newsmon.db")
+    ap.add_argument("--sources", required=True, type=Path, help="sources YAML file")
+    ap.add_argument("--source", action="append", default=[], help="only these source ids")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a setting, e.g. crawl.timeout=2")
+    ap.add_argument("--log-level", default="INFO")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings(data=DataSettings(dir=args.data_dir))
+    for section, values in _coerce_overrides(args.set).items():
+        settings = settings.replace(section, **values)
+    sources = select_sources(load_sources(args.sources), args.source)
+    with Store(settings.data.store_path) as store:
+        run_id = store.start_run("crawl")
+        stats = CrawlStats(finish_reason="error")
+        try:
+            stats = run_crawl(settings, sources, store, run_id=run_id)
+        finally:
+            store.finish_run(run_id, "ok" if stats.ok else "failed", stats.to_dict())
+    print(json.dumps({"run_id": run_id, **stats.to_dict()}, sort_keys=True), flush=True)
+    return 0 if stats.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

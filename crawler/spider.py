@@ -1,0 +1,315 @@
+"""The one spider: every source's feeds, sitemaps, robots.txt Sitemap: lines and section pages.
+
+Discovery (what a listing links to) is in ``crawler.discovery``; what is an article URL of which
+source is data on ``Source`` (domains, allow, deny). The spider only wires them to requests:
+listings are fetched conditionally, article candidates are canonicalised and looked up in the
+store before anything is requested, and every answer ends in a recorded outcome.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.context import CrawlContext
+from crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
+from crawler.middlewares import classify_failure, non_html_reason, response_validators
+from crawler.page import Page
+from crawler.sources import Source
+from crawler.urls import canonicalize_url
+from index.errors import FetchError
+from index.store import DISCOVERED, NOT_MODIFIED, utcnow
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NewsSpider", "PageItem", "MAX_SECTION_PAGES", "MAX_SITEMAP_DEPTH"]
+
+# Pages of one section followed through its pagination links (the first page included).
+MAX_SECTION_PAGES = 3
+# Sitemap indexes nested this deep are followed (index → index → urlset).
+MAX_SITEMAP_DEPTH = 3
+# Listings are fetched before articles so discovery is complete early and article limits apply
+# to the newest-first order of feeds.
+LISTING_PRIORITY = 10
+
+
+@dataclass(slots=True)
+class PageItem:
+    """A fetched article page on its way to extraction and the store."""
+
+    page: Page
+    discovered_url: str
+    aliases: tuple[str, ...] = ()  # further URLs that led here (before redirects, variants)
+    listed_published: datetime | None = None
+    listed_title: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class NewsSpider(scrapy.Spider):
+    name = "newsmon"
+
+    def __init__(self, *args: Any, ctx: CrawlContext, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ctx = ctx
+        self._listings_seen: set[tuple[str, str]] = set()
+        self._articles_seen: set[str] = set()  # raw and canonical URLs queued this run
+        self._queued_per_source: dict[str, int] = {}
+        self._offsite_seen: set[str] = set()
+
+    # -- start ------------------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.start_requests_list():
+            yield request
+
+    def start_requests_list(self) -> list[scrapy.Request]:
+        out: list[scrapy.Request] = []
+        for source in self.ctx.sources.values():
+            for url in source.feeds:
+                out.extend(self._listing(source, url, "feed"))
+            for url in source.sitemaps:
+                out.extend(self._listing(source, url, "sitemap"))
+            for url in source.sections:
+                out.extend(self._listing(source, url, "section", section_url=url))
+            if source.robots_sitemaps:
+                hosts = dict.fromkeys(
+                    f"{p.scheme}://{p.netloc}" for p in map(urlsplit, source.start_urls))
+                for root in hosts:
+                    out.extend(self._listing(source, f"{root}/robots.txt", "robots"))
+            # articles that failed in earlier runs are tried again even when nothing links
+            # to them any more (their feed may answer 304)
+            retry = self.ctx.store.retry_urls(source.id, max_attempts=self.ctx.crawl.max_attempts)
+            out.extend(self._articles(source, [Entry(u) for u in retry], kind="retry"))
+        return out
+
+    # -- requests ---------------------------------------------------------------------------------
+    def _listing(self, source: Source, url: str, kind: str, *, depth: int = 0,
+                 section_url: str | None = None) -> Iterator[scrapy.Request]:
+        # per source: two sources may share a listing and each reads it with its own rules
+        if (source.id, url) in self._listings_seen:
+            return
+        self._listings_seen.add((source.id, url))
+        meta = {
+            "newsmon_source": source.id,
+            "newsmon_kind": kind,
+            "newsmon_listing": kind != "robots",
+            "newsmon_depth": depth,
+            "newsmon_section": section_url,
+            "handle_httpstatus_list": [304],
+        }
+        if kind == "robots":
+            meta["dont_obey_robotstxt"] = True
+        yield scrapy.Request(url, callback=self.parse_listing, errback=self.listing_error,
+                             meta=meta, dont_filter=True, priority=LISTING_PRIORITY)
+
+    def _articles(self, source: Source, entries: Iterable[Entry], *,
+                  kind: str) -> list[scrapy.Request]:
+        """Requests for the new article candidates among ``entries`` (filtering recorded)."""
+        stats = self.ctx.stats
+        fresh: list[tuple[Entry, str]] = []
+        for entry in entries:
+            if not source.allows_domain(entry.url):
+                if entry.url in self._offsite_seen:
+                    continue
+                self._offsite_seen.add(entry.url)
+                # off-site links of section pages are navigation and share buttons: counted,
+                # not logged one by one; off-site entries of feeds and sitemaps are logged
+                self.ctx.skipped(entry.url, "offsite", counter="offsite_blocked",
+                                 source=source.id, kind=kind, log_it=kind not in ("section",))
+                continue
+            canonical = canonicalize_url(entry.url)
+            # allow/deny are written for clean URLs: match them without tracking parameters
+            if not source.is_article_url(canonical):
+                # counted, not logged: a shared sitemap lists thousands of other pages
+                self.ctx.skipped(entry.url, "not_article_url", counter=None, source=source.id,
+                                 kind=kind, log_it=False)
+                continue
+            if entry.url in self._articles_seen or canonical in self._articles_seen:
+                continue
+            self._articles_seen.update((entry.url, canonical))
+            fresh.append((entry, canonical))
+        if not fresh:
+            return []
+        known = self.ctx.store.known_urls(
+            [u for e, c in fresh for u in (e.url, c)], max_attempts=self.ctx.crawl.max_attempts)
+        requests = []
+        limit = self.ctx.crawl.max_articles_per_source
+        for entry, canonical in fresh:
+            stats.discovered += 1
+            if entry.url in known or canonical in known:
+                stats.skipped_known += 1
+                continue
+            queued = self._queued_per_source.get(source.id, 0)
+            if limit and queued >= limit:
+                self.ctx.limited_sources.add(source.id)
+                self.ctx.skipped(entry.url, "article_limit", counter=None, source=source.id,
+                                 kind="article", log_it=False)
+                continue
+            self._queued_per_source[source.id] = queued + 1
+            requests.append(scrapy.Request(
+                entry.url, callback=self.parse_article, errback=self.article_error,
+                dont_filter=True,
+                meta={
+                    "newsmon_source": source.id,
+                    "newsmon_kind": "article",
+                    "newsmon_canonical": canonical,
+                    "newsmon_published": entry.published,
+                    "newsmon_title": entry.title,
+                    "newsmon_via": kind,
+                },
+            ))
+        return requests
+
+    # -- listings ---------------------------------------------------------------------------------
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        meta = response.meta
+        source = self.ctx.sources[meta["newsmon_source"]]
+        kind = meta["newsmon_kind"]
+        url = response.request.url if response.request else response.url
+        if response.status == 304:
+            self.ctx.stats.not_modified += 1
+            self.ctx.not_modified(url, source.id)
+            self.ctx.log(url, NOT_MODIFIED, source=source.id, kind=kind, http_status=304)
+            return
+        self.ctx.stats.feeds_fetched += 1
+        tz = ZoneInfo(source.default_tz())
+        try:
+            if kind == "robots":
+                text = response.text if isinstance(response, TextResponse) else \
+                    response.body.decode("utf-8", "replace")
+                listing = Listing("robots", sitemaps=robots_sitemaps(text, response.url))
+            else:
+                listing = parse_listing(
+                    response.body, response.url,
+                    content_type=_header(response, b"Content-Type"),
+                    text=response.text if isinstance(response, TextResponse) else None,
+                    section_url=meta.get("newsmon_section"), default_tz=tz,
+                    max_bytes=self.ctx.crawl.max_bytes,
+                )
+        except FetchError as exc:
+            self.ctx.listing_failed(url, exc.reason, source=source.id, kind=kind,
+                                    http_status=response.status, detail=str(exc))
+            return
+        if kind != "robots":
+            etag, last_modified = response_validators(response)
+            self.ctx.remember_validators(url, source.id, response.status, etag, last_modified,
+                                         listing.kind)
+        depth = meta.get("newsmon_depth", 0)
+        for sitemap in listing.sitemaps:
+            if not source.allows_domain(sitemap):
+                self.ctx.skipped(sitemap, "offsite", counter="offsite_blocked",
+                                 source=source.id, kind="sitemap")
+            elif depth < MAX_SITEMAP_DEPTH:
+                yield from self._listing(source, sitemap, "sitemap", depth=depth + 1)
+        if listing.kind == "html" and depth + 1 < MAX_SECTION_PAGES:
+            for page in listing.pages:
+                if source.allows_domain(page):
+                    yield from self._listing(source, page, "section", depth=depth + 1,
+                                             section_url=meta.get("newsmon_section") or url)
+        # a section page's links include the other listings of the source (home ↔ sections)
+        start = {u.rstrip("/") for u in source.start_urls}
+        entries = [e for e in listing.entries
+                   if e.url.rstrip("/") not in start
+                   and (source.id, e.url) not in self._listings_seen]
+        requests = self._articles(source, entries, kind="section" if kind == "section" else kind)
+        self.ctx.log(url, DISCOVERED, source=source.id, kind=kind, http_status=response.status,
+                     detail=f"{listing.kind}: {len(listing.entries)} links, "
+                            f"{len(listing.sitemaps)} sitemaps, {len(listing.pages)} pages, "
+                            f"{len(requests)} to fetch")
+        yield from requests
+
+    def listing_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        meta = request.meta
+        info = classify_failure(failure)
+        source, kind = meta["newsmon_source"], meta["newsmon_kind"]
+        if info.reason == "robots":
+            self.ctx.skipped(request.url, "robots", counter="robots_blocked", source=source,
+                             kind=kind, detail=info.detail)
+        elif info.reason == "offsite":
+            self.ctx.skipped(request.url, "offsite", counter="offsite_blocked", source=source,
+                             kind=kind, detail=info.detail)
+        elif kind == "robots" and info.http_status == 404:
+            # no robots.txt: nothing to read, nothing missed
+            self.ctx.log(request.url, DISCOVERED, source=source, kind=kind, http_status=404,
+                         detail="no robots.txt")
+        else:
+            self.ctx.listing_failed(request.url, info.reason, source=source, kind=kind,
+                                    http_status=info.http_status, detail=info.detail)
+
+    # -- articles ---------------------------------------------------------------------------------
+    def parse_article(self, response: Response) -> Iterator[PageItem]:
+        meta = response.meta
+        source = self.ctx.sources[meta["newsmon_source"]]
+        requested = response.request.url if response.request else response.url
+        discovered = (meta.get("redirect_urls") or [requested])[0]
+        self.ctx.stats.fetched_articles += 1
+        aliases = tuple(dict.fromkeys(
+            u for u in (discovered, meta["newsmon_canonical"], *meta.get("redirect_urls", ()))
+            if u != response.url))
+        if response.url != discovered:
+            final_canonical = canonicalize_url(response.url)
+            if final_canonical != meta["newsmon_canonical"] and (
+                    final_canonical in self._articles_seen
+                    or self.ctx.store.is_known(final_canonical,
+                                               max_attempts=self.ctx.crawl.max_attempts)):
+                # a redirect to an article this run or an earlier one already has
+                self.ctx.skipped(discovered, "redirect_known", counter="skipped_known",
+                                 source=source.id, kind="article", detail=response.url)
+                return
+            self._articles_seen.add(final_canonical)
+        ctype = _header(response, b"Content-Type")
+        what = non_html_reason(ctype, response.body)
+        if what:
+            self.ctx.article_rejected(response.url, "not_html", source=source.id,
+                                      http_status=response.status, detail=what, also=aliases)
+            return
+        etag, last_modified = response_validators(response)
+        page = Page(
+            url=response.url,
+            body=response.body,
+            source=source.id,
+            lang=source.lang,
+            tz=source.default_tz(),
+            fetched_at=utcnow(),
+            content_type=ctype,
+            requested_url=discovered,
+            etag=etag,
+            last_modified=last_modified,
+            http_status=response.status,
+        )
+        yield PageItem(page=page, discovered_url=discovered, aliases=aliases,
+                       listed_published=meta.get("newsmon_published"),
+                       listed_title=meta.get("newsmon_title"))
+
+    def article_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        meta = request.meta
+        source = meta["newsmon_source"]
+        url = (meta.get("redirect_urls") or [request.url])[0]
+        info = classify_failure(failure)
+        if info.reason == "robots":
+            self.ctx.skipped(url, "robots", counter="robots_blocked", source=source,
+                             kind="article", detail=info.detail)
+        elif info.reason == "offsite":
+            self.ctx.skipped(url, "offsite", counter="offsite_blocked", source=source,
+                             kind="article", detail=info.detail)
+        elif info.outcome == "rejected":
+            self.ctx.article_rejected(url, info.reason, source=source,
+                                      http_status=info.http_status, detail=info.detail,
+                                      also=(meta["newsmon_canonical"],))
+        else:
+            self.ctx.article_failed(url, info.reason, source=source,
+                                    http_status=info.http_status, detail=info.detail)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
