@@ -13,6 +13,7 @@ import click
 from index.errors import ConfigError, NewsmonError
 from newsmon import __version__
 from newsmon.lock import LockHeld
+from newsmon.progress import erase_active
 from newsmon.settings import Settings, load_settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
@@ -36,10 +37,32 @@ class _QuietLibraries(logging.Filter):
                        for n in NOISY_LOGGERS)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (click's test runner swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # a message written over a progress line would leave both garbled: step around it
+        lines = erase_active(sys.stderr)
+        super().emit(record)
+        for progress in lines:
+            progress.redraw()
+
+
 def configure_logging(level: str) -> None:
     """Logging is configured here only; libraries use logging.getLogger(__name__)."""
     debug = level.upper() == "DEBUG"
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if not debug:
         handler.addFilter(_QuietLibraries())

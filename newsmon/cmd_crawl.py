@@ -76,17 +76,15 @@ def _crawl_and_record(settings: Settings, sources: list[Source], store: Store, c
     log.info("crawl run %d: %d source(s): %s", run_id, len(sources),
              ", ".join(s.id for s in sources))
     started = time.monotonic()
-    progress = Progress("crawl", stream=progress_stream)
     try:
-        stats = run_crawl(settings, sources, store, run_id=run_id, progress=progress)
+        with Progress("crawl", stream=progress_stream) as progress:
+            stats = run_crawl(settings, sources, store, run_id=run_id, progress=progress)
     except BaseException as exc:
-        progress.close()
         store.finish_run(run_id, RUN_FAILED, {
             "error": str(exc) or type(exc).__name__,
             "reason": getattr(exc, "reason", type(exc).__name__),
         })
         raise
-    progress.close()
     status = run_status(stats)
     store.finish_run(run_id, status, stats.to_dict())
     return CrawlOutcome(run_id=run_id, status=status, sources=[s.id for s in sources],

@@ -7,6 +7,7 @@ like any other proxy), so the demo runs the very code path of `newsmon crawl`.
 from __future__ import annotations
 
 import os
+import signal
 import time
 import tomllib
 import unicodedata
@@ -132,7 +133,7 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def next_steps(settings_file: Path) -> str:
+def next_steps(settings_file: Path, demo_data_dir: str | None = None) -> str:
     cfg = f"newsmon --config {_shown_path(settings_file)}"
     steps = [f"{cfg} status", f"{cfg} export --since 2025-03-01"]
     commands = set(cli.commands)
@@ -143,7 +144,9 @@ def next_steps(settings_file: Path) -> str:
     if "search" in commands:
         steps.append(f'{cfg} search "critical minerals"')
         steps.append(f'{cfg} search "サイバー" --lang ja')
-    steps.append("newsmon demo    # again: nothing new is fetched, feeds answer 304 Not Modified")
+    again = "newsmon demo" + (f" --data-dir {_shown_path(settings_file.parent)}"
+                              if demo_data_dir else "")
+    steps.append(f"{again}    # again: nothing new is fetched, feeds answer 304 Not Modified")
     return "Next, try:\n" + "\n".join(f"  {s}" for s in steps)
 
 
@@ -182,7 +185,11 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
     })
     access_log = demo_dir / ACCESS_LOG_NAME
     access_log.unlink(missing_ok=True)
-    with DemoServer(port=port, access_log=access_log) as server:
+    try:
+        server = DemoServer(port=port, access_log=access_log)
+    except OSError as exc:
+        raise ConfigError(f"--port {port}: cannot serve the demo there: {exc.strerror}") from None
+    with server:
         click.echo(f"demo sites on {server.url}: {', '.join(server.hosts)}", err=True)
         with proxied_through(server):
             outcome: CrawlOutcome = crawl_sources(demo_settings)
@@ -195,11 +202,14 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
         click.echo()
         click.echo(f"server requests this run: {len(server.requests)} "
                    f"(log: {_shown_path(access_log)})")
-        click.echo(next_steps(settings_file))
+        click.echo(next_steps(settings_file, demo_data_dir))
         if keep_serving:
             host = server.hosts[0] if server.hosts else "www.harbour-times.example"
             click.echo(f"\nserving the demo sites until Ctrl-C; look with:\n"
                        f"  curl -x {server.url} http://{host}/", err=True)
+            # the crawl left Scrapy's shutdown handlers in place; Ctrl-C is ours again
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
                 while True:
                     time.sleep(3600)

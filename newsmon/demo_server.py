@@ -8,8 +8,10 @@ variable at this server.
 
 Files are served with a Content-Type and charset (by extension, or from ``headers.json`` for
 feeds and the Shift_JIS page), an ETag and Last-Modified, and answer conditional requests with
-304. ``/path`` also finds ``path.html`` and ``path/index.html``. Every request is recorded
-(``requests``, and one JSON line per request in ``access_log`` when given).
+304. ``/path`` also finds ``path.html`` and ``path/index.html``. A ``headers.json`` entry may
+also give a ``Status`` (say 503) that the path always answers, file or not: a failing page for
+tests. Every request is recorded (``requests``, and one JSON line per request in
+``access_log`` when given).
 """
 from __future__ import annotations
 
@@ -140,6 +142,12 @@ class DemoServer:
                 return _File(body, ctype, etag, int(file.stat().st_mtime))
         return None
 
+    def forced_status(self, host: str, path: str) -> int | None:
+        """The status ``headers.json`` makes this path answer whatever the files say."""
+        entry = self._headers.get(f"{host}/{unquote(path).lstrip('/')}", {})
+        status = entry.get("Status")
+        return int(status) if status is not None else None
+
     def record(self, hit: Hit) -> None:
         with self._lock:
             self.requests.append(hit)
@@ -203,10 +211,11 @@ def _handler_for(server: DemoServer) -> type[BaseHTTPRequestHandler]:
                 host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
                 shown = self.path
                 path = urlsplit(self.path).path or "/"
-            file = server.lookup(host, path)
+            forced = server.forced_status(host, path)
+            file = server.lookup(host, path) if forced is None else None
             if file is None:
-                status = HTTPStatus.NOT_FOUND
-                body = b"not found\n"
+                status = HTTPStatus(forced or HTTPStatus.NOT_FOUND)
+                body = f"{status.value} {status.phrase}\n".encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

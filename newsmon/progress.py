@@ -12,8 +12,9 @@ from typing import TextIO
 
 log = logging.getLogger("newsmon.progress")
 
-# counters always shown, in this order; others only once they are non-zero
-LEADING = ("fetched", "stored", "not_modified", "rejected", "failed")
+# counters always shown, in this order; others only once they are non-zero. The rate and the
+# clock come right after the first, so a narrow terminal still shows what matters.
+LEADING = ("fetched", "stored", "failed", "not_modified", "rejected")
 # snapshot attributes shown beside the counters when the reporter has them
 GAUGES = (("pending_requests", "queued"), ("extracting", "extracting"))
 
@@ -91,22 +92,40 @@ class Progress:
                 self.stream.flush()
 
     def __enter__(self) -> "Progress":
+        _active.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+        if self in _active:
+            _active.remove(self)
 
     def line(self, now: float | None = None) -> str:
         now = self._clock() if now is None else now
         elapsed = max(now - self._started, 0.0)
         keys = [k for k in LEADING if k in self._counts]
         keys += [k for k, v in self._counts.items() if k not in LEADING and v]
-        parts = [f"{k.replace('_', ' ')} {self._counts[k]}" for k in keys]
+        parts = []
+        for k in keys:
+            part = f"{k.replace('_', ' ')} {self._counts[k]}"
+            if k == self.rate_key and elapsed > 0:
+                part += f" ({self._counts[k] / elapsed:.1f}/s)"
+            parts.append(part)
         parts += [f"{label} {value}" for label, value in self._gauges.items() if value]
-        if elapsed > 0 and self.rate_key in self._counts:
-            parts.append(f"{self._counts[self.rate_key] / elapsed:.1f} {self.rate_key}/s")
-        parts.append(_clock_text(elapsed))
-        return f"{self.label}: " + ", ".join(parts)
+        return f"{self.label} {_clock_text(elapsed)}: " + ", ".join(parts)
+
+    def erase(self) -> None:
+        """Blank the terminal line so a log message can be written over it (see ``Suspend``)."""
+        with self._lock:
+            if self.tty and self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+                self._width = 0
+
+    def redraw(self) -> None:
+        with self._lock:
+            if self.tty and not self._closed and self._counts:
+                self._show(self._clock())
 
     def _show(self, now: float, final: bool = False) -> None:
         self._last_shown = now
@@ -121,6 +140,18 @@ class Progress:
             self._width = len(text)
         else:
             log.info("%s%s", text, " (done)" if final else "")
+
+
+# progress lines on screen now (entered with `with`): log output has to step around them
+_active: list[Progress] = []
+
+
+def erase_active(stream: TextIO) -> list[Progress]:
+    """Blank the progress lines drawn on `stream`; returns them, for ``redraw`` afterwards."""
+    shown = [p for p in list(_active) if p.tty and p.stream is stream]
+    for p in shown:
+        p.erase()
+    return shown
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -1,0 +1,475 @@
+"""The `newsmon` command line against real SQLite stores and a real local HTTP server.
+
+Exit codes, output shapes and the lock are checked through the real entry point
+(`python -m newsmon` in a subprocess); output formatting through click's runner in-process.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import fields
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from index.article import Article, Stage, Status
+from index.store import FAILED, REJECTED, STORED, Store
+from newsmon.cli import _register, cli
+from newsmon.cmd_export import parse_since
+from newsmon.demo_server import DemoServer
+from newsmon.lock import LockHeld, RunLock, read_holder, running_holder
+from newsmon.progress import Progress
+
+REPO = Path(__file__).resolve().parents[1]
+JST = timezone(timedelta(hours=9))
+_register()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a child newsmon: none of the caller's NEWSMON_* or proxy settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def newsmon(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsmon", *args], capture_output=True,
+                          text=True, env=env or clean_env(), cwd=REPO, timeout=timeout)
+
+
+def invoke(*args: str) -> Result:
+    """In-process run of the command group (no Scrapy here); stdout kept apart from stderr."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def make_articles() -> list[Article]:
+    return [
+        Article(
+            url="https://news.example/uk/cyber?utm_source=rss",
+            canonical_url="https://news.example/uk/cyber",
+            source="uk-paper", lang="en",
+            title="UK and Japan deepen cyber ties",
+            text="Britain and Japan agreed to share threat intelligence.",
+            published=datetime(2025, 1, 23, 9, 30, tzinfo=timezone.utc),
+            authors=["A. Writer"], section="World", status=Status.OK,
+            fetched_at=datetime(2025, 1, 23, 10, 0, tzinfo=timezone.utc),
+            topics={"cyber": {"score": 0.91, "evidence": ["threat intelligence"]}},
+            entities=[{"text": "Japan", "type": "GPE"}], story="story-1",
+            stage=Stage.ENRICHED, lang_confidence=0.99,
+        ),
+        Article(
+            url="https://shinbun.example/economy/minerals.html",
+            canonical_url="https://shinbun.example/economy/minerals.html",
+            source="jp-paper", lang="ja",
+            title="重要鉱物で日英が協力枠組み",
+            text="日英両政府は重要鉱物の供給網強化に向けた協力枠組みに署名した。",
+            # 14:10 UTC: before 20:00 UTC although its ISO text sorts after "…T20:00…Z"
+            published=datetime(2025, 3, 12, 23, 10, tzinfo=JST),
+            fetched_at=datetime(2025, 3, 12, 15, 0, tzinfo=timezone.utc),
+            charset="shift_jis",
+        ),
+        Article(
+            url="https://news.example/uk/gcap",
+            canonical_url="https://news.example/uk/gcap",
+            source="uk-paper", lang="en", title="GCAP venture opens headquarters",
+            text="The joint venture behind the fighter opened its headquarters.",
+            published=datetime(2025, 3, 12, 21, 0, tzinfo=timezone.utc),
+            status=Status.PAYWALLED, flags=["paywall"],
+        ),
+        Article(
+            url="https://wire.example/2025/03/12/pact",
+            canonical_url="https://wire.example/2025/03/12/pact",
+            source="us-wire", lang="en", title="Wire story", text="Filed from Washington.",
+            # 23:00 UTC: after 20:00 UTC although its ISO text sorts before "…T20:00…+00:00"
+            published=datetime(2025, 3, 12, 18, 0, tzinfo=timezone(timedelta(hours=-5))),
+        ),
+        Article(
+            url="https://news.example/uk/undated", canonical_url="https://news.example/uk/undated",
+            source="uk-paper", lang="en", title="An undated page", text="No date here.",
+        ),
+    ]
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    """A real store with articles, a finished run and recorded failures."""
+    data = tmp_path / "data"
+    with Store(data / "newsmon.db") as store:
+        store.upsert_articles(make_articles())
+        run = store.start_run("crawl")
+        store.log_fetch("https://news.example/uk/cyber", STORED, run_id=run, source="uk-paper")
+        store.log_fetch("https://news.example/gone", REJECTED, run_id=run, source="uk-paper",
+                        http_status=404, reason="http_404")
+        store.log_fetch("https://news.example/slow", FAILED, run_id=run, source="uk-paper",
+                        reason="timeout")
+        store.log_fetch("https://news.example/slow2", FAILED, run_id=run, source="uk-paper",
+                        reason="timeout")
+        store.finish_run(run, "partial", {"stored": 3, "failed": 2, "rejected": 1})
+    return data
+
+
+# -- help ------------------------------------------------------------------------------------------
+def test_every_command_has_help_with_an_example() -> None:
+    assert {"crawl", "status", "export", "demo"} <= set(cli.commands)
+    for name in sorted(cli.commands):
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Example" in result.output, f"`newsmon {name} --help` shows no example"
+        assert f"newsmon {name}" in result.output.split("Example", 1)[1], name
+    top = newsmon("--help")
+    assert top.returncode == 0
+    for name in cli.commands:
+        assert name in top.stdout
+
+
+# -- status ----------------------------------------------------------------------------------------
+def test_status_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "nothing-here"
+    st = json.loads(invoke("--data-dir", str(data), "status", "--json").stdout)
+    assert st["articles"] == 0 and st["exists"] is False and st["last_run"] is None
+    assert not data.exists()
+
+
+def test_status_counts_by_source_lang_stage_status_and_failures(data_dir: Path) -> None:
+    st = json.loads(invoke("--data-dir", str(data_dir), "status", "--json").stdout)
+    assert st["exists"] is True and st["running"] is None
+    assert st["articles"] == 5
+    assert st["by_source"] == {"uk-paper": 3, "jp-paper": 1, "us-wire": 1}
+    assert st["by_lang"] == {"en": 4, "ja": 1}
+    assert st["by_stage"] == {"enriched": 1, "extracted": 4}
+    assert st["by_status"] == {"ok": 4, "paywalled": 1}
+    assert st["failures_by_reason"] == {"failed:timeout": 2, "rejected:http_404": 1}
+    assert st["last_run"]["command"] == "crawl" and st["last_run"]["status"] == "partial"
+    assert st["last_run"]["stats"]["failed"] == 2
+
+    text = invoke("--data-dir", str(data_dir), "status").stdout
+    assert "articles: 5" in text
+    assert "by source:   uk-paper 3, jp-paper 1, us-wire 1" in text
+    assert "by language: en 4, ja 1" in text
+    assert "last run: #1 crawl partial" in text
+    assert "failures by reason: failed:timeout 2, rejected:http_404 1" in text
+
+
+# -- export ----------------------------------------------------------------------------------------
+def test_export_writes_every_stored_field(data_dir: Path) -> None:
+    result = newsmon("--data-dir", str(data_dir), "export")
+    assert result.returncode == 0, result.stderr
+    assert "exported 5 article(s)" in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5
+    exported = {obj["id"]: obj for obj in map(json.loads, lines)}
+    names = {f.name for f in fields(Article)}
+    for original in make_articles():
+        obj = exported[original.id]
+        assert set(obj) == names
+        assert obj == original.to_dict()
+        assert Article.from_dict(obj) == original
+    cyber = exported[make_articles()[0].id]
+    assert cyber["topics"] == {"cyber": {"score": 0.91, "evidence": ["threat intelligence"]}}
+    assert cyber["entities"] == [{"text": "Japan", "type": "GPE"}]
+    assert cyber["stage"] == "enriched" and cyber["story"] == "story-1"
+
+
+def test_export_since_compares_instants_across_time_zones(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "recent.jsonl"
+    result = newsmon("--data-dir", str(data_dir), "export", "--since", "2025-03-12T20:00:00Z",
+                     "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    titles = sorted(json.loads(line)["title"] for line in out.read_text("utf-8").splitlines())
+    # the Japanese article (23:10 JST = 14:10 UTC) is earlier, the wire story (18:00 -05:00 =
+    # 23:00 UTC) later; the undated one is left out
+    assert titles == ["GCAP venture opens headquarters", "Wire story"]
+    assert f"to {out}" in result.stderr
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp file left
+
+    result = invoke("--data-dir", str(data_dir), "export", "--since", "2025-03-12")
+    got = sorted(json.loads(line)["title"] for line in result.stdout.splitlines())
+    assert got == ["GCAP venture opens headquarters", "Wire story", "重要鉱物で日英が協力枠組み"]
+
+
+def test_parse_since_forms() -> None:
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+    assert parse_since("2025-03-01") == datetime(2025, 3, 1, tzinfo=timezone.utc)
+    assert parse_since("2025-03-01T09:00+09:00") == datetime(2025, 3, 1, 0, 0,
+                                                             tzinfo=timezone.utc)
+    assert parse_since("2025-03-01T09:00") == datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+    assert parse_since("36h", now=now) == now - timedelta(hours=36)
+    assert parse_since("7d", now=now) == now - timedelta(days=7)
+    assert parse_since("2w", now=now) == now - timedelta(weeks=2)
+
+
+def test_export_bad_since_or_missing_store_exit_2(data_dir: Path, tmp_path: Path) -> None:
+    result = newsmon("--data-dir", str(data_dir), "export", "--since", "last tuesday")
+    assert result.returncode == 2
+    assert "--since 'last tuesday'" in result.stderr
+    result = newsmon("--data-dir", str(tmp_path / "empty"), "export")
+    assert result.returncode == 2
+    assert "no store at" in result.stderr
+
+
+# -- configuration errors --------------------------------------------------------------------------
+def test_bad_config_file_exits_2_naming_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "local.toml"
+    bad.write_text("[crawl]\ntimeuot = 3\n")
+    result = newsmon("--config", str(bad), "status")
+    assert result.returncode == 2
+    assert "[crawl].timeuot" in result.stderr and str(bad) in result.stderr
+    # the same through NEWSMON_CONFIG
+    result = newsmon("status", env=clean_env(NEWSMON_CONFIG=str(bad)))
+    assert result.returncode == 2 and "[crawl].timeuot" in result.stderr
+
+
+def test_bad_environment_value_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    result = newsmon("--data-dir", str(tmp_path), "status",
+                     env=clean_env(NEWSMON_CRAWL__TIMEOUT="soon"))
+    assert result.returncode == 2
+    assert "NEWSMON_CRAWL__TIMEOUT" in result.stderr and "[crawl].timeout" in result.stderr
+
+
+def test_unknown_source_and_bad_usage_exit_2(tmp_path: Path) -> None:
+    sources = write_sources(tmp_path, "http://www.flaky.example/feed.xml")
+    env = clean_env(NEWSMON_CRAWL__SOURCES=str(sources), NEWSMON_DATA__DIR=str(tmp_path / "d"))
+    result = newsmon("crawl", "--source", "no-such-source", env=env)
+    assert result.returncode == 2
+    assert "unknown source id(s): no-such-source; known: flaky" in result.stderr
+    result = newsmon("status", "--no-such-flag", env=env)
+    assert result.returncode == 2
+    assert not (tmp_path / "d" / "newsmon.db").exists()
+
+
+# -- the lock --------------------------------------------------------------------------------------
+def test_lock_is_exclusive_records_its_holder_and_is_released(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.lock"
+    with RunLock(path, "crawl") as lock:
+        assert lock.held
+        holder = read_holder(path)
+        assert holder["pid"] == os.getpid() and holder["command"] == "crawl"
+        assert running_holder(path)["pid"] == os.getpid()
+        with pytest.raises(LockHeld) as err:
+            RunLock(path, "run").acquire()
+        assert err.value.holder["pid"] == os.getpid()
+        assert f"pid {os.getpid()}" in str(err.value) and "command crawl" in str(err.value)
+    assert read_holder(path) == {} and running_holder(path) is None
+    RunLock(path, "run").acquire().release()
+
+
+def test_second_run_exits_3_while_the_lock_is_held(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    sources = write_sources(tmp_path, "http://www.flaky.example/feed.xml")
+    env = clean_env(NEWSMON_CRAWL__SOURCES=str(sources))
+    with RunLock(data / "newsmon.lock", "crawl"):
+        result = newsmon("--data-dir", str(data), "crawl", env=env)
+        assert result.returncode == 3, result.stderr
+        assert "another newsmon run holds the lock" in result.stderr
+        assert f"pid {os.getpid()}" in result.stderr
+        st = json.loads(newsmon("--data-dir", str(data), "status", "--json", env=env).stdout)
+        assert st["running"]["pid"] == os.getpid() and st["running"]["command"] == "crawl"
+    # nothing was started: no store, no run recorded
+    assert not (data / "newsmon.db").exists()
+
+
+def test_lock_of_a_killed_process_is_free(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.lock"
+    code = textwrap.dedent(f"""
+        import sys, time
+        from newsmon.lock import RunLock
+        RunLock({str(path)!r}, "run").acquire()
+        print("locked", flush=True)
+        time.sleep(120)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             cwd=REPO)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "locked"
+        with pytest.raises(LockHeld):
+            RunLock(path, "crawl").acquire()
+        assert running_holder(path)["pid"] == child.pid
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    # the file still names the dead holder, but neither the lock nor `status` believe it
+    assert read_holder(path)["pid"] == child.pid
+    assert running_holder(path) is None
+    with RunLock(path, "crawl") as lock:
+        assert lock.held
+
+
+# -- crawl exit codes (real Scrapy, real local server) ---------------------------------------------
+FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Flaky News</title><link>http://www.flaky.example/</link>
+<description>test feed</description>
+<item><title>Working story</title><link>http://www.flaky.example/news/working-story</link>
+<pubDate>Tue, 04 Mar 2025 10:00:00 +0000</pubDate></item>
+<item><title>Broken story</title><link>http://www.flaky.example/news/broken-story</link>
+<pubDate>Tue, 04 Mar 2025 11:00:00 +0000</pubDate></item>
+</channel></rss>
+"""
+ARTICLE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Working story | Flaky News</title>
+<meta property="og:title" content="Working story">
+<meta property="article:published_time" content="2025-03-04T10:00:00+00:00">
+</head><body><nav><a href="/">Home</a></nav><article><h1>Working story</h1>
+{paras}
+</article><footer>Flaky News</footer></body></html>
+"""
+
+
+def write_sources(tmp_path: Path, feed: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"sources:\n  - id: flaky\n    name: Flaky News\n    lang: en\n"
+                    f"    feeds: [{feed}]\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def flaky_site(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    host = site / "www.flaky.example"
+    (host / "news").mkdir(parents=True)
+    (host / "robots.txt").write_text("User-agent: *\nDisallow:\n")
+    (host / "feed.xml").write_text(FEED)
+    paras = "\n".join(f"<p>{s}</p>" for s in (
+        "The harbour authority said the new ferry timetable would start in the spring.",
+        "There will be more crossings at weekends and fewer late-night sailings in winter.",
+        "Operators said the change followed a survey of more than two thousand passengers.",
+        "Season tickets bought before March will be honoured on every crossing until June.",
+        "Campaigners welcomed the weekend services but asked for an earlier first sailing.",
+        "The authority will publish the full timetable on its website next month.",
+    ))
+    (host / "news" / "working-story.html").write_text(ARTICLE.format(paras=paras))
+    # the other story exists in the feed but the server fails on it
+    (site / "headers.json").write_text(json.dumps(
+        {"www.flaky.example/news/broken-story": {"Status": 503}}))
+    return site
+
+
+def test_crawl_exits_1_when_some_items_failed(tmp_path: Path, flaky_site: Path) -> None:
+    data = tmp_path / "data"
+    sources = write_sources(tmp_path, "http://www.flaky.example/feed.xml")
+    with DemoServer(flaky_site) as server:
+        env = clean_env(http_proxy=server.url, NEWSMON_CRAWL__SOURCES=str(sources),
+                        NEWSMON_CRAWL__RETRIES="0", NEWSMON_CRAWL__DOWNLOAD_DELAY="0",
+                        NEWSMON_CRAWL__AUTOTHROTTLE="false")
+        result = newsmon("--data-dir", str(data), "crawl", "--json", env=env)
+        paths = [h.path for h in server.requests]
+    assert result.returncode == 1, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "partial" and out["sources"] == ["flaky"]
+    assert out["stats"]["stored"] == 1 and out["stats"]["failed"] == 1
+    assert out["stats"]["ok"] is False
+    assert "/news/broken-story" in paths and "/news/working-story" in paths
+
+    st = json.loads(newsmon("--data-dir", str(data), "status", "--json", env=env).stdout)
+    assert st["articles"] == 1
+    assert st["last_run"]["id"] == out["run_id"] and st["last_run"]["status"] == "partial"
+    assert st["last_run"]["stats"]["failed"] == 1
+    assert any(k.startswith("failed:") and "503" in k for k in st["failures_by_reason"])
+    with Store(data / "newsmon.db") as store:
+        [art] = list(store.iter_articles())
+    assert art.title == "Working story"
+    assert art.published == datetime(2025, 3, 4, 10, 0, tzinfo=timezone.utc)
+
+
+def test_crawl_exits_0_with_a_human_summary_when_all_is_well(tmp_path: Path,
+                                                             flaky_site: Path) -> None:
+    (flaky_site / "headers.json").unlink()
+    (flaky_site / "www.flaky.example" / "news" / "broken-story.html").write_text(
+        (flaky_site / "www.flaky.example" / "news" / "working-story.html").read_text()
+        .replace("Working story", "Mended story"))
+    sources = write_sources(tmp_path, "http://www.flaky.example/feed.xml")
+    with DemoServer(flaky_site) as server:
+        env = clean_env(http_proxy=server.url, NEWSMON_CRAWL__SOURCES=str(sources),
+                        NEWSMON_CRAWL__DOWNLOAD_DELAY="0", NEWSMON_CRAWL__AUTOTHROTTLE="false")
+        result = newsmon("--data-dir", str(tmp_path / "data"), "crawl", "--source", "flaky",
+                         env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("crawl run 1: ok in ")
+    assert "stored                 2" in result.stdout
+    # not a terminal: progress goes to the log, never as carriage-return redraws
+    assert "\r" not in result.stderr
+
+
+# -- progress --------------------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_on_a_terminal_redraws_one_line() -> None:
+    clock, out = FakeClock(), io.StringIO()
+    p = Progress("crawl", stream=out, tty=True, clock=clock)
+    p({"fetched": 0, "stored": 0, "failed": 0})
+    clock.now += 2
+    p({"fetched": 10, "stored": 8, "failed": 1, "robots_blocked": 0})
+    clock.now += 0.05  # too soon to redraw
+    p({"fetched": 11, "stored": 9, "failed": 1})
+    p.close()
+    frames = out.getvalue().split("\r")[1:]
+    assert frames[0].rstrip() == "crawl 0:00:00: fetched 0, stored 0, failed 0"
+    # zero counters other than the leading ones are left out
+    assert frames[1].rstrip() == "crawl 0:00:02: fetched 10 (5.0/s), stored 8, failed 1"
+    assert frames[-1].rstrip() == "crawl 0:00:02: fetched 11 (5.4/s), stored 9, failed 1"
+    assert out.getvalue().endswith("\n") and len(frames) == 3
+
+
+def test_log_messages_step_around_the_progress_line() -> None:
+    from newsmon.cli import configure_logging
+
+    clock, out = FakeClock(), io.StringIO()
+    configure_logging("INFO")
+    old_stderr, sys.stderr = sys.stderr, out
+    try:
+        with Progress("crawl", stream=out, tty=True, clock=clock) as p:
+            p({"fetched": 1, "stored": 1, "failed": 0})
+            logging.getLogger("newsmon.test").warning("something to say")
+            clock.now += 1
+            p({"fetched": 2, "stored": 2, "failed": 0})
+    finally:
+        sys.stderr = old_stderr
+        configure_logging("INFO")
+    text = out.getvalue()
+    line = "crawl 0:00:00: fetched 1, stored 1, failed 0"
+    # drawn, blanked, the message on a line of its own, drawn again
+    assert text.startswith("\r" + line + "\r" + " " * len(line) + "\r")
+    assert "WARNING newsmon.test: something to say\n\r" + line in text
+    assert text.endswith("crawl 0:00:01: fetched 2 (2.0/s), stored 2, failed 0\n")
+
+
+def test_progress_without_a_terminal_logs_every_interval(caplog: pytest.LogCaptureFixture) -> None:
+    clock, out = FakeClock(), io.StringIO()
+    caplog.set_level(logging.INFO, logger="newsmon.progress")
+    p = Progress("crawl", stream=out, tty=False, clock=clock, log_interval=10)
+
+    class Snapshot:  # the shape of crawler.stats.CrawlProgress
+        def __init__(self, fetched: int, pending: int) -> None:
+            self.counts = {"fetched": fetched, "stored": fetched, "failed": 0}
+            self.pending_requests = pending
+            self.extracting = 0
+
+    for second in range(1, 26):
+        clock.now += 1
+        p(Snapshot(second * 2, pending=5))
+    p.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "newsmon.progress"]
+    assert lines == [
+        "crawl 0:00:10: fetched 20 (2.0/s), stored 20, failed 0, queued 5",
+        "crawl 0:00:20: fetched 40 (2.0/s), stored 40, failed 0, queued 5",
+        "crawl 0:00:25: fetched 50 (2.0/s), stored 50, failed 0, queued 5 (done)",
+    ]
+    assert out.getvalue() == ""
