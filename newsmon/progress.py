@@ -12,8 +12,8 @@ from typing import TextIO
 
 log = logging.getLogger("newsmon.progress")
 
-# counters always shown, in this order; others only once they are non-zero. The rate and the
-# clock come right after the first, so a narrow terminal still shows what matters.
+# counters always shown, in this order; others only once they are non-zero. The clock and the
+# rate come first, so a narrow terminal (the line is cut to its width) still shows what matters.
 LEADING = ("fetched", "stored", "failed", "not_modified", "rejected")
 # snapshot attributes shown beside the counters when the reporter has them
 GAUGES = (("pending_requests", "queued"), ("extracting", "extracting"))
@@ -51,7 +51,8 @@ class Progress:
         self._counts: dict[str, int] = {}
         self._gauges: dict[str, int] = {}
         self._width = 0
-        self._lock = threading.Lock()
+        # reentrant: a log line written while we draw comes back through erase()/redraw()
+        self._lock = threading.RLock()
         self._closed = False
 
     @property
