@@ -215,31 +215,30 @@ def _handler_for(server: DemoServer) -> type[BaseHTTPRequestHandler]:
             file = server.lookup(host, path) if forced is None else None
             if file is None:
                 status = HTTPStatus(forced or HTTPStatus.NOT_FOUND)
-                body = f"{status.value} {status.phrase}\n".encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if with_body:
-                    self.wfile.write(body)
+            elif _not_modified(self.headers, file):
+                status = HTTPStatus.NOT_MODIFIED
             else:
-                status = HTTPStatus.NOT_MODIFIED if _not_modified(self.headers, file) \
-                    else HTTPStatus.OK
-                self.send_response(status)
-                self.send_header("ETag", file.etag)
-                self.send_header("Last-Modified", formatdate(file.mtime, usegmt=True))
-                self.send_header("Cache-Control", "max-age=60")
-                if status == HTTPStatus.OK:
-                    self.send_header("Content-Type", file.content_type)
-                    self.send_header("Content-Length", str(len(file.body)))
-                    self.end_headers()
-                    if with_body:
-                        self.wfile.write(file.body)
-                else:
-                    self.end_headers()
+                status = HTTPStatus.OK
+            # recorded before answering: whoever got the answer can rely on the record
             server.record(Hit(at=time.time(), method=self.command, host=host, path=shown,
                               status=int(status), user_agent=self.headers.get("User-Agent", ""),
                               proxied=proxied))
+            self.send_response(status)
+            if file is None:
+                body = f"{status.value} {status.phrase}\n".encode()
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+            else:
+                self.send_header("ETag", file.etag)
+                self.send_header("Last-Modified", formatdate(file.mtime, usegmt=True))
+                self.send_header("Cache-Control", "max-age=60")
+                body = file.body if status == HTTPStatus.OK else b""
+                if status == HTTPStatus.OK:
+                    self.send_header("Content-Type", file.content_type)
+            if status != HTTPStatus.NOT_MODIFIED:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if with_body and body:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             log.debug("demo server: " + format, *args)
