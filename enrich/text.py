@@ -236,9 +236,15 @@ def _split_en(par: str) -> Iterable[str]:
     yield par[start:]
 
 
+_JA_CLOSERS = "」』）)]】\"'"
+
+
 def _split_ja(par: str) -> Iterable[str]:
     start = 0
     for m in _JA_END.finditer(par):
+        if m.group()[-1] in _JA_CLOSERS and m.end() < len(par):
+            # 「…加速する。」と語った。 — a quotation ending in 。 is inside the sentence
+            continue
         yield par[start : m.end()]
         start = m.end()
     yield par[start:]

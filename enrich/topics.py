@@ -243,7 +243,11 @@ def load_topics(path: str | Path) -> TopicSet:
     # do not force re-tagging the archive.
     canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-    return TopicSet(tuple(topics), scoring, version, str(path))
+    topic_set = TopicSet(tuple(topics), scoring, version, str(path))
+    for t in topic_set.topics:  # build every matcher now, not racing on first use in workers
+        for lang in LANGS:
+            topic_set.matcher(t.name, lang)
+    return topic_set
 
 
 # --- scoring -------------------------------------------------------------------------------

@@ -141,8 +141,9 @@ class TestSentences:
         text = "日英首脳が会談した。「協力を深める」と述べた。本当か！？\n\n見出しのみ"
         assert sentences(text, "ja") == ["日英首脳が会談した。", "「協力を深める」と述べた。", "本当か!?", "見出しのみ"]
 
-    def test_japanese_closing_bracket_stays_with_sentence(self) -> None:
-        assert sentences("首相は「加速する。」と語った。次へ。", "ja") == ["首相は「加速する。」", "と語った。", "次へ。"]
+    def test_japanese_quotation_does_not_end_the_sentence(self) -> None:
+        assert sentences("首相は「加速する。」と語った。次へ。", "ja") == ["首相は「加速する。」と語った。", "次へ。"]
+        assert sentences("「加速する。」", "ja") == ["「加速する。」"]
 
 
 def test_analyze_keeps_paragraph_index_and_tokens() -> None:
