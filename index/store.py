@@ -102,6 +102,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _utc_iso(value: datetime | None) -> str | None:
+    """Instants are stored in UTC so that text comparison in SQL orders them correctly."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
 def _now() -> str:
     return utcnow().isoformat(timespec="seconds")
 
@@ -184,7 +193,7 @@ class Store:
             data = art.to_dict()
             rows.append((
                 art.id, art.canonical_url, art.url, art.source, art.lang, art.title,
-                data["published"], data["status"], data["stage"], data["fetched_at"], now,
+                _utc_iso(art.published), data["status"], data["stage"], data["fetched_at"], now,
                 json.dumps(data, ensure_ascii=False),
             ))
             for url in {art.url, art.canonical_url, *aliases.get(art.id, ())}:
@@ -235,7 +244,7 @@ class Store:
         where, params = [], []
         if since is not None:
             where.append("published >= ?")
-            params.append(since.astimezone(timezone.utc).isoformat())
+            params.append(_utc_iso(since))
         if stage is not None:
             stages = [stage]
         if stages is not None:
