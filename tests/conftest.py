@@ -1,0 +1,72 @@
+"""Fixtures shared by the whole suite: where the shared data lives and which Elasticsearch node to
+use. Fixtures for one area live next to its tests (tests/helpers/...)."""
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+# The repo is checked out beside the shared data (/work/main next to /work/shared); tests read
+# it in place and never copy it into the repo.
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _shared_subdir(name: str) -> Path:
+    path = SHARED_DIR / name
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path} (tests read ../shared in place)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DIR} (tests read ../shared in place)")
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def corpora_dir() -> Path:
+    return _shared_subdir("corpora")
+
+
+@pytest.fixture(scope="session")
+def devset_dir() -> Path:
+    return _shared_subdir("devset")
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """URL of a real Elasticsearch node (NEWSMON_TEST_ES_URL; `bash .ci/test` starts one).
+
+    Without one the test skips, except in CI (CI=true), which always configures a node: there a
+    missing or unreachable node is a defect and fails."""
+    url = os.environ.get("NEWSMON_TEST_ES_URL", "").strip().rstrip("/")
+    if not url:
+        message = "NEWSMON_TEST_ES_URL is not set; run the suite with `bash .ci/test` to start a node"
+        if _in_ci():
+            pytest.fail(message + " (CI must configure one)", pytrace=False)
+        pytest.skip(message)
+    # The integ-test node has no `GET /` (rest-root module absent), so probe cluster health.
+    try:
+        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=10) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        pytest.fail(f"Elasticsearch at NEWSMON_TEST_ES_URL={url} is not reachable: {exc}",
+                    pytrace=False)
+    return url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests marked `es` get the node (or its skip/fail) even when they do not ask for es_url.
+    for item in items:
+        if item.get_closest_marker("es") is not None and isinstance(item, pytest.Function):
+            if "es_url" not in item.fixturenames:
+                item.fixturenames.insert(0, "es_url")
