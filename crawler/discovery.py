@@ -45,7 +45,10 @@ _PAGINATION_PATH = re.compile(
     r"^(?:(?:page|p|pg|seite|pagina)[/_=-]?\d+/?|\d{1,4}/?|index[_-]\d+\.html?)$", re.IGNORECASE
 )
 _PAGINATION_PARAMS = frozenset({"page", "p", "pg", "paged", "offset", "start", "pagenum"})
-_XML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*|<\?[^>]*>\s*)*<([\w:.-]+)", re.S | re.I)
+_XML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*|<\?[^>]*>\s*)*<([\w:.-]+)",
+    re.S | re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
