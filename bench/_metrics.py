@@ -79,43 +79,28 @@ def _rouge_tokens(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
 
 
-def rouge_lsum(predicted_paragraphs: list[str], reference_paragraphs: list[str]) -> PR:
-    """ROUGE-LSum with paragraphs as the summary-level units (union LCS over units).
-
-    Upstream fundus-evaluation uses rouge-score's ``rougeLsum`` with paragraphs joined by
-    newlines; this computes the same quantity with its default tokenizer (no stemming)."""
-    ref = [_rouge_tokens(p) for p in reference_paragraphs]
-    cand = [_rouge_tokens(p) for p in predicted_paragraphs]
-    ref = [r for r in ref if r]
-    cand = [c for c in cand if c]
-    n_ref = sum(len(r) for r in ref)
-    n_cand = sum(len(c) for c in cand)
-    if not n_ref or not n_cand:
-        return PR(0.0, 0.0)
-    # rouge-score counts each token hit at most as often as it occurs in both texts
-    ref_counts = Counter(t for r in ref for t in r)
-    cand_counts = Counter(t for c in cand for t in c)
-    hits = 0
-    for r in ref:
-        union = _union_hits(r, cand)
-        for tok in union:
-            if ref_counts[tok] > 0 and cand_counts[tok] > 0:
-                hits += 1
-                ref_counts[tok] -= 1
-                cand_counts[tok] -= 1
-    return PR(hits / n_cand, hits / n_ref)
-
-
-def _union_hits(ref: list[str], cand_sents: list[list[str]]) -> list[str]:
+def _union_lcs_hits(ref: list[str], cands: list[list[str]]) -> list[str]:
+    """Tokens of ``ref`` covered by the union of its LCS with each candidate unit."""
     hits: set[int] = set()
-    for cand in cand_sents:
+    ref_set = set(ref)
+    # best-overlapping units first: once every reference token is hit, the rest cannot add any
+    ranked = sorted(
+        (c for c in cands if not ref_set.isdisjoint(c)),
+        key=lambda c: -len(ref_set.intersection(c)),
+    )
+    for cand in ranked:
+        if len(hits) == len(ref):
+            break
+        if cand == ref:
+            hits.update(range(len(ref)))
+            break
         rows, cols = len(ref), len(cand)
         table = [[0] * (cols + 1) for _ in range(rows + 1)]
         for i in range(rows):
             ri = ref[i]
             row, nxt = table[i], table[i + 1]
             for j in range(cols):
-                nxt[j + 1] = row[j] + 1 if ri == cand[j] else max(row[j + 1], nxt[j])
+                nxt[j + 1] = row[j] + 1 if ri == cand[j] else (row[j + 1] if row[j + 1] >= nxt[j] else nxt[j])
         i, j = rows, cols
         while i > 0 and j > 0:
             if ref[i - 1] == cand[j - 1]:
@@ -129,6 +114,34 @@ def _union_hits(ref: list[str], cand_sents: list[list[str]]) -> list[str]:
     return [ref[i] for i in sorted(hits)]
 
 
+def _rouge_from_hits(ref: list[list[str]], cand: list[list[str]], unions: list[list[str]]) -> PR:
+    n_ref = sum(len(r) for r in ref)
+    n_cand = sum(len(c) for c in cand)
+    if not n_ref or not n_cand:
+        return PR(0.0, 0.0)
+    # rouge-score clips each token's hits to its count in both texts
+    ref_counts = Counter(t for r in ref for t in r)
+    cand_counts = Counter(t for c in cand for t in c)
+    hits = 0
+    for union in unions:
+        for tok in union:
+            if ref_counts[tok] > 0 and cand_counts[tok] > 0:
+                hits += 1
+                ref_counts[tok] -= 1
+                cand_counts[tok] -= 1
+    return PR(hits / n_cand, hits / n_ref)
+
+
+def rouge_lsum(predicted_paragraphs: list[str], reference_paragraphs: list[str]) -> PR:
+    """ROUGE-LSum with paragraphs as the summary-level units (union LCS over units).
+
+    The quantity rouge-score's ``rougeLsum`` computes on newline-joined paragraphs, with its
+    default tokenizer (lowercase, runs of [a-z0-9]) and no stemming."""
+    ref = [t for t in (_rouge_tokens(p) for p in reference_paragraphs) if t]
+    cand = [t for t in (_rouge_tokens(p) for p in predicted_paragraphs) if t]
+    return _rouge_from_hits(ref, cand, [_union_lcs_hits(r, cand) for r in ref])
+
+
 def f1_of(pr: PR) -> float:
     p, r = pr.precision or 0.0, pr.recall or 0.0
     return 2 * p * r / (p + r) if p + r else 0.0
@@ -136,14 +149,18 @@ def f1_of(pr: PR) -> float:
 
 def best_over_optional(predicted: list[str], reference: list[str]) -> PR:
     """fundus-evaluation: paragraphs in ``[...]`` are optional; keep the best-scoring choice."""
-    optional = [i for i, p in enumerate(reference) if p.startswith("[") and p.endswith("]")]
+    optional = {i for i, p in enumerate(reference) if p.startswith("[") and p.endswith("]")}
     base = [p[1:-1] if i in optional else p for i, p in enumerate(reference)]
+    ref = [_rouge_tokens(p) for p in base]
+    cand = [t for t in (_rouge_tokens(p) for p in predicted) if t]
+    # a reference unit's LCS hits do not depend on which other units are kept: compute once
+    unions = [_union_lcs_hits(r, cand) if r else [] for r in ref]
+    opt = sorted(optional)[:8]
     best: PR | None = None
-    # upstream tries every combination; pages have at most a handful of optional paragraphs
-    for keep in itertools.product((True, False), repeat=min(len(optional), 6)):
-        dropped = {optional[k] for k, kept in enumerate(keep) if not kept}
-        ref = [p for i, p in enumerate(base) if i not in dropped]
-        score = rouge_lsum(predicted, ref)
+    for keep in itertools.product((True, False), repeat=len(opt)):
+        dropped = {opt[k] for k, kept in enumerate(keep) if not kept}
+        idx = [i for i in range(len(ref)) if i not in dropped and ref[i]]
+        score = _rouge_from_hits([ref[i] for i in idx], cand, [unions[i] for i in idx])
         if best is None or f1_of(score) > f1_of(best):
             best = score
     assert best is not None

@@ -17,15 +17,20 @@ counted as incomplete rather than silently kept as if it were whole.
 """
 from __future__ import annotations
 
+import html
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import lxml.etree
+import lxml.html
 import trafilatura
 from lxml.html import HtmlElement
+from trafilatura.metadata import extract_author
 from trafilatura.utils import load_html
 
 from crawler.charset import decode_html
@@ -87,11 +92,23 @@ _SHORT_BODY = {"ja": 800, "en": 2000}
 # main text at least this long makes a page an article even with no article markup
 _ARTICLE_MIN = {"ja": 150, "en": 400}
 _LONG_TEXT = {"ja": 500, "en": 1500}
+# precision-mode text shorter than this gets a second, recall-mode pass...
+_RECHECK_BELOW = {"ja": 400, "en": 1000}
+# ...whose text replaces it when precision mode kept less than this share of it
+_DROPPED_SHARE = 0.5
+# article URLs carry a date, a numeric id or a slug of words; section and static pages rarely do
+_ARTICLE_URL = re.compile(r"/(?:19|20)\d\d[/-]?\d\d|\d{5,}|[^/]*[a-z0-9]+-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+", re.I)
 
 _BYLINE = re.compile(r"^\s*(?:by|written by|words by|story by)\s+(.{2,80})$", re.I)
 _BRACKETED_AUTHOR = re.compile(r"^[（(【〔\[]\s*([^（）()【】〔〕\[\]]{2,30}?)\s*[）)】〕\]]$")
 _AUTHOR_NOISE = re.compile(
     r"^(?:by|written by|story by|text by|文\s*[:：=＝/／]?|筆者\s*[:：]?|著者\s*[:：]?|記者\s*[:：]?)\s*", re.I
+)
+# bracketed labels and credits that sit where a Japanese byline would, but name no writer
+_NOT_A_NAME = re.compile(
+    r"(関連|記事|写真|動画|映像|広告|解説|速報|図解|特集|続き|更新|追記|訂正|提供|共同通信|時事通信|"
+    r"ロイター|^共同$|^時事$|^AP$|^AFP|^PR$|^注$|copyright|all rights reserved)",
+    re.I,
 )
 _UPDATED_MARK = re.compile(r"(更新|updated|modified|last updated)", re.I)
 
@@ -106,7 +123,7 @@ class _Visible:
     time_after_h1: list[str]  # datetime attributes of <time> elements soon after the headline
 
 
-_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "button", "select", "option", "form"}
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "button", "select", "textarea"}
 
 
 def _visible(tree: HtmlElement) -> _Visible:
@@ -179,25 +196,28 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip().lower()
 
 
+def _similar(a: str, b: str) -> bool:
+    x, y = _norm(a), _norm(b)
+    if not x or not y:
+        return False
+    if x in y or y in x:
+        return min(len(x), len(y)) >= 0.5 * max(len(x), len(y))
+    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.6
+
+
 def _pick_title(meta: PageMetadata, vis: _Visible, html_title: str | None, site_names: list[str]) -> str:
+    """The headline as displayed: the page's <h1> when the declared titles (JSON-LD headline,
+    og:title, <title>) confirm it is the headline and not a logo or section name; otherwise
+    JSON-LD headline > og:title > <title>, each without a site-name suffix. Whitespace is
+    collapsed but the ideographic space U+3000 is kept."""
+    declared = [
+        _clean_space(html.unescape(t)) for t in (meta.ld_headline, meta.og_title, html_title) if t
+    ]
+    declared = [_strip_site_name(t, site_names) for t in declared]
     h1 = vis.h1
-    if meta.ld_headline:
-        head = _clean_space(meta.ld_headline)
-        # JSON-LD headlines are sometimes cut at 110 characters for search engines
-        if h1 and head.rstrip("…. ") and _norm(h1).startswith(_norm(head.rstrip("…. "))) and len(h1) > len(head):
-            return h1
-        if not (h1 and _norm(head) != _norm(h1) and _norm(h1) in _norm(_strip_site_name(meta.og_title or "", site_names))):
-            return _strip_site_name(head, site_names)
-    if meta.og_title:
-        og = _strip_site_name(meta.og_title, site_names)
-        if h1 and _norm(h1) != _norm(og) and _norm(og).startswith(_norm(h1)) is False and html_title and _norm(h1) in _norm(html_title) and _norm(og) not in _norm(html_title):
-            return h1
-        return og
-    if h1 and (not html_title or _norm(h1) in _norm(html_title)):
+    if h1 and (not declared or any(_similar(h1, t) for t in declared)):
         return h1
-    if html_title:
-        return _strip_site_name(html_title, site_names)
-    return h1 or ""
+    return declared[0] if declared else (h1 or "")
 
 
 def _resolve(url: str, ref: str | None) -> str | None:
@@ -260,14 +280,14 @@ def _clean_author(name: str, site_names: list[str]) -> str | None:
     for _ in range(3):
         before = text
         text = _AUTHOR_NOISE.sub("", text).strip()
-        m = re.fullmatch(r"[(\[【〔「]\s*(.+?)\s*[)\]】〕」]?", text) or re.fullmatch(r"(.+?)\s*[)\]】〕」]", text)
-        if m and (text[0] in "([【〔「" or text[-1] in ")]】〕」"):
+        m = re.fullmatch(r"[(\[【〔「《]\s*(.+?)\s*[)\]】〕」》]?", text) or re.fullmatch(r"(.+?)\s*[)\]】〕」》]", text)
+        if m and (text[0] in "([【〔「《" or text[-1] in ")]】〕」》"):
             text = m.group(1).strip()
         text = text.strip(" ,;|・/-=·•–—")
         if text == before:
             break
     text = re.sub(r"\s*(記者|特派員|編集委員|論説委員|撮影)$", "", text).strip()
-    if not text or len(text) > 80:
+    if not text or len(text) > 80 or re.search(r"\d", text) or _NOT_A_NAME.search(text):
         return None
     if _norm(text) in {_norm(s) for s in site_names if s}:
         return None
@@ -354,6 +374,101 @@ def _dates(meta: PageMetadata, vis: _Visible, tz: str) -> tuple[datetime | None,
     return published, updated, origin
 
 
+_BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "figcaption", "section", "pre", "ul", "ol", "table"}
+
+
+def _ld_body_text(raw: str) -> str:
+    """JSON-LD articleBody as plain paragraphs: some publishers put (escaped) HTML in it."""
+    text = raw
+    for _ in range(2):
+        if "&lt;" in text or "&amp;" in text or "&quot;" in text:
+            text = html.unescape(text)
+    if not re.search(r"<(?:p|div|br|span|a|h\d|img|em|strong|iframe)\b", text, re.I):
+        return text
+    try:
+        frag = lxml.html.fragment_fromstring(text, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return re.sub(r"<[^>]+>", " ", text)
+    for el in list(frag.iter("script", "style", "iframe", "figure", "img", "noscript")):
+        if el.getparent() is not None:
+            el.drop_tree()
+    for el in frag.iter():
+        if isinstance(el.tag, str) and el.tag in _BLOCK_TAGS:
+            el.tail = "\n" + (el.tail or "")
+            el.text = "\n" + (el.text or "")
+    return frag.text_content()
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", "", unicodedata.normalize("NFKC", text)).lower()[:60]
+
+
+_NOT_BODY = ("figure", "aside", "figcaption", "script", "style", "noscript", "button", "form")
+
+
+def _container_paragraphs(el: HtmlElement) -> list[str]:
+    out = []
+    for p in el.iter("p"):
+        if any(a.tag in _NOT_BODY for a in p.iterancestors()):
+            continue
+        text = _clean_space(p.text_content())
+        if text:
+            out.append(text)
+    return out
+
+
+def _link_density(el: HtmlElement) -> float:
+    total = len(el.text_content())
+    links = sum(len(a.text_content()) for a in el.iter("a"))
+    return links / total if total else 1.0
+
+
+def _split_body(tree: HtmlElement, paragraphs: list[str]) -> list[str]:
+    """Paragraphs of an article body split over several same-classed sibling containers (e.g.
+    around ad slots), of which trafilatura keeps only the first. Returns the body in document
+    order. Only near relatives of the container trafilatura chose count, only their <p> text,
+    and only when it is prose (few links) that the body does not already hold."""
+    wanted = {_key(p) for p in paragraphs if len(p) >= 60}
+    if not wanted:
+        return paragraphs
+    containers: dict[HtmlElement, int] = {}
+    for p in tree.iter("p"):
+        text = p.text_content()
+        if len(text) >= 60 and _key(text) in wanted:
+            parent = p.getparent()
+            if parent is not None:
+                containers[parent] = containers.get(parent, 0) + 1
+    if not containers:
+        return paragraphs
+    home = max(containers, key=containers.__getitem__)
+    cls = home.get("class")
+    if not cls or not cls.strip():
+        return paragraphs
+    near = list(home.iterancestors())[:3]
+    have = {_key(p)[:30] for p in paragraphs}
+    extra: list[tuple[HtmlElement, list[str]]] = []
+    for twin in near[-1].iter(home.tag) if near else ():
+        if twin is home or twin.get("class") != cls or twin in near:
+            continue
+        if any(a.tag in ("nav", "header", "footer", "aside") for a in twin.iterancestors()):
+            continue
+        if home in set(twin.iterancestors()) or _link_density(twin) > 0.25:
+            continue
+        new = _container_paragraphs(twin)
+        if any(_key(t)[:30] in have for t in new) or sum(len(t) for t in new) < 150:
+            continue
+        extra.append((twin, new))
+    if not extra:
+        return paragraphs
+    order = {el: i for i, el in enumerate(tree.iter()) if el is home or any(el is e for e, _ in extra)}
+    parts = sorted([(order[home], paragraphs)] + [(order[el], new) for el, new in extra], key=lambda x: x[0])
+    return [p for _, ps in parts for p in ps]
+
+
+def _prose(paragraphs: list[str]) -> int:
+    return sum(len(p) for p in paragraphs if not p.startswith(("- ", "* ", "• ")))
+
+
 def _paragraphs(text: str) -> list[str]:
     return [p for p in (_clean_space(line) for line in text.split("\n")) if p]
 
@@ -395,12 +510,27 @@ def _check_bytes(page: Page) -> None:
             raise ExtractError(f"no HTML markup: {page.url}", reason="not_html")
 
 
-def _run_trafilatura(tree: HtmlElement, url: str) -> str:
-    """Main text by trafilatura, precision first, with a recall pass when that looks short."""
+def _trafilatura_text(tree: HtmlElement, url: str, precision: bool) -> str:
     doc = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, favor_precision=True, with_metadata=False
+        tree, url=url, include_comments=False, favor_precision=precision,
+        favor_recall=not precision, with_metadata=False,
     )
     return (doc.text or "") if doc is not None else ""
+
+
+def _run_trafilatura(tree: HtmlElement, url: str, lang_key: str) -> tuple[str, str | None]:
+    """Main text by trafilatura: precision mode first (it keeps related-links lists, captions
+    and teasers out), and only when that comes back short a recall pass, offered when precision
+    mode clearly dropped part of the body. Returns (precision text, wider text or None); the
+    caller decides whether the page is an article on the precision text, because recall mode
+    falls back to the whole page's text on pages that have no article."""
+    text = _trafilatura_text(tree, url, precision=True)
+    if len(text) >= _RECHECK_BELOW[lang_key]:
+        return text, None
+    wider = _trafilatura_text(tree, url, precision=False)
+    if len(text) < _DROPPED_SHARE * len(wider):
+        return text, wider
+    return text, None
 
 
 def _title_tag(tree: HtmlElement) -> str | None:
@@ -427,10 +557,13 @@ def extract_article(page: Page) -> Article:
     lang_key = "ja" if lang in ("ja", "zh", "ko") else "en"
 
     challenge = _challenge(html_title, text)
-    body_text = _run_trafilatura(tree, page.url)
-    if meta.ld_body and len(meta.ld_body) > 1.3 * len(body_text) + 200:
+    precise, wider = _run_trafilatura(tree, page.url, lang_key)
+    precise_paragraphs = _paragraphs(precise)
+    body_text = precise
+    ld_body = _ld_body_text(meta.ld_body) if meta.ld_body else None
+    if ld_body and len(ld_body) > 1.3 * len(body_text) + 200:
         # the publisher's own copy of the body is much longer than what the page layout yielded
-        body_text = meta.ld_body
+        body_text = ld_body
     paragraphs = _paragraphs(body_text)
     body = "\n\n".join(paragraphs)
 
@@ -446,28 +579,48 @@ def extract_article(page: Page) -> Article:
         or meta.og_type == "article"
         or date_origin in ("jsonld", "meta", "itemprop")
     )
-    weak = published is not None or tree.find(".//article") is not None
+    article_url = _ARTICLE_URL.search(urlsplit(page.url).path) is not None
+    weak = published is not None or tree.find(".//article") is not None or article_url
+    # Lists of teasers are what section and home pages are made of; prose is what articles are.
+    prose = _prose(paragraphs if body_text is ld_body else precise_paragraphs)
+    wide_prose = _prose(_paragraphs(wider)) if wider is not None else 0
+    is_article = (
+        strong
+        or (weak and prose >= _ARTICLE_MIN[lang_key])
+        or prose >= _LONG_TEXT[lang_key]
+        # recall mode's text only counts where the URL itself looks like an article's: on other
+        # pages it is the whole page's text (navigation, teaser lists) and proves nothing
+        or (article_url and wide_prose >= _ARTICLE_MIN[lang_key])
+    )
+    if not is_article:
+        raise ExtractError(f"no article signals, {prose} chars of prose: {page.url}", reason="not_article")
+    if wider is not None and body_text is precise:
+        paragraphs = _paragraphs(wider)
+    elif body_text is precise:
+        paragraphs = _split_body(tree, paragraphs)
+    body = "\n\n".join(paragraphs)
     if not body:
         raise ExtractError(f"no main text: {page.url}", reason="not_article")
-    # Lists of teasers are what section and home pages are made of; prose is what articles are.
-    prose = sum(len(p) for p in paragraphs if not p.startswith(("- ", "* ", "• ")) and len(p) > 1)
-    if not strong and not (weak and prose >= _ARTICLE_MIN[lang_key]) and prose < _LONG_TEXT[lang_key]:
-        raise ExtractError(f"no article signals, {prose} chars of prose: {page.url}", reason="not_article")
 
     status, flags = Status.OK, []
     end = _body_end(vis, paragraphs)
-    after = vis.text[end : end + 400] if end is not None else ""
+    # the paywall / "continue reading" notice sits at the end of the body or right after it
+    after = (paragraphs[-1] if paragraphs else "") + "\n" + (vis.text[end : end + 400] if end is not None else "")
     if challenge:
         status, flags = Status.CHALLENGE, [f"challenge:{challenge}"]
     elif meta.ld_free is False:
         status, flags = Status.PAYWALLED, ["paywall:isAccessibleForFree"]
-    elif _PAYWALL_TEXT.search(after):
+    elif _PAYWALL_TEXT.search(after) and len(body) < 2 * _SHORT_BODY[lang_key]:
         status, flags = Status.PAYWALLED, ["paywall:marker"]
     elif _TRUNCATED_TEXT.search(after) and len(body) < _SHORT_BODY[lang_key]:
         status, flags = Status.TRUNCATED, ["truncated:continue-reading"]
 
     title = _pick_title(meta, vis, html_title, site_names)
     authors = _authors(meta, vis, site_names, end, None)
+    if not authors:
+        # trafilatura's byline search (class/rel/itemprop="author" elements), only when the
+        # declared metadata and the byline lines named nobody: it copies the tree
+        authors = _authors(PageMetadata(), _Visible("", None, None, []), site_names, None, extract_author(tree))
     return Article(
         url=page.url,
         canonical_url=_canonical(page.url, meta),

@@ -7,6 +7,7 @@ the visible page; this module only collects them (as raw strings) and leaves the
 """
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -101,6 +102,14 @@ def _text(value: Any) -> str | None:
             if got:
                 return got
     return None
+
+
+def _unescape(value: str | None) -> str | None:
+    # JSON-LD strings are often HTML-escaped a second time by templates (&#039;, &amp;quot;)
+    if value and "&" in value:
+        for _ in range(2):
+            value = html.unescape(value)
+    return value
 
 
 def _types(obj: dict[str, Any]) -> list[str]:
@@ -200,13 +209,13 @@ def _read_jsonld(tree: HtmlElement, meta: PageMetadata) -> None:
     if article is None:
         return
     meta.ld_type = _types(article)[0] if _types(article) else None
-    meta.ld_headline = _text(article.get("headline")) or _text(article.get("name"))
+    meta.ld_headline = _unescape(_text(article.get("headline")) or _text(article.get("name")))
     meta.ld_published = _text(article.get("datePublished")) or _text(article.get("dateCreated"))
     meta.ld_modified = _text(article.get("dateModified"))
     people, orgs = _names(article.get("author") or article.get("creator"))
     meta.ld_authors, meta.ld_author_orgs = people, orgs
     meta.ld_image = _text(article.get("image")) or _text(article.get("thumbnailUrl"))
-    meta.ld_description = _text(article.get("description"))
+    meta.ld_description = _unescape(_text(article.get("description")))
     meta.ld_section = _text(article.get("articleSection"))
     meta.ld_publisher = _text(article.get("publisher"))
     meta.ld_language = _text(article.get("inLanguage"))
