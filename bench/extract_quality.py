@@ -253,14 +253,23 @@ def _instant_ok(out: Output, truth: str | None) -> bool | None:
     return abs((out.published - value).total_seconds()) < 60
 
 
+_AUTHOR_LABEL = re.compile(r"^\s*(?:by|written by|著者|作者|筆者|文|記者)\s*[:：●・=]?\s*|^\s*●\s*", re.I)
+
+
 def _author_key(name: str) -> str:
+    """Names compared, not labels: NFKC, case, "By"/"著者："/"文●" prefixes, spaces and
+    brackets ignored (the same for both extractors)."""
     text = unicodedata.normalize("NFKC", name).casefold()
-    text = re.sub(r"^\s*by\s+", "", text)
-    return re.sub(r"[\s()（）]+", "", text)
+    text = _AUTHOR_LABEL.sub("", text)
+    return re.sub(r"[\s()（）《》【】\[\]]+", "", text)
 
 
 def _authors_ok(pred: list[str], truth: list[str]) -> bool:
-    return {_author_key(a) for a in pred} == {_author_key(a) for a in truth if a}
+    truth = [a for a in truth if a]
+    if {_author_key(a) for a in pred} == {_author_key(a) for a in truth}:
+        return True
+    # one printed byline naming several people ("A 著、B 訳") against the same names split up
+    return bool(pred) and _author_key("、".join(pred)) == _author_key("、".join(truth))
 
 
 def _paragraphs(text: str) -> list[str]:
