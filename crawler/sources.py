@@ -63,8 +63,12 @@ class Source:
         return "Asia/Tokyo" if self.lang == "ja" else "UTC"
 
     def allows_domain(self, url: str) -> bool:
+        """Whether `url` may be fetched: on `domains` (or a subdomain), or on the exact host of a
+        configured feed, sitemap or section (feeds often live on another host, e.g. a CDN)."""
         host = (urlsplit(url).hostname or "").lower()
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        if any(host == d or host.endswith("." + d) for d in self.domains):
+            return True
+        return any(host == (urlsplit(u).hostname or "").lower() for u in self.start_urls)
 
     def is_article_url(self, url: str) -> bool:
         """Whether a discovered URL may be an article of this source (domain, allow, deny)."""

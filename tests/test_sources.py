@@ -339,3 +339,16 @@ def test_select_sources_against_shipped_file(shipped: list[Source]) -> None:
         "nhk-news", "bbc-news"]
     with pytest.raises(ConfigError, match="known: .*gov-uk-fcdo"):
         select_sources(shipped, ["no-such-source"])
+
+
+def test_feed_on_another_host_is_fetchable_but_does_not_widen_the_domains(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "- id: bbc\n  lang: en\n  feeds: [https://feeds.bbci.co.uk/news/world/asia/rss.xml]\n"
+        "  domains: [bbc.co.uk]\n"
+    )
+    (source,) = load_sources(path)
+    assert source.allows_domain("https://feeds.bbci.co.uk/news/world/asia/rss.xml")
+    assert source.allows_domain("https://www.bbc.co.uk/news/articles/c1")
+    assert not source.allows_domain("https://other.bbci.co.uk/news/x")
+    assert not source.allows_domain("https://bbci.co.uk/news/x")
