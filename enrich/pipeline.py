@@ -1,0 +1,364 @@
+"""The enrich stage: language, topics, entities, an embedding and a story for every article.
+
+It takes every stored article whose ``enrich_version`` is not the current one (never enriched,
+or enriched with another model, topic definition, gazetteer or story thresholds) and works in
+two resumable passes, each committing per batch:
+
+1. **Embed** (the CPU cost): articles sorted by length so a batch holds texts of similar size;
+   headline and paragraphs embedded in one call per batch; vectors and MinHash fingerprints
+   committed per batch. A vector whose model and text hash are already stored is reused, so a
+   rerun after a kill redoes at most the batch in flight.
+2. **Assign** in published order: topics (term evidence + similarity to each topic's
+   description), entities, and the story (see ``enrich.stories``); the article is written with
+   ``stage=enriched`` and the new ``enrich_version`` together with its story membership.
+
+Per-article failures are recorded with a reason and counted; the article stays pending and is
+retried on the next run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enrich.embed import Embedder, document_chunks, load_embedder, pool
+from enrich.entities import Gazetteer, find_entities, load_gazetteer
+from enrich.language import detect_language
+from enrich.minhash import MinHasher, from_bytes, shingles, to_bytes
+from enrich.stories import (
+    JOIN_DUPLICATE,
+    JOIN_SIMILAR,
+    NEW_STORY,
+    LanguageMeans,
+    StoryAssigner,
+    StoryItem,
+    StoryParams,
+    body_vectors,
+    center,
+)
+from enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
+from index.article import Article, Stage
+from index.errors import ConfigError
+from index.settings import EnrichSettings, Settings
+from index.store import Store
+
+log = logging.getLogger(__name__)
+
+# bump when the enrichment code changes what it writes, so stored articles are redone
+CODE_VERSION = "1"
+SHINGLE_WORDS = SHINGLE_CHARS = 3
+DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "config"
+MAX_ERRORS_KEPT = 50
+
+Progress = Callable[[str, int, int], None]  # (pass name, done, total)
+
+
+@dataclass(slots=True)
+class EnrichStats:
+    model: str = ""
+    version: str = ""
+    pending: int = 0
+    embedded: int = 0
+    vectors_reused: int = 0
+    enriched: int = 0
+    failed: int = 0
+    new_stories: int = 0
+    joined_duplicate: int = 0
+    joined_similar: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def fail(self, article_id: str, reason: str, detail: str) -> None:
+        self.failed += 1
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append({"id": article_id, "reason": reason, "detail": detail[:300]})
+        log.warning("enrich: article %s failed (%s): %s", article_id, reason, detail)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["seconds"] = round(self.seconds, 2)
+        out["embed_seconds"] = round(self.embed_seconds, 2)
+        return out
+
+
+@dataclass(frozen=True)
+class EnrichContext:
+    """Everything one enrich run needs, loaded once."""
+
+    settings: EnrichSettings
+    embedder: Embedder
+    topics: TopicSet
+    topic_vectors: dict[str, np.ndarray]
+    gazetteer: Gazetteer
+    hasher: MinHasher
+    params: StoryParams
+    version: str
+
+    @property
+    def fingerprint_kind(self) -> str:
+        return f"minhash{self.hasher.num_perm}-w{SHINGLE_WORDS}c{SHINGLE_CHARS}"
+
+
+def resolve_config_path(path: Path, settings: Settings) -> Path:
+    """A relative topics/entities path is relative to the settings file that could name it:
+    the local file when it has that file beside it, else the bundled defaults folder."""
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    if settings.config_file is not None:
+        local = settings.config_file.parent / path
+        if local.exists():
+            return local.resolve()
+    return (DEFAULTS_DIR / path).resolve()
+
+
+def story_params(es: EnrichSettings) -> StoryParams:
+    return StoryParams(
+        dup_threshold=es.dup_threshold, dup_window_hours=es.dup_window_hours,
+        window_hours=es.story_window_hours, same_lang=es.story_same_lang,
+        cross_lang=es.story_cross_lang,
+    )
+
+
+def enrich_version(es: EnrichSettings, model: str, topics_version: str,
+                   gazetteer_version: str) -> str:
+    """Hash of everything that decides what enrich writes; a change means re-enrichment."""
+    parts = {
+        "code": CODE_VERSION, "model": model, "text": es.text, "max_chunks": es.max_chunks,
+        "topics": topics_version, "entities": gazetteer_version,
+        "lang": es.min_lang_confidence, "minhash": es.minhash_perm,
+        "stories": asdict(story_params(es)), "center": [es.center_min_articles,
+                                                         es.center_max_articles],
+    }
+    blob = json.dumps(parts, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def build_context(settings: Settings, *, embedder: Embedder | None = None) -> EnrichContext:
+    es = settings.enrich
+    if es.batch_size < 1:
+        raise ConfigError(f"[enrich].batch_size must be at least 1, got {es.batch_size}")
+    if es.max_chunks < 1:
+        raise ConfigError(f"[enrich].max_chunks must be at least 1, got {es.max_chunks}")
+    embedder = embedder or load_embedder(es.model)
+    topics = load_topics(resolve_config_path(es.topics, settings))
+    gazetteer = load_gazetteer(resolve_config_path(es.entities, settings))
+    return EnrichContext(
+        settings=es, embedder=embedder, topics=topics,
+        topic_vectors=topic_vectors(topics, embedder), gazetteer=gazetteer,
+        hasher=MinHasher(es.minhash_perm), params=story_params(es),
+        version=enrich_version(es, embedder.name, topics.version, gazetteer.version),
+    )
+
+
+def text_hash(article: Article, es: EnrichSettings) -> str:
+    """What the stored vector was made from (a changed text or strategy re-embeds)."""
+    h = hashlib.sha256()
+    for part in (es.text, str(es.max_chunks), article.title or "", article.text or ""):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:24]
+
+
+def _when(article: Article, fallback: datetime) -> datetime:
+    value = article.published or article.fetched_at or fallback
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _hours(value: datetime) -> float:
+    return value.timestamp() / 3600.0
+
+
+def detect(article: Article, min_confidence: float) -> tuple[str, float]:
+    """Detected language; a weak detection yields to the language the source declared."""
+    lang, conf = detect_language(f"{article.title}\n{(article.text or '')[:3000]}")
+    if conf < min_confidence and article.lang:
+        return article.lang, conf
+    return lang, conf
+
+
+def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
+                 progress: Progress | None = None,
+                 context: EnrichContext | None = None) -> EnrichStats:
+    """Enrich every pending article of ``store``; returns counts (failures included)."""
+    started = time.perf_counter()
+    ctx = context or build_context(settings)
+    stats = EnrichStats(model=ctx.embedder.name, version=ctx.version)
+    pending = store.enrich_pending(ctx.version)
+    stats.pending = len(pending)
+    log.info("enrich run %s: %d articles pending (model %s, version %s)", run_id,
+             len(pending), ctx.embedder.name, ctx.version)
+    if pending:
+        info = _embed_pass(ctx, store, pending, stats, progress)
+        _assign_pass(ctx, store, info, stats, progress)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+@dataclass(slots=True)
+class _Info:
+    lang: str
+    confidence: float
+    when: datetime
+
+
+def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
+                stats: EnrichStats, progress: Progress | None) -> dict[str, _Info]:
+    es = ctx.settings
+    now = datetime.now(timezone.utc)
+    by_length = [i for i, _ in sorted(pending, key=lambda p: (p[1], p[0]))]
+    info: dict[str, _Info] = {}
+    for start in range(0, len(by_length), es.batch_size):
+        ids = by_length[start:start + es.batch_size]
+        articles = store.get_many(ids)
+        stored = store.embedding_hashes(ids, ctx.embedder.name)
+        todo: list[tuple[Article, str, list[str], bool]] = []
+        for art in articles:
+            lang, conf = detect(art, es.min_lang_confidence)
+            info[art.id] = _Info(lang, conf, _when(art, now))
+            digest = text_hash(art, es)
+            if stored.get(art.id) == digest:
+                stats.vectors_reused += 1
+                continue
+            chunks, has_title = document_chunks(art.title, art.text, es.text,
+                                                max_chunks=es.max_chunks)
+            if not chunks:
+                stats.fail(art.id, "empty_text", "no headline and no text to embed")
+                del info[art.id]
+                continue
+            todo.append((art, digest, chunks, has_title))
+        if todo:
+            texts = [c for _, _, chunks, _ in todo for c in chunks]
+            t0 = time.perf_counter()
+            vectors = ctx.embedder.embed_documents(texts)
+            stats.embed_seconds += time.perf_counter() - t0
+            rows, at = [], 0
+            for art, digest, chunks, has_title in todo:
+                mine = vectors[at:at + len(chunks)]
+                at += len(chunks)
+                lang = info[art.id].lang
+                sig = ctx.hasher.signature(shingles(art.title, art.text, lang,
+                                                    words=SHINGLE_WORDS, chars=SHINGLE_CHARS))
+                rows.append({
+                    "article_id": art.id, "model": ctx.embedder.name, "vector": pool(mine),
+                    "chunks": mine, "has_title": has_title, "lang": lang,
+                    "published": info[art.id].when, "text_hash": digest,
+                    "fingerprint_kind": ctx.fingerprint_kind, "signature": to_bytes(sig),
+                })
+            store.save_embeddings(rows)
+            stats.embedded += len(rows)
+        stats.batches += 1
+        if progress:
+            progress("embed", min(start + es.batch_size, len(by_length)), len(by_length))
+    return info
+
+
+def _language_means(ctx: EnrichContext, store: Store) -> LanguageMeans:
+    means = LanguageMeans(ctx.embedder.dim, min_articles=ctx.settings.center_min_articles)
+    for lang in store.embedding_langs(ctx.embedder.name):
+        for chunks in store.iter_chunk_vectors(ctx.embedder.name, lang,
+                                               newest=ctx.settings.center_max_articles):
+            means.add(lang, chunks)
+    return means
+
+
+def _pool_item(row: dict[str, Any], means: LanguageMeans, fallback: datetime) -> StoryItem:
+    when = row["published"] or fallback
+    signature = from_bytes(row["signature"]) if row["signature"] is not None else np.zeros(0)
+    return StoryItem(
+        id=row["article_id"], lang=row["lang"] or "", published=_hours(when),
+        signature=signature,
+        paragraphs=center(body_vectors(row["chunks"], row["has_title"]),
+                          means.mean(row["lang"] or "")),
+        story=row["story"],
+    )
+
+
+def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats: EnrichStats,
+                 progress: Progress | None) -> None:
+    es = ctx.settings
+    model = ctx.embedder.name
+    means = _language_means(ctx, store)
+    log.info("enrich: centring by language means over %s articles", means.counts())
+    order = sorted(info, key=lambda i: (info[i].when, i))
+    # re-enriched articles are assigned afresh, in published order like new ones; since a story
+    # is named after its earliest member, unchanged clusters keep their ids
+    store.clear_stories(order)
+    horizon = timedelta(hours=max(ctx.params.dup_window_hours, ctx.params.window_hours))
+    assigner = StoryAssigner(ctx.params)
+    in_pool: set[str] = set()
+    done = 0
+    for start in range(0, len(order), es.batch_size):
+        ids = order[start:start + es.batch_size]
+        first, last = info[ids[0]].when, info[ids[-1]].when
+        assigner.forget_before(_hours(first))
+        for row in store.story_pool(model, ctx.fingerprint_kind, first - horizon,
+                                    last + horizon):
+            if row["article_id"] not in in_pool:
+                assigner.add(_pool_item(row, means, first))
+                in_pool.add(row["article_id"])
+        articles = {a.id: a for a in store.get_many(ids)}
+        own = {r["article_id"]: r for r in store.story_pool_rows(ids, model,
+                                                                 ctx.fingerprint_kind)}
+        vectors = store.get_vectors(ids, model)
+        done_articles: list[Article] = []
+        members: list[dict[str, Any]] = []
+        for aid in ids:
+            art = articles.get(aid)
+            row = own.get(aid)
+            if art is None:
+                continue  # deleted since the embed pass
+            if row is None or aid not in vectors:
+                stats.fail(aid, "no_vector", "no stored vector for the current model")
+                continue
+            meta = info[aid]
+            try:
+                art.lang, art.lang_confidence = meta.lang, meta.confidence
+                art.topics = score_topics(art.title, art.text, meta.lang, ctx.topics,
+                                          doc_vector=vectors[aid],
+                                          topic_vectors=ctx.topic_vectors)
+                art.entities = find_entities(art.title, art.text, meta.lang, ctx.gazetteer)
+                row = {**row, "story": None, "lang": meta.lang, "published": meta.when}
+                item = _pool_item(row, means, meta.when)
+                item.story = None
+                choice = assigner.assign(item)
+            except Exception as exc:  # noqa: BLE001 - one bad article must not stop the batch
+                stats.fail(aid, f"error:{type(exc).__name__}", str(exc))
+                continue
+            in_pool.add(aid)
+            art.story = choice.story
+            art.embedding_model = model
+            art.enrich_version = ctx.version
+            art.stage = Stage.ENRICHED
+            done_articles.append(art)
+            members.append({"article_id": aid, "story": choice.story, "lang": meta.lang,
+                            "published": meta.when, "how": choice.how, "score": choice.score,
+                            "via": choice.via})
+            if choice.how == NEW_STORY:
+                stats.new_stories += 1
+            elif choice.how == JOIN_DUPLICATE:
+                stats.joined_duplicate += 1
+            elif choice.how == JOIN_SIMILAR:
+                stats.joined_similar += 1
+        store.save_enriched(done_articles, members)
+        stats.enriched += len(done_articles)
+        done += len(ids)
+        if progress:
+            progress("assign", done, len(order))
+
+
+__all__ = ["EnrichContext", "EnrichStats", "build_context", "enrich_store", "enrich_version",
+           "resolve_config_path", "text_hash"]

@@ -1,0 +1,203 @@
+"""Story clustering: which stored article reports the same news event, in any outlet or language.
+
+Two tests, in this order, against articles that already have a story:
+
+1. **Near-duplicate** (syndicated copy with small edits, AMP or tracking-parameter variant):
+   MinHash Jaccard of the shingle sets >= ``dup_threshold`` within ``dup_window_hours``. A copy
+   published days later still joins its original's story.
+2. **Same event** (other outlet, other language): paragraph-alignment similarity of the two
+   articles inside ``window_hours``. For every body paragraph of one article take its best
+   match among the other's paragraphs, average, and do the same the other way round. Before
+   comparing, each paragraph vector has its language's mean vector removed ("centring"):
+   e5 vectors share a large common component (language, and the news of the week), which is
+   why raw cosines sit in a narrow band; without it, summit coverage and the cyber angle of
+   the same summit are closer than an English report and its Japanese counterpart. Pairs in
+   one language and across languages have their own thresholds (cross-language similarity is
+   systematically lower); a story's score is the mean over its members in the window, minus
+   the threshold, and the best story with a non-negative score wins.
+
+Otherwise the article starts a new story whose id is its own id. Articles are assigned in
+published order, and a story id is never renamed: new members only ever join.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from enrich.minhash import similarities
+
+JOIN_DUPLICATE, JOIN_SIMILAR, NEW_STORY = "duplicate", "similar", "new"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryParams:
+    dup_threshold: float = 0.5
+    dup_window_hours: float = 720.0
+    window_hours: float = 72.0
+    same_lang: float = 0.38
+    cross_lang: float = 0.32
+
+
+@dataclass(slots=True)
+class StoryItem:
+    """What story assignment needs of one article."""
+
+    id: str
+    lang: str
+    published: float  # hours since the epoch (UTC); articles without a date use fetch time
+    signature: np.ndarray  # MinHash, uint32
+    paragraphs: np.ndarray  # centred, unit body-paragraph vectors (m, dim)
+    story: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    story: str
+    how: str  # duplicate | similar | new
+    score: float  # Jaccard estimate, margin over the threshold, or 0.0 for a new story
+    via: str | None  # the member that decided it
+
+
+def body_vectors(chunks: np.ndarray, has_title: bool) -> np.ndarray:
+    """The paragraph vectors used for alignment: the headline chunk is left out when present."""
+    if has_title and len(chunks) > 1:
+        return chunks[1:]
+    return chunks
+
+
+def center(vectors: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """Remove a language mean and renormalise rows (a zero row stays zero)."""
+    out = np.asarray(vectors, dtype=np.float32)
+    if mean is not None:
+        out = out - mean[None, :].astype(np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (out / norms).astype(np.float32)
+
+
+def alignment(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric paragraph alignment: mean best-match similarity, averaged over both sides."""
+    if len(a) == 0 or len(b) == 0:
+        return -1.0
+    sims = a @ b.T
+    return 0.5 * (float(sims.max(axis=1).mean()) + float(sims.max(axis=0).mean()))
+
+
+class LanguageMeans:
+    """Running sums of paragraph vectors per language, to centre by (see module docstring)."""
+
+    def __init__(self, dim: int, *, min_articles: int = 10) -> None:
+        self.dim = dim
+        self.min_articles = min_articles
+        self._sums: dict[str, np.ndarray] = {}
+        self._rows: dict[str, int] = {}
+        self._articles: dict[str, int] = {}
+
+    def add(self, lang: str, chunks: np.ndarray) -> None:
+        if len(chunks) == 0:
+            return
+        s = self._sums.setdefault(lang, np.zeros(self.dim, dtype=np.float64))
+        s += np.asarray(chunks, dtype=np.float64).sum(axis=0)
+        self._rows[lang] = self._rows.get(lang, 0) + len(chunks)
+        self._articles[lang] = self._articles.get(lang, 0) + 1
+
+    def mean(self, lang: str) -> np.ndarray | None:
+        """This language's mean; the all-language mean while it has too few articles; None
+        when there is nothing to centre by."""
+        if self._articles.get(lang, 0) >= self.min_articles:
+            return (self._sums[lang] / self._rows[lang]).astype(np.float32)
+        total_rows = sum(self._rows.values())
+        if sum(self._articles.values()) < 2 or total_rows == 0:
+            return None
+        return (sum(self._sums.values()) / total_rows).astype(np.float32)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._articles)
+
+
+class StoryAssigner:
+    """Assigns stories one article at a time against a pool of already assigned articles."""
+
+    def __init__(self, params: StoryParams, pool: Iterable[StoryItem] = ()) -> None:
+        self.params = params
+        self._pool: list[StoryItem] = []
+        for item in pool:
+            if item.story is None:
+                raise ValueError(f"pool article {item.id} has no story")
+            self._pool.append(item)
+
+    def __len__(self) -> int:
+        return len(self._pool)
+
+    def add(self, item: StoryItem) -> None:
+        if item.story is None:
+            raise ValueError(f"article {item.id} has no story")
+        self._pool.append(item)
+
+    def forget_before(self, hours: float) -> None:
+        """Drop pool articles too old to match anything published at or after ``hours``."""
+        horizon = max(self.params.dup_window_hours, self.params.window_hours)
+        self._pool = [p for p in self._pool if p.published >= hours - horizon]
+
+    def assign(self, item: StoryItem) -> Assignment:
+        """Choose the story of ``item`` and add it to the pool."""
+        p = self.params
+        result = self._near_duplicate(item) or self._same_event(item)
+        if result is None:
+            result = Assignment(item.id, NEW_STORY, 0.0, None)
+        item.story = result.story
+        self._pool.append(item)
+        return result
+
+    def _near_duplicate(self, item: StoryItem) -> Assignment | None:
+        p = self.params
+        near = [c for c in self._pool if abs(c.published - item.published) <= p.dup_window_hours
+                and c.signature.shape == item.signature.shape]
+        if not near:
+            return None
+        sims = similarities(item.signature, np.stack([c.signature for c in near]))
+        best = _argbest(sims, near)
+        if best is None or sims[best] < p.dup_threshold:
+            return None
+        return Assignment(near[best].story or near[best].id, JOIN_DUPLICATE, float(sims[best]),
+                          near[best].id)
+
+    def _same_event(self, item: StoryItem) -> Assignment | None:
+        p = self.params
+        by_story: dict[str, list[tuple[float, str]]] = {}
+        for c in self._pool:
+            if abs(c.published - item.published) > p.window_hours:
+                continue
+            if c.paragraphs.shape[1:] != item.paragraphs.shape[1:]:
+                continue  # another model's vectors: never compared
+            threshold = p.same_lang if c.lang == item.lang else p.cross_lang
+            margin = alignment(item.paragraphs, c.paragraphs) - threshold
+            by_story.setdefault(c.story or c.id, []).append((margin, c.id))
+        best: tuple[float, str, str] | None = None
+        for story in sorted(by_story):  # sorted: ties resolve the same way in every run
+            members = by_story[story]
+            score = sum(m for m, _ in members) / len(members)
+            via = max(members)[1]
+            if score >= 0 and (best is None or score > best[0]):
+                best = (score, story, via)
+        if best is None:
+            return None
+        return Assignment(best[1], JOIN_SIMILAR, round(best[0], 4), best[2])
+
+
+def _argbest(values: np.ndarray, items: Sequence[StoryItem]) -> int | None:
+    """Index of the highest value; ties go to the earliest published, then smallest id."""
+    if len(values) == 0:
+        return None
+    top = float(values.max())
+    tied = [i for i, v in enumerate(values) if math.isclose(float(v), top)]
+    return min(tied, key=lambda i: (items[i].published, items[i].id))
+
+
+__all__ = [
+    "Assignment", "LanguageMeans", "StoryAssigner", "StoryItem", "StoryParams",
+    "alignment", "body_vectors", "center", "JOIN_DUPLICATE", "JOIN_SIMILAR", "NEW_STORY",
+]
