@@ -52,9 +52,21 @@ class PageItem:
     listed_title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # Scrapy logs every scraped item at DEBUG level with its repr: the page's bytes would
+        # put whole HTML documents (hundreds of MB per crawl) into the log
+        return (f"PageItem(url={self.page.url!r}, bytes={len(self.page.body)}, "
+                f"source={self.page.source!r}, discovered_url={self.discovered_url!r})")
+
 
 class NewsSpider(scrapy.Spider):
     name = "newsmon"
+    # CONCURRENT_ITEMS bounds the items of *one* response processed at once, and Scrapy starts
+    # that many tasks for every response it parses: an article page yields one item, so 100
+    # (crawler.scrapy_settings) cost 100 tasks per page in the reactor's process for nothing.
+    # Pages from different responses are still extracted concurrently (up to the downloads in
+    # flight and SCRAPER_SLOT_MAX_ACTIVE_SIZE), which keeps every extraction worker busy.
+    custom_settings = {"CONCURRENT_ITEMS": 1}
 
     def __init__(self, *args: Any, ctx: CrawlContext, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
