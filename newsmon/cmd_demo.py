@@ -23,6 +23,8 @@ from index.errors import ConfigError
 from index.store import Store
 from newsmon.cli import cli, get_settings
 from newsmon.cmd_crawl import CrawlOutcome, crawl_sources, summary_text
+from newsmon.cmd_enrich import enrich_articles
+from newsmon.cmd_enrich import summary_text as enrich_summary_text
 from newsmon.cmd_status import collect_status, status_text
 from newsmon.demo_server import DemoServer
 from newsmon.settings import PATH_KEYS, load_settings
@@ -112,16 +114,25 @@ def _published(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M%z") if value else "-"
 
 
-def articles_table(store: Store, title_width: int = 60) -> str:
+def _labels(topics: dict[str, dict[str, Any]]) -> str:
+    return ",".join(sorted(t for t, v in topics.items() if v.get("label"))) or "-"
+
+
+def articles_table(store: Store, title_width: int = 52) -> str:
     arts = sorted(store.iter_articles(),
                   key=lambda a: (a.source, a.published.isoformat() if a.published else ""))
     if not arts:
         return "(no articles stored)"
     src_w = max(len("source"), *(len(a.source) for a in arts))
-    rows = [f"{'source':<{src_w}}  lang  {'published':<21}  title",
-            f"{'-' * src_w}  ----  {'-' * 21}  {'-' * title_width}"]
+    top_w = max(len("topics"), *(len(_labels(a.topics)) for a in arts))
+    story_w = max(len("story"), *(len((a.story or "-")[:8]) for a in arts))
+    rows = [f"{'source':<{src_w}}  lang  {'published':<21}  {'topics':<{top_w}}  "
+            f"{'story':<{story_w}}  title",
+            f"{'-' * src_w}  ----  {'-' * 21}  {'-' * top_w}  {'-' * story_w}  "
+            f"{'-' * title_width}"]
     for a in arts:
         rows.append(f"{a.source:<{src_w}}  {(a.lang or '?'):<4}  {_published(a.published):<21}  "
+                    f"{_labels(a.topics):<{top_w}}  {(a.story or '-')[:8]:<{story_w}}  "
                     f"{_fit(a.title or '(no title)', title_width)}")
     return "\n".join(rows)
 
@@ -160,11 +171,12 @@ def next_steps(settings_file: Path, demo_data_dir: str | None = None) -> str:
 @click.pass_context
 def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
                  keep_serving: bool) -> None:
-    """Crawl the bundled demo news sites (offline) and show what was stored.
+    """Crawl and enrich the bundled demo news sites (offline) and show what was stored.
 
     Starts a local server with three fictional news sites (English and Japanese, an RSS feed, an
     Atom feed, a Google News sitemap, a section page, a Shift_JIS page, robots.txt), crawls them
-    with the same code as `newsmon crawl` into a separate demo store, then prints the articles and
+    with the same code as `newsmon crawl` into a separate demo store, enriches them as `newsmon
+    enrich` does (language, topics, entities, embedding, story), then prints the articles and
     the status. Running it again fetches nothing new.
 
     \b
@@ -195,6 +207,9 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
             outcome: CrawlOutcome = crawl_sources(demo_settings)
         click.echo(summary_text(outcome))
         click.echo()
+        enriched = enrich_articles(demo_settings, command="demo-enrich")
+        click.echo(enrich_summary_text(enriched))
+        click.echo()
         with Store(demo_settings.data.store_path) as store:
             click.echo(articles_table(store))
         click.echo()
@@ -215,4 +230,4 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
                     time.sleep(3600)
             except KeyboardInterrupt:
                 click.echo("stopped", err=True)
-    ctx.exit(outcome.exit_code)
+    ctx.exit(max(outcome.exit_code, enriched.exit_code))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -157,12 +158,17 @@ def test_demo_output_shows_table_status_and_next_steps(
     data_dir, first, second = demo
     out = first.result.stdout
     assert out.startswith("crawl run 1: ok in ")
-    assert "source               lang  published              title" in out
-    assert "demo-toto-shimpo     ja    2025-03-12 23:10+0900  重要鉱物で日英が協力枠組み" in out
+    assert "enrich run 2: ok in " in out
+    assert re.search(r"^source +lang +published +topics +story +title$", out, re.M)
+    # the Shift_JIS page, decoded, tagged with its topic and given a story id
+    assert re.search(r"^demo-toto-shimpo +ja +2025-03-12 23:10\+0900 +minerals +[0-9a-f]{8} +"
+                     r"重要鉱物で日英が協力枠組み", out, re.M), out
     assert f"articles: {len(EXPECTED)}" in out
     assert "by language: en 7, ja 4" in out
     assert f"newsmon --config {data_dir / 'newsmon.toml'} status" in out
-    assert second.result.stdout.startswith("crawl run 2: ok in ")
+    assert second.result.stdout.startswith("crawl run 3: ok in ")
+    assert "enrich run 4: ok in " in second.result.stdout
+    assert re.search(r"^  pending +0$", second.result.stdout, re.M)
 
 
 def test_demo_settings_file_opens_the_demo_store(demo: tuple[Path, DemoRun, DemoRun]) -> None:
