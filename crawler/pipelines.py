@@ -45,6 +45,7 @@ __all__ = [
     "extract_in_worker",
     "settle_article",
     "ArticleBatcher",
+    "VariantAliases",
     "ExtractStorePipeline",
     "RETRY_REASONS",
     "make_pool",
@@ -171,11 +172,15 @@ class ArticleBatcher:
         return "stored"
 
     def _alias(self, article: Article, urls: set[str]) -> None:
-        if article.id in self._batch:
-            self._aliases[article.id].update(urls)
+        self.alias(article.id, article.source, urls)
+
+    def alias(self, article_id: str, source: str, urls: set[str]) -> None:
+        """Record further URLs of an article queued or stored this run."""
+        if article_id in self._batch:
+            self._aliases[article_id].update(urls)
             return
         for url in urls:
-            self.ctx.store.mark_url(url, "stored", source=article.source, article_id=article.id)
+            self.ctx.store.mark_url(url, "stored", source=source, article_id=article_id)
 
     def flush_if_stale(self, max_age: float = FLUSH_SECONDS) -> None:
         if self._oldest is not None and time.monotonic() - self._oldest >= max_age:
@@ -197,10 +202,34 @@ class ArticleBatcher:
         return written
 
 
+class VariantAliases:
+    """URLs not fetched because another URL with the same canonical form was queued first (the
+    feed's tracking-parameter link and the section's clean one), recorded as aliases of the
+    article that URL gives, whichever of the two the crawl meets first."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[str]] = {}  # canonical -> URLs, article not recorded yet
+        self._stored: dict[str, tuple[str, str]] = {}  # canonical -> (article id, source)
+
+    def found(self, batcher: ArticleBatcher, canonical: str, url: str) -> None:
+        stored = self._stored.get(canonical)
+        if stored is not None:
+            batcher.alias(stored[0], stored[1], {url})
+        else:
+            self._waiting.setdefault(canonical, set()).add(url)
+
+    def take(self, canonical: str) -> tuple[str, ...]:
+        return tuple(sorted(self._waiting.pop(canonical, ())))
+
+    def stored(self, canonical: str, article: Article) -> None:
+        self._stored[canonical] = (article.id, article.source)
+
+
 def record_extraction(ctx: CrawlContext, batcher: ArticleBatcher, item: PageItem,
-                      result: Extracted) -> str:
+                      result: Extracted, variants: VariantAliases | None = None) -> str:
     """Store the article, or record why there is none. Returns the outcome."""
     source = ctx.sources[item.page.source]
+    more = variants.take(item.canonical) if variants is not None and item.canonical else ()
     if result.article is None:
         reason = result.reason or "extract_error"
         url = item.discovered_url
@@ -211,10 +240,13 @@ def record_extraction(ctx: CrawlContext, batcher: ArticleBatcher, item: PageItem
                                detail=result.message)
             return "failed"
         ctx.article_rejected(url, reason, source=source.id, http_status=item.page.http_status,
-                             detail=result.message, also=(item.page.url, *item.aliases))
+                             detail=result.message, also=(item.page.url, *item.aliases, *more))
         return "rejected"
     article = settle_article(result.article, item, source)
-    return batcher.add(article, (item.discovered_url, *item.aliases))
+    outcome = batcher.add(article, (item.discovered_url, *item.aliases, *more))
+    if variants is not None and item.canonical:
+        variants.stored(item.canonical, article)
+    return outcome
 
 
 class ExtractStorePipeline:
@@ -225,6 +257,7 @@ class ExtractStorePipeline:
         self.ctx: CrawlContext | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.batcher: ArticleBatcher | None = None
+        self.variants: VariantAliases | None = None
         self.extracting = 0
         self._ticker: Any = None
         self._last_log = time.monotonic()
@@ -243,6 +276,10 @@ class ExtractStorePipeline:
         for _ in range(workers):
             self.pool.submit(_warm)
         self.batcher = ArticleBatcher(ctx, ctx.crawl.batch_size)
+        variants, batcher = VariantAliases(), self.batcher
+        self.variants = variants
+        self.crawler.spider.variant_sink = (  # type: ignore[union-attr]
+            lambda canonical, url: variants.found(batcher, canonical, url))
         self._ticker = task.LoopingCall(self.tick)
         self._ticker.start(1.0, now=False)
         log.info("crawl started: %d sources, %d extraction workers", len(ctx.sources), workers)
@@ -258,7 +295,7 @@ class ExtractStorePipeline:
             self._replace_pool()
         finally:
             self.extracting -= 1
-        record_extraction(self.ctx, self.batcher, item, result)
+        record_extraction(self.ctx, self.batcher, item, result, self.variants)
         return item
 
     def _replace_pool(self) -> None:

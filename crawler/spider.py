@@ -8,7 +8,7 @@ store before anything is requested, and every answer ends in a recorded outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,7 @@ class PageItem:
     listed_published: datetime | None = None
     listed_title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    canonical: str = ""  # the canonicalised discovered URL: the key of the URLs that name it
 
     def __repr__(self) -> str:
         # Scrapy logs every scraped item at DEBUG level with its repr: the page's bytes would
@@ -75,6 +76,9 @@ class NewsSpider(scrapy.Spider):
         self._articles_seen: set[str] = set()  # raw and canonical URLs queued this run
         self._queued_per_source: dict[str, int] = {}
         self._offsite_seen: set[str] = set()
+        # told about a URL not fetched because its canonical form is already queued this run
+        # (the pipeline records it as an alias of that article): (canonical, url)
+        self.variant_sink: Callable[[str, str], None] | None = None
 
     # -- start ------------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -144,6 +148,11 @@ class NewsSpider(scrapy.Spider):
                                  kind=kind, log_it=False)
                 continue
             if entry.url in self._articles_seen or canonical in self._articles_seen:
+                if entry.url not in self._articles_seen:
+                    # e.g. the feed's tracking-parameter link after the section's clean one
+                    self._articles_seen.add(entry.url)
+                    if self.variant_sink is not None:
+                        self.variant_sink(canonical, entry.url)
                 continue
             self._articles_seen.update((entry.url, canonical))
             fresh.append((entry, canonical))
@@ -299,7 +308,8 @@ class NewsSpider(scrapy.Spider):
         )
         yield PageItem(page=page, discovered_url=discovered, aliases=aliases,
                        listed_published=meta.get("newsmon_published"),
-                       listed_title=meta.get("newsmon_title"))
+                       listed_title=meta.get("newsmon_title"),
+                       canonical=meta["newsmon_canonical"])
 
     def article_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
