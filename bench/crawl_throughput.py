@@ -11,7 +11,11 @@ local HTTP server behind one sitemap, then in the same run:
 
     .venv/bin/python bench/crawl_throughput.py [--pages 1200] [--workers 0]
 
-Prints one JSON object; the ratio is newsmon pages/s over trafilatura pages/s.
+Prints one JSON object; the ratio is newsmon pages/s over trafilatura pages/s (wall time). Beside
+it, CPU seconds per page on both sides: newsmon's are those of the crawl process and all its
+descendants (the extraction workers are forkserver children, which ``RUSAGE_CHILDREN`` never
+sees, so they are sampled from /proc), and ``others_cpu_s`` is what every other process on the
+machine used during the crawl, so a ratio measured on a busy shared machine can be told apart.
 """
 from __future__ import annotations
 
@@ -19,10 +23,10 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -66,7 +70,74 @@ def sitemap(base: str, n: int) -> bytes:
             f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>').encode()
 
 
-def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, float, dict]:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stats() -> dict[int, tuple[int, int, float]]:
+    """pid -> (parent pid, start time in ticks, CPU seconds used) for every process."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                raw = f.read().decode("latin-1")
+        except OSError:
+            continue  # exited meanwhile
+        fields = raw[raw.rindex(")") + 2:].split()  # the name in (...) may contain spaces
+        out[int(entry.name)] = (int(fields[1]), int(fields[19]),
+                                (int(fields[11]) + int(fields[12])) / _TICK)
+    return out
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all cores have spent busy since boot (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / _TICK
+
+
+class TreeCPU:
+    """CPU seconds of a process and all its descendants, sampled from /proc while it runs
+    (a descendant's last fraction of a sampling period before it exits is missed)."""
+
+    def __init__(self, root: int, period: float = 0.2) -> None:
+        self.root = root
+        self.period = period
+        self.seen: dict[tuple[int, int], float] = {}  # (pid, start) -> latest CPU seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        stats = _proc_stats()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _start, _cpu) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = [self.root]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                _ppid, start, cpu = stats[pid]
+                self.seen[(pid, start)] = cpu
+            todo.extend(children.get(pid, ()))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.period)
+
+    def stop(self) -> tuple[float, float]:
+        """(CPU seconds of the root process, of all its descendants)."""
+        self._stop.set()
+        self._thread.join()
+        main = sum(cpu for (pid, _s), cpu in self.seen.items() if pid == self.root)
+        rest = sum(cpu for (pid, _s), cpu in self.seen.items() if pid != self.root)
+        return main, rest
+
+
+def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, dict, dict]:
     sources = tmp / "sources.yaml"
     sources.write_text(
         f"sources:\n  - id: bench\n    lang: en\n    sitemaps: ['{base}/sitemap.xml']\n",
@@ -81,16 +152,25 @@ def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, float, dict]
     for k, v in settings.items():
         cmd += ["--set", f"{k}={v}"]
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, own0 = _machine_busy_s(), time.process_time()
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    tree = TreeCPU(proc.pid)
+    out, err = proc.communicate()
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # CPU seconds of the crawl process and its extraction workers (waited-for descendants)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    main_cpu, rest_cpu = tree.stop()
+    busy, own = _machine_busy_s() - busy0, time.process_time() - own0
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
-        raise SystemExit(f"crawl failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"crawl failed (rc={proc.returncode}):\n{err[-3000:]}")
+    cpu = {
+        "main_s": main_cpu,
+        "workers_s": rest_cpu,  # extraction workers and the forkserver they come from
+        "server_s": own,  # this process meanwhile: the local HTTP server
+        # everything else the machine did during the crawl (other people's work)
+        "others_s": max(0.0, busy - main_cpu - rest_cpu - own),
+    }
     return wall, cpu, json.loads(lines[-1])
 
 
@@ -118,6 +198,7 @@ def main() -> int:
     first_wall, first_cpu, first_ok = run_trafilatura(bodies[::2])
     srv = serve(site)
     site.routes["/sitemap.xml"] = Route(sitemap(srv.base, args.pages), "application/xml")
+    load_start = os.getloadavg()[0]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             wall, cpu, stats = run_newsmon(srv.base, args.workers, Path(tmp))
@@ -129,19 +210,28 @@ def main() -> int:
     base_ok = first_ok + second_ok
     newsmon_rate = served / wall
     base_rate = len(bodies) / base_wall
+    newsmon_cpu = cpu["main_s"] + cpu["workers_s"]
     result = {
         "pages": args.pages,
         "distinct_pages": len(pages),
         "cpus": os.cpu_count(),
         "extract_workers": args.workers or os.cpu_count(),
-        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
-        "newsmon": {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "pages_fetched": served,
+        "load_avg_1m": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        "newsmon": {"wall_s": round(wall, 2), "cpu_s": round(newsmon_cpu, 2),
+                    "main_cpu_s": round(cpu["main_s"], 2),
+                    "workers_cpu_s": round(cpu["workers_s"], 2),
+                    "cpu_ms_per_page": round(1000 * newsmon_cpu / max(served, 1), 1),
+                    "main_cpu_ms_per_page": round(1000 * cpu["main_s"] / max(served, 1), 1),
+                    "pages_fetched": served,
                     "stored": stats["stored"], "rejected": stats["rejected"],
                     "failed": stats["failed"], "reasons": stats["reasons"],
                     "pages_per_s": round(newsmon_rate, 1)},
         "trafilatura": {"wall_s": round(base_wall, 2), "cpu_s": round(base_cpu, 2),
+                        "cpu_ms_per_page": round(1000 * base_cpu / len(bodies), 1),
                         "extracted": base_ok,
                         "pages_per_s": round(base_rate, 1)},
+        "during_crawl": {"server_cpu_s": round(cpu["server_s"], 2),
+                         "others_cpu_s": round(cpu["others_s"], 2)},
         "ratio": round(newsmon_rate / base_rate, 2),
     }
     print(json.dumps(result, indent=1))
