@@ -300,16 +300,22 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
     horizon = timedelta(hours=max(ctx.params.dup_window_hours, ctx.params.window_hours))
     assigner = StoryAssigner(ctx.params)
     in_pool: set[str] = set()
+    loaded_until: datetime | None = None
     done = 0
     for start in range(0, len(order), es.batch_size):
         ids = order[start:start + es.batch_size]
         first, last = info[ids[0]].when, info[ids[-1]].when
         assigner.forget_before(_hours(first))
-        for row in store.story_pool(model, ctx.fingerprint_kind, first - horizon,
-                                    last + horizon):
-            if row["article_id"] not in in_pool:
-                assigner.add(_pool_item(row, means, first))
-                in_pool.add(row["article_id"])
+        # the window slides forward with the batches: read only the part not read yet (what
+        # this run assigns goes into the pool directly)
+        since = first - horizon if loaded_until is None else max(first - horizon, loaded_until)
+        until = last + horizon
+        if loaded_until is None or until > loaded_until:
+            for row in store.story_pool(model, ctx.fingerprint_kind, since, until):
+                if row["article_id"] not in in_pool:
+                    assigner.add(_pool_item(row, means, first))
+                    in_pool.add(row["article_id"])
+            loaded_until = until
         articles = {a.id: a for a in store.get_many(ids)}
         own = {r["article_id"]: r for r in store.story_pool_rows(ids, model,
                                                                  ctx.fingerprint_kind)}
