@@ -25,7 +25,7 @@ from index.settings import (
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "newsmon.toml"
 ENV_PREFIX = "NEWSMON_"
 # keys whose values are paths, resolved against the file that set them
-PATH_KEYS = {("data", "dir"), ("crawl", "sources")}
+PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities")}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
