@@ -58,7 +58,10 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         "ITEM_PIPELINES": {
             "crawler.pipelines.ExtractStorePipeline": 300,
         },
-        # pages wait for extraction workers; let enough be in flight to keep them all busy
-        "CONCURRENT_ITEMS": 100,
+        # bounds the items of *one* response processed at once, and Scrapy starts that many tasks
+        # for every response it parses: an article page yields one item, so more cost tasks for
+        # nothing. Pages of different responses are still extracted concurrently (downloads in
+        # flight, SCRAPER_SLOT_MAX_ACTIVE_SIZE), which keeps every extraction worker busy.
+        "CONCURRENT_ITEMS": 1,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     }

@@ -62,12 +62,6 @@ class PageItem:
 
 class NewsSpider(scrapy.Spider):
     name = "newsmon"
-    # CONCURRENT_ITEMS bounds the items of *one* response processed at once, and Scrapy starts
-    # that many tasks for every response it parses: an article page yields one item, so 100
-    # (crawler.scrapy_settings) cost 100 tasks per page in the reactor's process for nothing.
-    # Pages from different responses are still extracted concurrently (up to the downloads in
-    # flight and SCRAPER_SLOT_MAX_ACTIVE_SIZE), which keeps every extraction worker busy.
-    custom_settings = {"CONCURRENT_ITEMS": 1}
 
     def __init__(self, *args: Any, ctx: CrawlContext, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
