@@ -88,11 +88,11 @@ def configure_logging(level: str) -> None:
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
         log_level: str | None) -> None:
-    """Monitor English and Japanese news: crawl, enrich, index, search and alert.
+    """Monitor English and Japanese news: crawl sources, extract and enrich articles.
 
     \b
     Example:
-      newsmon demo                 # serve the bundled demo sites, crawl them, show the result
+      newsmon demo                 # serve the bundled demo sites, crawl + enrich, show the result
       newsmon crawl --source gov-uk-fcdo
       newsmon status --json
     """
