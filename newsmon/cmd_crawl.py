@@ -15,12 +15,11 @@ from index.store import Store
 from newsmon.cli import EXIT_OK, EXIT_PARTIAL, cli, get_settings
 from newsmon.lock import RunLock
 from newsmon.progress import Progress
+from newsmon.runs import RUN_FAILED, RUN_OK, RUN_PARTIAL
 from newsmon.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# run statuses written to the runs table
-RUN_OK, RUN_PARTIAL, RUN_FAILED = "ok", "partial", "failed"
 
 
 @dataclass(slots=True)
