@@ -3,7 +3,7 @@
 Serves N pages (saved corpus pages from ../shared/corpora, repeated under distinct URLs) from a
 local HTTP server behind one sitemap, then in the same run:
 
-1. newsmon: ``python -m crawler.run`` (fetch over HTTP, extraction in worker processes, batched
+1. newsmon: ``python -m newsmon.crawler.run`` (fetch over HTTP, extraction in worker processes, batched
    SQLite writes), wall time of the whole process, start-up included;
 2. baseline: ``trafilatura.bare_extraction(html_bytes, with_metadata=True)`` over the same
    pages already in memory, one process, no HTTP, no store (half the pages before the crawl,
@@ -147,7 +147,7 @@ def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, dict, dict]:
         "crawl.per_host_concurrency": "32", "crawl.extract_workers": str(workers),
         "crawl.batch_size": "50", "crawl.retries": "0", "crawl.timeout": "60",
     }
-    cmd = [sys.executable, "-m", "crawler.run", "--data-dir", str(tmp / "data"),
+    cmd = [sys.executable, "-m", "newsmon.crawler.run", "--data-dir", str(tmp / "data"),
            "--sources", str(sources), "--log-level", "WARNING"]
     for k, v in settings.items():
         cmd += ["--set", f"{k}={v}"]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._enrich_articles import synthetic_articles  # noqa: E402
-from index.store import Store  # noqa: E402
+from newsmon.index.store import Store  # noqa: E402
 
 
 def vm_rss_kb(pid: int) -> int | None:

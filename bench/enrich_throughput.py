@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._enrich_articles import synthetic_articles  # noqa: E402
-from enrich.embed import document_chunks  # noqa: E402
-from enrich.pipeline import build_context, enrich_store  # noqa: E402
-from index.settings import Settings  # noqa: E402
-from index.store import Store  # noqa: E402
+from newsmon.enrich.embed import document_chunks  # noqa: E402
+from newsmon.enrich.pipeline import build_context, enrich_store  # noqa: E402
+from newsmon.index.settings import Settings  # noqa: E402
+from newsmon.index.store import Store  # noqa: E402
 
 
 def bare_encode(model, batches: list[list[str]]) -> float:

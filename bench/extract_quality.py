@@ -36,10 +36,10 @@ import trafilatura  # noqa: E402
 from bench._metrics import (  # noqa: E402
     PR, best_over_optional, char_ngram_pr, f1_of, macro_f1, norm_ja, norm_text, shingle_pr,
 )
-from crawler.dates import parse_date  # noqa: E402
-from crawler.extract import extract_article  # noqa: E402
-from crawler.page import Page  # noqa: E402
-from index.errors import ExtractError  # noqa: E402
+from newsmon.crawler.dates import parse_date  # noqa: E402
+from newsmon.crawler.extract import extract_article  # noqa: E402
+from newsmon.crawler.page import Page  # noqa: E402
+from newsmon.index.errors import ExtractError  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CORPORA = SHARED / "corpora"

@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enrich import text as text_mod  # noqa: E402
-from enrich.entities import find_entities, load_gazetteer  # noqa: E402
-from enrich.language import detect_language  # noqa: E402
-from enrich.topics import load_topics, score_topics, topic_vectors  # noqa: E402
+from newsmon.enrich import text as text_mod  # noqa: E402
+from newsmon.enrich.entities import find_entities, load_gazetteer  # noqa: E402
+from newsmon.enrich.language import detect_language  # noqa: E402
+from newsmon.enrich.topics import load_topics, score_topics, topic_vectors  # noqa: E402
 
 DEVSET = ROOT.parent / "shared" / "devset" / "articles.jsonl"
 
@@ -53,7 +53,7 @@ def main() -> int:
 
     vectors = tv = None
     if args.semantic:
-        from enrich.embed import DEFAULT_MODEL, load_embedder
+        from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
 
         emb = load_embedder(args.model or DEFAULT_MODEL)
         t1 = time.perf_counter()

@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crawler.sources import Source
-from crawler.stats import CrawlProgress, CrawlStats
-from index.settings import CrawlSettings, Settings
-from index.store import FAILED, REJECTED, SKIPPED, Store
+from newsmon.crawler.sources import Source
+from newsmon.crawler.stats import CrawlProgress, CrawlStats
+from newsmon.index.settings import CrawlSettings, Settings
+from newsmon.index.store import FAILED, REJECTED, SKIPPED, Store
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 import lxml.etree as etree
 import lxml.html
 
-from crawler.urls import absolute, host_of
-from index.errors import FetchError
+from newsmon.crawler.urls import absolute, host_of
+from newsmon.index.errors import FetchError
 
 __all__ = [
     "Entry",

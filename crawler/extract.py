@@ -35,12 +35,12 @@ from trafilatura.metadata import extract_author
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from crawler.charset import decode_html
-from crawler.dates import find_dates, parse_date
-from crawler.metadata import ARTICLE_TYPES, PageMetadata, read_metadata
-from crawler.page import Page
-from index.article import Article, Status
-from index.errors import ExtractError
+from newsmon.crawler.charset import decode_html
+from newsmon.crawler.dates import find_dates, parse_date
+from newsmon.crawler.metadata import ARTICLE_TYPES, PageMetadata, read_metadata
+from newsmon.crawler.page import Page
+from newsmon.index.article import Article, Status
+from newsmon.index.errors import ExtractError
 
 log = logging.getLogger(__name__)
 

@@ -39,13 +39,13 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed
 
-from crawler.context import GONE
+from newsmon.crawler.context import GONE
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from crawler.context import CrawlContext
+    from newsmon.crawler.context import CrawlContext
 
 log = logging.getLogger(__name__)
 

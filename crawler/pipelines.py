@@ -25,18 +25,18 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crawler.page import Page
-from crawler.sources import Source
-from crawler.urls import canonicalize_url
-from index.article import Article, Status
-from index.errors import ExtractError
-from index.store import STORED
+from newsmon.crawler.page import Page
+from newsmon.crawler.sources import Source
+from newsmon.crawler.urls import canonicalize_url
+from newsmon.index.article import Article, Status
+from newsmon.index.errors import ExtractError
+from newsmon.index.store import STORED
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from crawler.context import CrawlContext
-    from crawler.spider import PageItem
+    from newsmon.crawler.context import CrawlContext
+    from newsmon.crawler.spider import PageItem
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Extracted:
 
 def extract_in_worker(page: Page) -> Extracted:
     """Run extraction on one page; never raises (a crash is a recorded outcome too)."""
-    from crawler.extract import extract_article  # imported in the worker, preloaded by the pool
+    from newsmon.crawler.extract import extract_article  # imported in the worker, preloaded by the pool
 
     try:
         return Extracted(article=extract_article(page))
@@ -81,7 +81,7 @@ def extract_in_worker(page: Page) -> Extracted:
 
 
 def _warm() -> int:
-    import crawler.extract  # noqa: F401  (pay the import of trafilatura before pages arrive)
+    import newsmon.crawler.extract  # noqa: F401  (pay the import of trafilatura before pages arrive)
 
     return os.getpid()
 
@@ -91,7 +91,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     imported the extractor (fork from a running reactor with threads is unsafe; spawn would
     import trafilatura again in every worker)."""
     mp = multiprocessing.get_context("forkserver")
-    mp.set_forkserver_preload(["crawler.extract"])
+    mp.set_forkserver_preload(["newsmon.crawler.extract"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp)
 
 

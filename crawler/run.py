@@ -3,7 +3,7 @@
 Scrapy runs in this process on Twisted's asyncio reactor. A Twisted reactor cannot be started
 twice in one process, so ``run_crawl`` may be called **once per process**; a second call raises
 ``RuntimeError``. Callers that crawl repeatedly (tests of incremental crawling, a daemon) start
-one process per crawl, e.g. ``python -m crawler.run --data-dir DIR --sources FILE``.
+one process per crawl, e.g. ``python -m newsmon.crawler.run --data-dir DIR --sources FILE``.
 
 SIGINT/SIGTERM stop the crawl gracefully (the batch in flight is written, feed validators are
 kept from the previous run so nothing unfetched is skipped next time); a second signal, or
@@ -18,11 +18,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from crawler.context import CrawlContext
-from crawler.sources import Source, load_sources, select_sources
-from crawler.stats import CrawlProgress, CrawlStats
-from index.settings import DataSettings, Settings
-from index.store import FAILED, Store
+from newsmon.crawler.context import CrawlContext
+from newsmon.crawler.sources import Source, load_sources, select_sources
+from newsmon.crawler.stats import CrawlProgress, CrawlStats
+from newsmon.index.settings import DataSettings, Settings
+from newsmon.index.store import FAILED, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
-    from crawler.scrapy_settings import scrapy_settings
-    from crawler.spider import NewsSpider
+    from newsmon.crawler.scrapy_settings import scrapy_settings
+    from newsmon.crawler.spider import NewsSpider
 
     ctx = CrawlContext(settings, sources, store, run_id=run_id, progress=progress)
     if not sources:
@@ -103,9 +103,9 @@ def _coerce_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m crawler.run``: one crawl in this process (for tests, benchmarks and tools
+    """``python -m newsmon.crawler.run``: one crawl in this process (for tests, benchmarks and tools
     that need a crawl per process; people use ``newsmon crawl``)."""
-    ap = argparse.ArgumentParser(prog="python -m crawler.run", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m newsmon.crawler.run", description=main.__doc__)
     ap.add_argument("--data-dir", required=True, type=Path, help="folder of newsmon.db")
     ap.add_argument("--sources", required=True, type=Path, help="sources YAML file")
     ap.add_argument("--source", action="append", default=[], help="only these source ids")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from index.settings import CrawlSettings
+from newsmon.index.settings import CrawlSettings
 
 __all__ = ["scrapy_settings"]
 
@@ -48,15 +48,15 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         "LOGSTATS_INTERVAL": 60.0,
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
         "DOWNLOADER_MIDDLEWARES": {
-            "crawler.middlewares.SourceOffsiteMiddleware": 60,
-            "crawler.middlewares.ConditionalGetMiddleware": 560,
-            "crawler.middlewares.RequestCounterMiddleware": 990,
+            "newsmon.crawler.middlewares.SourceOffsiteMiddleware": 60,
+            "newsmon.crawler.middlewares.ConditionalGetMiddleware": 560,
+            "newsmon.crawler.middlewares.RequestCounterMiddleware": 990,
         },
         "EXTENSIONS": {
-            "crawler.middlewares.NonHtmlGuard": 100,
+            "newsmon.crawler.middlewares.NonHtmlGuard": 100,
         },
         "ITEM_PIPELINES": {
-            "crawler.pipelines.ExtractStorePipeline": 300,
+            "newsmon.crawler.pipelines.ExtractStorePipeline": 300,
         },
         # bounds the items of *one* response processed at once, and Scrapy starts that many tasks
         # for every response it parses: an article page yields one item, so more cost tasks for

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from index.errors import ConfigError
+from newsmon.index.errors import ConfigError
 
 LANGS = ("en", "ja")
 KEYS = {

@@ -19,14 +19,14 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.context import CrawlContext
-from crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
-from crawler.middlewares import classify_failure, non_html_reason, response_validators
-from crawler.page import Page
-from crawler.sources import Source
-from crawler.urls import canonicalize_url
-from index.errors import FetchError
-from index.store import DISCOVERED, NOT_MODIFIED, utcnow
+from newsmon.crawler.context import CrawlContext
+from newsmon.crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
+from newsmon.crawler.middlewares import classify_failure, non_html_reason, response_validators
+from newsmon.crawler.page import Page
+from newsmon.crawler.sources import Source
+from newsmon.crawler.urls import canonicalize_url
+from newsmon.index.errors import FetchError
+from newsmon.index.store import DISCOVERED, NOT_MODIFIED, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from index.errors import ConfigError
+from newsmon.index.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from enrich.text import PhraseMatcher, analyze
-from index.errors import ConfigError
+from newsmon.enrich.text import PhraseMatcher, analyze
+from newsmon.index.errors import ConfigError
 
 __all__ = ["Entity", "Gazetteer", "load_gazetteer", "find_entities", "ENTITY_TYPES"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from enrich.text import char_ngrams, tokenize
+from newsmon.enrich.text import char_ngrams, tokenize
 
 _PRIME = np.uint64((1 << 31) - 1)  # hashes are 31-bit, so a*x+b stays inside 64 bits
 _SEED = 20261113  # fixed: signatures must be comparable across runs and processes

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from enrich.embed import Embedder, document_chunks, load_embedder, pool
-from enrich.entities import Gazetteer, find_entities, load_gazetteer
-from enrich.language import detect_language
-from enrich.minhash import MinHasher, from_bytes, shingles, to_bytes
-from enrich.stories import (
+from newsmon.enrich.embed import Embedder, document_chunks, load_embedder, pool
+from newsmon.enrich.entities import Gazetteer, find_entities, load_gazetteer
+from newsmon.enrich.language import detect_language
+from newsmon.enrich.minhash import MinHasher, from_bytes, shingles, to_bytes
+from newsmon.enrich.stories import (
     JOIN_DUPLICATE,
     JOIN_SIMILAR,
     NEW_STORY,
@@ -45,18 +45,19 @@ from enrich.stories import (
     body_vectors,
     center,
 )
-from enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
-from index.article import Article, Stage
-from index.errors import ConfigError
-from index.settings import EnrichSettings, Settings
-from index.store import Store
+from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
+from newsmon.index.article import Article, Stage
+from newsmon.index.errors import ConfigError
+from newsmon.index.defaults import defaults_dir
+from newsmon.index.settings import EnrichSettings, Settings
+from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)
 
 # bump when the enrichment code changes what it writes, so stored articles are redone
 CODE_VERSION = "1"
 SHINGLE_WORDS = SHINGLE_CHARS = 3
-DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "config"
+DEFAULTS_DIR = defaults_dir()
 MAX_ERRORS_KEPT = 50
 
 Progress = Callable[[str, int, int], None]  # (pass name, done, total)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from enrich.minhash import similarities
+from newsmon.enrich.minhash import similarities
 
 JOIN_DUPLICATE, JOIN_SIMILAR, NEW_STORY = "duplicate", "similar", "new"
 

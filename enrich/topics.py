@@ -28,8 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from enrich.text import PhraseMatcher, Sentence, analyze
-from index.errors import ConfigError
+from newsmon.enrich.text import PhraseMatcher, Sentence, analyze
+from newsmon.index.errors import ConfigError
 
 __all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic_vectors"]
 

@@ -2,8 +2,8 @@
 
 Imports neither Scrapy nor any model (see DESIGN.md): callers compute vectors themselves.
 """
-from index.article import Article, Stage, Status, article_id
-from index.errors import (
+from newsmon.index.article import Article, Stage, Status, article_id
+from newsmon.index.errors import (
     ConfigError,
     DeliveryError,
     ExtractError,
@@ -12,7 +12,7 @@ from index.errors import (
     NewsmonError,
     StoreError,
 )
-from index.store import Store
+from newsmon.index.store import Store
 
 __all__ = [
     "Article",

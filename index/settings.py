@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.errors import ConfigError
+from newsmon.index.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class DataSettings:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from index.article import Article, Stage
-from index.errors import StoreError
+from newsmon.index.article import Article, Stage
+from newsmon.index.errors import StoreError
 
 log = logging.getLogger(__name__)
 

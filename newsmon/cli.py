@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from index.errors import ConfigError, NewsmonError
+from newsmon.index.errors import ConfigError, NewsmonError
 from newsmon import __version__
 from newsmon.lock import LockHeld
 from newsmon.progress import erase_active

@@ -9,9 +9,9 @@ from typing import Any, TextIO
 
 import click
 
-from crawler.sources import Source, load_sources, select_sources
-from index.errors import ConfigError
-from index.store import Store
+from newsmon.crawler.sources import Source, load_sources, select_sources
+from newsmon.index.errors import ConfigError
+from newsmon.index.store import Store
 from newsmon.cli import EXIT_OK, EXIT_PARTIAL, cli, get_settings
 from newsmon.lock import RunLock
 from newsmon.progress import Progress
@@ -62,7 +62,7 @@ def crawl_sources(settings: Settings, source_ids: tuple[str, ...] | list[str] = 
         raise ConfigError(f"{settings.crawl.sources}: no enabled sources to crawl")
     with RunLock(settings.data.lock_path, command):
         # imported here: Scrapy is heavy, and `newsmon --help` or a locked-out run need not pay
-        from crawler.run import run_crawl
+        from newsmon.crawler.run import run_crawl
 
         with Store(settings.data.store_path) as store:
             return _crawl_and_record(settings, sources, store, command, progress_stream,

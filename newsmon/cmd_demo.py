@@ -19,8 +19,9 @@ from typing import Any
 
 import click
 
-from index.errors import ConfigError
-from index.store import Store
+from newsmon.index.defaults import default_file
+from newsmon.index.errors import ConfigError
+from newsmon.index.store import Store
 from newsmon.cli import cli, get_settings
 from newsmon.cmd_crawl import CrawlOutcome, crawl_sources, summary_text
 from newsmon.cmd_enrich import enrich_articles
@@ -29,7 +30,7 @@ from newsmon.cmd_status import collect_status, status_text
 from newsmon.demo_server import DemoServer
 from newsmon.settings import PATH_KEYS, load_settings
 
-DEMO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "demo"
+DEMO_CONFIG_DIR = default_file("demo")
 SETTINGS_NAME = "newsmon.toml"
 ACCESS_LOG_NAME = "demo-server.log"
 PROXY_VARS = ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY")

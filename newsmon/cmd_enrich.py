@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import click
 
-from index.store import Store
+from newsmon.index.store import Store
 from newsmon.cli import EXIT_OK, EXIT_PARTIAL, cli, get_settings
 from newsmon.lock import RunLock
 from newsmon.progress import Progress
@@ -47,7 +47,7 @@ def enrich_articles(settings: Settings, *, command: str = "enrich",
             return enrich_articles(settings, command=command, progress_stream=progress_stream,
                                    lock=False)
     # imported here: loading the model is the slow part, and `newsmon --help` need not pay
-    from enrich.pipeline import enrich_store
+    from newsmon.enrich.pipeline import enrich_store
 
     with Store(settings.data.store_path) as store:
         run_id = store.start_run(command)

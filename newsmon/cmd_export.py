@@ -13,9 +13,9 @@ from typing import TextIO
 
 import click
 
-from index.article import Article
-from index.errors import ConfigError
-from index.store import Store
+from newsmon.index.article import Article
+from newsmon.index.errors import ConfigError
+from newsmon.index.store import Store
 from newsmon.cli import cli, get_settings
 
 RELATIVE = re.compile(r"^(\d+)([hdw])$")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from index.store import Store
+from newsmon.index.store import Store
 from newsmon.cli import cli, get_settings
 from newsmon.lock import running_holder
 from newsmon.settings import Settings

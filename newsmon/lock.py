@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from index.errors import NewsmonError
+from newsmon.index.errors import NewsmonError
 
 
 class LockHeld(NewsmonError):

@@ -11,8 +11,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from index.errors import ConfigError
-from index.settings import (
+from newsmon.index.defaults import default_file
+from newsmon.index.errors import ConfigError
+from newsmon.index.settings import (
     SECTIONS,
     CrawlSettings,
     DataSettings,
@@ -22,7 +23,7 @@ from index.settings import (
     coerce,
 )
 
-DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "newsmon.toml"
+DEFAULTS_FILE = default_file("newsmon.toml")
 ENV_PREFIX = "NEWSMON_"
 # keys whose values are paths, resolved against the file that set them
 PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities")}

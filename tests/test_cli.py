@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from index.article import Article, Stage, Status
-from index.store import FAILED, REJECTED, STORED, Store
+from newsmon.index.article import Article, Stage, Status
+from newsmon.index.store import FAILED, REJECTED, STORED, Store
 from newsmon.cli import _register, cli
 from newsmon.cmd_export import parse_since
 from newsmon.demo_server import DemoServer

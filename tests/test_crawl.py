@@ -189,9 +189,9 @@ def test_second_crawl_fetches_no_stored_article_and_gets_304s(crawled):
 
 def test_run_crawl_runs_once_per_process(tmp_path):
     code = (
-        "from crawler.run import run_crawl\n"
-        "from index.settings import Settings, DataSettings\n"
-        "from index.store import Store\n"
+        "from newsmon.crawler.run import run_crawl\n"
+        "from newsmon.index.settings import Settings, DataSettings\n"
+        "from newsmon.index.store import Store\n"
         f"store = Store({str(tmp_path / 'n.db')!r})\n"
         "s = Settings(data=DataSettings(dir=" + repr(str(tmp_path)) + "))\n"
         "print(run_crawl(s, [], store, run_id=1).ok)\n"

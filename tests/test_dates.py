@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.dates import find_dates, parse_date
+from newsmon.crawler.dates import find_dates, parse_date
 
 JST = ZoneInfo("Asia/Tokyo")
 UTC = timezone.utc

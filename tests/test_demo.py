@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from index.article import Article
-from index.store import Store
+from newsmon.index.article import Article
+from newsmon.index.store import Store
 from newsmon.demo_server import DEMO_SITE, DemoServer, Hit, read_access_log
 
 REPO = Path(__file__).resolve().parents[1]

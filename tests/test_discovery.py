@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.discovery import (
+from newsmon.crawler.discovery import (
     maybe_gunzip,
     parse_date,
     parse_feed,
@@ -18,7 +18,7 @@ from crawler.discovery import (
     section_links,
     sniff,
 )
-from index.errors import FetchError
+from newsmon.index.errors import FetchError
 from tests.helpers.webserver import DEVSET
 
 SITE = DEVSET / "site"

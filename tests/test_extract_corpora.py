@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from crawler.dates import parse_date
-from crawler.extract import extract_article
-from crawler.page import Page
-from index.article import Article, Status
-from index.errors import ExtractError
+from newsmon.crawler.dates import parse_date
+from newsmon.crawler.extract import extract_article
+from newsmon.crawler.page import Page
+from newsmon.index.article import Article, Status
+from newsmon.index.errors import ExtractError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEVSET = SHARED / "devset"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from enrich.language import detect_language
+from newsmon.enrich.language import detect_language
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset" / "articles.jsonl"
 

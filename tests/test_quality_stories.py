@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.article import Article
-from index.settings import Settings
-from index.store import Store
+from newsmon.index.article import Article
+from newsmon.index.settings import Settings
+from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
 pytestmark = pytest.mark.skipif(
@@ -46,7 +46,7 @@ def _article(rec: dict) -> Article:
 
 @pytest.fixture(scope="module")
 def enriched(tmp_path_factory: pytest.TempPathFactory):
-    from enrich.pipeline import enrich_store
+    from newsmon.enrich.pipeline import enrich_store
 
     records = _load("articles.jsonl")
     store = Store(tmp_path_factory.mktemp("devset") / "newsmon.db")
@@ -106,7 +106,7 @@ def test_syndicated_copies_join_their_originals(enriched) -> None:
 
 
 def _mrr(store: Store, by_id: dict[str, dict], query_lang: str) -> tuple[float, int]:
-    from enrich.embed import DEFAULT_MODEL, load_embedder
+    from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
 
     embedder = load_embedder(DEFAULT_MODEL)
     other = "ja" if query_lang == "en" else "en"

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enrich.language import detect_language
-from enrich.topics import load_topics, score_topics, topic_vectors
+from newsmon.enrich.language import detect_language
+from newsmon.enrich.topics import load_topics, score_topics, topic_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVSET = ROOT.parent / "shared" / "devset" / "articles.jsonl"
@@ -110,7 +110,7 @@ def test_named_tricky_cases(articles, topics) -> None:
 
 @pytest.fixture(scope="module")
 def semantic(request, articles, topics):
-    from enrich.embed import DEFAULT_MODEL, load_embedder
+    from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
 
     embedder = load_embedder(DEFAULT_MODEL)
     texts = [a["title"] + "\n\n" + a["text"] for a in articles]

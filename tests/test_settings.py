@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import ConfigError
+from newsmon.index.errors import ConfigError
 from newsmon.settings import DEFAULTS_FILE, load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from crawler.sources import KEYS, Source, load_sources, select_sources
-from index.errors import ConfigError
+from newsmon.crawler.sources import KEYS, Source, load_sources, select_sources
+from newsmon.index.errors import ConfigError
 
 SOURCES_FILE = Path(__file__).resolve().parents[1] / "config" / "sources.yaml"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enrich.minhash import MinHasher, from_bytes, shingles, similarity, to_bytes
-from enrich.stories import (
+from newsmon.enrich.minhash import MinHasher, from_bytes, shingles, similarity, to_bytes
+from newsmon.enrich.stories import (
     JOIN_DUPLICATE,
     JOIN_SIMILAR,
     NEW_STORY,

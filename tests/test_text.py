@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from enrich.text import PhraseMatcher, analyze, char_ngrams, normalize, sentences, stem, tokenize
+from newsmon.enrich.text import PhraseMatcher, analyze, char_ngrams, normalize, sentences, stem, tokenize
 
 
 class TestNormalize:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from enrich.topics import load_topics, score_topics, topic_vectors
-from index.errors import ConfigError
+from newsmon.enrich.topics import load_topics, score_topics, topic_vectors
+from newsmon.index.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "topics.yaml"
 

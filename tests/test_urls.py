@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.urls import absolute, canonicalize_url, host_of, is_amp_url
+from newsmon.crawler.urls import absolute, canonicalize_url, host_of, is_amp_url
 
 
 @pytest.mark.parametrize("raw, canonical", [

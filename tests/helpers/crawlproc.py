@@ -1,4 +1,4 @@
-"""Run one crawl in a child process (``python -m crawler.run``): a Twisted reactor runs once
+"""Run one crawl in a child process (``python -m newsmon.crawler.run``): a Twisted reactor runs once
 per process, and incremental-crawl tests need several crawls."""
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class CrawlResult:
 
 def crawl_command(data_dir: Path, sources: Path, **overrides: str) -> list[str]:
     settings = {**TEST_SETTINGS, **{k.replace("__", "."): v for k, v in overrides.items()}}
-    cmd = [sys.executable, "-m", "crawler.run", "--data-dir", str(data_dir),
+    cmd = [sys.executable, "-m", "newsmon.crawler.run", "--data-dir", str(data_dir),
            "--sources", str(sources), "--log-level", "INFO"]
     for key, value in settings.items():
         cmd += ["--set", f"{key}={value}"]
