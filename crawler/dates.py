@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import email.utils
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from newsmon.crawler.text import normalize
 
 # first year of each Japanese era (era year 1 = this Gregorian year)
 _ERAS = {"令和": 2019, "平成": 1989, "昭和": 1926, "R": 2019, "H": 1989, "S": 1926}
@@ -188,11 +189,6 @@ def _iso(text: str, tz: tzinfo) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
-def normalize(text: str) -> str:
-    """NFKC (full-width digits and colons to ASCII) with whitespace collapsed."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
-
-
 def parse_date(text: str | None, default_tz: str | None = "UTC") -> datetime | None:
     """Parse one date string into an aware datetime, or None when it is not a date we can read.
 
@@ -258,4 +254,4 @@ def find_dates(text: str, default_tz: str | None = "UTC", limit: int | None = No
     return found[:limit] if limit else found
 
 
-__all__ = ["FoundDate", "find_dates", "normalize", "parse_date"]
+__all__ = ["FoundDate", "find_dates", "parse_date"]

@@ -8,7 +8,8 @@
 - ``NonHtmlGuard``: stops downloading an article candidate as soon as its headers say it is a
   PDF, an image or other binary, instead of pulling megabytes to throw them away.
 
-``classify_failure`` and ``non_html_reason`` are the plain functions behind the errbacks.
+``classify_failure`` is the plain function behind the errbacks (``crawler.sniff`` says what
+a response is).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed
 
 from newsmon.crawler.context import GONE
+from newsmon.crawler.sniff import non_html_reason
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -56,40 +58,11 @@ __all__ = [
     "NonHtmlGuard",
     "FailureInfo",
     "classify_failure",
-    "non_html_reason",
 ]
-
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF", "pdf"), (b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"),
-    (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"%!PS", "postscript"), (b"OggS", "ogg"),
-    (b"ID3", "mp3"), (b"\xd0\xcf\x11\xe0", "ms-office"), (b"\x00\x00\x01\x00", "icon"),
-    (b"wOFF", "font"), (b"wOF2", "font"),
-)
 
 
 def _ctx(crawler: Crawler) -> CrawlContext:
     return crawler.spider.ctx  # type: ignore[union-attr]
-
-
-def non_html_reason(content_type: str | None, body: bytes | None = None) -> str | None:
-    """What the page is when it is not HTML ('application/pdf', 'pdf (magic bytes)'), else None.
-
-    The Content-Type decides when it names a binary type; a text type, or none, is checked
-    against the first bytes, because servers label PDFs as text/html and HTML as nothing."""
-    ctype = (content_type or "").split(";", 1)[0].strip().lower()
-    if ctype and not (ctype in _HTML_TYPES or ctype.startswith("text/") or ctype.endswith("+xml")):
-        return ctype
-    if body:
-        head = body[:16]
-        for magic, name in _MAGIC:
-            if head.startswith(magic):
-                return f"{name} (magic bytes)"
-        if head[:4] == b"RIFF" and body[8:12] == b"WEBP":
-            return "webp (magic bytes)"
-        if body[4:8] == b"ftyp":
-            return "mp4 (magic bytes)"
-    return None
 
 
 @dataclass(frozen=True, slots=True)

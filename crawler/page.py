@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from newsmon.crawler.urls import Domains
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -19,3 +21,4 @@ class Page:
     etag: str | None = None
     last_modified: str | None = None
     http_status: int = 200
+    site: Domains | None = None  # the source's domains; None: the page's own host

@@ -6,8 +6,8 @@ class:
 - ``extract_in_worker(page)`` runs ``crawler.extract.extract_article`` in a worker process of a
   ``ProcessPoolExecutor`` (so extraction uses every core while the reactor keeps downloading)
   and returns a picklable ``Extracted`` (an ExtractError's reason does not survive pickling);
-- ``settle_article(article, item, source)`` decides the canonical URL the article is stored
-  under and fills what the listing knew and the page did not say;
+- ``settle_article(article, item, source)`` fills what the listing knew and the page did not
+  say;
 - ``ArticleBatcher`` writes articles ``batch_size`` at a time in one transaction each, so a
   kill -9 loses at most the batch in flight, and the next run fetches those pages again.
 """
@@ -96,22 +96,11 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def settle_article(article: Article, item: PageItem, source: Source) -> Article:
-    """The article as it will be stored.
-
-    Its canonical URL is the page's rel=canonical when that points inside the source's own
-    domains (an AMP copy names its article), else the fetched URL; either canonicalised. A
-    rel=canonical to another site (a syndicated copy naming the original) is not followed:
-    that would merge two outlets' articles under one id.
-    """
+    """The article as it will be stored: what the listing knew and the page did not say filled
+    in. (Its canonical URL was decided at extraction, ``crawler.urls.choose_canonical``, on the
+    source's domains the page carried.)"""
     page = item.page
-    canonical = article.canonical_url or page.url
-    if not source.allows_domain(canonical):
-        canonical = page.url
-    canonical = canonicalize_url(canonical)
     changes: dict[str, Any] = {}
-    if canonical != article.canonical_url:
-        changes["canonical_url"] = canonical
-        changes["id"] = ""  # recomputed from the canonical URL
     if article.url != page.url:
         changes["url"] = page.url
     if article.published is None and item.listed_published is not None:

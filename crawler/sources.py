@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from newsmon.crawler.urls import Domains, host_of
 from newsmon.index.errors import ConfigError
 
 LANGS = ("en", "ja")
@@ -62,13 +63,15 @@ class Source:
             return self.tz
         return "Asia/Tokyo" if self.lang == "ja" else "UTC"
 
+    @property
+    def site(self) -> Domains:
+        """Where the source's pages live: `domains` (and subdomains), and the exact hosts of the
+        configured feeds, sitemaps and sections (feeds often live on another host, e.g. a CDN)."""
+        return Domains(self.domains, tuple(dict.fromkeys(host_of(u) for u in self.start_urls)))
+
     def allows_domain(self, url: str) -> bool:
-        """Whether `url` may be fetched: on `domains` (or a subdomain), or on the exact host of a
-        configured feed, sitemap or section (feeds often live on another host, e.g. a CDN)."""
-        host = (urlsplit(url).hostname or "").lower()
-        if any(host == d or host.endswith("." + d) for d in self.domains):
-            return True
-        return any(host == (urlsplit(u).hostname or "").lower() for u in self.start_urls)
+        """Whether `url` may be fetched: on the source's `site`."""
+        return self.site.allows(url)
 
     def is_article_url(self, url: str) -> bool:
         """Whether a discovered URL may be an article of this source (domain, allow, deny)."""

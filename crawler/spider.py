@@ -21,7 +21,8 @@ from twisted.python.failure import Failure
 
 from newsmon.crawler.context import CrawlContext
 from newsmon.crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
-from newsmon.crawler.middlewares import classify_failure, non_html_reason, response_validators
+from newsmon.crawler.middlewares import classify_failure, response_validators
+from newsmon.crawler.sniff import non_html_reason
 from newsmon.crawler.page import Page
 from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
@@ -299,6 +300,7 @@ class NewsSpider(scrapy.Spider):
             etag=etag,
             last_modified=last_modified,
             http_status=response.status,
+            site=source.site,
         )
         yield PageItem(page=page, discovered_url=discovered, aliases=aliases,
                        listed_published=meta.get("newsmon_published"),

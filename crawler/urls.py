@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "is_http_url",
     "same_host",
     "absolute",
+    "Domains",
+    "choose_canonical",
 ]
 
 # Query parameters that only say where a click came from. Lower-case; compared case-insensitively.
@@ -161,3 +165,43 @@ def is_amp_url(url: str) -> bool:
         return True
     return any(k.lower() in ("amp", "outputtype") and (k.lower() == "amp" or v.lower() == "amp")
                for k, v in parse_qsl(parts.query, keep_blank_values=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Domains:
+    """Where one source's pages live: ``domains`` and their subdomains, plus the exact
+    ``hosts`` (a feed on a CDN host does not make the whole CDN the source's)."""
+
+    domains: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+
+    @classmethod
+    def of_page(cls, url: str) -> Domains:
+        """A page known by itself: its own host and that host's subdomains."""
+        return cls(domains=(host_of(url),))
+
+    def allows(self, url: str) -> bool:
+        host = host_of(url)
+        if not host:
+            return False
+        return any(host == d or host.endswith("." + d) for d in self.domains) or host in self.hosts
+
+
+def choose_canonical(page_url: str, declared: Iterable[str | None], domains: Domains) -> str:
+    """The URL an article is stored under: the first URL the page declares for itself
+    (rel=canonical, then og:url) that lies on its source's ``domains``, else the fetched URL;
+    canonicalised either way. This is the one rule, applied once, at extraction.
+
+    An AMP copy names its article this way. A declared URL on another site (a syndicated copy
+    naming the original) is not followed: that would merge two outlets' articles under one id.
+    Nor is one that points at the home page from an article page: that is a template error,
+    and following it would merge every article into one."""
+    page_path = urlsplit(page_url).path
+    for ref in declared:
+        url = absolute(page_url, ref or "")
+        if url is None or not domains.allows(url):
+            continue
+        if urlsplit(url).path in ("", "/") and page_path not in ("", "/"):
+            continue
+        return canonicalize_url(url)
+    return canonicalize_url(page_url)

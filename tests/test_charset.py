@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.crawler.charset import charset_from_meta, decode_html, normalize_charset
+from newsmon.crawler.extract.charset import charset_from_meta, decode_html, normalize_charset
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TOHTO = SHARED / "devset" / "site" / "tohto-shimbun.example"

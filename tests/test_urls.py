@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.crawler.urls import absolute, canonicalize_url, host_of, is_amp_url
+from newsmon.crawler.urls import Domains, absolute, canonicalize_url, choose_canonical, host_of, is_amp_url
 
 
 @pytest.mark.parametrize("raw, canonical", [
@@ -72,3 +72,21 @@ def test_absolute_and_host() -> None:
     assert absolute("http://x.jp/", "mailto:a@x.jp") is None
     assert absolute("http://x.jp/", "ftp://x.jp/f") is None
     assert host_of("http://X.JP:8080/a") == "x.jp"
+
+
+def test_choose_canonical_one_rule_on_the_source_domains() -> None:
+    site = Domains(domains=("paper.co.jp",), hosts=("cdn.feeds.example",))
+    page = "https://amp.paper.co.jp/a/1234567?utm_source=x#top"
+    # the first declared URL on the source's domains wins, canonicalised
+    assert choose_canonical(page, ["https://www.paper.co.jp/a/1234567#x"], site) == "https://www.paper.co.jp/a/1234567"
+    # another paper on the same public suffix is another site: the fetched URL is kept
+    assert choose_canonical(page, ["https://www.other.co.jp/a/1", None], site) == "https://amp.paper.co.jp/a/1234567"
+    # og:url stands in when rel=canonical is off-site; relative references resolve
+    assert choose_canonical(page, ["https://syndicator.example/a", "/a/1234567"], site) == "https://amp.paper.co.jp/a/1234567"
+    # a canonical at the home page is a template error
+    assert choose_canonical(page, ["https://www.paper.co.jp/"], site) == "https://amp.paper.co.jp/a/1234567"
+    # an exact feed host is the source's, but not its subdomains
+    assert choose_canonical(page, ["https://cdn.feeds.example/a/1"], site) == "https://cdn.feeds.example/a/1"
+    assert choose_canonical(page, ["https://x.cdn.feeds.example/a/1"], site) == "https://amp.paper.co.jp/a/1234567"
+    # a page known by itself: its own host and subdomains
+    assert Domains.of_page(page).allows("https://x.amp.paper.co.jp/") and not Domains.of_page(page).allows("https://www.paper.co.jp/")

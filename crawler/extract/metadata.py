@@ -3,7 +3,7 @@
 
 These are what publishers declare on purpose, so extraction prefers them to heuristics read from
 the visible page; this module only collects them (as raw strings) and leaves the choosing to
-``crawler.extract``.
+the rest of ``crawler.extract``. ``page_lang`` reads the declared language.
 """
 from __future__ import annotations
 
@@ -297,4 +297,14 @@ def read_metadata(tree: HtmlElement) -> PageMetadata:
     return meta
 
 
-__all__ = ["ARTICLE_TYPES", "PageMetadata", "read_metadata"]
+def page_lang(meta: PageMetadata, fallback: str) -> str:
+    """The page's language as declared (``<html lang>``, JSON-LD, og:locale), else ``fallback``."""
+    for value in (meta.html_lang, meta.ld_language, meta.og_locale):
+        if value:
+            primary = re.split(r"[-_]", value.strip().lower())[0]
+            if re.fullmatch(r"[a-z]{2,3}", primary):
+                return primary
+    return fallback
+
+
+__all__ = ["ARTICLE_TYPES", "PageMetadata", "page_lang", "read_metadata"]

@@ -1,0 +1,95 @@
+"""Bytes of a fetched page → an ``Article``: decode, run trafilatura for the body, then fill and
+cross-check the metadata from what the page declares (JSON-LD, OpenGraph, ``<time>``) and from
+the visible lines next to the headline.
+
+One module a step: ``decode`` (bytes and charset, with ``charset``), ``metadata`` (what the page
+declares), ``visible`` (the visible text around the headline), ``body`` (main text), ``title``
+and ``byline``, ``dates``, ``status`` (article or not, whole or not); ``engine`` holds what is
+taken from trafilatura. The canonical URL is ``crawler.urls.choose_canonical``'s.
+
+``extract_article`` is a top-level, picklable function: the crawler runs it in worker processes.
+A page that is not an article raises ``ExtractError`` with one of ``REASONS``:
+
+- ``not_html``    binary or non-HTML bytes (PDF, images, archives, JSON) that reached extraction
+- ``empty``       no bytes, or an HTML document with no visible text
+- ``malformed``   the bytes cannot be parsed as HTML at all
+- ``not_article`` a home, section, list or static page: too little main text and no article signals
+- ``challenge``   a bot challenge or "access denied" interstitial with no article on it
+
+A page that is an article but not all of it is returned with ``status`` PAYWALLED, TRUNCATED or
+CHALLENGE and the evidence in ``flags`` (e.g. ``paywall:isAccessibleForFree``), so it is stored and
+counted as incomplete rather than silently kept as if it were whole.
+"""
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from newsmon.crawler.extract.body import find_body
+from newsmon.crawler.extract.byline import find_authors
+from newsmon.crawler.extract.dates import page_dates
+from newsmon.crawler.extract.decode import read_page
+from newsmon.crawler.extract.metadata import page_lang, read_metadata
+from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
+from newsmon.crawler.extract.title import pick_title
+from newsmon.crawler.extract.visible import body_end, title_tag, visible
+from newsmon.crawler.page import Page
+from newsmon.crawler.text import clean_space
+from newsmon.crawler.urls import Domains, choose_canonical
+from newsmon.index.article import Article
+from newsmon.index.errors import ExtractError
+
+__all__ = ["REASONS", "extract_article"]
+
+REASONS: tuple[str, ...] = ("not_html", "empty", "malformed", "not_article", "challenge")
+
+
+def extract_article(page: Page) -> Article:
+    """Extract one article from a fetched page; raises ``ExtractError`` (see ``REASONS``)."""
+    text, tree, charset = read_page(page)
+    meta = read_metadata(tree)
+    vis = visible(tree)
+    html_title = title_tag(tree)
+    lang = page_lang(meta, page.lang)
+    lang_key = "ja" if lang in ("ja", "zh", "ko") else "en"
+    challenge = challenge_kind(html_title, text)
+    body = find_body(tree, page.url, meta, lang_key)
+    published, updated, date_origin = page_dates(meta, vis, page.tz)
+    require_article(page.url, tree, vis, body, challenge, meta, published, date_origin, lang_key)
+
+    paragraphs = body.complete(tree)
+    if not paragraphs:
+        raise ExtractError(f"no main text: {page.url}", reason="not_article")
+    end = body_end(vis, paragraphs)
+    status, flags = page_status(paragraphs, vis, end, challenge, meta, lang_key)
+    site_names = [n for n in (meta.og_site_name, meta.ld_publisher) if n]
+    return Article(
+        url=page.url,
+        canonical_url=choose_canonical(page.url, (meta.canonical, meta.og_url),
+                                       page.site or Domains.of_page(page.url)),
+        source=page.source,
+        title=pick_title(meta, vis, html_title, site_names),
+        text="\n\n".join(paragraphs),
+        lang=lang,
+        published=published,
+        updated=updated,
+        authors=find_authors(tree, meta, vis, site_names, end),
+        section=clean_space(meta.ld_section or meta.meta_section) or None,
+        image=_resolve(page.url, meta.ld_image or meta.og_image),
+        description=clean_space(meta.og_description or meta.meta_description or meta.ld_description) or None,
+        site_name=clean_space(meta.og_site_name or meta.ld_publisher) or None,
+        status=status,
+        flags=flags,
+        fetched_at=page.fetched_at,
+        http_etag=page.etag,
+        http_last_modified=page.last_modified,
+        charset=charset,
+    )
+
+
+def _resolve(url: str, ref: str | None) -> str | None:
+    if not ref:
+        return None
+    try:
+        return urljoin(url, ref.strip())
+    except ValueError:
+        return None

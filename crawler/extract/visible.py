@@ -1,0 +1,84 @@
+"""The page's visible text as one stream, with where the headline sits in it: the byline, the
+dates printed under the headline and the notices after the body are all looked for there."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml.html import HtmlElement
+
+from newsmon.crawler.text import clean_space
+
+__all__ = ["Visible", "body_end", "paragraphs", "title_tag", "visible"]
+
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "button", "select", "textarea"}
+
+
+@dataclass(slots=True)
+class Visible:
+    text: str
+    h1: str | None
+    h1_end: int | None  # offset just after the headline in ``text``
+    time_after_h1: list[str]  # datetime attributes of <time> elements soon after the headline
+
+    def after_h1(self, chars: int) -> str:
+        """The ``chars`` characters after the headline ('' when there is none)."""
+        return self.text[self.h1_end : self.h1_end + chars] if self.h1_end is not None else ""
+
+
+
+def visible(tree: HtmlElement) -> Visible:
+    chunks: list[str] = []
+    h1_el = None
+    for el in tree.iter("h1"):
+        if clean_space(el.text_content()):
+            h1_el = el
+            break
+    h1_end: int | None = None
+    times: list[str] = []
+    length = 0
+
+    def walk(el: HtmlElement) -> None:
+        nonlocal length, h1_end
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in _SKIP_TAGS:
+            return
+        if tag == "time" and h1_end is not None and length - h1_end < 600 and el.get("datetime"):
+            times.append(el.get("datetime"))
+        if el.text and tag:
+            t = clean_space(el.text)
+            if t:
+                chunks.append(t)
+                length += len(t) + 1
+        for child in el:
+            walk(child)
+            if child.tail:
+                t = clean_space(child.tail)
+                if t:
+                    chunks.append(t)
+                    length += len(t) + 1
+        if el is h1_el:
+            h1_end = length
+
+    body = tree.find("body")
+    walk(body if body is not None else tree)
+    h1 = clean_space(h1_el.text_content()) if h1_el is not None else None
+    return Visible("\n".join(chunks), h1, h1_end, times)
+
+
+def title_tag(tree: HtmlElement) -> str | None:
+    el = tree.find(".//title")
+    return clean_space(el.text_content()) if el is not None else None
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Non-empty lines of an extracted text, whitespace cleaned."""
+    return [p for p in (clean_space(line) for line in (text or "").split("\n")) if p]
+
+
+def body_end(vis: Visible, paras: list[str]) -> int | None:
+    """Offset in the visible stream just after the last body paragraph."""
+    if not paras:
+        return None
+    probe = paras[-1][-40:]
+    at = vis.text.rfind(probe)
+    return at + len(probe) if at >= 0 else None
