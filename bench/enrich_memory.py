@@ -79,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seed_dir = Path(tmp) / "seed"
         with Store(seed_dir / "newsmon.db") as store:
-            store.upsert_articles(synthetic_articles(args.articles))
+            store.articles.upsert(synthetic_articles(args.articles))
             store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for size in (int(s) for s in args.batch_sizes.split(",")):
             data = Path(tmp) / f"b{size}"

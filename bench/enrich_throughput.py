@@ -63,7 +63,7 @@ def main() -> None:
     before = bare_encode(engine, batches)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "newsmon.db")
-        store.upsert_articles(articles)
+        store.articles.upsert(articles)
         t0 = time.perf_counter()
         stats = enrich_store(settings, store, context=ctx)
         enrich_s = time.perf_counter() - t0

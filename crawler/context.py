@@ -53,7 +53,7 @@ class CrawlContext:
     def log(self, url: str, outcome: str, *, source: str | None, kind: str,
             http_status: int | None = None, reason: str | None = None,
             detail: str | None = None) -> None:
-        self.store.log_fetch(url, outcome, run_id=self.run_id, source=source, kind=kind,
+        self.store.runs.log_fetch(url, outcome, run_id=self.run_id, source=source, kind=kind,
                              http_status=http_status, reason=reason, detail=detail)
 
     def article_rejected(self, url: str, reason: str, *, source: str,
@@ -64,7 +64,7 @@ class CrawlContext:
         self.log(url, REJECTED, source=source, kind="article", http_status=http_status,
                  reason=reason, detail=detail)
         for u in dict.fromkeys((url, *also)):
-            self.store.mark_url(u, "rejected", source=source, reason=reason)
+            self.store.frontier.mark_url(u, "rejected", source=source, reason=reason)
 
     def article_failed(self, url: str, reason: str, *, source: str,
                        http_status: int | None = None, detail: str | None = None) -> None:
@@ -72,7 +72,7 @@ class CrawlContext:
         self.stats.count("failed", reason)
         self.log(url, FAILED, source=source, kind="article", http_status=http_status,
                  reason=reason, detail=detail)
-        self.store.mark_url(url, "failed", source=source, reason=reason)
+        self.store.frontier.mark_url(url, "failed", source=source, reason=reason)
 
     def skipped(self, url: str, reason: str, *, counter: str | None, source: str | None,
                 kind: str, detail: str | None = None, log_it: bool = True) -> None:
@@ -97,7 +97,7 @@ class CrawlContext:
         self._validators[url] = _Validators(source, status, etag, last_modified, kind)
 
     def not_modified(self, url: str, source: str) -> None:
-        self.store.save_feed_state(url, source=source, status=304)
+        self.store.frontier.save_feed_state(url, source=source, status=304)
 
     def save_validators(self, finished: bool) -> int:
         """Save the validators of this run's listings (see ``__init__``); returns how many."""
@@ -108,7 +108,7 @@ class CrawlContext:
         for url, v in self._validators.items():
             if v.source in self.limited_sources:
                 continue  # candidates left unfetched: read the listing in full next run
-            self.store.save_feed_state(url, source=v.source, status=v.status, etag=v.etag,
+            self.store.frontier.save_feed_state(url, source=v.source, status=v.status, etag=v.etag,
                                        last_modified=v.last_modified, kind=v.kind)
             saved += 1
         return saved

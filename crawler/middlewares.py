@@ -148,11 +148,11 @@ class ConditionalGetMiddleware:
             return
         request.meta["newsmon_conditional"] = True
         store = _ctx(self.crawler).store
-        if store.feed_kind(request.url) == "sitemapindex":
+        if store.frontier.feed_kind(request.url) == "sitemapindex":
             # an index often stays the same while the sitemaps it names change: read it
             # every time, and let each child sitemap answer 304 for itself
             return
-        etag, last_modified = store.feed_validators(request.url)
+        etag, last_modified = store.frontier.feed_validators(request.url)
         if etag and b"If-None-Match" not in request.headers:
             request.headers[b"If-None-Match"] = etag
         if last_modified and b"If-Modified-Since" not in request.headers:

@@ -143,7 +143,7 @@ class ArticleBatcher:
                              source=article.source, kind="article", detail=article.canonical_url)
             return "duplicate"
         if (canonicalize_url(article.url) != article.canonical_url
-                and self.ctx.store.is_known(article.canonical_url,
+                and self.ctx.store.frontier.is_known(article.canonical_url,
                                             max_attempts=self.ctx.crawl.max_attempts)):
             # a variant (e.g. AMP) of an article stored by an earlier run: keep that one
             self._ids.add(article.id)
@@ -169,7 +169,7 @@ class ArticleBatcher:
             self._aliases[article_id].update(urls)
             return
         for url in urls:
-            self.ctx.store.mark_url(url, "stored", source=source, article_id=article_id)
+            self.ctx.store.frontier.mark_url(url, "stored", source=source, article_id=article_id)
 
     def flush_if_stale(self, max_age: float = FLUSH_SECONDS) -> None:
         if self._oldest is not None and time.monotonic() - self._oldest >= max_age:
@@ -180,7 +180,7 @@ class ArticleBatcher:
             return 0
         batch, aliases = list(self._batch.values()), self._aliases
         self._batch, self._aliases, self._oldest = {}, {}, None
-        written = self.ctx.store.upsert_articles(batch, aliases=aliases)
+        written = self.ctx.store.articles.upsert(batch, aliases=aliases)
         for art in batch:
             self.ctx.stats.stored += 1
             if art.status is not Status.OK:

@@ -120,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.replace(section, **values)
     sources = select_sources(load_sources(args.sources), args.source)
     with Store(settings.data.store_path) as store:
-        run_id = store.start_run("crawl")
+        run_id = store.runs.start("crawl")
         stats = CrawlStats(finish_reason="error")
         try:
             stats = run_crawl(settings, sources, store, run_id=run_id)
         finally:
-            store.finish_run(run_id, "ok" if stats.ok else "failed", stats.to_dict())
+            store.runs.finish(run_id, "ok" if stats.ok else "failed", stats.to_dict())
     print(json.dumps({"run_id": run_id, **stats.to_dict()}, sort_keys=True), flush=True)
     return 0 if stats.ok else 1
 

@@ -96,7 +96,7 @@ class NewsSpider(scrapy.Spider):
                     out.extend(self._listing(source, f"{root}/robots.txt", "robots"))
             # articles that failed in earlier runs are tried again even when nothing links
             # to them any more (their feed may answer 304)
-            retry = self.ctx.store.retry_urls(source.id, max_attempts=self.ctx.crawl.max_attempts)
+            retry = self.ctx.store.frontier.retry_urls(source.id, max_attempts=self.ctx.crawl.max_attempts)
             out.extend(self._articles(source, [Entry(u) for u in retry], kind="retry"))
         return out
 
@@ -153,7 +153,7 @@ class NewsSpider(scrapy.Spider):
             fresh.append((entry, canonical))
         if not fresh:
             return []
-        known = self.ctx.store.known_urls(
+        known = self.ctx.store.frontier.known_urls(
             [u for e, c in fresh for u in (e.url, c)], max_attempts=self.ctx.crawl.max_attempts)
         requests = []
         limit = self.ctx.crawl.max_articles_per_source
@@ -274,7 +274,7 @@ class NewsSpider(scrapy.Spider):
             final_canonical = canonicalize_url(response.url)
             if final_canonical != meta["newsmon_canonical"] and (
                     final_canonical in self._articles_seen
-                    or self.ctx.store.is_known(final_canonical,
+                    or self.ctx.store.frontier.is_known(final_canonical,
                                                max_attempts=self.ctx.crawl.max_attempts)):
                 # a redirect to an article this run or an earlier one already has
                 self.ctx.skipped(discovered, "redirect_known", counter="skipped_known",

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from newsmon.index.codec import vector_from_bytes, vector_to_bytes  # re-exported
 from newsmon.index.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -233,18 +234,6 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL) -> Embedder:
         log.info("embedding model %s loaded (dim %d)", embedder.name, embedder.dim)
         _CACHE[name] = embedder
         return embedder
-
-
-def vector_to_bytes(vector: np.ndarray) -> bytes:
-    """Storage form of one vector: little-endian float32."""
-    return np.asarray(vector, dtype="<f4").tobytes()
-
-
-def vector_from_bytes(blob: bytes, dim: int) -> np.ndarray:
-    out = np.frombuffer(blob, dtype="<f4")
-    if out.size != dim:
-        raise ValueError(f"stored vector has {out.size} values, expected {dim}")
-    return out.astype(np.float32)
 
 
 __all__ = [

@@ -17,6 +17,8 @@ retried on the next run.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import logging
@@ -50,6 +52,7 @@ from newsmon.index.article import Article, Stage
 from newsmon.index.errors import ConfigError
 from newsmon.index.defaults import defaults_dir
 from newsmon.index.settings import EnrichSettings, Settings
+from newsmon.index.repos.vectors import EmbeddingRow, PoolRow, StoryMember
 from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)
@@ -198,7 +201,7 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
     started = time.perf_counter()
     ctx = context or build_context(settings)
     stats = EnrichStats(model=ctx.embedder.name, version=ctx.version)
-    pending = store.enrich_pending(ctx.version)
+    pending = store.articles.enrich_pending(ctx.version)
     stats.pending = len(pending)
     log.info("enrich run %s: %d articles pending (model %s, version %s)", run_id,
              len(pending), ctx.embedder.name, ctx.version)
@@ -224,8 +227,8 @@ def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]]
     info: dict[str, _Info] = {}
     for start in range(0, len(by_length), es.batch_size):
         ids = by_length[start:start + es.batch_size]
-        articles = store.get_many(ids)
-        stored = store.embedding_hashes(ids, ctx.embedder.name)
+        articles = store.articles.get_many(ids)
+        stored = store.vectors.embedding_hashes(ids, ctx.embedder.name)
         todo: list[tuple[Article, str, list[str], bool]] = []
         for art in articles:
             lang, conf = detect(art, es.min_lang_confidence)
@@ -253,13 +256,13 @@ def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]]
                 lang = info[art.id].lang
                 sig = ctx.hasher.signature(shingles(art.title, art.text, lang,
                                                     words=SHINGLE_WORDS, chars=SHINGLE_CHARS))
-                rows.append({
-                    "article_id": art.id, "model": ctx.embedder.name, "vector": pool(mine),
-                    "chunks": mine, "has_title": has_title, "lang": lang,
-                    "published": info[art.id].when, "text_hash": digest,
-                    "fingerprint_kind": ctx.fingerprint_kind, "signature": to_bytes(sig),
-                })
-            store.save_embeddings(rows)
+                rows.append(EmbeddingRow(
+                    article_id=art.id, model=ctx.embedder.name, vector=pool(mine), chunks=mine,
+                    has_title=has_title, lang=lang, published=info[art.id].when,
+                    text_hash=digest, fingerprint_kind=ctx.fingerprint_kind,
+                    signature=to_bytes(sig),
+                ))
+            store.vectors.save_embeddings(rows)
             stats.embedded += len(rows)
         stats.batches += 1
         if progress:
@@ -269,22 +272,21 @@ def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]]
 
 def _language_means(ctx: EnrichContext, store: Store) -> LanguageMeans:
     means = LanguageMeans(ctx.embedder.dim, min_articles=ctx.settings.center_min_articles)
-    for lang in store.embedding_langs(ctx.embedder.name):
-        for chunks in store.iter_chunk_vectors(ctx.embedder.name, lang,
+    for lang in store.vectors.embedding_langs(ctx.embedder.name):
+        for chunks in store.vectors.iter_chunk_vectors(ctx.embedder.name, lang,
                                                newest=ctx.settings.center_max_articles):
             means.add(lang, chunks)
     return means
 
 
-def _pool_item(row: dict[str, Any], means: LanguageMeans, fallback: datetime) -> StoryItem:
-    when = row["published"] or fallback
-    signature = from_bytes(row["signature"]) if row["signature"] is not None else np.zeros(0)
+def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime) -> StoryItem:
+    when = row.published or fallback
+    signature = from_bytes(row.signature) if row.signature is not None else np.zeros(0)
     return StoryItem(
-        id=row["article_id"], lang=row["lang"] or "", published=_hours(when),
+        id=row.article_id, lang=row.lang or "", published=_hours(when),
         signature=signature,
-        paragraphs=center(body_vectors(row["chunks"], row["has_title"]),
-                          means.mean(row["lang"] or "")),
-        story=row["story"],
+        paragraphs=center(body_vectors(row.chunks, row.has_title), means.mean(row.lang or "")),
+        story=row.story,
     )
 
 
@@ -297,7 +299,7 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
     order = sorted(info, key=lambda i: (info[i].when, i))
     # re-enriched articles are assigned afresh, in published order like new ones; since a story
     # is named after its earliest member, unchanged clusters keep their ids
-    store.clear_stories(order)
+    store.vectors.clear_stories(order)
     horizon = timedelta(hours=max(ctx.params.dup_window_hours, ctx.params.window_hours))
     assigner = StoryAssigner(ctx.params)
     in_pool: set[str] = set()
@@ -312,17 +314,17 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
         since = first - horizon if loaded_until is None else max(first - horizon, loaded_until)
         until = last + horizon
         if loaded_until is None or until > loaded_until:
-            for row in store.story_pool(model, ctx.fingerprint_kind, since, until):
-                if row["article_id"] not in in_pool:
+            for row in store.vectors.story_pool(model, ctx.fingerprint_kind, since, until):
+                if row.article_id not in in_pool:
                     assigner.add(_pool_item(row, means, first))
-                    in_pool.add(row["article_id"])
+                    in_pool.add(row.article_id)
             loaded_until = until
-        articles = {a.id: a for a in store.get_many(ids)}
-        own = {r["article_id"]: r for r in store.story_pool_rows(ids, model,
+        articles = {a.id: a for a in store.articles.get_many(ids)}
+        own = {r.article_id: r for r in store.vectors.story_pool_rows(ids, model,
                                                                  ctx.fingerprint_kind)}
-        vectors = store.get_vectors(ids, model)
+        vectors = store.vectors.get_vectors(ids, model)
         done_articles: list[Article] = []
-        members: list[dict[str, Any]] = []
+        members: list[StoryMember] = []
         for aid in ids:
             art = articles.get(aid)
             row = own.get(aid)
@@ -338,7 +340,7 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
                                           doc_vector=vectors[aid],
                                           topic_vectors=ctx.topic_vectors)
                 art.entities = find_entities(art.title, art.text, meta.lang, ctx.gazetteer)
-                row = {**row, "story": None, "lang": meta.lang, "published": meta.when}
+                row = dataclasses.replace(row, story=None, lang=meta.lang, published=meta.when)
                 item = _pool_item(row, means, meta.when)
                 item.story = None
                 choice = assigner.assign(item)
@@ -351,16 +353,17 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
             art.enrich_version = ctx.version
             art.stage = Stage.ENRICHED
             done_articles.append(art)
-            members.append({"article_id": aid, "story": choice.story, "lang": meta.lang,
-                            "published": meta.when, "how": choice.how, "score": choice.score,
-                            "via": choice.via})
+            members.append(StoryMember(aid, choice.story, meta.lang, meta.when, choice.how,
+                                       choice.score, choice.via))
             if choice.how == NEW_STORY:
                 stats.new_stories += 1
             elif choice.how == JOIN_DUPLICATE:
                 stats.joined_duplicate += 1
             elif choice.how == JOIN_SIMILAR:
                 stats.joined_similar += 1
-        store.save_enriched(done_articles, members)
+        with store.transaction():  # articles and their story membership commit together
+            store.articles.update_enriched(done_articles)
+            store.vectors.save_members(members)
         stats.enriched += len(done_articles)
         done += len(ids)
         if progress:

@@ -71,7 +71,7 @@ def crawl_sources(settings: Settings, source_ids: tuple[str, ...] | list[str] = 
 
 def _crawl_and_record(settings: Settings, sources: list[Source], store: Store, command: str,
                       progress_stream: TextIO | None, run_crawl: Any) -> CrawlOutcome:
-    run_id = store.start_run(command)
+    run_id = store.runs.start(command)
     log.info("crawl run %d: %d source(s): %s", run_id, len(sources),
              ", ".join(s.id for s in sources))
     started = time.monotonic()
@@ -79,13 +79,13 @@ def _crawl_and_record(settings: Settings, sources: list[Source], store: Store, c
         with Progress("crawl", stream=progress_stream) as progress:
             stats = run_crawl(settings, sources, store, run_id=run_id, progress=progress)
     except BaseException as exc:
-        store.finish_run(run_id, RUN_FAILED, {
+        store.runs.finish(run_id, RUN_FAILED, {
             "error": str(exc) or type(exc).__name__,
             "reason": getattr(exc, "reason", type(exc).__name__),
         })
         raise
     status = run_status(stats)
-    store.finish_run(run_id, status, stats.to_dict())
+    store.runs.finish(run_id, status, stats.to_dict())
     return CrawlOutcome(run_id=run_id, status=status, sources=[s.id for s in sources],
                         elapsed_s=round(time.monotonic() - started, 2), stats=stats.to_dict())
 

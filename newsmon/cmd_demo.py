@@ -120,7 +120,7 @@ def _labels(topics: dict[str, dict[str, Any]]) -> str:
 
 
 def articles_table(store: Store, title_width: int = 52) -> str:
-    arts = sorted(store.iter_articles(),
+    arts = sorted(store.articles.iter(),
                   key=lambda a: (a.source, a.published.isoformat() if a.published else ""))
     if not arts:
         return "(no articles stored)"

@@ -50,7 +50,7 @@ def enrich_articles(settings: Settings, *, command: str = "enrich",
     from newsmon.enrich.pipeline import enrich_store
 
     with Store(settings.data.store_path) as store:
-        run_id = store.start_run(command)
+        run_id = store.runs.start(command)
         started = time.monotonic()
         try:
             with Progress("enrich", stream=progress_stream, rate_key="enriched") as progress:
@@ -61,13 +61,13 @@ def enrich_articles(settings: Settings, *, command: str = "enrich",
 
                 stats = enrich_store(settings, store, run_id=run_id, progress=report)
         except BaseException as exc:
-            store.finish_run(run_id, RUN_FAILED, {
+            store.runs.finish(run_id, RUN_FAILED, {
                 "error": str(exc) or type(exc).__name__,
                 "reason": getattr(exc, "reason", type(exc).__name__),
             })
             raise
         status = RUN_OK if stats.failed == 0 else RUN_PARTIAL
-        store.finish_run(run_id, status, stats.as_dict())
+        store.runs.finish(run_id, status, stats.as_dict())
         return EnrichOutcome(run_id, status, round(time.monotonic() - started, 2),
                              stats.as_dict())
 

@@ -48,9 +48,9 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
 def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
     """Articles published at or after `since` (all of them when None), in id order."""
     if since is None:
-        yield from store.iter_articles()
+        yield from store.articles.iter()
         return
-    for art in store.iter_articles(since=since - OFFSET_SLACK):
+    for art in store.articles.iter(since=since - OFFSET_SLACK):
         published = art.published
         if published is None:
             continue

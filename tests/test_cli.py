@@ -108,16 +108,16 @@ def data_dir(tmp_path: Path) -> Path:
     """A real store with articles, a finished run and recorded failures."""
     data = tmp_path / "data"
     with Store(data / "newsmon.db") as store:
-        store.upsert_articles(make_articles())
-        run = store.start_run("crawl")
-        store.log_fetch("https://news.example/uk/cyber", STORED, run_id=run, source="uk-paper")
-        store.log_fetch("https://news.example/gone", REJECTED, run_id=run, source="uk-paper",
+        store.articles.upsert(make_articles())
+        run = store.runs.start("crawl")
+        store.runs.log_fetch("https://news.example/uk/cyber", STORED, run_id=run, source="uk-paper")
+        store.runs.log_fetch("https://news.example/gone", REJECTED, run_id=run, source="uk-paper",
                         http_status=404, reason="http_404")
-        store.log_fetch("https://news.example/slow", FAILED, run_id=run, source="uk-paper",
+        store.runs.log_fetch("https://news.example/slow", FAILED, run_id=run, source="uk-paper",
                         reason="timeout")
-        store.log_fetch("https://news.example/slow2", FAILED, run_id=run, source="uk-paper",
+        store.runs.log_fetch("https://news.example/slow2", FAILED, run_id=run, source="uk-paper",
                         reason="timeout")
-        store.finish_run(run, "partial", {"stored": 3, "failed": 2, "rejected": 1})
+        store.runs.finish(run, "partial", {"stored": 3, "failed": 2, "rejected": 1})
     return data
 
 
@@ -378,7 +378,7 @@ def test_crawl_exits_1_when_some_items_failed(tmp_path: Path, flaky_site: Path) 
     assert st["last_run"]["stats"]["failed"] == 1
     assert any(k.startswith("failed:") and "503" in k for k in st["failures_by_reason"])
     with Store(data / "newsmon.db") as store:
-        [art] = list(store.iter_articles())
+        [art] = list(store.articles.iter())
     assert art.title == "Working story"
     assert art.published == datetime(2025, 3, 4, 10, 0, tzinfo=timezone.utc)
 

@@ -92,7 +92,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoRun, DemoR
 
 def stored(data_dir: Path) -> dict[str, Article]:
     with Store(data_dir / "newsmon.db") as store:
-        return {a.canonical_url: a for a in store.iter_articles()}
+        return {a.canonical_url: a for a in store.articles.iter()}
 
 
 def test_first_run_stores_every_demo_article_right(demo: tuple[Path, DemoRun, DemoRun]) -> None:
@@ -131,7 +131,7 @@ def test_robots_disallowed_page_is_never_requested(demo: tuple[Path, DemoRun, De
     assert DISALLOWED not in {u for u in stored(demo[0])}
     # the crawl saw the link and recorded why it left it alone
     with Store(demo[0] / "newsmon.db") as store:
-        skipped = [r for r in store.fetch_log(run_id=1) if r["url"].endswith(DISALLOWED)]
+        skipped = [r for r in store.runs.fetch_log(run_id=1) if r.url.endswith(DISALLOWED)]
     assert skipped and skipped[0]["reason"] == "robots"
 
 
@@ -147,10 +147,10 @@ def test_second_run_fetches_nothing_new(demo: tuple[Path, DemoRun, DemoRun]) -> 
                                               "/world/", "/policy/"}
     assert len(stored(data_dir)) == len(EXPECTED)
     with Store(data_dir / "newsmon.db") as store:
-        run = store.last_run("crawl")
+        run = store.runs.last("crawl")
     assert run is not None and run["status"] == "ok"
-    assert run["stats"]["stored"] == 0 and run["stats"]["fetched_articles"] == 0
-    assert run["stats"]["not_modified"] == 5
+    assert run.stats["stored"] == 0 and run.stats["fetched_articles"] == 0
+    assert run.stats["not_modified"] == 5
 
 
 def test_demo_output_shows_table_status_and_next_steps(

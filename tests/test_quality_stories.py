@@ -52,7 +52,7 @@ def enriched(tmp_path_factory: pytest.TempPathFactory):
     store = Store(tmp_path_factory.mktemp("devset") / "newsmon.db")
     settings = Settings()
     for phase in (1, 2):
-        store.upsert_articles(_article(r) for r in records if r["phase"] == phase)
+        store.articles.upsert(_article(r) for r in records if r["phase"] == phase)
         stats = enrich_store(settings, store, run_id=phase)
         assert stats.failed == 0, stats.errors
     by_id = {_article(r).id: r for r in records}
@@ -61,7 +61,7 @@ def enriched(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _pairwise(store: Store, by_id: dict[str, dict]) -> dict[str, float]:
-    predicted = store.stories()
+    predicted = store.vectors.stories()
     tp = fp = fn = cross_tp = cross_fn = 0
     for a, b in itertools.combinations(sorted(by_id), 2):
         same_pred = predicted[a] == predicted[b]
@@ -78,10 +78,10 @@ def _pairwise(store: Store, by_id: dict[str, dict]) -> dict[str, float]:
 
 def test_every_article_has_a_story_named_after_a_member(enriched) -> None:
     store, by_id, _ = enriched
-    stories = store.stories()
+    stories = store.vectors.stories()
     assert set(stories) == set(by_id)
     for story in set(stories.values()):
-        members = store.story_members(story)
+        members = store.vectors.story_members(story)
         assert members[0] == story  # named after its earliest member
 
 
@@ -96,7 +96,7 @@ def test_story_clustering_precision_and_recall(enriched) -> None:
 
 def test_syndicated_copies_join_their_originals(enriched) -> None:
     store, by_id, _ = enriched
-    stories = store.stories()
+    stories = store.vectors.stories()
     dev = {rec["id"]: aid for aid, rec in by_id.items()}
     # en-016 arrives in phase 2, five days after en-006, and must join the phase-1 story
     for copy, original in (("en-003", "en-002"), ("en-013", "en-012"), ("en-016", "en-006")):
@@ -112,7 +112,7 @@ def _mrr(store: Store, by_id: dict[str, dict], query_lang: str) -> tuple[float, 
     other = "ja" if query_lang == "en" else "en"
     dev_to_aid = {rec["id"]: aid for aid, rec in by_id.items()}
     candidates = [aid for aid, rec in by_id.items() if rec["lang"] == other]
-    vectors = store.get_vectors(candidates, embedder.name)
+    vectors = store.vectors.get_vectors(candidates, embedder.name)
     matrix = np.stack([vectors[aid] for aid in candidates])
     ranks = []
     for q in _load("queries.jsonl"):

@@ -1,0 +1,153 @@
+"""The store of record split by concern: change feed, cursors, transactions, migrations."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from newsmon.index.article import Article
+from newsmon.index.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
+from newsmon.index.errors import StoreError
+from newsmon.index.migrations import MIGRATIONS
+from newsmon.index.repos.vectors import EmbeddingRow, StoryMember
+from newsmon.index.store import Store
+
+
+def _art(n: int, **kw) -> Article:
+    url = f"https://news.example/a/{n}"
+    return Article(url=url, canonical_url=url, source="uk-paper", title=f"Title {n}",
+                   text=f"Body {n}", lang="en", **kw)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.db") as s:
+        yield s
+
+
+def test_every_write_of_an_article_gets_a_sequence_number(store: Store) -> None:
+    assert store.changes.head() == 0
+    a, b = _art(1), _art(2)
+    store.articles.upsert([a, b])
+    store.articles.upsert([a])  # an update
+    store.articles.delete([b.id])
+    changes = store.changes.since(0)
+    assert [(c.article_id, c.op) for c in changes] == [
+        (a.id, "upsert"), (b.id, "upsert"), (a.id, "upsert"), (b.id, "delete")]
+    assert [c.seq for c in changes] == sorted({c.seq for c in changes})
+    assert store.changes.head() == changes[-1].seq
+    assert store.changes.since(changes[1].seq, limit=1) == [changes[2]]
+
+
+def test_vectors_and_story_membership_count_as_changes(store: Store) -> None:
+    a = _art(1)
+    store.articles.upsert([a])
+    head = store.changes.head()
+    store.vectors.save_embeddings([EmbeddingRow(
+        a.id, "m", np.ones(4, np.float32), np.ones((2, 4), np.float32), True, "en", None, "h",
+        "k", b"sig")])
+    store.vectors.save_members([StoryMember(a.id, "s1", "en", None, "new")])
+    assert [c.op for c in store.changes.since(head)] == ["upsert", "upsert"]
+
+
+def test_cursors_move_inside_the_callers_transaction(store: Store) -> None:
+    assert store.cursors.get("backend:sqlite") == 0
+    store.cursors.set("backend:sqlite", 5)
+    assert store.cursors.get("backend:sqlite") == 5
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.articles.upsert([_art(1)])
+            store.cursors.set("backend:sqlite", 9)
+            raise RuntimeError("crash before commit")
+    # neither the article, its change nor the cursor survived
+    assert store.cursors.get("backend:sqlite") == 5
+    assert store.articles.count() == 0 and store.changes.head() == 0
+    assert store.cursors.all() == {"backend:sqlite": 5}
+
+
+def test_nested_transaction_failure_rolls_back_only_the_inner_part(store: Store) -> None:
+    with store.transaction():
+        store.articles.upsert([_art(1)])
+        with pytest.raises(ValueError):
+            with store.transaction():
+                store.articles.upsert([_art(2)])
+                raise ValueError
+    assert [a.title for a in store.articles.iter()] == ["Title 1"]
+
+
+def test_compact_keeps_the_newest_change_of_each_article(store: Store) -> None:
+    a, b = _art(1), _art(2)
+    store.articles.upsert([a, b])
+    store.articles.upsert([a])
+    store.articles.delete([b.id])
+    head = store.changes.head()
+    assert store.changes.compact(head) == 2
+    assert {(c.article_id, c.op) for c in store.changes.since(0)} == {
+        (a.id, "upsert"), (b.id, "delete")}
+
+
+def test_migrations_run_whole_scripts_in_one_transaction(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "m.db"
+    Store(path).close()
+    # a broken migration (a trigger body, then an error) leaves the store where it was
+    broken = """
+        CREATE TABLE extra (x INTEGER);
+        CREATE TRIGGER extra_t AFTER INSERT ON extra BEGIN SELECT 1; SELECT 2; END;
+        INSERT INTO no_such_table VALUES (1);
+    """
+    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", [*MIGRATIONS, broken])
+    with pytest.raises(StoreError, match="migration 4 failed"):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'extra%'").fetchall() == []
+    db.close()
+    # a trigger with several statements in its body migrates fine
+    good = broken.replace("INSERT INTO no_such_table VALUES (1);", "")
+    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", [*MIGRATIONS, good])
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS) + 1
+
+
+def test_existing_articles_enter_the_feed_when_it_is_created(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "old.db"
+    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", MIGRATIONS[:2])
+    with Store(path) as old:
+        old.articles.upsert([_art(1), _art(2)])
+    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", MIGRATIONS)
+    with Store(path) as new:
+        assert len(new.changes.since(0)) == 2
+
+
+def test_newer_store_is_refused(tmp_path) -> None:
+    path = tmp_path / "new.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 5}")
+    db.close()
+    with pytest.raises(StoreError, match="upgrade newsmon"):
+        Store(path)
+
+
+def test_one_vector_codec() -> None:
+    v = np.arange(4, dtype=np.float32)
+    assert vector_to_bytes(v) == np.asarray(v, "<f4").tobytes()
+    np.testing.assert_array_equal(vector_from_bytes(vector_to_bytes(v), 4), v)
+    with pytest.raises(ValueError):
+        vector_from_bytes(vector_to_bytes(v), 3)
+    m = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(matrix_from_bytes(vector_to_bytes(m), 2, 3), m)
+
+
+def test_typed_rows(store: Store) -> None:
+    run = store.runs.start("crawl")
+    store.runs.log_fetch("https://x.example/", "failed", run_id=run, reason="timeout")
+    store.runs.finish(run, "partial", {"failed": 1})
+    last = store.runs.last("crawl")
+    assert (last.id, last.status, last.stats) == (run, "partial", {"failed": 1})
+    [entry] = store.runs.fetch_log(run_id=run)
+    assert (entry.url, entry.reason) == ("https://x.example/", "timeout")
+    store.frontier.save_feed_state("https://x.example/feed", source="s", status=200, etag="e1",
+                                   kind="rss")
+    state = store.frontier.feed_state("https://x.example/feed")
+    assert (state.etag, state.kind) == ("e1", "rss")
