@@ -210,7 +210,8 @@ MIGRATIONS: list[str] = [
         topics TEXT NOT NULL DEFAULT '{}',
         entities TEXT NOT NULL DEFAULT '[]',
         model TEXT,
-        vector BLOB
+        vector BLOB,
+        gen INTEGER NOT NULL DEFAULT 0  -- build generation: a rebuild replaces rows in place
     );
     CREATE INDEX search_docs_story ON search_docs(story);
     CREATE VIRTUAL TABLE search_fts USING fts5(

@@ -69,4 +69,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("es") is not None and isinstance(item, pytest.Function):
             if "es_url" not in item.fixturenames:
-                item.fixturenames.insert(0, "es_url")
+                # a new list: parametrized items share one fixturenames list, and inserting
+                # into it would give the node to their non-es siblings too (and their skip)
+                item.fixturenames = ["es_url", *item.fixturenames]

@@ -132,7 +132,7 @@ def test_robots_disallowed_page_is_never_requested(demo: tuple[Path, DemoRun, De
     # the crawl saw the link and recorded why it left it alone
     with Store(demo[0] / "newsmon.db") as store:
         skipped = [r for r in store.runs.fetch_log(run_id=1) if r.url.endswith(DISALLOWED)]
-    assert skipped and skipped[0]["reason"] == "robots"
+    assert skipped and skipped[0].reason == "robots"
 
 
 def test_second_run_fetches_nothing_new(demo: tuple[Path, DemoRun, DemoRun]) -> None:
@@ -148,7 +148,7 @@ def test_second_run_fetches_nothing_new(demo: tuple[Path, DemoRun, DemoRun]) -> 
     assert len(stored(data_dir)) == len(EXPECTED)
     with Store(data_dir / "newsmon.db") as store:
         run = store.runs.last("crawl")
-    assert run is not None and run["status"] == "ok"
+    assert run is not None and run.status == "ok"
     assert run.stats["stored"] == 0 and run.stats["fetched_articles"] == 0
     assert run.stats["not_modified"] == 5
 

