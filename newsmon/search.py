@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,6 +171,8 @@ class Searcher:
         self.store = Store(settings.data.store_path)
         self.backend = open_backend(settings, self.store, backend)
         self._embedder = embedder
+        self._vectors: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -188,6 +191,19 @@ class Searcher:
         return load_topics(resolve_config_path(self.settings.enrich.topics,
                                                self.settings)).names
 
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query embedded with the model's query prompt; the last 256 are kept (saved
+        searches and alert rules repeat the same few queries)."""
+        with self._cache_lock:
+            hit = self._vectors.get(text)
+        if hit is None:
+            hit = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+            with self._cache_lock:
+                self._vectors[text] = hit
+                while len(self._vectors) > 256:
+                    self._vectors.pop(next(iter(self._vectors)))
+        return hit
+
     def _also(self, story: str | None, shown: str) -> list[dict]:
         if not story:
             return []
@@ -205,7 +221,7 @@ class Searcher:
         vector = None
         model = None
         if req.mode != "keyword":
-            vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+            vector = self._query_vector(text)
             model = self.embedder.name
         depth = req.limit * 4 + 20 if req.collapse else req.limit
         query = Query(tokens=tokens, vector=vector, model=model, mode=req.mode, filters=filters,

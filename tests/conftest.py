@@ -64,6 +64,40 @@ def es_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def enriched_devset(tmp_path_factory: pytest.TempPathFactory):
+    """The development set enriched the way a monitor sees it — phase 1, then phase 2 arriving
+    later — in a real SQLite store with the default model: ``(store, {article id: devset
+    record}, last enrich stats)``. Built once per session (it is the slow part: the model)."""
+    import json
+    from datetime import datetime
+
+    from newsmon.enrich.pipeline import enrich_store
+    from newsmon.index.article import Article
+    from newsmon.index.settings import Settings
+    from newsmon.index.store import Store
+
+    devset = _shared_subdir("devset")
+    with (devset / "articles.jsonl").open(encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh if line.strip()]
+
+    def article(rec: dict) -> Article:
+        # the language is left for enrich to detect, as for a crawled page
+        return Article(url=rec["url"], canonical_url=rec["url"], source=rec["source"],
+                       title=rec["title"], text=rec["text"],
+                       published=datetime.fromisoformat(rec["published"]))
+
+    store = Store(tmp_path_factory.mktemp("devset") / "newsmon.db")
+    settings = Settings()
+    stats = None
+    for phase in (1, 2):
+        store.articles.upsert(article(r) for r in records if r["phase"] == phase)
+        stats = enrich_store(settings, store, run_id=phase)
+        assert stats.failed == 0, stats.errors
+    yield store, {article(r).id: r for r in records}, stats
+    store.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests marked `es` get the node (or its skip/fail) even when they do not ask for es_url.
     for item in items:

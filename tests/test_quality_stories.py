@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from newsmon.index.article import Article
-from newsmon.index.settings import Settings
 from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
@@ -37,27 +34,10 @@ def _load(name: str) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _article(rec: dict) -> Article:
-    # the language is left for enrich to detect, as for a crawled page
-    return Article(url=rec["url"], canonical_url=rec["url"], source=rec["source"],
-                   title=rec["title"], text=rec["text"],
-                   published=datetime.fromisoformat(rec["published"]))
-
-
 @pytest.fixture(scope="module")
-def enriched(tmp_path_factory: pytest.TempPathFactory):
-    from newsmon.enrich.pipeline import enrich_store
-
-    records = _load("articles.jsonl")
-    store = Store(tmp_path_factory.mktemp("devset") / "newsmon.db")
-    settings = Settings()
-    for phase in (1, 2):
-        store.articles.upsert(_article(r) for r in records if r["phase"] == phase)
-        stats = enrich_store(settings, store, run_id=phase)
-        assert stats.failed == 0, stats.errors
-    by_id = {_article(r).id: r for r in records}
-    yield store, by_id, stats
-    store.close()
+def enriched(enriched_devset):
+    # one enriched devset per test session (tests/conftest.py), shared with the search tests
+    return enriched_devset
 
 
 def _pairwise(store: Store, by_id: dict[str, dict]) -> dict[str, float]:
