@@ -31,10 +31,14 @@ class _QuietLibraries(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        noisy = any(record.name == n or record.name.startswith(n + ".") for n in NOISY_LOGGERS)
+        if noisy and record.levelno < logging.ERROR and record.exc_info:
+            # a library's retry warning stays one line (elastic_transport attaches the
+            # traceback of every failed attempt); the command reports the failure itself
+            record.exc_info, record.exc_text = None, None
         if record.levelno >= logging.WARNING:
             return True
-        return not any(record.name == n or record.name.startswith(n + ".")
-                       for n in NOISY_LOGGERS)
+        return not noisy
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -2,6 +2,7 @@
 newsmon.search.Searcher)."""
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -10,7 +11,8 @@ import click
 from newsmon.cli import cli, get_settings
 from newsmon.cmd_export import parse_since
 from newsmon.index.backend import MODES
-from newsmon.search import MAX_LIMIT, SearchRequest, Searcher
+from newsmon.index.errors import ConfigError
+from newsmon.search import MAX_LIMIT, SearchRequest, SearchResponse, Searcher
 
 _TAGS = re.compile(r"</?mark>")
 
@@ -45,12 +47,14 @@ def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
       newsmon search 日英 次期戦闘機 --lang ja --since 7d
       newsmon search GCAP --mode keyword --topic defence --json | jq '.results[].url'
     """
-    req = SearchRequest(query=query, mode=mode, lang=lang, topics=topics,
-                        min_topic_score=min_topic_score, sources=sources, entities=entities,
-                        since=parse_since(since) if since else None,
-                        until=parse_since(until) if until else None, limit=limit)
-    with Searcher(get_settings(ctx), backend=backend) as searcher:
-        resp = searcher.search(req)
+    try:
+        req = SearchRequest(query=query, mode=mode, lang=lang, topics=topics,
+                            min_topic_score=min_topic_score, sources=sources,
+                            entities=entities, since=parse_since(since) if since else None,
+                            until=parse_since(until) if until else None, limit=limit)
+        resp = _run(get_settings(ctx), backend, req)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps(resp.to_json(), ensure_ascii=False))
         return
@@ -64,6 +68,11 @@ def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
         click.echo(f"{n}. {hit.title}  [{hit.lang}] {hit.source} {hit.published or ''}"
                    + (f"  ({topics_s})" if topics_s else ""))
         click.echo(f"   {hit.url}")
-        click.echo(f"   {_TAGS.sub('*', hit.snippet)}")
+        click.echo(f"   {html.unescape(_TAGS.sub('*', hit.snippet))}")
         for other in hit.also:
             click.echo(f"   also: [{other['lang']}] {other['source']}: {other['title']}")
+
+
+def _run(settings, backend: str | None, req: SearchRequest) -> SearchResponse:  # noqa: ANN001
+    with Searcher(settings, backend=backend) as searcher:
+        return searcher.search(req)

@@ -216,7 +216,8 @@ class Searcher:
     # -- the API ------------------------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResponse:
         filters = check_request(req, self.known_topics)
-        text = req.query[:MAX_QUERY_CHARS]
+        # undecodable bytes (surrogate escapes from a terminal or a URL) become "?"
+        text = req.query[:MAX_QUERY_CHARS].encode("utf-8", "replace").decode("utf-8")
         tokens = query_tokens(text)
         vector = None
         model = None
