@@ -142,7 +142,8 @@ class ElasticBackend:
                                           retry_on_timeout=True, max_retries=2)
         self._write = alias         # where writes go: the alias, or the index being built
         self._building: str | None = None
-        self._meta_cache: tuple[float, dict[str, Any] | None] = (0.0, None)
+        # (when read, index behind the alias, its _meta): searches re-read it every 2 s
+        self._meta_cache: tuple[float, str | None, dict[str, Any] | None] = (0.0, None, None)
 
     # -- the alias and its index ----------------------------------------------------------------
     def _current(self) -> tuple[str | None, dict[str, Any] | None]:
@@ -163,13 +164,15 @@ class ElasticBackend:
                 out.append(int(m.group(1)))
         return sorted(out)
 
+    def _cached(self) -> tuple[str | None, dict[str, Any] | None]:
+        at, target, meta = self._meta_cache
+        if time.monotonic() - at >= 2.0:
+            target, meta = self._current()
+            self._meta_cache = (time.monotonic(), target, meta)
+        return target, meta
+
     def _index_meta(self) -> dict[str, Any] | None:
-        at, meta = self._meta_cache
-        if time.monotonic() - at < 2.0:
-            return meta
-        _, meta = self._current()
-        self._meta_cache = (time.monotonic(), meta)
-        return meta
+        return self._cached()[1]
 
     @_wrap
     def model(self) -> str | None:
@@ -220,7 +223,7 @@ class ElasticBackend:
         if old and old != new:
             self.es.indices.delete(index=old, ignore_unavailable=True)
         self._write, self._building = self.alias, None
-        self._meta_cache = (0.0, None)
+        self._meta_cache = (0.0, None, None)
 
     # -- writing ------------------------------------------------------------------------------
     def _action(self, d: IndexDoc) -> dict[str, Any]:
@@ -267,7 +270,9 @@ class ElasticBackend:
 
     # -- reading ------------------------------------------------------------------------------
     def _exists(self) -> bool:
-        return bool(self.es.indices.exists_alias(name=self.alias))
+        if self._building is not None or self._meta_cache[1] is None:
+            self._meta_cache = (0.0, None, None)   # while writing, or nothing seen yet: ask
+        return self._cached()[0] is not None
 
     @_wrap
     def get(self, article_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,132 @@
+"""Search latency p50/p95 per mode at 10k and 100k articles, embedded backend (and
+Elasticsearch with --es-url), against brute-force numpy over the same vectors in the same run.
+
+Timed: ``Searcher.search`` end to end (tokenising the query, the backend query or queries,
+fusion, collapsing, snippets, facets, the story's other coverage), the query vector taken from
+the Searcher's cache (the model's own time is the enrich benchmark's subject). Baseline:
+``M @ q`` and ``argpartition`` for the top 10 over the same float32 matrix.
+
+    .venv/bin/python bench/search_latency.py --sizes 10000 100000 [--es-url URL]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _search_corpus import MODEL, Corpus  # noqa: E402
+
+from newsmon.index.embedded import EmbeddedBackend  # noqa: E402
+from newsmon.index.settings import DataSettings, IndexSettings, Settings  # noqa: E402
+from newsmon.index.store import Store  # noqa: E402
+from newsmon.search import SearchRequest, Searcher  # noqa: E402
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def fill(backend, corpus: Corpus, n: int, batch: int = 2000) -> float:
+    t = time.perf_counter()
+    backend.prepare(MODEL, corpus.dim, rebuild=True)
+    for start in range(0, n, batch):
+        backend.upsert(corpus.docs(min(batch, n - start), start))
+    backend.finish()
+    return time.perf_counter() - t
+
+
+def measure(searcher: Searcher, queries, repeats: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for text, vec in queries:  # warm: the vector cache and the backend's matrix
+        searcher._vectors[text] = vec
+    searcher.search(SearchRequest(queries[0][0], mode="semantic"))
+    for mode, lang in (("keyword", None), ("semantic", None), ("hybrid", None),
+                       ("hybrid", "ja")):
+        times = []
+        for _ in range(repeats):
+            for text, _ in queries:
+                t = time.perf_counter()
+                searcher.search(SearchRequest(text, mode=mode, lang=lang))
+                times.append((time.perf_counter() - t) * 1000)
+        key = mode if lang is None else f"{mode}+lang={lang}"
+        out[key] = {"p50": pct(times, 50), "p95": pct(times, 95), "n": len(times)}
+    return out
+
+
+def numpy_baseline(matrix: np.ndarray, queries, repeats: int) -> dict[str, float]:
+    times = []
+    for _ in range(repeats):
+        for _, q in queries:
+            t = time.perf_counter()
+            sims = matrix @ q
+            top = np.argpartition(-sims, 10)[:10]
+            top[np.argsort(-sims[top])]
+            times.append((time.perf_counter() - t) * 1000)
+    return {"p50": pct(times, 50), "p95": pct(times, 95), "n": len(times)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--es-url")
+    ap.add_argument("--es-sizes", type=int, nargs="+")
+    args = ap.parse_args()
+    corpus = Corpus()
+    queries = corpus.queries()
+    print(f"{len(queries)} queries, dim {corpus.dim}, model {MODEL}")
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(data=DataSettings(dir=Path(tmp)))
+            with Store(settings.data.store_path) as store:
+                build = fill(EmbeddedBackend(store), corpus, n)
+            with Searcher(settings, embedder=corpus.embedder) as s:
+                res = measure(s, queries, args.repeats)
+                matrix = s.backend._load_matrix().vectors
+                base = numpy_baseline(matrix, queries, args.repeats * 3)
+            size = settings.data.store_path.stat().st_size / 1e6
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"\n## sqlite, {n} articles (built in {build:.1f} s, {n / build:.0f} docs/s; "
+              f"store {size:.0f} MB; peak RSS {rss:.0f} MB)")
+        print(f"numpy brute force top-10: p50 {base['p50']:.2f} ms, p95 {base['p95']:.2f} ms")
+        for mode, r in res.items():
+            print(f"{mode:<20} p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms  "
+                  f"(p95 / numpy p95 = {r['p95'] / base['p95']:.1f}x; n={r['n']})")
+        gc.collect()
+    if args.es_url:
+        from newsmon.index.elastic import ElasticBackend
+
+        for n in args.es_sizes or args.sizes:
+            alias = f"newsmon-bench-{uuid.uuid4().hex[:8]}"
+            with tempfile.TemporaryDirectory() as tmp:
+                settings = Settings(data=DataSettings(dir=Path(tmp)),
+                                    index=IndexSettings(backend="elasticsearch",
+                                                        es_url=args.es_url, es_index=alias))
+                be = ElasticBackend(args.es_url, alias=alias, timeout=120)
+                try:
+                    build = fill(be, corpus, n, batch=1000)
+                    be.es.indices.forcemerge(index=alias, max_num_segments=1)
+                    with Searcher(settings, embedder=corpus.embedder) as s:
+                        res = measure(s, queries, args.repeats)
+                finally:
+                    be.es.indices.delete(index=f"{alias}-v*", allow_no_indices=True)
+                    be.close()
+            print(f"\n## elasticsearch, {n} articles (built in {build:.1f} s, "
+                  f"{n / build:.0f} docs/s)")
+            for mode, r in res.items():
+                print(f"{mode:<20} p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms  (n={r['n']})")
+
+
+if __name__ == "__main__":
+    main()
