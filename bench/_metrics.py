@@ -4,11 +4,55 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from newsmon.crawler.text import normalize
+
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(slots=True)
+class Counts:
+    """True/false positives and false negatives of a yes/no decision, with precision, recall
+    and F1 (an empty side scores 1.0: nothing claimed, nothing wrong). For tests and benches."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, gold: bool, predicted: bool) -> None:
+        self.tp += gold and predicted
+        self.fp += predicted and not gold
+        self.fn += gold and not predicted
+
+    @property
+    def positives(self) -> int:
+        return self.tp + self.fn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def topic_counts(articles: list[dict], results: list[dict], topics: tuple[str, ...] | list[str],
+                 langs: tuple[str, ...] = ("en", "ja")) -> dict[tuple[str, str], Counts]:
+    """Per (topic, lang): gold labels (``article["topics"]``) against ``score_topics`` results."""
+    table = {(t, lang): Counts() for t in topics for lang in langs}
+    for a, r in zip(articles, results):
+        for t in topics:
+            if (t, a["lang"]) in table:
+                table[(t, a["lang"])].add(t in a["topics"], bool(r[t]["label"]))
+    return table
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +214,9 @@ def best_over_optional(predicted: list[str], reference: list[str]) -> PR:
 # --- Japanese: character-level body F1 --------------------------------------------------------
 
 
-def norm_ja(text: str) -> str:
+def norm_ja(text: str | None) -> str:
     """NFKC with all whitespace removed: Japanese text has no word spaces to compare."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    return normalize(text).replace(" ", "")
 
 
 def char_ngram_pr(predicted: str, truth: str, n: int = 4) -> PR:
@@ -186,12 +230,10 @@ def char_ngram_pr(predicted: str, truth: str, n: int = 4) -> PR:
     return PR(tp / sum(pa.values()), tp / sum(pb.values()), a == b)
 
 
-def norm_text(text: str | None) -> str:
-    """NFKC + whitespace collapsed: how titles and authors are compared."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip()
+norm_text = normalize  # NFKC + whitespace collapsed: how titles and authors are compared
 
 
 __all__ = [
-    "PR", "best_over_optional", "char_ngram_pr", "f1_of", "macro_f1", "norm_ja", "norm_text",
-    "rouge_lsum", "shingle_pr", "shingles",
+    "Counts", "PR", "best_over_optional", "char_ngram_pr", "f1_of", "macro_f1", "norm_ja", "norm_text",
+    "rouge_lsum", "shingle_pr", "shingles", "topic_counts",
 ]

@@ -202,7 +202,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             wall, cpu, stats = run_newsmon(srv.base, args.workers, Path(tmp))
-        served = sum(1 for r in srv.requests if r["path"].startswith("/p/"))
+        served = sum(1 for r in srv.requests if r.path.startswith("/p/"))
     finally:
         srv.stop()
     second_wall, second_cpu, second_ok = run_trafilatura(bodies[1::2])

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._metrics import topic_counts  # noqa: E402
 from newsmon.enrich import text as text_mod  # noqa: E402
 from newsmon.enrich.entities import find_entities, load_gazetteer  # noqa: E402
 from newsmon.enrich.language import detect_language  # noqa: E402
@@ -70,20 +71,9 @@ def main() -> int:
 
     print(f"topics {topics.version}  mode: {'terms + semantic' if args.semantic else 'terms only'}")
     print(f"{'topic':<10}{'lang':<6}{'n':>4}{'P':>7}{'R':>7}{'F1':>7}   fp  fn")
-    for name in topics.names:
-        for lang in ("en", "ja"):
-            tp = fp = fn = 0
-            for a, r in zip(articles, results):
-                if a["lang"] != lang:
-                    continue
-                gold, pred = name in a["topics"], r[name]["label"]
-                tp += gold and pred
-                fp += pred and not gold
-                fn += gold and not pred
-            p = tp / (tp + fp) if tp + fp else 1.0
-            rc = tp / (tp + fn) if tp + fn else 1.0
-            f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
-            print(f"{name:<10}{lang:<6}{tp + fn:>4}{p:>7.2f}{rc:>7.2f}{f1:>7.2f}  {fp:>3} {fn:>3}")
+    for (name, lang), c in topic_counts(articles, results, topics.names).items():
+        print(f"{name:<10}{lang:<6}{c.positives:>4}{c.precision:>7.2f}{c.recall:>7.2f}{c.f1:>7.2f}"
+              f"  {c.fp:>3} {c.fn:>3}")
     print(f"language accuracy: {lang_ok}/{len(articles)} = {lang_ok / len(articles):.3f}")
     print(f"language + topics + entities + tokenise: {per_article_ms:.1f} ms/article")
     if args.semantic:

@@ -11,25 +11,24 @@ broken) that never resolves entities or touches the network.
 """
 from __future__ import annotations
 
-import email.utils
 import gzip
 import io
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import lxml.etree as etree
 import lxml.html
 
+from newsmon.crawler.dates import parse_date
 from newsmon.crawler.urls import absolute, host_of
 from newsmon.index.errors import FetchError
 
 __all__ = [
     "Entry",
     "Listing",
-    "parse_date",
     "parse_feed",
     "parse_sitemap",
     "robots_sitemaps",
@@ -69,27 +68,6 @@ class Listing:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def parse_date(text: str | None, default_tz: tzinfo | None = None) -> datetime | None:
-    """ISO 8601 (W3C, as in Atom, dc:date and sitemaps) or RFC 822 (RSS 2.0 pubDate)."""
-    if not text:
-        return None
-    text = text.strip()
-    value: datetime | None = None
-    iso = text.replace("Z", "+00:00").replace("z", "+00:00")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?[+-]\d{2}$", iso):
-        iso += ":00"  # +09 → +09:00
-    try:
-        value = datetime.fromisoformat(iso)
-    except ValueError:
-        try:
-            value = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if value.tzinfo is None and default_tz is not None:
-        value = value.replace(tzinfo=default_tz)
-    return value
-
-
 def maybe_gunzip(body: bytes, max_bytes: int) -> bytes:
     """Gunzip a body that is still gzip (``sitemap.xml.gz`` served as a file, not as
     Content-Encoding), refusing to inflate past ``max_bytes`` (a gzip bomb)."""
@@ -157,7 +135,7 @@ def sniff(body: bytes, content_type: str | None = None) -> str:
 
 
 # -- feeds ----------------------------------------------------------------------------------------
-def parse_feed(body: bytes, base_url: str, *, default_tz: tzinfo | None = None) -> Listing:
+def parse_feed(body: bytes, base_url: str, *, default_tz: str | None = None) -> Listing:
     """Entries of an RSS 2.0, RSS 1.0/RDF or Atom feed, in feed order, without duplicates."""
     root = _xml_root(body)
     if root is None:
@@ -198,7 +176,7 @@ def parse_feed(body: bytes, base_url: str, *, default_tz: tzinfo | None = None) 
 
 
 def _add(entries: list[Entry], base: str, href: str | None, date: str | None,
-         title: str | None, default_tz: tzinfo | None) -> None:
+         title: str | None, default_tz: str | None) -> None:
     url = absolute(base, href or "")
     if url:
         entries.append(Entry(url, parse_date(date, default_tz), title))
@@ -215,7 +193,7 @@ def _dedupe(entries: list[Entry]) -> list[Entry]:
 
 
 # -- sitemaps -------------------------------------------------------------------------------------
-def parse_sitemap(body: bytes, base_url: str, *, default_tz: tzinfo | None = None) -> Listing:
+def parse_sitemap(body: bytes, base_url: str, *, default_tz: str | None = None) -> Listing:
     """A sitemap index (→ ``sitemaps``) or a urlset (→ ``entries``; for Google News sitemaps
     the date is ``news:publication_date``, else ``lastmod``)."""
     root = _xml_root(body)
@@ -309,7 +287,7 @@ def _is_pagination(url: str, section: object, section_path: str) -> bool:
 # -- any listing ----------------------------------------------------------------------------------
 def parse_listing(body: bytes, url: str, *, content_type: str | None = None,
                   text: str | None = None, section_url: str | None = None,
-                  default_tz: tzinfo | None = timezone.utc, max_bytes: int = 50_000_000) -> Listing:
+                  default_tz: str | None = "UTC", max_bytes: int = 50_000_000) -> Listing:
     """Whatever ``url`` turned out to be: a feed, a sitemap, or an HTML section page (``text``
     is its decoded HTML when the caller has it)."""
     body = maybe_gunzip(body, max_bytes)

@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 
 from newsmon.crawler.urls import Domains, host_of
 from newsmon.index.errors import ConfigError
+from newsmon.index.yamlfile import load_yaml
 
 LANGS = ("en", "ja")
 KEYS = {
@@ -180,12 +180,7 @@ def parse_source(raw: Any, path: Path, index: int) -> Source:
 def load_sources(path: str | Path) -> list[Source]:
     """Load and validate a sources file; raise ConfigError naming the file, entry and key."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"sources file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = load_yaml(path, "sources")
     if isinstance(data, dict) and set(data) <= {"sources", "version"}:
         data = data.get("sources")
     if not isinstance(data, list):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -195,7 +194,6 @@ class NewsSpider(scrapy.Spider):
             self.ctx.log(url, NOT_MODIFIED, source=source.id, kind=kind, http_status=304)
             return
         self.ctx.stats.feeds_fetched += 1
-        tz = ZoneInfo(source.default_tz())
         try:
             if kind == "robots":
                 text = response.text if isinstance(response, TextResponse) else \
@@ -206,7 +204,7 @@ class NewsSpider(scrapy.Spider):
                     response.body, response.url,
                     content_type=_header(response, b"Content-Type"),
                     text=response.text if isinstance(response, TextResponse) else None,
-                    section_url=meta.get("newsmon_section"), default_tz=tz,
+                    section_url=meta.get("newsmon_section"), default_tz=source.default_tz(),
                     max_bytes=self.ctx.crawl.max_bytes,
                 )
         except FetchError as exc:

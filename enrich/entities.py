@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from newsmon.enrich.text import PhraseMatcher, analyze
 from newsmon.index.errors import ConfigError
+from newsmon.index.yamlfile import load_yaml
 
 __all__ = ["Entity", "Gazetteer", "load_gazetteer", "find_entities", "ENTITY_TYPES"]
 
@@ -84,12 +84,7 @@ def _parse_name(raw: Any, path: Path, where: str) -> tuple[str, bool]:
 def load_gazetteer(path: str | Path) -> Gazetteer:
     """Read and validate a gazetteer; any problem raises ConfigError naming file, entity and key."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read gazetteer: {exc}", reason="entities") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", reason="entities") from exc
+    doc = load_yaml(path, "gazetteer", reason="entities")
     if not isinstance(doc, dict) or set(doc) != {"entities"}:
         raise _fail(path, "top level", "must be a mapping with exactly one key, 'entities'")
     if not isinstance(doc["entities"], list) or not doc["entities"]:

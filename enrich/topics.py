@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from newsmon.enrich.text import PhraseMatcher, Sentence, analyze
 from newsmon.index.errors import ConfigError
+from newsmon.index.yamlfile import load_yaml
 
 __all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic_vectors"]
 
@@ -222,12 +222,7 @@ def load_topics(path: str | Path) -> TopicSet:
     """Read and validate a topics file; any problem raises ConfigError naming file, topic, key."""
     path = Path(path)
     c = _Check(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read topics file: {exc}", reason="topics") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", reason="topics") from exc
+    raw = load_yaml(path, "topics", reason="topics")
     doc = c.mapping(raw, "top level")
     c.keys(doc, "top level", {"scoring", "topics"})
     scoring = _load_scoring(doc["scoring"], c)

@@ -1,17 +1,19 @@
-"""A small local web server for the bundled demo news sites (and for tests that need real HTTP).
+"""The local web server newsmon's demo and its tests share: real HTTP on 127.0.0.1.
 
-Sites live in folders named after their host (``demo_site/www.harbour-times.example/...``). The
-server picks the folder from the request: a proxy-style request line (``GET http://host/path``),
-or else the ``Host`` header. So the demo sources keep their real-looking URLs, and the crawler
-reaches them with nothing demo-specific in it: the demo points the standard ``http_proxy``
-variable at this server.
+``LocalServer(resolve)`` answers each request with the ``Reply`` that ``resolve(host, path,
+query)`` gives (None: 404). Every 200 carries an ETag and a Last-Modified and conditional
+requests get 304; a reply may also be slow (``delay``), streamed (``stream``) or any status with
+any headers. Every request is recorded as a ``Hit`` (``requests``, and one JSON line per request
+in ``access_log`` when given).
 
-Files are served with a Content-Type and charset (by extension, or from ``headers.json`` for
-feeds and the Shift_JIS page), an ETag and Last-Modified, and answer conditional requests with
-304. ``/path`` also finds ``path.html`` and ``path/index.html``. A ``headers.json`` entry may
-also give a ``Status`` (say 503) that the path always answers, file or not: a failing page for
-tests. Every request is recorded (``requests``, and one JSON line per request in
-``access_log`` when given).
+``DemoServer(root)`` serves a folder of sites named after their host
+(``demo_site/www.harbour-times.example/...``). The host comes from a proxy-style request line
+(``GET http://host/path``), or else the ``Host`` header; so the demo sources keep their
+real-looking URLs, and the crawler reaches them with nothing demo-specific in it: the demo
+points the standard ``http_proxy`` variable at this server. Files are served with a
+Content-Type and charset (by extension, or from ``headers.json`` for feeds and the Shift_JIS
+page). ``/path`` also finds ``path.html`` and ``path/index.html``. A ``headers.json`` entry may
+also give a ``Status`` (say 503) that the path always answers, file or not: a failing page.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ import hashlib
 import json
 import logging
 import posixpath
+import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +47,27 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
 }
 
+__all__ = ["DEMO_SITE", "DemoServer", "Hit", "LocalServer", "Reply", "read_access_log"]
+
+
+@dataclass
+class Reply:
+    """What the server answers for one path."""
+
+    body: bytes = b""
+    content_type: str | None = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    modified: float = 0.0  # Last-Modified, epoch seconds
+    conditional: bool = True  # ETag / Last-Modified on a 200, and 304 when they match
+    delay: float = 0.0  # seconds before answering
+    # the body produced on demand, (size, chunks): a large page is not kept in memory
+    stream: Callable[[], tuple[int, Iterable[bytes]]] | None = None
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha1(self.body).hexdigest()[:20] + '"'
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -55,30 +80,23 @@ class Hit:
     status: int
     user_agent: str
     proxied: bool  # the request line carried an absolute URL (the client used us as a proxy)
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _File:
-    body: bytes
-    content_type: str
-    etag: str
-    mtime: int
+Resolver = Callable[[str, str, str], "Reply | None"]
 
 
-class DemoServer:
-    """``with DemoServer() as server:`` serves ``root`` on 127.0.0.1 (a free port unless given)."""
+class LocalServer:
+    """``with LocalServer(resolve) as server:`` serves on ``host`` (a free port unless given)."""
 
-    def __init__(self, root: str | Path = DEMO_SITE, *, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, resolve: Resolver, *, host: str = "127.0.0.1", port: int = 0,
                  access_log: str | Path | None = None) -> None:
-        self.root = Path(root).resolve()
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"demo site folder not found: {self.root}")
+        self.resolve = resolve
         self.access_log = Path(access_log) if access_log else None
         self.requests: list[Hit] = []
-        self._headers = _read_headers(self.root / HEADERS_FILE)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -87,19 +105,21 @@ class DemoServer:
 
     @property
     def url(self) -> str:
-        """The server's own address: use it as ``http_proxy`` to reach the demo hosts."""
-        return f"http://127.0.0.1:{self.port}"
+        """The server's own address (as ``http_proxy``, it reaches a ``DemoServer``'s hosts)."""
+        return f"http://{self._httpd.server_address[0]}:{self.port}"
 
-    @property
-    def hosts(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+    base = url
 
-    def start(self) -> "DemoServer":
+    def paths(self, status: int | None = None) -> list[str]:
+        with self._lock:
+            return [h.path for h in self.requests if status is None or h.status == status]
+
+    def start(self) -> LocalServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="demo-server",
+            self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-server",
                                             daemon=True)
             self._thread.start()
-            log.info("demo server on %s serving %s", self.url, ", ".join(self.hosts))
+            log.info("local server on %s", self.url)
         return self
 
     def serve_forever(self) -> None:
@@ -113,14 +133,49 @@ class DemoServer:
             self._thread = None
         self._httpd.server_close()
 
-    def __enter__(self) -> "DemoServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- used by the handler ------------------------------------------------------------------
-    def lookup(self, host: str, path: str) -> _File | None:
+    def record(self, hit: Hit) -> None:
+        with self._lock:
+            self.requests.append(hit)
+            if self.access_log is not None:
+                self.access_log.parent.mkdir(parents=True, exist_ok=True)
+                with self.access_log.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(asdict(hit), ensure_ascii=False) + "\n")
+
+
+class DemoServer(LocalServer):
+    """``with DemoServer() as server:`` serves the sites under ``root`` (the bundled demo sites
+    unless given)."""
+
+    def __init__(self, root: str | Path = DEMO_SITE, *, host: str = "127.0.0.1", port: int = 0,
+                 access_log: str | Path | None = None) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"demo site folder not found: {self.root}")
+        self._headers = _read_headers(self.root / HEADERS_FILE)
+        super().__init__(self.lookup, host=host, port=port, access_log=access_log)
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def start(self) -> DemoServer:
+        super().start()
+        log.info("demo server on %s serving %s", self.url, ", ".join(self.hosts))
+        return self
+
+    def __enter__(self) -> DemoServer:
+        return self.start()
+
+    def lookup(self, host: str, path: str, query: str = "") -> Reply | None:
+        forced = self._headers.get(f"{host}/{unquote(path).lstrip('/')}", {}).get("Status")
+        if forced is not None:
+            return Reply(content_type=None, status=int(forced), conditional=False)
         site = self.root / host
         if not host or "/" in host or host.startswith(".") or not site.is_dir():
             return None
@@ -134,27 +189,12 @@ class DemoServer:
         for name in candidates:
             file = (site / name).resolve()
             if file.is_file() and file.is_relative_to(site):
-                body = file.read_bytes()
                 key = f"{host}/{file.relative_to(site).as_posix()}"
                 ctype = self._headers.get(key, {}).get("Content-Type") or CONTENT_TYPES.get(
                     file.suffix.lower(), "application/octet-stream")
-                etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
-                return _File(body, ctype, etag, int(file.stat().st_mtime))
+                return Reply(file.read_bytes(), ctype, modified=int(file.stat().st_mtime),
+                             headers={"Cache-Control": "max-age=60"})
         return None
-
-    def forced_status(self, host: str, path: str) -> int | None:
-        """The status ``headers.json`` makes this path answer whatever the files say."""
-        entry = self._headers.get(f"{host}/{unquote(path).lstrip('/')}", {})
-        status = entry.get("Status")
-        return int(status) if status is not None else None
-
-    def record(self, hit: Hit) -> None:
-        with self._lock:
-            self.requests.append(hit)
-            if self.access_log is not None:
-                self.access_log.parent.mkdir(parents=True, exist_ok=True)
-                with self.access_log.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(asdict(hit), ensure_ascii=False) + "\n")
 
 
 def _read_headers(path: Path) -> dict[str, dict[str, str]]:
@@ -167,7 +207,7 @@ def _read_headers(path: Path) -> dict[str, dict[str, str]]:
 
 
 def read_access_log(path: str | Path) -> list[Hit]:
-    """The requests a demo server wrote to its access log (for tests and for the curious)."""
+    """The requests a server wrote to its access log (for tests and for the curious)."""
     path = Path(path)
     if not path.exists():
         return []
@@ -175,75 +215,92 @@ def read_access_log(path: str | Path) -> list[Hit]:
             if line.strip()]
 
 
-def _not_modified(headers: Any, file: _File) -> bool:
+def _not_modified(headers: Any, reply: Reply) -> bool:
     # If-None-Match wins over If-Modified-Since when both are sent (RFC 9110 13.2.2)
     tags = headers.get("If-None-Match")
     if tags is not None:
-        return tags.strip() == "*" or file.etag in [t.strip() for t in tags.split(",")]
+        return tags.strip() == "*" or reply.etag in [t.strip() for t in tags.split(",")]
     since = headers.get("If-Modified-Since")
     if since:
         try:
-            return file.mtime <= int(parsedate_to_datetime(since).timestamp())
+            return int(reply.modified) <= int(parsedate_to_datetime(since).timestamp())
         except (TypeError, ValueError):
             return False
     return False
 
 
-def _handler_for(server: DemoServer) -> type[BaseHTTPRequestHandler]:
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # the client hung up (a timeout, or a page too large for it): expected
+        super().handle_error(request, client_address)
+
+
+def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        server_version = "newsmon-demo/1"
+        server_version = "newsmon-local/1"
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             self._answer(with_body=True)
 
-        def do_HEAD(self) -> None:
+        def do_HEAD(self) -> None:  # noqa: N802
             self._answer(with_body=False)
 
         def _answer(self, *, with_body: bool) -> None:
             proxied = self.path.startswith(("http://", "https://"))
+            parts = urlsplit(self.path)
             if proxied:
-                parts = urlsplit(self.path)
                 host = (parts.hostname or "").lower()
-                path = parts.path or "/"
-                shown = path + (f"?{parts.query}" if parts.query else "")
             else:
                 host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
-                shown = self.path
-                path = urlsplit(self.path).path or "/"
-            forced = server.forced_status(host, path)
-            file = server.lookup(host, path) if forced is None else None
-            if file is None:
-                status = HTTPStatus(forced or HTTPStatus.NOT_FOUND)
-            elif _not_modified(self.headers, file):
+            path = parts.path or "/"
+            shown = path + (f"?{parts.query}" if parts.query else "")
+            reply = server.resolve(host, path, parts.query)
+            if reply is not None and reply.delay:
+                time.sleep(reply.delay)
+            if reply is None:
+                status = HTTPStatus.NOT_FOUND
+            elif reply.status == 200 and reply.conditional and reply.stream is None \
+                    and _not_modified(self.headers, reply):
                 status = HTTPStatus.NOT_MODIFIED
             else:
-                status = HTTPStatus.OK
+                status = HTTPStatus(reply.status)
             # recorded before answering: whoever got the answer can rely on the record
             server.record(Hit(at=time.time(), method=self.command, host=host, path=shown,
                               status=int(status), user_agent=self.headers.get("User-Agent", ""),
-                              proxied=proxied))
+                              proxied=proxied, if_none_match=self.headers.get("If-None-Match"),
+                              if_modified_since=self.headers.get("If-Modified-Since")))
             self.send_response(status)
-            if file is None:
-                body = f"{status.value} {status.phrase}\n".encode()
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-            else:
-                self.send_header("ETag", file.etag)
-                self.send_header("Last-Modified", formatdate(file.mtime, usegmt=True))
-                self.send_header("Cache-Control", "max-age=60")
-                body = file.body if status == HTTPStatus.OK else b""
-                if status == HTTPStatus.OK:
-                    self.send_header("Content-Type", file.content_type)
-            if status != HTTPStatus.NOT_MODIFIED:
-                self.send_header("Content-Length", str(len(body)))
+            if reply is None or (reply.content_type is None and not reply.body and status != 304):
+                reply = Reply(f"{status.value} {status.phrase}\n".encode(),
+                              "text/plain; charset=utf-8", int(status),
+                              reply.headers if reply else {}, conditional=False)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.conditional and reply.status == 200 and reply.stream is None:
+                self.send_header("ETag", reply.etag)
+                self.send_header("Last-Modified", formatdate(reply.modified, usegmt=True))
+            if status == HTTPStatus.NOT_MODIFIED:
+                self.end_headers()
+                return
+            if reply.content_type:
+                self.send_header("Content-Type", reply.content_type)
+            size, chunks = reply.stream() if reply.stream else (len(reply.body), (reply.body,))
+            self.send_header("Content-Length", str(size))
             self.end_headers()
-            if with_body and body:
-                self.wfile.write(body)
+            if not with_body:
+                return
+            try:
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client hung up, as a crawler should on a page this large
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-            log.debug("demo server: " + format, *args)
+            log.debug("local server: " + format, *args)
 
     return Handler
-
-
-__all__ = ["DemoServer", "Hit", "DEMO_SITE", "read_access_log"]

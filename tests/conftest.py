@@ -18,18 +18,25 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def _shared_subdir(name: str) -> Path:
-    path = SHARED_DIR / name
-    if not path.is_dir():
-        pytest.skip(f"shared data not found at {path} (tests read ../shared in place)")
+def _require_shared(name: str = "") -> Path:
+    """``../shared/<name>``. Missing, the test skips, except in CI (CI=true), which always
+    provides the shared data: there a missing path is a defect and fails."""
+    path = SHARED_DIR / name if name else SHARED_DIR
+    if not path.exists():
+        message = f"shared data not found at {path} (tests read ../shared in place)"
+        if _in_ci():
+            pytest.fail(message + "; CI must provide it", pytrace=False)
+        pytest.skip(message)
     return path
+
+
+def _shared_subdir(name: str) -> Path:
+    return _require_shared(name)
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED_DIR.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DIR} (tests read ../shared in place)")
-    return SHARED_DIR
+    return _require_shared()
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +103,15 @@ def enriched_devset(tmp_path_factory: pytest.TempPathFactory):
         assert stats.failed == 0, stats.errors
     yield store, {article(r).id: r for r in records}, stats
     store.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # @pytest.mark.shared("corpora", "devset/site/manifest.json"): the paths under ../shared the
+    # test reads; missing, it skips, or fails under CI=true (see _require_shared)
+    for marker in item.iter_markers("shared"):
+        for name in marker.args:
+            _require_shared(name)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

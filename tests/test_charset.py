@@ -131,7 +131,7 @@ def test_undecodable_bytes_are_replaced_not_raised() -> None:
     assert JA_TEXT in text
 
 
-@pytest.mark.skipif(not TOHTO.is_dir(), reason=f"devset site not found at {TOHTO}")
+@pytest.mark.shared("devset/site")
 def test_devset_shift_jis_pages_decode_strictly() -> None:
     pages = sorted(TOHTO.glob("news/*/*.html"))
     assert pages, "no 東都新聞 article pages"

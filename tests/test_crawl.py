@@ -6,25 +6,20 @@ import json
 import sqlite3
 import subprocess
 import sys
-import unicodedata
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from bench._metrics import norm_ja
 from tests.helpers.crawlproc import ROOT, TEST_SETTINGS, run_crawl_process
-from tests.helpers.webserver import CORPORA, corpora_available, sources_yaml, start_news_site
+from tests.helpers.webserver import CORPORA, sources_yaml, start_news_site
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not corpora_available(),
-                       reason=f"shared corpora not found at {CORPORA} (needed for crawl tests)"),
+    pytest.mark.shared("corpora/fundus-evaluation", "corpora/fundus-parser-tests"),
 ]
-
-
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def _path(url: str) -> str:
@@ -75,7 +70,7 @@ def test_first_crawl_stores_each_article_once_matching_ground_truth(crawled):
         row = by_path[path]
         data = json.loads(row["data"])
         assert row["lang"] == expected.lang, path
-        assert _norm(expected.body_start) in _norm(data["text"]), (path, data["text"][:200])
+        assert norm_ja(expected.body_start) in norm_ja(data["text"]), (path, data["text"][:200])
     stats = crawled["first"].stats
     assert stats["stored"] == len(site.articles) == 10
     assert stats["discovered"] >= stats["stored"]
@@ -89,7 +84,7 @@ def test_japanese_pages_in_legacy_charsets_decode_cleanly(crawled):
         data = json.loads(db.execute("SELECT data FROM articles WHERE canonical_url=?",
                                      (expected.url,)).fetchone()[0])
         assert "\ufffd" not in data["text"] and "\ufffd" not in data["title"], path
-        assert _norm(expected.body_start) in _norm(data["text"]), path
+        assert norm_ja(expected.body_start) in norm_ja(data["text"]), path
         truth = json.loads((CORPORA / "fundus-parser-tests/truth/jp" /
                             (Path(expected.corpus_file.split()[0]).name[:-8] + ".json"))
                            .read_text(encoding="utf-8"))
@@ -140,12 +135,12 @@ def test_traps_are_recorded_with_their_reason_and_not_stored(crawled):
 
 
 def test_5xx_is_retried_within_the_run(crawled):
-    errors = [r for r in crawled["req1"] if r["path"] == "/trap/error.html"]
+    errors = [r for r in crawled["req1"] if r.path == "/trap/error.html"]
     assert len(errors) == 1 + int(TEST_SETTINGS["crawl.retries"])
 
 
 def test_robots_disallowed_and_offsite_urls_are_never_requested(crawled):
-    paths = [r["path"] for r in crawled["req1"] + crawled["req2"]]
+    paths = [r.path for r in crawled["req1"] + crawled["req2"]]
     assert not any(p.startswith("/private/") for p in paths)
     assert crawled["offsite"].requests == []
     stats = crawled["first"].stats
@@ -156,19 +151,19 @@ def test_robots_disallowed_and_offsite_urls_are_never_requested(crawled):
 
 
 def test_requests_carry_the_configured_user_agent(crawled):
-    agents = {r["user_agent"] for r in crawled["req1"]}
+    agents = {r.user_agent for r in crawled["req1"]}
     assert agents == {TEST_SETTINGS["crawl.user_agent"]}
 
 
 def test_second_crawl_fetches_no_stored_article_and_gets_304s(crawled):
     site, db = crawled["site"], crawled["db"]
-    paths_2 = [r["path"] for r in crawled["req2"]]
+    paths_2 = [r.path for r in crawled["req2"]]
     for path in site.articles:
         assert path not in paths_2, f"stored article fetched again: {path}"
     for gone in ("/trap/missing.html", "/trap/report.pdf", "/amp/en/apnews_0.html"):
         assert gone not in paths_2
     assert "/trap/error.html" in paths_2  # failed once: tried again (max_attempts=3)
-    status = {r["path"]: r["status"] for r in crawled["req2"]}
+    status = {r.path: r.status for r in crawled["req2"]}
     # (the section's page 2 is not even asked for: page 1 answered 304)
     assert "/section/page/2/" not in paths_2
     for listing in ("/atom.xml", "/rdf.xml", "/section/",
@@ -176,8 +171,8 @@ def test_second_crawl_fetches_no_stored_article_and_gets_304s(crawled):
         assert status[listing] == 304, listing
     assert status["/rss.xml"] == 200
     assert status["/sitemap_index.xml"] == 200  # an index is always read (see middlewares)
-    conditional = [r for r in crawled["req2"] if r["path"] == "/atom.xml"]
-    assert conditional[0]["if_none_match"] and conditional[0]["if_modified_since"]
+    conditional = [r for r in crawled["req2"] if r.path == "/atom.xml"]
+    assert conditional[0].if_none_match and conditional[0].if_modified_since
     second = crawled["second"].stats
     assert second["stored"] == 1 and second["not_modified"] >= 6
     new = db.execute("SELECT COUNT(*) FROM articles WHERE canonical_url LIKE '%followup%'")

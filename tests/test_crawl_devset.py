@@ -10,20 +10,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from bench._metrics import norm_ja
 from tests.helpers.crawlproc import ROOT, crawl_command, crawl_env, run_crawl_process
 from tests.helpers.webserver import DEVSET
 
 SITE = DEVSET / "site"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (SITE / "serve.py").is_file(),
-                       reason=f"devset mini web not found at {SITE}"),
+    pytest.mark.shared("devset/site/serve.py"),
 ]
 
 # Per-source rules, as a user would write them in config/sources.yaml: which links are articles.
@@ -62,10 +61,6 @@ def _expected(phase: int) -> dict[str, str]:
     """canonical URL → article id of the articles served in ``phase``."""
     return {p["url"]: p["article_id"] for p in _manifest()["pages"].values()
             if p["kind"] == "article" and phase in p["phases"]}
-
-
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +121,7 @@ def test_phase1_stores_the_26_articles_once_each(three_crawls):
         by_lang[f"{art['source']}:{art['lang']}"] = by_lang.get(f"{art['source']}:{art['lang']}", 0) + 1
         assert art["lang"] == ref["lang"]
         first_paragraph = ref["text"].split("\n\n")[0]
-        assert _norm(first_paragraph) in _norm(art["text"]), url
+        assert norm_ja(first_paragraph) in norm_ja(art["text"]), url
     assert by_lang == {"harbourline:en": 8, "tohto-shimbun:ja": 7, "nichirin-news:ja": 11}
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from newsmon.crawler.discovery import (
     maybe_gunzip,
-    parse_date,
     parse_feed,
     parse_listing,
     parse_sitemap,
@@ -18,12 +17,13 @@ from newsmon.crawler.discovery import (
     section_links,
     sniff,
 )
+from newsmon.crawler.dates import parse_date
 from newsmon.index.errors import FetchError
 from tests.helpers.webserver import DEVSET
 
 SITE = DEVSET / "site"
 JST = timezone(timedelta(hours=9))
-needs_devset = pytest.mark.skipif(not SITE.is_dir(), reason=f"devset not found at {SITE}")
+needs_devset = pytest.mark.shared("devset/site")
 
 
 @needs_devset
@@ -79,7 +79,7 @@ def test_gzipped_sitemap_and_gzip_bomb_limit() -> None:
     urlset = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url>'
               b"<loc>https://x.example/a</loc><lastmod>2025-01-02</lastmod></url></urlset>")
     listing = parse_listing(gzip.compress(urlset), "https://x.example/s.xml.gz",
-                            default_tz=ZoneInfo("Asia/Tokyo"))
+                            default_tz="Asia/Tokyo")
     assert [e.url for e in listing.entries] == ["https://x.example/a"]
     assert listing.entries[0].published == datetime(2025, 1, 2, tzinfo=ZoneInfo("Asia/Tokyo"))
     with pytest.raises(FetchError) as err:
@@ -151,5 +151,5 @@ def test_sniff_by_root_element_not_content_type() -> None:
     ("yesterday", None),
     ("", None),
 ])
-def test_dates(text: str, expected: datetime | None) -> None:
-    assert parse_date(text, JST) == expected
+def test_listing_dates_read_by_the_one_date_parser(text: str, expected: datetime | None) -> None:
+    assert parse_date(text, "Asia/Tokyo") == expected

@@ -18,10 +18,7 @@ from newsmon.index.settings import Settings
 from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
-pytestmark = pytest.mark.skipif(
-    not (DEVSET / "articles.jsonl").exists(),
-    reason=f"development set not found at {DEVSET} (tests read ../shared/devset in place)",
-)
+pytestmark = pytest.mark.shared("devset/articles.jsonl")
 PICK = ("en-002", "en-003", "en-006", "ja-004", "ja-017")
 
 

@@ -110,9 +110,8 @@ def test_explicit_case_sensitivity(tmp_path: Path) -> None:
     assert _ids(find_entities("", "acme and Acme.", "en", g)) == {"org/acme": 1}
 
 
+@pytest.mark.shared("devset/articles.jsonl")
 def test_devset_tricky_cases(gaz) -> None:
-    if not DEVSET.exists():
-        pytest.skip(f"devset not found at {DEVSET}")
     arts = {a["id"]: a for a in map(json.loads, DEVSET.read_text(encoding="utf-8").splitlines())}
 
     def ids(aid: str) -> dict[str, int]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
-import unicodedata
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from bench._metrics import norm_ja
 from newsmon.crawler.dates import parse_date
 from newsmon.crawler.extract import extract_article
 from newsmon.crawler.page import Page
+from newsmon.crawler.text import normalize as norm
 from newsmon.index.article import Article, Status
 from newsmon.index.errors import ExtractError
 
@@ -30,16 +30,8 @@ DEVSET = SHARED / "devset"
 CORPORA = SHARED / "corpora"
 FETCHED = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
-needs_devset = pytest.mark.skipif(not (DEVSET / "site" / "manifest.json").is_file(), reason=f"devset not found at {DEVSET}")
-needs_corpora = pytest.mark.skipif(not CORPORA.is_dir(), reason=f"corpora not found at {CORPORA}")
-
-
-def norm(text: str | None) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip()
-
-
-def norm_ja(text: str | None) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+needs_devset = pytest.mark.shared("devset/site/manifest.json")
+needs_corpora = pytest.mark.shared("corpora")
 
 
 def char_f1(pred: str, truth: str, n: int = 4) -> float:

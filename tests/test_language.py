@@ -70,9 +70,8 @@ def test_confidence_grows_with_evidence() -> None:
     assert short < long
 
 
+@pytest.mark.shared("devset/articles.jsonl")
 def test_devset_language_accuracy() -> None:
-    if not DEVSET.exists():
-        pytest.skip(f"devset not found at {DEVSET}")
     articles = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line.strip()]
     wrong = [
         (a["id"], detect_language(a["title"] + "\n\n" + a["text"]))

@@ -18,13 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench._metrics import Counts
 from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
-pytestmark = pytest.mark.skipif(
-    not (DEVSET / "articles.jsonl").exists(),
-    reason=f"development set not found at {DEVSET} (tests read ../shared/devset in place)",
-)
+pytestmark = pytest.mark.shared("devset/articles.jsonl")
 
 P_FLOOR, R_FLOOR, CROSS_R_FLOOR, MRR_FLOOR = 0.95, 0.90, 0.85, 0.8
 
@@ -42,18 +40,14 @@ def enriched(enriched_devset):
 
 def _pairwise(store: Store, by_id: dict[str, dict]) -> dict[str, float]:
     predicted = store.vectors.stories()
-    tp = fp = fn = cross_tp = cross_fn = 0
+    pairs, cross = Counts(), Counts()
     for a, b in itertools.combinations(sorted(by_id), 2):
         same_pred = predicted[a] == predicted[b]
         same_gold = by_id[a]["story"] == by_id[b]["story"]
-        tp += same_pred and same_gold
-        fp += same_pred and not same_gold
-        fn += same_gold and not same_pred
-        if same_gold and by_id[a]["lang"] != by_id[b]["lang"]:
-            cross_tp += same_pred
-            cross_fn += not same_pred
-    return {"precision": tp / (tp + fp), "recall": tp / (tp + fn),
-            "cross_recall": cross_tp / (cross_tp + cross_fn)}
+        pairs.add(same_gold, same_pred)
+        if by_id[a]["lang"] != by_id[b]["lang"]:
+            cross.add(same_gold, same_pred)
+    return {"precision": pairs.precision, "recall": pairs.recall, "cross_recall": cross.recall}
 
 
 def test_every_article_has_a_story_named_after_a_member(enriched) -> None:

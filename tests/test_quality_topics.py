@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench._metrics import Counts, topic_counts
 from newsmon.enrich.language import detect_language
 from newsmon.enrich.topics import load_topics, score_topics, topic_vectors
 
@@ -30,12 +31,11 @@ LANGS = ("en", "ja")
 # positives). A floor of 0.95 fails on the first article gained or lost.
 FLOORS = {(t, lang): (0.95, 0.95) for t in TOPICS for lang in LANGS}
 LANGUAGE_ACCURACY_FLOOR = 1.0
+pytestmark = pytest.mark.shared("devset/articles.jsonl")
 
 
 @pytest.fixture(scope="module")
 def articles() -> list[dict]:
-    if not DEVSET.exists():
-        pytest.skip(f"devset not found at {DEVSET} (tests read ../shared/devset in place)")
     return [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -44,30 +44,12 @@ def topics():
     return load_topics(ROOT / "config" / "topics.yaml")
 
 
-def _prf(articles, results) -> dict[tuple[str, str], tuple[float, float, float, int]]:
-    table = {}
-    for t in TOPICS:
-        for lang in LANGS:
-            tp = fp = fn = 0
-            for a, r in zip(articles, results):
-                if a["lang"] != lang:
-                    continue
-                gold, pred = t in a["topics"], r[t]["label"]
-                tp += gold and pred
-                fp += pred and not gold
-                fn += gold and not pred
-            p = tp / (tp + fp) if tp + fp else 1.0
-            rc = tp / (tp + fn) if tp + fn else 1.0
-            f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
-            table[(t, lang)] = (p, rc, f1, tp + fn)
-    return table
-
-
-def _check_floors(table, mode: str) -> None:
+def _check_floors(table: dict[tuple[str, str], Counts], mode: str) -> None:
     failures = [
-        f"{t}/{lang}: P={p:.2f} (floor {FLOORS[(t, lang)][0]}), R={r:.2f} (floor {FLOORS[(t, lang)][1]})"
-        for (t, lang), (p, r, _, _) in table.items()
-        if p < FLOORS[(t, lang)][0] or r < FLOORS[(t, lang)][1]
+        f"{t}/{lang}: P={c.precision:.2f} (floor {FLOORS[(t, lang)][0]}), "
+        f"R={c.recall:.2f} (floor {FLOORS[(t, lang)][1]})"
+        for (t, lang), c in table.items()
+        if c.precision < FLOORS[(t, lang)][0] or c.recall < FLOORS[(t, lang)][1]
     ]
     assert not failures, f"{mode}: " + "; ".join(failures)
 
@@ -84,7 +66,7 @@ def test_language_accuracy(articles) -> None:
 
 def test_topics_term_evidence_only(articles, topics) -> None:
     results = [score_topics(a["title"], a["text"], a["lang"], topics) for a in articles]
-    _check_floors(_prf(articles, results), "terms only")
+    _check_floors(topic_counts(articles, results, TOPICS, LANGS), "terms only")
 
 
 def test_named_tricky_cases(articles, topics) -> None:
@@ -132,7 +114,7 @@ def test_topics_with_semantic_part(articles, topics, semantic) -> None:
         score_topics(a["title"], a["text"], a["lang"], topics, doc_vector=v, topic_vectors=tv)
         for a, v in zip(articles, vectors)
     ]
-    _check_floors(_prf(articles, results), "terms + semantic")
+    _check_floors(topic_counts(articles, results, TOPICS, LANGS), "terms + semantic")
     # the calibration keeps the semantic part informative: on-topic articles sit high in
     # [low, high], off-topic ones low, rather than everything clipped to 0 or 1
     on = [r[t]["semantic"] for a, r in zip(articles, results) for t in TOPICS if t in a["topics"]]

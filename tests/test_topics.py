@@ -69,7 +69,7 @@ class TestLoad:
         assert expected in str(info.value)
 
     def test_missing_and_broken_files(self, tmp_path: Path) -> None:
-        with pytest.raises(ConfigError, match="cannot read"):
+        with pytest.raises(ConfigError, match="topics file not found"):
             load_topics(tmp_path / "nope.yaml")
         bad = tmp_path / "bad.yaml"
         bad.write_text("topics: [unclosed", encoding="utf-8")

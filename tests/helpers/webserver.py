@@ -1,9 +1,9 @@
 """A real local news site for crawl tests: saved pages from the shared corpora behind generated
 feeds, sitemaps and section pages, plus every trap a crawler meets in the wild.
 
-``NewsSite`` describes the site (routes, ground truth); ``serve(site)`` runs it on a
-``ThreadingHTTPServer`` bound to 127.0.0.1 on a free port, recording every request. ETag and
-Last-Modified are sent on every 200 and honoured with 304.
+``NewsSite`` describes the site (routes, ground truth); ``serve(site)`` runs it on the
+``LocalServer`` the demo uses too (newsmon/demo_server.py), bound to 127.0.0.1 on a free port,
+recording every request. ETag and Last-Modified are sent on every 200 and honoured with 304.
 
 Layout of ``build_news_site`` (BASE = http://127.0.0.1:PORT):
 
@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import email.utils
 import gzip
-import hashlib
 import json
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
+
+from newsmon.demo_server import LocalServer, Reply
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"
@@ -54,17 +52,10 @@ ENCODED = (
 PAGE_TIME = datetime(2025, 1, 20, 9, 0, tzinfo=timezone.utc)
 
 
-@dataclass
-class Route:
-    body: bytes = b""
-    content_type: str = "text/html; charset=utf-8"
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before answering (the slow trap)
-    conditional: bool = True  # ETag/Last-Modified + 304
-    modified: datetime = PAGE_TIME
-    # the body is produced on demand (the 15 MB page is not kept in memory)
-    stream: Callable[[], tuple[int, object]] | None = None
+def Route(body: bytes = b"", content_type: str | None = "text/html; charset=utf-8", *,  # noqa: N802
+          modified: datetime = PAGE_TIME, **kwargs: Any) -> Reply:
+    """One reply of the test site (Last-Modified ``PAGE_TIME`` unless given)."""
+    return Reply(body, content_type, modified=modified.timestamp(), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -80,141 +71,28 @@ class Expected:
 
 @dataclass
 class NewsSite:
-    routes: dict[str, Route] = field(default_factory=dict)
+    routes: dict[str, Reply] = field(default_factory=dict)
     articles: dict[str, Expected] = field(default_factory=dict)  # by path
     traps: dict[str, str] = field(default_factory=dict)  # path → what it is
     phase: int = 1
-    phase2_routes: dict[str, Route] = field(default_factory=dict)
+    phase2_routes: dict[str, Reply] = field(default_factory=dict)
 
-    def route(self, path: str) -> Route | None:
+    def route(self, path: str) -> Reply | None:
         if self.phase >= 2 and path in self.phase2_routes:
             return self.phase2_routes[path]
         return self.routes.get(path)
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr: tuple[str, int], site: NewsSite) -> None:
-        super().__init__(addr, _Handler)
-        self.site = site
-        self.requests: list[dict] = []
-        self._lock = threading.Lock()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        import sys
-
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return  # the crawler hung up (a timeout or a too-large page): expected
-        super().handle_error(request, client_address)
-
-    def record(self, entry: dict) -> None:
-        with self._lock:
-            self.requests.append(entry)
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}"
-
-    def paths(self, status: int | None = None) -> list[str]:
-        with self._lock:
-            return [r["path"] for r in self.requests if status is None or r["status"] == status]
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+    def resolve(self, host: str, path: str, query: str) -> Reply | None:
+        """What the server answers (whatever the host: the site is the whole server)."""
+        return (self.route(f"{path}?{query}") if query else None) or self.route(path)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt: str, *args: object) -> None:  # recorded on the server instead
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-        target = urlsplit(self.path)
-        path = target.path + (("?" + target.query) if target.query else "")
-        site = self.server.site
-        route = site.route(path) or site.route(target.path)
-        entry = {"path": path, "host": self.headers.get("Host"),
-                 "user_agent": self.headers.get("User-Agent"),
-                 "if_none_match": self.headers.get("If-None-Match"),
-                 "if_modified_since": self.headers.get("If-Modified-Since"),
-                 "at": time.time()}
-        if route is None:
-            entry["status"] = 404
-            self.server.record(entry)
-            return self._send(404, b"not found\n", "text/plain; charset=utf-8", {})
-        if route.delay:
-            time.sleep(route.delay)
-        if route.stream is not None:
-            entry["status"] = 200
-            self.server.record(entry)
-            size, chunks = route.stream()
-            self.send_response(200)
-            self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            try:
-                for chunk in chunks:  # type: ignore[attr-defined]
-                    self.wfile.write(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the crawler hung up, as it should on a page this large
-            return
-        headers = dict(route.headers)
-        status = route.status
-        if route.conditional and status == 200:
-            etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
-            last_mod = email.utils.format_datetime(route.modified, usegmt=True)
-            headers.update({"ETag": etag, "Last-Modified": last_mod})
-            inm = self.headers.get("If-None-Match")
-            ims = self.headers.get("If-Modified-Since")
-            fresh = False
-            if inm is not None:
-                fresh = etag in [t.strip() for t in inm.split(",")]
-            elif ims:
-                try:
-                    fresh = email.utils.parsedate_to_datetime(ims) >= route.modified
-                except (TypeError, ValueError):
-                    fresh = False
-            if fresh:
-                entry["status"] = 304
-                self.server.record(entry)
-                return self._send(304, b"", None, headers)
-        entry["status"] = status
-        self.server.record(entry)
-        self._send(status, route.body, route.content_type, headers)
-
-    def _send(self, status: int, body: bytes, ctype: str | None, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        if status != 304:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            if status != 304:
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
-def serve(site: NewsSite, host: str = "127.0.0.1") -> _Server:
-    """Start ``site`` on a free port in a daemon thread; ``.stop()`` when done."""
-    srv = _Server((host, 0), site)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+def serve(site: NewsSite, host: str = "127.0.0.1") -> LocalServer:
+    """Start ``site`` on a free port of ``host`` in a daemon thread; ``.stop()`` when done."""
+    return LocalServer(site.resolve, host=host).start()
 
 
 # -- building the site ------------------------------------------------------------------------------
-def corpora_available() -> bool:
-    return (CORPORA / "fundus-evaluation").is_dir() and (CORPORA / "fundus-parser-tests").is_dir()
-
-
 def _gunzip(path: Path) -> bytes:
     return gzip.decompress(path.read_bytes())
 
@@ -455,7 +333,7 @@ sources:
 """
 
 
-def start_news_site() -> tuple[_Server, _Server, NewsSite]:
+def start_news_site() -> tuple[LocalServer, LocalServer, NewsSite]:
     """The test site on 127.0.0.1 and an off-site server on 127.0.0.2 (another host name, so
     only the crawler's domain rules keep it from being requested; its log must stay empty)."""
     offsite = serve(NewsSite(), host="127.0.0.2")
