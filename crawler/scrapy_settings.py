@@ -21,7 +21,9 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_host_concurrency,
         "DOWNLOAD_DELAY": crawl.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        # each delay varies by ±50% (Scrapy's default; RANDOMIZE_DOWNLOAD_DELAY, which said the
+        # same, is deprecated and warns when set)
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 1.0),
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
