@@ -25,6 +25,7 @@ import lxml.html
 from newsmon.crawler.dates import parse_date
 from newsmon.crawler.urls import absolute, host_of
 from newsmon.index.errors import FetchError
+from newsmon.index import reasons
 
 __all__ = [
     "Entry",
@@ -80,7 +81,7 @@ def maybe_gunzip(body: bytes, max_bytes: int) -> bytes:
         chunk = decomp.decompress(data, 65536)
         out.write(chunk)
         if out.tell() > max_bytes:
-            raise FetchError(f"gzip body inflates past {max_bytes} bytes", reason="too_large")
+            raise FetchError(f"gzip body inflates past {max_bytes} bytes", reason=reasons.TOO_LARGE)
         data = decomp.unconsumed_tail
         if not chunk and not data:
             break
@@ -139,7 +140,7 @@ def parse_feed(body: bytes, base_url: str, *, default_tz: str | None = None) -> 
     """Entries of an RSS 2.0, RSS 1.0/RDF or Atom feed, in feed order, without duplicates."""
     root = _xml_root(body)
     if root is None:
-        raise FetchError(f"{base_url}: not a parseable feed", reason="bad_feed")
+        raise FetchError(f"{base_url}: not a parseable feed", reason=reasons.BAD_FEED)
     kind = _local(root)
     entries: list[Entry] = []
     if kind == "feed":
@@ -161,7 +162,7 @@ def parse_feed(body: bytes, base_url: str, *, default_tz: str | None = None) -> 
     elif kind == "rdf":
         items = _children(root, "item")
     else:
-        raise FetchError(f"{base_url}: root <{kind}> is not RSS, RDF or Atom", reason="bad_feed")
+        raise FetchError(f"{base_url}: root <{kind}> is not RSS, RDF or Atom", reason=reasons.BAD_FEED)
     for item in items:
         href = _child_text(item, "link")
         if not href:
@@ -198,13 +199,13 @@ def parse_sitemap(body: bytes, base_url: str, *, default_tz: str | None = None) 
     the date is ``news:publication_date``, else ``lastmod``)."""
     root = _xml_root(body)
     if root is None:
-        raise FetchError(f"{base_url}: not a parseable sitemap", reason="bad_sitemap")
+        raise FetchError(f"{base_url}: not a parseable sitemap", reason=reasons.BAD_SITEMAP)
     kind = _local(root)
     if kind == "sitemapindex":
         locs = [absolute(base_url, _child_text(s, "loc") or "") for s in _children(root, "sitemap")]
         return Listing("sitemapindex", sitemaps=list(dict.fromkeys(u for u in locs if u)))
     if kind != "urlset":
-        raise FetchError(f"{base_url}: root <{kind}> is not a sitemap", reason="bad_sitemap")
+        raise FetchError(f"{base_url}: root <{kind}> is not a sitemap", reason=reasons.BAD_SITEMAP)
     entries: list[Entry] = []
     for node in _children(root, "url"):
         date = _child_text(node, "lastmod")

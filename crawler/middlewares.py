@@ -42,6 +42,7 @@ from twisted.web._newclient import ResponseFailed
 
 from newsmon.crawler.context import GONE
 from newsmon.crawler.sniff import non_html_reason
+from newsmon.index import reasons
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -79,35 +80,35 @@ def classify_failure(failure: Failure) -> FailureInfo:
     detail = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, HttpError):
         status = exc.response.status
-        return FailureInfo("rejected" if status in GONE else "failed", f"http_{status}", status,
+        return FailureInfo("rejected" if status in GONE else "failed", reasons.http(status), status,
                            detail)
     if isinstance(exc, StopDownload):
         response = getattr(exc, "response", None)
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") if response else ""
-        return FailureInfo("rejected", "not_html", getattr(response, "status", None),
+        return FailureInfo("rejected", reasons.NOT_HTML, getattr(response, "status", None),
                            non_html_reason(ctype) or ctype or detail)
     if isinstance(exc, IgnoreRequest):
         text = str(exc).lower()
         if "robots.txt" in text:
-            return FailureInfo("skipped", "robots", None, detail)
+            return FailureInfo("skipped", reasons.ROBOTS, None, detail)
         if "redirection" in text or "redirect" in text:
-            return FailureInfo("failed", "redirect_loop", None, detail)
+            return FailureInfo("failed", reasons.REDIRECT_LOOP, None, detail)
         if "offsite" in text:
-            return FailureInfo("skipped", "offsite", None, detail)
-        return FailureInfo("skipped", "ignored", None, detail)
+            return FailureInfo("skipped", reasons.OFFSITE, None, detail)
+        return FailureInfo("skipped", reasons.IGNORED, None, detail)
     if isinstance(exc, (DownloadTimeoutError, TxTimeoutError, TCPTimedOutError)):
-        return FailureInfo("failed", "timeout", None, detail)
+        return FailureInfo("failed", reasons.TIMEOUT, None, detail)
     if isinstance(exc, (CannotResolveHostError, DNSLookupError)):
-        return FailureInfo("failed", "dns", None, detail)
+        return FailureInfo("failed", reasons.DNS, None, detail)
     if isinstance(exc, DownloadCancelledError):
         # the download handler cancels only when DOWNLOAD_MAXSIZE is passed
-        return FailureInfo("failed", "too_large", None, detail)
+        return FailureInfo("failed", reasons.TOO_LARGE, None, detail)
     if isinstance(exc, ResponseDataLossError):
-        return FailureInfo("failed", "data_loss", None, detail)
+        return FailureInfo("failed", reasons.DATA_LOSS, None, detail)
     if isinstance(exc, (DownloadConnectionRefusedError, DownloadFailedError, ConnectError,
                         ConnectionLost, ConnectionDone, ResponseFailed, ConnectionError)):
-        return FailureInfo("failed", "connection", None, detail)
-    return FailureInfo("failed", "error", None, detail)
+        return FailureInfo("failed", reasons.CONNECTION, None, detail)
+    return FailureInfo("failed", reasons.ERROR, None, detail)
 
 
 class SourceOffsiteMiddleware:

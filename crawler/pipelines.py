@@ -31,6 +31,7 @@ from newsmon.crawler.urls import canonicalize_url
 from newsmon.index.article import Article, Status
 from newsmon.index.errors import ExtractError
 from newsmon.index.store import STORED
+from newsmon.index import reasons
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -53,7 +54,7 @@ __all__ = [
 
 # Extraction outcomes worth another try in a later run (up to max_attempts); every other reason
 # (not_html, not_article, malformed, …) means the URL is never fetched again.
-RETRY_REASONS = frozenset({"challenge", "empty", "extract_crash"})
+RETRY_REASONS = frozenset({reasons.CHALLENGE, reasons.EMPTY, reasons.EXTRACT_CRASH})
 # An article waits at most this long for its batch to fill before it is written anyway.
 FLUSH_SECONDS = 5.0
 # A progress line in the log this often, for cron runs nobody watches.
@@ -76,7 +77,7 @@ def extract_in_worker(page: Page) -> Extracted:
     except ExtractError as exc:
         return Extracted(reason=exc.reason, message=str(exc))
     except Exception as exc:  # a bug on one odd page must not stop the crawl; it is recorded
-        return Extracted(reason="extract_crash",
+        return Extracted(reason=reasons.EXTRACT_CRASH,
                          message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
 
 
@@ -139,7 +140,7 @@ class ArticleBatcher:
         if article.id in self._ids:
             # the same article reached again this run (AMP copy, redirect, variant link)
             self._alias(article, aliases_set | {article.url})
-            self.ctx.skipped(article.url, "duplicate_canonical", counter="skipped_known",
+            self.ctx.skipped(article.url, reasons.DUPLICATE_CANONICAL, counter="skipped_known",
                              source=article.source, kind="article", detail=article.canonical_url)
             return "duplicate"
         if (canonicalize_url(article.url) != article.canonical_url
@@ -148,7 +149,7 @@ class ArticleBatcher:
             # a variant (e.g. AMP) of an article stored by an earlier run: keep that one
             self._ids.add(article.id)
             self._alias(article, aliases_set | {article.url})
-            self.ctx.skipped(article.url, "known_canonical", counter="skipped_known",
+            self.ctx.skipped(article.url, reasons.KNOWN_CANONICAL, counter="skipped_known",
                              source=article.source, kind="article", detail=article.canonical_url)
             return "known"
         self._ids.add(article.id)
@@ -280,7 +281,7 @@ class ExtractStorePipeline:
             future: Future[Extracted] = self.pool.submit(extract_in_worker, item.page)
             result = await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:  # a worker died (OOM killer…): record, start anew
-            result = Extracted(reason="extract_crash", message=f"worker process died: {exc}")
+            result = Extracted(reason=reasons.EXTRACT_CRASH, message=f"worker process died: {exc}")
             self._replace_pool()
         finally:
             self.extracting -= 1

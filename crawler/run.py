@@ -23,6 +23,7 @@ from newsmon.crawler.sources import Source, load_sources, select_sources
 from newsmon.crawler.stats import CrawlProgress, CrawlStats
 from newsmon.index.settings import DataSettings, Settings
 from newsmon.index.store import FAILED, Store
+from newsmon.index import reasons
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,17 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
     def spider_error(failure: object, response: object, spider: object) -> None:
         # a bug in a callback must not pass as "nothing happened": count and log it
         url = getattr(response, "url", "")
-        ctx.stats.count("failed", "spider_error")
+        ctx.stats.count("failed", reasons.SPIDER_ERROR)
         ctx.log(url, FAILED, source=getattr(response, "meta", {}).get("newsmon_source"),
-                kind="spider", reason="spider_error",
+                kind="spider", reason=reasons.SPIDER_ERROR,
                 detail=getattr(failure, "getTraceback", lambda: str(failure))())
 
     def item_error(item: object, response: object, spider: object, failure: object) -> None:
         page = getattr(item, "page", None)
         url = getattr(page, "url", "") or getattr(response, "url", "")
-        ctx.stats.count("failed", "pipeline_error")
+        ctx.stats.count("failed", reasons.PIPELINE_ERROR)
         ctx.log(url, FAILED, source=getattr(page, "source", None), kind="article",
-                reason="pipeline_error",
+                reason=reasons.PIPELINE_ERROR,
                 detail=getattr(failure, "getTraceback", lambda: str(failure))())
 
     crawler.signals.connect(spider_closed, signal=signals.spider_closed)

@@ -27,6 +27,7 @@ from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
 from newsmon.index.errors import FetchError
 from newsmon.index.store import DISCOVERED, NOT_MODIFIED, utcnow
+from newsmon.index import reasons
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +132,14 @@ class NewsSpider(scrapy.Spider):
                 self._offsite_seen.add(entry.url)
                 # off-site links of section pages are navigation and share buttons: counted,
                 # not logged one by one; off-site entries of feeds and sitemaps are logged
-                self.ctx.skipped(entry.url, "offsite", counter="offsite_blocked",
+                self.ctx.skipped(entry.url, reasons.OFFSITE, counter="offsite_blocked",
                                  source=source.id, kind=kind, log_it=kind not in ("section",))
                 continue
             canonical = canonicalize_url(entry.url)
             # allow/deny are written for clean URLs: match them without tracking parameters
             if not source.is_article_url(canonical):
                 # counted, not logged: a shared sitemap lists thousands of other pages
-                self.ctx.skipped(entry.url, "not_article_url", counter=None, source=source.id,
+                self.ctx.skipped(entry.url, reasons.NOT_ARTICLE_URL, counter=None, source=source.id,
                                  kind=kind, log_it=False)
                 continue
             if entry.url in self._articles_seen or canonical in self._articles_seen:
@@ -164,7 +165,7 @@ class NewsSpider(scrapy.Spider):
             queued = self._queued_per_source.get(source.id, 0)
             if limit and queued >= limit:
                 self.ctx.limited_sources.add(source.id)
-                self.ctx.skipped(entry.url, "article_limit", counter=None, source=source.id,
+                self.ctx.skipped(entry.url, reasons.ARTICLE_LIMIT, counter=None, source=source.id,
                                  kind="article", log_it=False)
                 continue
             self._queued_per_source[source.id] = queued + 1
@@ -218,7 +219,7 @@ class NewsSpider(scrapy.Spider):
         depth = meta.get("newsmon_depth", 0)
         for sitemap in listing.sitemaps:
             if not source.allows_domain(sitemap):
-                self.ctx.skipped(sitemap, "offsite", counter="offsite_blocked",
+                self.ctx.skipped(sitemap, reasons.OFFSITE, counter="offsite_blocked",
                                  source=source.id, kind="sitemap")
             elif depth < MAX_SITEMAP_DEPTH:
                 yield from self._listing(source, sitemap, "sitemap", depth=depth + 1)
@@ -245,10 +246,10 @@ class NewsSpider(scrapy.Spider):
         info = classify_failure(failure)
         source, kind = meta["newsmon_source"], meta["newsmon_kind"]
         if info.reason == "robots":
-            self.ctx.skipped(request.url, "robots", counter="robots_blocked", source=source,
+            self.ctx.skipped(request.url, reasons.ROBOTS, counter="robots_blocked", source=source,
                              kind=kind, detail=info.detail)
         elif info.reason == "offsite":
-            self.ctx.skipped(request.url, "offsite", counter="offsite_blocked", source=source,
+            self.ctx.skipped(request.url, reasons.OFFSITE, counter="offsite_blocked", source=source,
                              kind=kind, detail=info.detail)
         elif kind == "robots" and info.http_status == 404:
             # no robots.txt: nothing to read, nothing missed
@@ -275,14 +276,14 @@ class NewsSpider(scrapy.Spider):
                     or self.ctx.store.frontier.is_known(final_canonical,
                                                max_attempts=self.ctx.crawl.max_attempts)):
                 # a redirect to an article this run or an earlier one already has
-                self.ctx.skipped(discovered, "redirect_known", counter="skipped_known",
+                self.ctx.skipped(discovered, reasons.REDIRECT_KNOWN, counter="skipped_known",
                                  source=source.id, kind="article", detail=response.url)
                 return
             self._articles_seen.add(final_canonical)
         ctype = _header(response, b"Content-Type")
         what = non_html_reason(ctype, response.body)
         if what:
-            self.ctx.article_rejected(response.url, "not_html", source=source.id,
+            self.ctx.article_rejected(response.url, reasons.NOT_HTML, source=source.id,
                                       http_status=response.status, detail=what, also=aliases)
             return
         etag, last_modified = response_validators(response)
@@ -312,10 +313,10 @@ class NewsSpider(scrapy.Spider):
         url = (meta.get("redirect_urls") or [request.url])[0]
         info = classify_failure(failure)
         if info.reason == "robots":
-            self.ctx.skipped(url, "robots", counter="robots_blocked", source=source,
+            self.ctx.skipped(url, reasons.ROBOTS, counter="robots_blocked", source=source,
                              kind="article", detail=info.detail)
         elif info.reason == "offsite":
-            self.ctx.skipped(url, "offsite", counter="offsite_blocked", source=source,
+            self.ctx.skipped(url, reasons.OFFSITE, counter="offsite_blocked", source=source,
                              kind="article", detail=info.detail)
         elif info.outcome == "rejected":
             self.ctx.article_rejected(url, info.reason, source=source,

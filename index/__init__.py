@@ -1,6 +1,7 @@
 """Bottom layer of newsmon: the Article record, the store of record and search backends.
 
-Imports neither Scrapy nor any model (see DESIGN.md): callers compute vectors themselves.
+Imports neither Scrapy nor the crawler, the enricher or any model: callers compute vectors
+themselves (the one-way arrows newsmon → crawler, enrich → index).
 """
 from newsmon.index.article import Article, Stage, Status, article_id
 from newsmon.index.errors import (

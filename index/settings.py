@@ -42,8 +42,6 @@ class CrawlSettings:
     max_articles_per_source: int = 0
     extract_workers: int = 0
     batch_size: int = 20
-    default_tz_ja: str = "Asia/Tokyo"
-    default_tz_en: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,6 @@ from newsmon.cli import cli, get_settings
 
 RELATIVE = re.compile(r"^(\d+)([hdw])$")
 UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-# The store compares `published` as ISO text, which orders correctly only within one UTC offset;
-# widen its window by the largest offset and filter exactly here.
-OFFSET_SLACK = timedelta(hours=14)
 
 
 def parse_since(value: str, *, now: datetime | None = None) -> datetime:
@@ -46,18 +43,9 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
 
 
 def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
-    """Articles published at or after `since` (all of them when None), in id order."""
-    if since is None:
-        yield from store.articles.iter()
-        return
-    for art in store.articles.iter(since=since - OFFSET_SLACK):
-        published = art.published
-        if published is None:
-            continue
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=timezone.utc)
-        if published >= since:
-            yield art
+    """Articles published at or after `since` (all of them when None), in id order. The store
+    keeps `published` in UTC, so its comparison is exact whatever zone `since` is given in."""
+    return store.articles.iter(since=since)
 
 
 def write_jsonl(articles: Iterator[Article], out: TextIO) -> int:

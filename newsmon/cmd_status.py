@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from newsmon.index import reasons
 from newsmon.index.store import Store
 from newsmon.cli import cli, get_settings
 from newsmon.lock import running_holder
@@ -62,6 +63,8 @@ def status_text(st: dict[str, Any]) -> str:
         lines.append("last run: none yet (try `newsmon crawl`, or `newsmon demo`)")
     failures = st.get("failures_by_reason") or {}
     lines.append("failures by reason: " + (_counts(failures) if failures else "none"))
+    codes = dict.fromkeys(key.partition(":")[2] or key for key in failures)
+    lines += [f"  {code}: {reasons.describe(code)}" for code in codes]
     return "\n".join(lines)
 
 

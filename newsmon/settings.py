@@ -47,12 +47,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply_file(layers: dict[str, dict[str, Any]], path: Path) -> None:
+def _apply_file(layers: dict[str, dict[str, Any]], path: Path, *,
+                data_base: Path | None = None) -> None:
+    """Merge one settings file; its relative paths are relative to it, except the data folder
+    when ``data_base`` is given (the bundled defaults: an installed package's folder is no place
+    for the user's data)."""
     for section, values in _read_toml(path).items():
         for key, value in values.items():
             value = coerce(section, key, value, str(path))
             if (section, key) in PATH_KEYS:
-                value = (path.parent / Path(value).expanduser()).resolve()
+                base = data_base if data_base is not None and (section, key) == ("data", "dir") \
+                    else path.parent
+                value = (base / Path(value).expanduser()).resolve()
             layers[section][key] = value
 
 
@@ -67,7 +73,7 @@ def load_settings(
     env = os.environ if env is None else env
     layers: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     if defaults_file.exists():
-        _apply_file(layers, defaults_file)
+        _apply_file(layers, defaults_file, data_base=Path.cwd())
     config_file = config_file or env.get("NEWSMON_CONFIG") or None
     local = Path(config_file).expanduser().resolve() if config_file else None
     if local is not None:

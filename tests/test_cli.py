@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from newsmon.index import reasons
 from newsmon.index.article import Article, Stage, Status
 from newsmon.index.store import FAILED, REJECTED, STORED, Store
 from newsmon.cli import _register, cli
@@ -161,6 +162,8 @@ def test_status_counts_by_source_lang_stage_status_and_failures(data_dir: Path) 
     assert "by language: en 4, ja 1" in text
     assert "last run: #1 crawl partial" in text
     assert "failures by reason: failed:timeout 2, rejected:http_404 1" in text
+    assert f"  timeout: {reasons.describe(reasons.TIMEOUT)}" in text
+    assert "  http_404: HTTP 404: the page is gone" in text
 
 
 # -- export ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bench._metrics import norm_ja
+from newsmon.index import reasons
 from tests.helpers.crawlproc import ROOT, TEST_SETTINGS, run_crawl_process
 from tests.helpers.webserver import CORPORA, sources_yaml, start_news_site
 
@@ -109,15 +110,15 @@ def test_traps_are_recorded_with_their_reason_and_not_stored(crawled):
     db, site = crawled["db"], crawled["site"]
     log = _log(db, 1)
     expected = {
-        "/trap/missing.html": ("rejected", "http_404"),
-        "/trap/error.html": ("failed", "http_500"),
-        "/trap/slow.html": ("failed", "timeout"),
-        "/trap/huge.html": ("failed", "too_large"),
-        "/trap/report.pdf": ("rejected", "not_html"),
-        "/trap/mislabelled.html": ("rejected", "not_html"),
-        "/trap/blob.html": ("rejected", "not_html"),
-        "/trap/loop-a.html": ("failed", "redirect_loop"),
-        "/trap/empty.html": ("failed", "empty"),
+        "/trap/missing.html": ("rejected", reasons.http(404)),
+        "/trap/error.html": ("failed", reasons.http(500)),
+        "/trap/slow.html": ("failed", reasons.TIMEOUT),
+        "/trap/huge.html": ("failed", reasons.TOO_LARGE),
+        "/trap/report.pdf": ("rejected", reasons.NOT_HTML),
+        "/trap/mislabelled.html": ("rejected", reasons.NOT_HTML),
+        "/trap/blob.html": ("rejected", reasons.NOT_HTML),
+        "/trap/loop-a.html": ("failed", reasons.REDIRECT_LOOP),
+        "/trap/empty.html": ("failed", reasons.EMPTY),
     }
     for path, outcome in expected.items():
         assert log.get(path) == outcome, path
@@ -129,7 +130,10 @@ def test_traps_are_recorded_with_their_reason_and_not_stored(crawled):
     assert states["/trap/error.html"] == "failed"
     stats = crawled["first"].stats
     assert stats["ok"] is False and crawled["first"].returncode == 1
-    assert stats["reasons"]["http_404"] == 1 and stats["reasons"]["too_large"] == 1
+    assert stats["reasons"][reasons.http(404)] == 1 and stats["reasons"][reasons.TOO_LARGE] == 1
+    # every reason either crawl recorded is one the registry explains
+    recorded = {r[0] for r in db.execute("SELECT DISTINCT reason FROM fetch_log WHERE reason IS NOT NULL")}
+    assert recorded and all(reasons.is_known(r) for r in recorded), recorded
     assert stats["rejected"] == sum(1 for v in log.values() if v[0] == "rejected")
     assert stats["failed"] == sum(1 for v in log.values() if v[0] == "failed")
 

@@ -11,6 +11,7 @@ import pytest
 from newsmon.crawler.extract import REASONS, extract_article
 from newsmon.crawler.page import Page
 from newsmon.crawler.urls import Domains
+from newsmon.index import reasons
 from newsmon.index.article import Article, Status
 from newsmon.index.errors import ExtractError
 
@@ -96,6 +97,7 @@ def test_reasons_are_a_small_documented_set() -> None:
     import newsmon.crawler.extract as extract
 
     assert all(f"``{reason}``" in extract.__doc__ for reason in REASONS)
+    assert all(reasons.is_known(reason) for reason in REASONS)  # the one registry
 
 
 def test_trafilatura_internals() -> None:

@@ -22,8 +22,9 @@ def write(path: Path, text: str) -> Path:
 def test_defaults_file_alone_gives_documented_values() -> None:
     s = load_settings(env={})
     assert s.config_file is None
-    # relative paths in the defaults file are relative to config/
-    assert s.data.dir == (REPO / "data").resolve()
+    # relative paths in the defaults file are relative to config/, the data folder to the
+    # current folder (an installed package's folder is no place for data)
+    assert s.data.dir == (Path.cwd() / "data").resolve()
     assert s.crawl.sources == (REPO / "config" / "sources.yaml").resolve()
     assert s.data.store_path == s.data.dir / "newsmon.db"
     assert s.data.lock_path == s.data.dir / "newsmon.lock"

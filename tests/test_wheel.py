@@ -53,17 +53,17 @@ def test_wheel_installs_one_namespace_with_its_data(installed: Path) -> None:
 def test_demo_and_init_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    demo = _run([str(installed / "newsmon"), "demo", "--data-dir", "demo-data"], cwd=empty)
+    demo = _run([str(installed / "newsmon"), "demo"], cwd=empty)
     assert "Warning" not in demo.stderr and "Warning" not in demo.stdout, demo.stderr[-3000:]
     assert "Traceback" not in demo.stderr
-    assert (empty / "demo-data" / "newsmon.db").is_file()
-    status = _run([str(installed / "newsmon"), "--config", "demo-data/newsmon.toml", "status",
+    assert (empty / "data" / "demo" / "newsmon.db").is_file()  # in the current folder
+    status = _run([str(installed / "newsmon"), "--config", "data/demo/newsmon.toml", "status",
                    "--json"], cwd=empty)
     assert '"articles": 11' in status.stdout.replace("\n", " ") or '"articles":11' in status.stdout
 
     init = _run([str(installed / "newsmon"), "init", "monitor"], cwd=empty)
     assert "wrote" in init.stdout
-    assert sorted(p.name for p in (empty / "monitor").iterdir()) == [
+    assert sorted(p.name for p in (empty / "monitor").iterdir()) == [  # and nothing else
         "alerts.yaml", "newsmon.toml", "sources.yaml"]
     status = _run([str(installed / "newsmon"), "--config", "monitor/newsmon.toml", "status"],
                   cwd=empty)

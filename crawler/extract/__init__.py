@@ -37,10 +37,12 @@ from newsmon.crawler.text import clean_space
 from newsmon.crawler.urls import Domains, choose_canonical
 from newsmon.index.article import Article
 from newsmon.index.errors import ExtractError
+from newsmon.index import reasons
 
 __all__ = ["REASONS", "extract_article"]
 
-REASONS: tuple[str, ...] = ("not_html", "empty", "malformed", "not_article", "challenge")
+REASONS: tuple[str, ...] = (reasons.NOT_HTML, reasons.EMPTY, reasons.MALFORMED, reasons.NOT_ARTICLE,
+                            reasons.CHALLENGE)
 
 
 def extract_article(page: Page) -> Article:
@@ -58,7 +60,7 @@ def extract_article(page: Page) -> Article:
 
     paragraphs = body.complete(tree)
     if not paragraphs:
-        raise ExtractError(f"no main text: {page.url}", reason="not_article")
+        raise ExtractError(f"no main text: {page.url}", reason=reasons.NOT_ARTICLE)
     end = body_end(vis, paragraphs)
     status, flags = page_status(paragraphs, vis, end, challenge, meta, lang_key)
     site_names = [n for n in (meta.og_site_name, meta.ld_publisher) if n]

@@ -10,6 +10,7 @@ from newsmon.crawler.extract.engine import load_html
 from newsmon.crawler.page import Page
 from newsmon.crawler.sniff import HTML_TYPES, binary_kind, looks_like_html
 from newsmon.index.errors import ExtractError
+from newsmon.index import reasons
 
 __all__ = ["check_bytes", "read_page"]
 
@@ -20,18 +21,18 @@ def check_bytes(page: Page) -> None:
     """Raise ``ExtractError`` (empty / not_html) for bytes that cannot hold an HTML article."""
     body = page.body
     if not body or not body.strip():
-        raise ExtractError(f"empty body: {page.url}", reason="empty")
+        raise ExtractError(f"empty body: {page.url}", reason=reasons.EMPTY)
     if binary_kind(body):
-        raise ExtractError(f"binary content ({body[:16].lstrip()[:8]!r}): {page.url}", reason="not_html")
+        raise ExtractError(f"binary content ({body[:16].lstrip()[:8]!r}): {page.url}", reason=reasons.NOT_HTML)
     ctype = (page.content_type or "").split(";")[0].strip().lower()
     sniffed = looks_like_html(body)
     if ctype and not ctype.startswith(HTML_TYPES) and not sniffed:
-        raise ExtractError(f"content type {ctype}: {page.url}", reason="not_html")
+        raise ExtractError(f"content type {ctype}: {page.url}", reason=reasons.NOT_HTML)
     if not sniffed:
         sample = body[:2048]
         controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
         if controls > len(sample) // 20 or b"<" not in sample:
-            raise ExtractError(f"no HTML markup: {page.url}", reason="not_html")
+            raise ExtractError(f"no HTML markup: {page.url}", reason=reasons.NOT_HTML)
 
 
 def read_page(page: Page) -> tuple[str, HtmlElement, str]:
@@ -43,7 +44,7 @@ def read_page(page: Page) -> tuple[str, HtmlElement, str]:
     try:
         tree = load_html(text)
     except (ValueError, TypeError) as err:
-        raise ExtractError(f"cannot parse HTML ({err}): {page.url}", reason="malformed") from err
+        raise ExtractError(f"cannot parse HTML ({err}): {page.url}", reason=reasons.MALFORMED) from err
     if tree is None:
-        raise ExtractError(f"cannot parse HTML: {page.url}", reason="malformed")
+        raise ExtractError(f"cannot parse HTML: {page.url}", reason=reasons.MALFORMED)
     return text, tree, charset

@@ -13,6 +13,7 @@ from newsmon.crawler.extract.metadata import ARTICLE_TYPES, PageMetadata
 from newsmon.crawler.extract.visible import Visible, paragraphs
 from newsmon.index.article import Status
 from newsmon.index.errors import ExtractError
+from newsmon.index import reasons
 
 __all__ = ["challenge_kind", "page_status", "require_article"]
 
@@ -76,9 +77,9 @@ def require_article(url: str, tree: HtmlElement, vis: Visible, body: Body, chall
                     lang_key: str) -> None:
     """Raise ``ExtractError`` (challenge / empty / not_article) unless the page is an article."""
     if challenge and len(body.text) < _CHALLENGE_BODY:
-        raise ExtractError(f"bot challenge ({challenge}): {url}", reason="challenge")
+        raise ExtractError(f"bot challenge ({challenge}): {url}", reason=reasons.CHALLENGE)
     if not vis.text.strip():
-        raise ExtractError(f"no visible text: {url}", reason="empty")
+        raise ExtractError(f"no visible text: {url}", reason=reasons.EMPTY)
     strong = bool(
         (meta.ld_type and meta.ld_type in ARTICLE_TYPES)
         or meta.og_type == "article"
@@ -97,7 +98,7 @@ def require_article(url: str, tree: HtmlElement, vis: Visible, body: Body, chall
         # pages it is the whole page's text (navigation, teaser lists) and proves nothing
         or (article_url and wide_chars >= _ARTICLE_MIN[lang_key])
     ):
-        raise ExtractError(f"no article signals, {chars} chars of prose: {url}", reason="not_article")
+        raise ExtractError(f"no article signals, {chars} chars of prose: {url}", reason=reasons.NOT_ARTICLE)
 
 
 def page_status(paras: list[str], vis: Visible, end: int | None, challenge: str | None,
