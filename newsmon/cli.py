@@ -97,6 +97,7 @@ def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
     \b
     Example:
       newsmon demo                 # serve the bundled demo sites, crawl + enrich, show the result
+      newsmon init my-monitor      # starter settings, sources and alert rules of your own
       newsmon crawl --source gov-uk-fcdo
       newsmon status --json
     """

@@ -60,9 +60,12 @@ def write_starter(target: Path, *, force: bool = False) -> list[Path]:
 def init_command(directory: Path, force: bool) -> None:
     """Write a starter newsmon.toml, sources.yaml and alerts.yaml into DIRECTORY (default: here).
 
+    Then edit sources.yaml (what to crawl) and alerts.yaml (what to be told about).
+
     \b
-    Then edit sources.yaml (what to crawl) and alerts.yaml (what to be told about), and run:
-      newsmon --config DIRECTORY/newsmon.toml crawl
+    Example:
+      newsmon init my-monitor
+      newsmon --config my-monitor/newsmon.toml crawl
     """
     try:
         paths = write_starter(directory, force=force)
