@@ -17,6 +17,9 @@ MALFORMED = "malformed"
 NOT_ARTICLE = "not_article"
 CHALLENGE = "challenge"
 EXTRACT_CRASH = "extract_crash"
+# -- stored, but flagged incomplete (the article's status)
+PAYWALLED = "paywalled"
+TRUNCATED = "truncated"
 # -- fetching ----------------------------------------------------------------------------------
 TIMEOUT = "timeout"
 DNS = "dns"
@@ -48,6 +51,8 @@ REASONS: dict[str, str] = {
     NOT_ARTICLE: "a home, section, list or static page, not an article",
     CHALLENGE: "a bot challenge instead of the article (tried again)",
     EXTRACT_CRASH: "extraction raised an error on this page (a bug; tried again)",
+    PAYWALLED: "stored, but the text stops at a paywall",
+    TRUNCATED: "stored, but the text is visibly cut short",
     TIMEOUT: "the server did not answer in time (tried again)",
     DNS: "the host name did not resolve (tried again)",
     CONNECTION: "connection refused or lost (tried again)",

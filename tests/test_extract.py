@@ -331,3 +331,8 @@ def test_jsonld_article_body_used_when_page_body_is_cut() -> None:
     ) + "</script>")
     art = extract_article(page(en_article(head=ld, paras=EN_PARAS[:1])))
     assert art.text == full
+
+
+def test_flagged_statuses_are_reasons_of_the_registry() -> None:
+    # a stored-but-flagged article logs its status as the reason
+    assert all(reasons.is_known(s.value) for s in Status if s is not Status.OK)
