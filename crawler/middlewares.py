@@ -4,7 +4,6 @@
   to that source's domains; anything else is refused before it leaves, and counted.
 - ``ConditionalGetMiddleware``: listings (feeds, sitemaps, section pages) carry the ETag /
   Last-Modified of the last complete run as If-None-Match / If-Modified-Since.
-- ``RequestCounterMiddleware``: counts the requests that really go out (retries included).
 - ``NonHtmlGuard``: stops downloading an article candidate as soon as its headers say it is a
   PDF, an image or other binary, instead of pulling megabytes to throw them away.
 
@@ -40,7 +39,7 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed
 
-from newsmon.crawler.context import GONE
+from newsmon.crawler.context import GONE, CrawlContext
 from newsmon.crawler.sniff import non_html_reason
 from newsmon.index import reasons
 
@@ -48,22 +47,16 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from newsmon.crawler.context import CrawlContext
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "SourceOffsiteMiddleware",
     "ConditionalGetMiddleware",
-    "RequestCounterMiddleware",
     "NonHtmlGuard",
     "FailureInfo",
     "classify_failure",
 ]
-
-
-def _ctx(crawler: Crawler) -> CrawlContext:
-    return crawler.spider.ctx  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,18 +110,18 @@ class SourceOffsiteMiddleware:
     Scrapy's own OffsiteMiddleware checks one domain list for the whole spider; here each
     source has its own, and a redirect from one source's site to another's is offsite too."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, ctx: CrawlContext) -> None:
+        self.ctx = ctx
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SourceOffsiteMiddleware:
-        return cls(crawler)
+        return cls(CrawlContext.of(crawler))
 
     def process_request(self, request: Request) -> None:
         sid = request.meta.get("newsmon_source")
         if sid is None or request.meta.get("newsmon_kind") == "robots":
             return
-        source = _ctx(self.crawler).sources[sid]
+        source = self.ctx.sources[sid]
         if not source.allows_domain(request.url):
             raise IgnoreRequest(f"offsite request to {request.url} for source {sid}")
 
@@ -137,18 +130,18 @@ class ConditionalGetMiddleware:
     """Add the saved validators to listing requests (Scrapy's HTTP cache is not used: what a
     304 means here is "nothing new in this feed", which only the crawl itself can act on)."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, ctx: CrawlContext) -> None:
+        self.ctx = ctx
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
-        return cls(crawler)
+        return cls(CrawlContext.of(crawler))
 
     def process_request(self, request: Request) -> None:
         if not request.meta.get("newsmon_listing") or request.meta.get("newsmon_conditional"):
             return
         request.meta["newsmon_conditional"] = True
-        store = _ctx(self.crawler).store
+        store = self.ctx.store
         if store.frontier.feed_kind(request.url) == "sitemapindex":
             # an index often stays the same while the sitemaps it names change: read it
             # every time, and let each child sitemap answer 304 for itself
@@ -158,20 +151,6 @@ class ConditionalGetMiddleware:
             request.headers[b"If-None-Match"] = etag
         if last_modified and b"If-Modified-Since" not in request.headers:
             request.headers[b"If-Modified-Since"] = last_modified
-
-
-class RequestCounterMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RequestCounterMiddleware:
-        return cls(crawler)
-
-    def process_request(self, request: Request) -> None:
-        spider = self.crawler.spider
-        if spider is not None and hasattr(spider, "ctx"):
-            spider.ctx.stats.requests += 1
 
 
 class NonHtmlGuard:

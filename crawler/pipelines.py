@@ -8,8 +8,10 @@ class:
   and returns a picklable ``Extracted`` (an ExtractError's reason does not survive pickling);
 - ``settle_article(article, item, source)`` fills what the listing knew and the page did not
   say;
-- ``ArticleBatcher`` writes articles ``batch_size`` at a time in one transaction each, so a
-  kill -9 loses at most the batch in flight, and the next run fetches those pages again.
+- ``ArticleBatcher`` writes articles ``batch_size`` at a time, each batch in one transaction
+  with the fetch-log rows and URL decisions recorded since the last one
+  (``CrawlContext.write``), so a kill -9 loses at most the batch in flight, and the next run
+  fetches those pages again.
 """
 from __future__ import annotations
 
@@ -169,26 +171,28 @@ class ArticleBatcher:
         if article_id in self._batch:
             self._aliases[article_id].update(urls)
             return
-        for url in urls:
-            self.ctx.store.frontier.mark_url(url, "stored", source=source, article_id=article_id)
+        self.ctx.mark_urls(urls, "stored", source=source, article_id=article_id)
 
     def flush_if_stale(self, max_age: float = FLUSH_SECONDS) -> None:
         if self._oldest is not None and time.monotonic() - self._oldest >= max_age:
             self.flush()
 
     def flush(self) -> int:
+        """Write the batch, and every outcome recorded since the last write, in one
+        transaction (``CrawlContext.write``)."""
         if not self._batch:
             return 0
         batch, aliases = list(self._batch.values()), self._aliases
         self._batch, self._aliases, self._oldest = {}, {}, None
-        written = self.ctx.store.articles.upsert(batch, aliases=aliases)
         for art in batch:
-            self.ctx.stats.stored += 1
-            if art.status is not Status.OK:
-                self.ctx.stats.count("flagged", art.status.value)
             self.ctx.log(art.url, STORED, source=art.source, kind="article", http_status=200,
                          reason=None if art.status is Status.OK else art.status.value,
                          detail=art.canonical_url if art.canonical_url != art.url else None)
+        written = self.ctx.write(batch, aliases)
+        self.ctx.stats.count("stored", n=len(batch))
+        for art in batch:
+            if art.status is not Status.OK:
+                self.ctx.stats.count("flagged", art.status.value)
         return written
 
 
@@ -224,7 +228,7 @@ def record_extraction(ctx: CrawlContext, batcher: ArticleBatcher, item: PageItem
         reason = result.reason or "extract_error"
         url = item.discovered_url
         if reason == "challenge":
-            ctx.stats.flagged += 1  # a bot wall instead of the page: tried again next run
+            ctx.stats.count("flagged")  # a bot wall instead of the page: tried again next run
         if reason in RETRY_REASONS:
             ctx.article_failed(url, reason, source=source.id, http_status=item.page.http_status,
                                detail=result.message)
@@ -240,11 +244,17 @@ def record_extraction(ctx: CrawlContext, batcher: ArticleBatcher, item: PageItem
 
 
 class ExtractStorePipeline:
-    """Scrapy adapter: hand pages to the worker pool, results to ``record_extraction``."""
+    """Scrapy adapter: hand pages to the worker pool, results to ``record_extraction``. It
+    starts and ends with the spider (``spider_opened`` / ``spider_closed`` signals): at the end
+    it writes what is left and stops the workers."""
 
     def __init__(self, crawler: Crawler) -> None:
+        # Scrapy and the context are imported here, not at the top: extraction workers import
+        # this module for extract_in_worker and need neither
+        from newsmon.crawler.context import CrawlContext
+
         self.crawler = crawler
-        self.ctx: CrawlContext | None = None
+        self.ctx = CrawlContext.of(crawler)
         self.pool: ProcessPoolExecutor | None = None
         self.batcher: ArticleBatcher | None = None
         self.variants: VariantAliases | None = None
@@ -254,13 +264,17 @@ class ExtractStorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractStorePipeline:
-        return cls(crawler)
+        from scrapy import signals
 
-    def open_spider(self) -> None:
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def spider_opened(self, spider: Any) -> None:
         from twisted.internet import task
 
-        ctx = self.crawler.spider.ctx  # type: ignore[union-attr]
-        self.ctx = ctx
+        ctx = self.ctx
         workers = ctx.crawl.extract_workers or os.cpu_count() or 1
         self.pool = make_pool(workers)
         for _ in range(workers):
@@ -275,7 +289,7 @@ class ExtractStorePipeline:
         log.info("crawl started: %d sources, %d extraction workers", len(ctx.sources), workers)
 
     async def process_item(self, item: PageItem) -> PageItem:
-        assert self.pool is not None and self.ctx is not None and self.batcher is not None
+        assert self.pool is not None and self.batcher is not None
         self.extracting += 1
         try:
             future: Future[Extracted] = self.pool.submit(extract_in_worker, item.page)
@@ -289,15 +303,15 @@ class ExtractStorePipeline:
         return item
 
     def _replace_pool(self) -> None:
-        assert self.ctx is not None
         old = self.pool
         self.pool = make_pool(self.ctx.crawl.extract_workers or os.cpu_count() or 1)
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
 
     def tick(self) -> None:
-        assert self.ctx is not None and self.batcher is not None
+        assert self.batcher is not None
         self.batcher.flush_if_stale()
+        self.ctx.flush_if_stale()
         snap = self.ctx.snapshot(pending=_pending_requests(self.crawler),
                                  extracting=self.extracting, unflushed=len(self.batcher))
         if self.ctx.progress is not None:
@@ -311,14 +325,15 @@ class ExtractStorePipeline:
                      c["fetched"], c["stored"], c["rejected"], c["failed"], c["not_modified"],
                      snap.pending_requests)
 
-    def close_spider(self) -> None:
+    def spider_closed(self, spider: Any, reason: str) -> None:
         if self._ticker is not None and self._ticker.running:
             self._ticker.stop()
         if self.batcher is not None:
             self.batcher.flush()
+        self.ctx.write()  # outcomes recorded since the last batch
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.ctx is not None and self.ctx.progress is not None and self.batcher is not None:
+        if self.ctx.progress is not None and self.batcher is not None:
             self.ctx.progress(self.ctx.snapshot(pending=0, extracting=0, unflushed=0))
 
 

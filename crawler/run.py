@@ -18,12 +18,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from newsmon.crawler.context import CrawlContext
+from newsmon.crawler.context import JOB_SETTING, CrawlContext, CrawlJob
 from newsmon.crawler.sources import Source, load_sources, select_sources
 from newsmon.crawler.stats import CrawlProgress, CrawlStats
 from newsmon.index.settings import DataSettings, Settings
-from newsmon.index.store import FAILED, Store
-from newsmon.index import reasons
+from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,8 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
 
     ``progress`` is called about once a second (and once at the end) with a ``CrawlProgress``.
     Returns the counters; ``stats.ok`` is False when any fetch or listing failed or the crawl
-    stopped early. Starting and finishing the run record (``store.start_run`` /
-    ``finish_run``) is the caller's job. Call at most once per process (see the module doc).
+    stopped early. Starting and finishing the run record (``store.runs.start`` /
+    ``runs.finish``) is the caller's job. Call at most once per process (see the module doc).
     """
     global _started
     if _started:
@@ -47,49 +46,28 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
                            "restart); start a new process for another crawl")
     _started = True
 
-    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
     from newsmon.crawler.scrapy_settings import scrapy_settings
     from newsmon.crawler.spider import NewsSpider
 
-    ctx = CrawlContext(settings, sources, store, run_id=run_id, progress=progress)
     if not sources:
-        ctx.stats.finish_reason = "finished"
-        return ctx.stats
+        return CrawlStats(finish_reason="finished")
 
     process = CrawlerProcess(scrapy_settings(settings.crawl))
     crawler = process.create_crawler(NewsSpider)
-
-    def spider_closed(spider: object, reason: str) -> None:
-        ctx.stats.finish_reason = reason
-
-    def spider_error(failure: object, response: object, spider: object) -> None:
-        # a bug in a callback must not pass as "nothing happened": count and log it
-        url = getattr(response, "url", "")
-        ctx.stats.count("failed", reasons.SPIDER_ERROR)
-        ctx.log(url, FAILED, source=getattr(response, "meta", {}).get("newsmon_source"),
-                kind="spider", reason=reasons.SPIDER_ERROR,
-                detail=getattr(failure, "getTraceback", lambda: str(failure))())
-
-    def item_error(item: object, response: object, spider: object, failure: object) -> None:
-        page = getattr(item, "page", None)
-        url = getattr(page, "url", "") or getattr(response, "url", "")
-        ctx.stats.count("failed", reasons.PIPELINE_ERROR)
-        ctx.log(url, FAILED, source=getattr(page, "source", None), kind="article",
-                reason=reasons.PIPELINE_ERROR,
-                detail=getattr(failure, "getTraceback", lambda: str(failure))())
-
-    crawler.signals.connect(spider_closed, signal=signals.spider_closed)
-    crawler.signals.connect(spider_error, signal=signals.spider_error)
-    crawler.signals.connect(item_error, signal=signals.item_error)
-    process.crawl(crawler, ctx=ctx)
+    # what CrawlContext.from_crawler builds the crawl's context from (see crawler.context)
+    crawler.settings.set(JOB_SETTING, CrawlJob(settings, tuple(sources), store, run_id, progress),
+                         priority="cmdline")
+    process.crawl(crawler)
     process.start()  # blocks until the crawl ends
 
-    saved = ctx.save_validators(finished=ctx.stats.finish_reason == "finished")
-    log.info("crawl %s: %s (feed validators saved: %d)", ctx.stats.finish_reason or "ended",
-             json.dumps(ctx.stats.to_dict(), sort_keys=True), saved)
-    return ctx.stats
+    ctx = CrawlContext.of(crawler)
+    saved = ctx.save_validators(finished=ctx.finish_reason == "finished")
+    stats = ctx.result()
+    log.info("crawl %s: %s (feed validators saved: %d)", stats.finish_reason or "ended",
+             json.dumps(stats.to_dict(), sort_keys=True), saved)
+    return stats
 
 
 def _coerce_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:

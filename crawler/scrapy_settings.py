@@ -52,9 +52,10 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             "newsmon.crawler.middlewares.SourceOffsiteMiddleware": 60,
             "newsmon.crawler.middlewares.ConditionalGetMiddleware": 560,
-            "newsmon.crawler.middlewares.RequestCounterMiddleware": 990,
         },
         "EXTENSIONS": {
+            # the crawl's context: built first, reached by the others through the crawler
+            "newsmon.crawler.context.CrawlContext": 0,
             "newsmon.crawler.middlewares.NonHtmlGuard": 100,
         },
         "ITEM_PIPELINES": {

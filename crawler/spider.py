@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,9 +65,8 @@ class PageItem:
 class NewsSpider(scrapy.Spider):
     name = "newsmon"
 
-    def __init__(self, *args: Any, ctx: CrawlContext, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ctx = ctx
         self._listings_seen: set[tuple[str, str]] = set()
         self._articles_seen: set[str] = set()  # raw and canonical URLs queued this run
         self._queued_per_source: dict[str, int] = {}
@@ -74,6 +74,11 @@ class NewsSpider(scrapy.Spider):
         # told about a URL not fetched because its canonical form is already queued this run
         # (the pipeline records it as an alias of that article): (canonical, url)
         self.variant_sink: Callable[[str, str], None] | None = None
+
+    @cached_property
+    def ctx(self) -> CrawlContext:
+        """The crawl's context, reached through the crawler (built with its extensions)."""
+        return CrawlContext.of(self.crawler)
 
     # -- start ------------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -158,9 +163,9 @@ class NewsSpider(scrapy.Spider):
         requests = []
         limit = self.ctx.crawl.max_articles_per_source
         for entry, canonical in fresh:
-            stats.discovered += 1
+            stats.count("discovered")
             if entry.url in known or canonical in known:
-                stats.skipped_known += 1
+                stats.count("skipped_known")
                 continue
             queued = self._queued_per_source.get(source.id, 0)
             if limit and queued >= limit:
@@ -190,11 +195,11 @@ class NewsSpider(scrapy.Spider):
         kind = meta["newsmon_kind"]
         url = response.request.url if response.request else response.url
         if response.status == 304:
-            self.ctx.stats.not_modified += 1
+            self.ctx.stats.count("not_modified")
             self.ctx.not_modified(url, source.id)
             self.ctx.log(url, NOT_MODIFIED, source=source.id, kind=kind, http_status=304)
             return
-        self.ctx.stats.feeds_fetched += 1
+        self.ctx.stats.count("feeds_fetched")
         try:
             if kind == "robots":
                 text = response.text if isinstance(response, TextResponse) else \
@@ -245,10 +250,10 @@ class NewsSpider(scrapy.Spider):
         meta = request.meta
         info = classify_failure(failure)
         source, kind = meta["newsmon_source"], meta["newsmon_kind"]
-        if info.reason == "robots":
+        if info.reason == reasons.ROBOTS:
             self.ctx.skipped(request.url, reasons.ROBOTS, counter="robots_blocked", source=source,
                              kind=kind, detail=info.detail)
-        elif info.reason == "offsite":
+        elif info.reason == reasons.OFFSITE:
             self.ctx.skipped(request.url, reasons.OFFSITE, counter="offsite_blocked", source=source,
                              kind=kind, detail=info.detail)
         elif kind == "robots" and info.http_status == 404:
@@ -265,7 +270,7 @@ class NewsSpider(scrapy.Spider):
         source = self.ctx.sources[meta["newsmon_source"]]
         requested = response.request.url if response.request else response.url
         discovered = (meta.get("redirect_urls") or [requested])[0]
-        self.ctx.stats.fetched_articles += 1
+        self.ctx.stats.count("fetched_articles")
         aliases = tuple(dict.fromkeys(
             u for u in (discovered, meta["newsmon_canonical"], *meta.get("redirect_urls", ()))
             if u != response.url))
@@ -312,10 +317,10 @@ class NewsSpider(scrapy.Spider):
         source = meta["newsmon_source"]
         url = (meta.get("redirect_urls") or [request.url])[0]
         info = classify_failure(failure)
-        if info.reason == "robots":
+        if info.reason == reasons.ROBOTS:
             self.ctx.skipped(url, reasons.ROBOTS, counter="robots_blocked", source=source,
                              kind="article", detail=info.detail)
-        elif info.reason == "offsite":
+        elif info.reason == reasons.OFFSITE:
             self.ctx.skipped(url, reasons.OFFSITE, counter="offsite_blocked", source=source,
                              kind="article", detail=info.detail)
         elif info.outcome == "rejected":

@@ -1,12 +1,14 @@
-"""What a crawl did: counters, the reasons behind every skip and failure, and progress snapshots."""
+"""What a crawl did: counters and the reasons behind every skip and failure, kept in Scrapy's
+stats collector (``crawler.stats``) under ``newsmon/…`` keys, and read back as one ``CrawlStats``
+for the run summary and the run record (which ``newsmon status`` shows)."""
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["CrawlStats", "CrawlProgress", "COUNTERS"]
+__all__ = ["COUNTERS", "CrawlCounters", "CrawlProgress", "CrawlStats"]
 
 COUNTERS = (
     "requests",          # HTTP requests sent (retries and robots.txt included)
@@ -21,11 +23,62 @@ COUNTERS = (
     "failed",            # 5xx, timeouts, network errors, too large: tried again next run
     "robots_blocked",    # requests refused by robots.txt
     "offsite_blocked",   # links or redirects outside the source's domains, never requested
+    "listing_failures",  # listings (feeds, sitemaps, sections) that failed: articles may be missed
 )
+PREFIX = "newsmon/"
+REASON_PREFIX = "newsmon/reasons/"
+# counters Scrapy keeps itself: requests sent are its downloader's count
+SCRAPY_KEYS = {"requests": "downloader/request_count"}
+
+
+def _key(counter: str) -> str:
+    return SCRAPY_KEYS.get(counter, PREFIX + counter)
+
+
+class StatsCollector(Protocol):  # the part of scrapy.statscollectors.StatsCollector used here
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None: ...
+    def get_value(self, key: str, default: Any = None) -> Any: ...
+    def get_stats(self) -> dict[str, Any]: ...
+
+
+class CrawlCounters:
+    """The crawl's counters in a Scrapy stats collector."""
+
+    def __init__(self, collector: StatsCollector) -> None:
+        self.collector = collector
+
+    def count(self, counter: str | None, reason: str | None = None, n: int = 1) -> None:
+        """Add ``n`` to ``counter`` (one of ``COUNTERS``; None: none) and to ``reason``."""
+        if counter is not None:
+            if counter not in COUNTERS or counter in SCRAPY_KEYS:
+                raise KeyError(f"not a crawl counter of newsmon's: {counter!r}")
+            self.collector.inc_value(PREFIX + counter, n)
+        if reason:
+            self.collector.inc_value(REASON_PREFIX + reason, n)
+
+    def get(self, counter: str) -> int:
+        return int(self.collector.get_value(_key(counter), 0))
+
+    def counts(self) -> dict[str, int]:
+        """The counters alone, with the names a progress display leads with."""
+        out = {name: self.get(name) for name in COUNTERS if name != "listing_failures"}
+        out["fetched"] = out.pop("fetched_articles")
+        return out
+
+    def result(self, finish_reason: str = "") -> CrawlStats:
+        stats = self.collector.get_stats()
+        return CrawlStats(
+            **{name: int(stats.get(_key(name), 0)) for name in COUNTERS},
+            reasons={k[len(REASON_PREFIX):]: int(v) for k, v in stats.items()
+                     if k.startswith(REASON_PREFIX)},
+            finish_reason=finish_reason or str(stats.get("finish_reason") or ""),
+        )
 
 
 @dataclass(slots=True)
 class CrawlStats:
+    """One crawl's outcome: the run summary, and what the run record keeps."""
+
     requests: int = 0
     feeds_fetched: int = 0
     not_modified: int = 0
@@ -38,16 +91,10 @@ class CrawlStats:
     failed: int = 0
     robots_blocked: int = 0
     offsite_blocked: int = 0
+    listing_failures: int = 0
     # reason code → count, over every skip, rejection and failure ("http_404": 2, "timeout": 1)
     reasons: dict[str, int] = field(default_factory=dict)
-    # listings (feeds, sitemaps, sections) that failed: their articles may have been missed
-    listing_failures: int = 0
     finish_reason: str = ""
-
-    def count(self, counter: str, reason: str | None = None, n: int = 1) -> None:
-        setattr(self, counter, getattr(self, counter) + n)
-        if reason:
-            self.reasons[reason] = self.reasons.get(reason, 0) + n
 
     @property
     def ok(self) -> bool:
@@ -61,19 +108,13 @@ class CrawlStats:
         out["ok"] = self.ok
         return out
 
-    def counts(self) -> dict[str, int]:
-        """The counters alone, with the names a progress display leads with."""
-        out = {name: getattr(self, name) for name in COUNTERS}
-        out["fetched"] = out.pop("fetched_articles")
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class CrawlProgress:
     """A snapshot handed to the ``progress`` callback of ``run_crawl`` about once a second."""
 
     elapsed_s: float
-    counts: dict[str, int]  # CrawlStats.counts(): fetched, stored, not_modified, rejected, failed, …
+    counts: dict[str, int]  # CrawlCounters.counts(): fetched, stored, not_modified, rejected, …
     pending_requests: int  # requests scheduled or downloading
     extracting: int  # pages handed to extraction workers and not yet back
     unflushed: int  # extracted articles waiting for the next store batch
