@@ -223,6 +223,63 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 4: the alert outbox (index/repos/alerts.py): decided alerts, the articles each one covers,
+    # one delivery per channel, source-health state
+    """
+    -- one row per decided alert; kind 'baseline' rows are stories a rule found at its first run and
+    -- stays silent about (they have no deliveries)
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('match', 'baseline', 'digest', 'health', 'recovery')),
+        story TEXT,
+        article_id TEXT,
+        score REAL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        run_id INTEGER
+    );
+    CREATE INDEX alerts_rule ON alerts(rule, kind);
+
+    -- every article a rule has attached to an alert: the one that fired it, and the copies, URL
+    -- variants and other-language coverage seen with it or after it ("also covered by")
+    CREATE TABLE alert_articles (
+        rule TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        role TEXT NOT NULL CHECK (role IN ('trigger', 'also')),
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (rule, article_id)
+    );
+    CREATE INDEX alert_articles_alert ON alert_articles(alert_id);
+
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        channel TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'parked')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        last_attempt_at TEXT,
+        sent_at TEXT,
+        UNIQUE (alert_id, channel)
+    );
+    CREATE INDEX deliveries_state ON deliveries(state);
+
+    -- what source health last told the user about each source
+    CREATE TABLE source_health (
+        source TEXT PRIMARY KEY,
+        condition TEXT NOT NULL CHECK (condition IN ('ok', 'failing', 'silent')),
+        since TEXT NOT NULL,
+        detail TEXT,
+        alert_id INTEGER,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -71,6 +71,22 @@ class EnrichSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsSettings:
+    rules: Path = Path("alerts.yaml")
+    timezone: str = ""
+    retries: int = 2
+    retry_backoff: float = 1.0
+    max_attempts: int = 5
+    webhook_timeout: float = 10.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_cafile: str = ""
+    smtp_from: str = "newsmon <newsmon@localhost>"
+    smtp_timeout: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -80,12 +96,14 @@ SECTIONS: dict[str, type] = {
     "crawl": CrawlSettings,
     "index": IndexSettings,
     "enrich": EnrichSettings,
+    "alerts": AlertsSettings,
     "log": LogSettings,
 }
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("index", "backend"): ("sqlite", "elasticsearch"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
     ("enrich", "text"): ("paragraphs", "title_lead", "full"),
+    ("alerts", "smtp_security"): ("starttls", "ssl", "none"),
 }
 
 
@@ -95,6 +113,7 @@ class Settings:
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
     log: LogSettings = field(default_factory=LogSettings)
     config_file: Path | None = None
 

@@ -16,6 +16,7 @@ on it::
     store.changes    the change feed (a seq per insert/update/delete of an article)
     store.cursors    per-consumer positions in the change feed
     store.search_text  the normalised text and tokens both search backends rank
+    store.alerts     the alert outbox: decided alerts, their articles, deliveries, source health
 
 Writes of several repositories commit together inside ``with store.transaction():``.
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 from newsmon.index.errors import StoreError
 from newsmon.index.migrations import MIGRATIONS, migrate
+from newsmon.index.repos.alerts import AlertRepo
 from newsmon.index.repos.articles import ArticleRepo
 from newsmon.index.repos.changes import ChangeFeed, Cursors, SearchTextRepo
 from newsmon.index.repos.frontier import Frontier
@@ -75,6 +77,7 @@ class Store:
         self.changes = ChangeFeed(self)
         self.cursors = Cursors(self)
         self.search_text = SearchTextRepo(self)
+        self.alerts = AlertRepo(self)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager

@@ -26,7 +26,8 @@ from newsmon.index.settings import (
 DEFAULTS_FILE = default_file("newsmon.toml")
 ENV_PREFIX = "NEWSMON_"
 # keys whose values are paths, resolved against the file that set them
-PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities")}
+PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities"),
+             ("alerts", "rules")}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -3,9 +3,12 @@ use. Fixtures for one area live next to its tests (tests/helpers/...)."""
 from __future__ import annotations
 
 import os
+import socket
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -112,6 +115,47 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker in item.iter_markers("shared"):
         for name in marker.args:
             _require_shared(name)
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    spool: Path
+    cafile: Path
+    user: str
+    password: str
+
+    def messages(self) -> list[bytes]:
+        return [p.read_bytes() for p in sorted(self.spool.glob("*.eml"))]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> SmtpServer:
+    """The real SMTP server `bash .ci/test` starts (aiosmtpd, STARTTLS required, a login).
+
+    Skips without one, except in CI (CI=true), where a missing server fails, as for ES."""
+    url = os.environ.get("NEWSMON_TEST_SMTP_URL", "").strip()
+    if not url:
+        message = "NEWSMON_TEST_SMTP_URL is not set; run the suite with `bash .ci/test`"
+        if _in_ci():
+            pytest.fail(message + " (CI must configure one)", pytrace=False)
+        pytest.skip(message)
+    parts = urlsplit(url)
+    try:
+        server = SmtpServer(parts.hostname or "127.0.0.1", int(parts.port or 25),
+                            Path(os.environ["NEWSMON_TEST_SMTP_SPOOL"]),
+                            Path(os.environ["NEWSMON_TEST_SMTP_CAFILE"]),
+                            os.environ["NEWSMON_TEST_SMTP_USER"],
+                            os.environ["NEWSMON_TEST_SMTP_PASSWORD"])
+    except KeyError as exc:
+        pytest.fail(f"NEWSMON_TEST_SMTP_URL is set but {exc.args[0]} is not (see .ci/smtp)",
+                    pytrace=False)
+    try:
+        socket.create_connection((server.host, server.port), timeout=10).close()
+    except OSError as exc:
+        pytest.fail(f"SMTP server at {url} is not reachable: {exc}", pytrace=False)
+    return server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,15 @@
+"""Alerts: rules are saved searches evaluated on the change feed; an outbox delivers them.
+
+    rules.py     config/alerts.yaml -> frozen Rule / Channel / HealthConfig (strict validation)
+    evaluate.py  a rule's decisions about the articles changed since its watermark
+    health.py    source health: failing / silent sources, one alert and one recovery notice
+    render.py    subject, plain text, HTML and Slack text of an alert
+    channels.py  file, webhook, email (SMTP STARTTLS), stdout, Apprise
+    deliver.py   the outbox loop: retries with backoff, parking, one channel never blocks another
+    service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store)
+
+The tables live in newsmon.index.repos.alerts (store.alerts; migration 4).
+"""
+from newsmon.alerts.service import AlertOutcome, load_config, run_alerts, status
+
+__all__ = ["run_alerts", "AlertOutcome", "status", "load_config"]

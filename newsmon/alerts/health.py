@@ -1,0 +1,139 @@
+"""Source health: one alert when a source starts failing or goes silent, one notice when it recovers.
+
+Read from what the crawl already records:
+- **failing**: in each of the source's last ``failed_runs`` crawl runs, every feed, sitemap and
+  section fetch failed (fetch_log rows of kind feed/sitemap/section, none discovered or 304);
+- **silent**: no new article stored for longer than ``silence_factor`` times the source's usual
+  gap between articles (median gap of its newest 20 publication times), and at least
+  ``min_silence_hours`` — a redesign or a moved feed that still answers 200 looks like this.
+
+``source_health`` remembers what the user was last told, so a source failing for ten runs raises
+one alert, and its recovery one notice (monitoring tools such as urlwatch and changedetection.io
+are asked for exactly this: no alert per run).
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from newsmon.alerts.rules import HealthConfig
+from newsmon.index.repos.alerts import AlertRepo, NewAlert
+
+LISTING_KINDS = ("feed", "sitemap", "section")
+OK_OUTCOMES = ("discovered", "not_modified")
+CADENCE_SAMPLE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCondition:
+    source: str
+    condition: str            # ok | failing | silent
+    since: str                # ISO instant the condition started
+    detail: str
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def assess(db: Any, cfg: HealthConfig, now: datetime) -> list[SourceCondition]:
+    """The condition of every source the crawl has recorded."""
+    runs: dict[str, list[tuple[int, bool, str]]] = {}
+    for r in db.execute(
+            f"""SELECT source, run_id, MAX(outcome IN ({','.join('?' * len(OK_OUTCOMES))})) AS ok,
+                       MIN(at) AS at,
+                       GROUP_CONCAT(DISTINCT COALESCE(reason, outcome)) AS reasons
+                FROM fetch_log WHERE source IS NOT NULL AND run_id IS NOT NULL
+                  AND kind IN ({','.join('?' * len(LISTING_KINDS))})
+                GROUP BY source, run_id ORDER BY source, run_id DESC""",
+            [*OK_OUTCOMES, *LISTING_KINDS]):
+        runs.setdefault(r["source"], []).append((r["run_id"], bool(r["ok"]),
+                                                 f"{r['at']}|{r['reasons']}"))
+    sources = set(runs) | {r[0] for r in db.execute(
+        "SELECT DISTINCT source FROM urls WHERE state = 'stored' AND source IS NOT NULL")}
+    out = []
+    for source in sorted(sources):
+        history = runs.get(source, [])
+        streak = 0
+        for _, ok, _ in history:
+            if ok:
+                break
+            streak += 1
+        if history and streak >= cfg.failed_runs:
+            first_at, _, reasons = history[streak - 1][2].partition("|")
+            out.append(SourceCondition(
+                source, "failing", first_at,
+                f"every feed, sitemap and section fetch failed in the last {streak} crawl runs "
+                f"(reasons: {reasons})"))
+            continue
+        silent = _silence(db, source, cfg, now)
+        out.append(silent or SourceCondition(source, "ok", now.isoformat(timespec="seconds"),
+                                             ""))
+    return out
+
+
+def _silence(db: Any, source: str, cfg: HealthConfig, now: datetime) -> SourceCondition | None:
+    last = db.execute("SELECT MAX(first_seen) FROM urls WHERE source = ? AND state = 'stored'",
+                      (source,)).fetchone()[0]
+    published = [p for (p,) in db.execute(
+        """SELECT published FROM articles WHERE source = ? AND published IS NOT NULL
+           ORDER BY published DESC LIMIT ?""", (source, CADENCE_SAMPLE))]
+    last_new = _parse(last)
+    if last_new is None or len(published) < 3:
+        return None  # too little history to know the source's rhythm
+    times = [_parse(p) for p in published]
+    gaps = [(a - b).total_seconds() for a, b in zip(times, times[1:]) if a and b]
+    usual = statistics.median(gaps) if gaps else 0.0
+    allowed = max(timedelta(hours=cfg.min_silence_hours),
+                  timedelta(seconds=usual * cfg.silence_factor))
+    quiet = now - last_new
+    if quiet <= allowed:
+        return None
+    return SourceCondition(
+        source, "silent", last_new.isoformat(timespec="seconds"),
+        f"no new article for {quiet.total_seconds() / 3600:.1f} h; usually one every "
+        f"{usual / 3600:.1f} h (alert after {allowed.total_seconds() / 3600:.1f} h)")
+
+
+def decide(repo: AlertRepo, conditions: list[SourceCondition], cfg: HealthConfig,
+           now: datetime) -> tuple[list[NewAlert], list[SourceCondition]]:
+    """Alerts for the sources whose condition changed since the user was last told.
+
+    Returns the alerts and the conditions to record (written by the caller in its transaction).
+    """
+    known = repo.health()
+    alerts: list[NewAlert] = []
+    changed: list[SourceCondition] = []
+    channels = {c.key: c.to_spec() for c in cfg.channels}
+    stamp = now.isoformat(timespec="seconds")
+    for cond in conditions:
+        before = known.get(cond.source)
+        was = before["condition"] if before else "ok"
+        if cond.condition == was:
+            continue
+        changed.append(cond)
+        if cond.condition == "ok":
+            payload = {"type": "recovery", "source": cond.source, "condition": was,
+                       "since": before["since"] if before else stamp,
+                       "detail": f"{cond.source} works again (was {was})",
+                       "alerted_at": stamp}
+            key = f"health:{cond.source}:recovered:{payload['since']}"
+            if not repo.has_alert(key):
+                alerts.append(NewAlert(key=key, rule="health", kind="recovery",
+                                       payload=payload, channels=channels))
+        else:
+            payload = {"type": "health", "source": cond.source, "condition": cond.condition,
+                       "since": cond.since, "detail": cond.detail, "alerted_at": stamp}
+            key = f"health:{cond.source}:{cond.condition}:{cond.since}"
+            if not repo.has_alert(key):
+                alerts.append(NewAlert(key=key, rule="health", kind="health", payload=payload,
+                                       channels=channels))
+    return alerts, changed
+
+
+__all__ = ["assess", "decide", "SourceCondition"]

@@ -1,0 +1,185 @@
+"""The alert use case: evaluate rules and source health, write the outbox, deliver.
+
+``run_alerts(settings, store, ...)`` is what `newsmon alert` and the last stage of `newsmon run`
+call. It takes no lock (its caller holds the run lock) and returns an ``AlertOutcome``.
+
+Order of work, and why nothing is lost or sent twice:
+1. per rule: decide (read-only), then one transaction writes the alerts, their articles, one
+   pending delivery per channel and the rule's new watermark — a kill before the commit
+   decides again next run, a kill after it finds the outbox rows;
+2. source health, the same way (its state table in the same transaction as its alerts);
+3. deliver every pending row (this run's and earlier runs' failures), each channel on its own;
+   a kill between sending and recording resends once, with the same idempotency key.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from newsmon.alerts import health as source_health
+from newsmon.alerts.deliver import DeliveryStats, deliver_pending
+from newsmon.alerts.evaluate import decide_rule
+from newsmon.alerts.render import render, zone
+from newsmon.alerts.rules import AlertConfig, load_rules
+from newsmon.index.repos.alerts import idempotency_key
+from newsmon.index.settings import Settings
+from newsmon.runs import RUN_OK, RUN_PARTIAL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AlertOutcome:
+    status: str = RUN_OK
+    decided: int = 0
+    delivered: int = 0
+    failed: int = 0
+    parked: int = 0
+    deferred: int = 0
+    per_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
+    health: list[dict[str, Any]] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == RUN_OK else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "dry_run": self.dry_run, "decided": self.decided,
+                "delivered": self.delivered, "failed": self.failed, "parked": self.parked,
+                "deferred": self.deferred, "rules": self.per_rule, "health": self.health,
+                "preview": self.preview, "errors": self.errors, "elapsed_s": self.elapsed_s}
+
+    def summary_text(self) -> str:
+        head = "alert (dry run)" if self.dry_run else "alert"
+        lines = [f"{head}: {self.status} in {self.elapsed_s:.1f}s: {self.decided} new alerts, "
+                 f"{self.delivered} delivered, {self.failed} failed (retried next run), "
+                 f"{self.parked} parked"]
+        for rid, info in self.per_rule.items():
+            if info.get("waiting"):
+                lines.append(f"  {rid}: waiting for the first indexed articles")
+                continue
+            what = ("baseline: {baseline_stories} stories recorded without alerting"
+                    if info["baseline"] else "{alerts} alerts, {also} more coverage of "
+                                             "stories already alerted")
+            lines.append(f"  {rid}: {info['candidates']} changed articles, {info['matched']} "
+                         f"matched; " + what.format(**info)
+                         + f"; watermark {info['watermark']}")
+        for h in self.health:
+            lines.append(f"  health: {h['source']} {h['type']} ({h.get('condition')})")
+        for channel, error in self.errors.items():
+            lines.append(f"  {channel}: {error}")
+        return "\n".join(lines)
+
+
+def _topic_names(path: Path) -> set[str] | None:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None  # enrich reports a broken topics file itself
+    topics = data.get("topics") if isinstance(data, dict) else None
+    return set(topics) if isinstance(topics, dict) else None
+
+
+def load_config(settings: Settings) -> AlertConfig:
+    """The alert rules named by ``[alerts] rules``, validated (topic names included)."""
+    return load_rules(settings.alerts.rules, known_topics=_topic_names(settings.enrich.topics))
+
+
+def _preview(alert: Any, tz: Any) -> dict[str, Any]:
+    keys = sorted((alert.channels or {"(baseline: none)": {}}).keys())
+    message = render(alert.payload, idempotency_key(alert.key, keys[0]), tz)
+    return {"rule": alert.rule, "kind": alert.kind, "key": alert.key, "channels": keys,
+            "subject": message.subject, "text": message.text}
+
+
+def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: bool = False,
+               backfill: bool = False, rule: str | None = None, run_id: int | None = None,
+               now: datetime | None = None, env: Mapping[str, str] | None = None,
+               searcher: Any = None) -> AlertOutcome:
+    """Evaluate the rules (or the one named) and source health; deliver what is pending."""
+    started = time.monotonic()
+    cfg = load_config(settings)
+    rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
+    repo = store.alerts
+    now = now or datetime.now(timezone.utc)
+    tz = zone(settings.alerts.timezone)
+    outcome = AlertOutcome(dry_run=dry_run)
+    if retry and not dry_run:
+        unparked = repo.unpark(rule=rule)
+        log.info("--retry: %d parked deliveries are pending again", unparked)
+    # alert only on what the search backend has indexed: its cursor caps every rule's
+    end = min(store.changes.head(), store.cursors.get(f"backend:{settings.index.backend}"))
+    cursors = store.cursors.all()
+    own_searcher = searcher is None
+    try:
+        for r in rules:
+            first = r.cursor not in cursors
+            if first and end == 0:
+                outcome.per_rule[r.id] = {"waiting": True, "baseline": True, "watermark": 0}
+                continue  # nothing indexed yet: the baseline waits for the first articles
+            if searcher is None:
+                from newsmon.search import Searcher
+                searcher = Searcher(settings)
+            decision = decide_rule(r, store, repo, searcher, end=end, first=first,
+                                   backfill=backfill, now=now)
+            outcome.per_rule[r.id] = decision.summary()
+            if dry_run:
+                outcome.preview += [_preview(a, tz) for a in decision.alerts]
+                continue
+            with store.transaction():
+                repo.record(decision.alerts, also=decision.also, run_id=run_id)
+                store.cursors.set(r.cursor, decision.watermark)
+            outcome.decided += sum(a.kind in ("match", "digest") for a in decision.alerts)
+    finally:
+        if own_searcher and searcher is not None:
+            searcher.close()
+    if cfg.health.enabled and rule is None:
+        conditions = source_health.assess(store.connection, cfg.health, now)
+        alerts, changed = source_health.decide(repo, conditions, cfg.health, now)
+        outcome.health = [a.payload for a in alerts]
+        if dry_run:
+            outcome.preview += [_preview(a, tz) for a in alerts]
+        elif changed:
+            with store.transaction():
+                ids = repo.record(alerts, run_id=run_id)
+                by_source = {a.payload["source"]: i for a, i in zip(alerts, ids)}
+                for cond in changed:
+                    repo.set_health(cond.source, cond.condition, cond.since, cond.detail,
+                                    by_source.get(cond.source))
+            outcome.decided += len(alerts)
+    if not dry_run:
+        stats: DeliveryStats = deliver_pending(settings, repo, rule=rule, env=env)
+        outcome.delivered, outcome.failed = stats.delivered, stats.failed
+        outcome.parked, outcome.deferred = stats.parked, stats.deferred
+        outcome.errors = stats.errors
+    if outcome.failed or outcome.parked or outcome.deferred:
+        outcome.status = RUN_PARTIAL
+    outcome.elapsed_s = round(time.monotonic() - started, 3)
+    return outcome
+
+
+def status(store: Any) -> dict[str, Any]:
+    """What `newsmon status` shows about alerts: deliveries per channel, parked ones, each
+    rule's watermark, and the source-health states."""
+    repo = store.alerts
+    return {
+        "deliveries": repo.delivery_counts(),
+        "parked": repo.parked(),
+        "rules": {name[len("rule:"):]: seq for name, seq in store.cursors.all().items()
+                  if name.startswith("rule:")},
+        "health": {s: {"condition": h["condition"], "since": h["since"], "detail": h["detail"]}
+                   for s, h in repo.health().items()},
+    }
+
+
+__all__ = ["run_alerts", "AlertOutcome", "status", "load_config"]
