@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DEMO_SITE = Path(__file__).resolve().parent / "demo_site"
 HEADERS_FILE = "headers.json"
+PHASE2_SUFFIX = "_phase2"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -150,15 +151,34 @@ class LocalServer:
 
 class DemoServer(LocalServer):
     """``with DemoServer() as server:`` serves the sites under ``root`` (the bundled demo sites
-    unless given)."""
+    unless given).
+
+    The sites come in two phases, so the demo can show newsmon noticing news as it appears:
+    phase 1 serves ``root``; phase 2 (``server.set_phase(2)``) first looks in
+    ``<root>_phase2/``, which holds the new articles and the feeds, sitemaps and section pages
+    that list them. Files of the overlay count as modified when the phase began (conditional
+    requests see the change)."""
 
     def __init__(self, root: str | Path = DEMO_SITE, *, host: str = "127.0.0.1", port: int = 0,
-                 access_log: str | Path | None = None) -> None:
+                 access_log: str | Path | None = None, phase: int = 1) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise FileNotFoundError(f"demo site folder not found: {self.root}")
+        self.overlay = self.root.with_name(self.root.name + PHASE2_SUFFIX)
+        self.phase = 1
+        self._phase_since = 0
+        self.set_phase(phase)
         self._headers = _read_headers(self.root / HEADERS_FILE)
         super().__init__(self.lookup, host=host, port=port, access_log=access_log)
+
+    def set_phase(self, phase: int) -> None:
+        """Serve phase 1 (the base sites) or phase 2 (new articles on top)."""
+        if phase not in (1, 2):
+            raise ValueError(f"demo phase must be 1 or 2, not {phase!r}")
+        if phase == 2 and not self.overlay.is_dir():
+            raise FileNotFoundError(f"demo phase-2 folder not found: {self.overlay}")
+        self.phase = phase
+        self._phase_since = int(time.time()) if phase == 2 else 0
 
     @property
     def hosts(self) -> list[str]:
@@ -176,8 +196,7 @@ class DemoServer(LocalServer):
         forced = self._headers.get(f"{host}/{unquote(path).lstrip('/')}", {}).get("Status")
         if forced is not None:
             return Reply(content_type=None, status=int(forced), conditional=False)
-        site = self.root / host
-        if not host or "/" in host or host.startswith(".") or not site.is_dir():
+        if not host or "/" in host or host.startswith(".") or not (self.root / host).is_dir():
             return None
         clean = posixpath.normpath("/" + unquote(path))
         if clean.startswith("/.."):
@@ -186,14 +205,19 @@ class DemoServer(LocalServer):
         candidates = [rel + "/index.html" if rel else "index.html"]
         if rel and not path.endswith("/"):
             candidates = [rel, rel + ".html", rel + "/index.html"]
-        for name in candidates:
-            file = (site / name).resolve()
-            if file.is_file() and file.is_relative_to(site):
-                key = f"{host}/{file.relative_to(site).as_posix()}"
-                ctype = self._headers.get(key, {}).get("Content-Type") or CONTENT_TYPES.get(
-                    file.suffix.lower(), "application/octet-stream")
-                return Reply(file.read_bytes(), ctype, modified=int(file.stat().st_mtime),
-                             headers={"Cache-Control": "max-age=60"})
+        sites = [self.overlay / host, self.root / host] if self.phase == 2 else [self.root / host]
+        for site in sites:
+            for name in candidates:
+                file = (site / name).resolve()
+                if file.is_file() and file.is_relative_to(site):
+                    key = f"{host}/{file.relative_to(site).as_posix()}"
+                    ctype = self._headers.get(key, {}).get("Content-Type") or CONTENT_TYPES.get(
+                        file.suffix.lower(), "application/octet-stream")
+                    modified = int(file.stat().st_mtime)
+                    if site.parent == self.overlay:
+                        modified = max(modified, self._phase_since)
+                    return Reply(file.read_bytes(), ctype, modified=modified,
+                                 headers={"Cache-Control": "max-age=60"})
         return None
 
 
