@@ -27,7 +27,7 @@ from newsmon.index.repos.alerts import AlertRepo, NewAlert
 log = logging.getLogger(__name__)
 
 FEED_PAGE = 1000
-SEARCH_BATCH = 500
+SEARCH_BATCH = 100  # the search API's largest page
 PASSAGE_CHARS = 240
 
 
@@ -85,7 +85,8 @@ def export_dict(article: Any) -> dict[str, Any]:
     return article.to_dict()
 
 
-def _why(hit: Any, article: Any, rule: Rule) -> dict[str, Any]:
+def _why(match: Any, article: Any, rule: Rule) -> dict[str, Any]:
+    hit = match.hit
     terms = [t for t in (getattr(hit, "matched", None) or []) if t]
     snippet = getattr(hit, "snippet", "") or ""
     passage = (snippet.replace("<mark>", "").replace("</mark>", "")
@@ -106,26 +107,79 @@ def _why(hit: Any, article: Any, rule: Rule) -> dict[str, Any]:
         wanted = {t for t, _ in rule.topics}
         topics = {k: v for k, v in topics.items() if k in wanted} or topics
     return {"terms": terms[:12], "passage": passage[:PASSAGE_CHARS].strip(),
-            "topics": topics, "score": round(float(hit.score), 4), "mode": rule.mode,
+            "topics": topics, "score": round(float(match.score), 4), "mode": rule.mode,
             "min_score": rule.min_score}
 
 
-def search_ids(searcher: Any, rule: Rule, ids: list[str]) -> list[Any]:
-    """Hits of the rule's saved search among ``ids`` at or above its ``min_score``."""
-    from newsmon.search import SearchRequest
+@dataclass(slots=True)
+class Match:
+    """A search hit that passed the rule, with the score the rule's ``min_score`` is about."""
 
-    hits = []
+    hit: Any
+    score: float
+
+    @property
+    def id(self) -> str:
+        return self.hit.id
+
+
+def alert_score(rule: Rule, hit: Any, query_terms: set[str], doc_terms: set[str] | None
+                ) -> float | None:
+    """The absolute score a rule's ``min_score`` is compared with.
+
+    - semantic and hybrid: the cosine similarity of the article's vector to the query (hybrid's
+      fused rank says how a hit ranks among others, not how close it is);
+    - keyword: the share of the query's distinct terms (normalised tokens, as the index
+      compares them) found in the article's title or body.
+    """
+    if rule.mode == "keyword":
+        if not query_terms or doc_terms is None:
+            return None
+        return len(query_terms & doc_terms) / len(query_terms)
+    return None if hit.similarity is None else float(hit.similarity)
+
+
+def mentions(article: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in article.entities or []:
+        if isinstance(e, dict) and e.get("id"):
+            out[e["id"]] = out.get(e["id"], 0) + int(e.get("count") or 1)
+    return out
+
+
+def search_ids(searcher: Any, store: Any, rule: Rule, ids: list[str],
+               articles: dict[str, Any]) -> list[Match]:
+    """Matches of the rule's saved search among ``ids`` at or above its ``min_score``."""
+    from newsmon.search import SearchRequest
+    from newsmon.searchtext import query_tokens
+
+    query_terms = set(query_tokens(rule.query)) if rule.mode == "keyword" else set()
     min_topic = next((m for _, m in rule.topics if m is not None), None)
+    out = []
     for start in range(0, len(ids), SEARCH_BATCH):
         chunk = tuple(ids[start:start + SEARCH_BATCH])
-        response = searcher.search(SearchRequest(
+        hits = searcher.search(SearchRequest(
             query=rule.query, mode=rule.mode,  # type: ignore[arg-type]
             lang=rule.langs[0] if len(rule.langs) == 1 else None,
             topics=tuple(t for t, _ in rule.topics), min_topic_score=min_topic,
-            sources=rule.sources, entities=rule.entities, limit=len(chunk), collapse=False,
-            ids=chunk))
-        hits.extend(h for h in response.results if h.score >= rule.min_score)
-    return hits
+            sources=rule.sources, entities=tuple(e for e, _ in rule.entities),
+            limit=len(chunk), collapse=False, ids=chunk)).results
+        texts = (store.search_text.get_many([h.id for h in hits]) if rule.mode == "keyword"
+                 else {})
+        for hit in hits:
+            article = articles.get(hit.id)
+            if article is None:
+                continue
+            counts = mentions(article)
+            if any(counts.get(e, 0) < n for e, n in rule.entities):
+                continue
+            text = texts.get(hit.id)
+            doc_terms = (set(f"{text.title_tokens} {text.body_tokens}".split())
+                         if text is not None else None)
+            score = alert_score(rule, hit, query_terms, doc_terms)
+            if score is not None and score >= rule.min_score:
+                out.append(Match(hit, score))
+    return out
 
 
 def decide_rule(rule: Rule, store: Any, repo: AlertRepo, searcher: Any, *, end: int,
@@ -144,7 +198,7 @@ def decide_rule(rule: Rule, store: Any, repo: AlertRepo, searcher: Any, *, end: 
     decision.candidates = len(ids)
     if not ids:
         return decision
-    hits = search_ids(searcher, rule, ids)
+    hits = search_ids(searcher, store, rule, ids, articles)
     decision.matched = len(hits)
     seen = repo.seen_articles(rule.id, [h.id for h in hits])
     hits = [h for h in hits if h.id not in seen and h.id in articles]

@@ -31,7 +31,8 @@ RULE_KEYS = {
     "lang": "en, ja, or a list (default: both)",
     "topics": "topics every match must carry: a list, or a mapping topic -> minimum score",
     "sources": "source ids a match must come from (default: any)",
-    "entities": "entity ids (config/entities.yaml) a match must mention",
+    "entities": "entity ids (config/entities.yaml) a match must mention: a list, or a mapping "
+                "entity -> minimum number of mentions (a passing mention is one)",
     "min_score": "the search score at or above which an article alerts (calibrated per mode)",
     "channels": "where alerts go: a list of {type: file|webhook|email|stdout|apprise, ...}",
     "digest": "off (one message per alert) or per_run (one message per channel per run)",
@@ -102,7 +103,7 @@ class Rule:
     langs: tuple[str, ...] = ()
     topics: tuple[tuple[str, float | None], ...] = ()
     sources: tuple[str, ...] = ()
-    entities: tuple[str, ...] = ()
+    entities: tuple[tuple[str, int], ...] = ()
     min_score: float = 0.0
     channels: tuple[Channel, ...] = ()
     digest: str = "off"
@@ -256,7 +257,20 @@ def parse_rule(raw: Any, path: Path, index: int) -> Rule:
     if len(mins) > 1:
         raise ConfigError(f"{where}: 'topics' gives different minimum scores {sorted(mins)}; "
                           f"the search filter takes one minimum for all listed topics")
+    entities_raw = raw.get("entities")
+    entities: list[tuple[str, int]] = []
+    if isinstance(entities_raw, dict):
+        for name, minimum in entities_raw.items():
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"{where}: 'entities' keys must be entity ids")
+            entities.append((name, int(_number(1 if minimum is None else minimum, where,
+                                                f"entities.{name}", low=1, integer=True))))
+    else:
+        entities = [(e, 1) for e in _str_list(entities_raw, where, "entities")]
     min_score = _number(raw.get("min_score", 0.0), where, "min_score", low=0.0)
+    if mode == "keyword" and min_score > 1:
+        raise ConfigError(f"{where}: 'min_score' = {min_score} for mode keyword must be at most "
+                          f"1 (the share of the query's terms an article contains)")
     digest = raw.get("digest", "off")
     if digest is False:
         digest = "off"
@@ -272,7 +286,7 @@ def parse_rule(raw: Any, path: Path, index: int) -> Rule:
     return Rule(
         id=rid, query=query.strip(), mode=mode, description=description.strip(), langs=langs,
         topics=tuple(topics), sources=_str_list(raw.get("sources"), where, "sources"),
-        entities=_str_list(raw.get("entities"), where, "entities"), min_score=min_score,
+        entities=tuple(entities), min_score=min_score,
         channels=channels, digest=digest, enabled=enabled,
     )
 

@@ -1,0 +1,176 @@
+"""The two-phase alert scenario on the devset mini web (../shared/devset/site): real crawls of
+a real local web through an HTTP proxy, real enrichment, the embedded index, a real webhook
+receiver that answers 500 and then times out during phase 2, and the `newsmon alert` command.
+
+Phase 1 sets the baselines. Phase 2 brings new English and Japanese pact articles, a syndicated
+copy (en-013 of en-012, whose original is not on these sites), the Japanese report of an
+English story and unrelated articles: the file channel gets exactly the expected alerts, the
+webhook gets them on the next run, once each; a further run sends nothing.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from newsmon.alerts import run_alerts
+from newsmon.cli import main
+from newsmon.index.alerts import AlertRepository
+from newsmon.index.article import article_id
+from newsmon.index.store import Store
+from newsmon.settings import load_settings
+from tests.helpers.crawlproc import run_crawl_process
+from tests.helpers.receiver import start_receiver
+from tests.test_alert_quality import EXTRA_RULES, SHIPPED
+from tests.test_crawl_devset import SITE, _manifest, _sources_yaml
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (SITE / "serve.py").is_file(),
+                       reason=f"devset mini web not found at {SITE}"),
+]
+DEVSET = SITE.parent
+HOOK_ENV = "NEWSMON_TEST_SCENARIO_WEBHOOK"
+
+
+def _expected() -> dict[str, set[str]]:
+    """rule -> gold stories that must alert in phase 2, restricted to what the sites carry."""
+    manifest = _manifest()
+    on_site_2 = {p["article_id"] for p in manifest["pages"].values()
+                 if p["kind"] == "article" and p["phases"] == [2]}
+    gold = {r["id"]: r for r in map(json.loads, (DEVSET / "articles.jsonl").open())}
+    rules = yaml.safe_load((DEVSET / "alert_rules.yaml").read_text())["rules"]
+    out = {}
+    for rule in rules:
+        stories = {gold[a]["story"] for a in rule["matching_articles"] if a in on_site_2}
+        out[rule["id"]] = stories & set(rule["phase2_alerts"])
+    return out
+
+
+def _config(tmp: Path, receiver_url: str) -> Path:
+    shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    rules = [r for r in shipped["rules"] if r["id"] in ("japan-uk-pact", "pact-minerals")]
+    text = yaml.safe_dump({"version": 1, "health": {"enabled": False}, "rules": rules},
+                          allow_unicode=True, sort_keys=False) + EXTRA_RULES
+    channels = [{"type": "file", "path": "alerts.jsonl"},
+                {"type": "webhook", "url_env": HOOK_ENV}]
+    data = yaml.safe_load(text)
+    for rule in data["rules"]:
+        rule["channels"] = channels
+    (tmp / "alerts.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    (tmp / "sources.yaml").write_text(_sources_yaml(), encoding="utf-8")
+    cfg = tmp / "newsmon.toml"
+    cfg.write_text(f"""
+[data]
+dir = "data"
+[crawl]
+sources = "sources.yaml"
+[alerts]
+rules = "alerts.yaml"
+timezone = "Asia/Tokyo"
+retries = 1
+retry_backoff = 0.1
+webhook_timeout = 1.0
+max_attempts = 5
+""", encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def devset_server():
+    sys.path.insert(0, str(SITE))
+    try:
+        from serve import start_server
+    finally:
+        sys.path.remove(str(SITE))
+    srv = start_server(phase=1)
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _ingest(settings, srv, phase: int) -> None:
+    from newsmon.enrich.pipeline import enrich_store
+    from newsmon.indexing import index_store
+
+    srv.phase = phase
+    result = run_crawl_process(settings.data.dir, settings.crawl.sources,
+                               proxy=f"http://127.0.0.1:{srv.server_port}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    with Store(settings.data.store_path) as store:
+        assert enrich_store(settings, store, run_id=phase).failed == 0
+        index_store(settings, store)
+
+
+def _file_alerts(settings) -> list[dict]:
+    path = Path(settings.data.dir) / "alerts.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _gold_stories(settings, alerts: list[dict]) -> dict[str, list[set[str]]]:
+    gold = {article_id(r["url"]): r for r in map(json.loads, (DEVSET / "articles.jsonl").open())}
+    with Store(settings.data.store_path) as store:
+        stories = store.vectors.stories()
+    out: dict[str, list[set[str]]] = {}
+    for a in alerts:
+        members = [i for i, s in stories.items() if s == a["story"]]
+        out.setdefault(a["rule"], []).append({gold[i]["story"] for i in members})
+    return out
+
+
+def test_two_phases_then_webhook_recovery_then_silence(devset_server, tmp_path, monkeypatch,
+                                                       capsys) -> None:
+    receiver = start_receiver()
+    try:
+        monkeypatch.setenv(HOOK_ENV, receiver.url)
+        cfg = _config(tmp_path, receiver.url)
+        settings = load_settings(cfg, env={})
+        # phase 1: the baseline, nothing sent
+        _ingest(settings, devset_server, 1)
+        with Store(settings.data.store_path) as store:
+            first = run_alerts(settings, store)
+        assert first.decided == 0 and first.delivered == 0
+        assert receiver.requests == [] and _file_alerts(settings) == []
+        # phase 2: the webhook answers 500, then hangs past its timeout
+        _ingest(settings, devset_server, 2)
+        receiver.script = ["error", "hang"]
+        receiver.hang_s = 2.0
+        receiver.behaviour = "hang"
+        with Store(settings.data.store_path) as store:
+            second = run_alerts(settings, store)
+        assert second.exit_code == 1 and second.failed == 1 and second.deferred >= 1
+        alerts = _file_alerts(settings)
+        expected = _expected()
+        got = _gold_stories(settings, alerts)
+        for rule, stories in expected.items():
+            fired = [s for group in got.get(rule, []) for s in group & stories]
+            assert sorted(fired) == sorted(stories), (rule, got.get(rule))
+            assert len(got.get(rule, [])) == len(stories), (rule, got.get(rule))
+        assert not receiver.delivered()
+        # next run, through the command: the webhook is back; each alert arrives once
+        receiver.script, receiver.behaviour = [], "ok"
+        assert main(["--config", str(cfg), "alert", "--json"]) == 0
+        outcome = json.loads(capsys.readouterr().out)
+        assert outcome["decided"] == 0 and outcome["delivered"] == len(alerts)
+        keys = [r.body["idempotency_key"] for r in receiver.delivered()]
+        assert sorted(keys) == sorted(a["idempotency_key"] for a in alerts)
+        assert len(set(keys)) == len(keys)
+        texts = "\n".join(r.body["text"] for r in receiver.delivered())
+        assert "JST" in texts and "also covered by" in texts
+        # and once more: nothing decided, nothing sent
+        assert main(["--config", str(cfg), "alert", "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert again["decided"] == again["delivered"] == 0
+        assert len(receiver.delivered()) == len(alerts) and len(_file_alerts(settings)) == \
+            len(alerts)
+        with Store(settings.data.store_path) as store:
+            counts = AlertRepository(store).delivery_counts()
+        assert counts[f"webhook:{HOOK_ENV}"] == {"pending": 0, "sent": len(alerts),
+                                                 "parked": 0}
+    finally:
+        receiver.close()
