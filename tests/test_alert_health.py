@@ -9,7 +9,6 @@ import pytest
 
 from newsmon.alerts import health
 from newsmon.alerts.rules import Channel, HealthConfig
-from newsmon.index.alerts import AlertRepository
 from newsmon.index.article import Article
 from newsmon.index.store import Store
 
@@ -33,13 +32,13 @@ def _crawl(store: Store, outcome: str, source: str = "harbourline") -> None:
 
 
 def _evaluate(store: Store, now: datetime = NOW) -> list[dict]:
-    repo = AlertRepository(store)
+    repo = store.alerts
     alerts, changed = health.decide(repo, health.assess(store.connection, CFG, now), CFG, now)
-    with store.transaction() as db:
-        ids = repo.record(db, alerts)
+    with store.transaction():
+        ids = repo.record(alerts)
         by_source = {a.payload["source"]: i for a, i in zip(alerts, ids)}
         for cond in changed:
-            repo.set_health(db, cond.source, cond.condition, cond.since, cond.detail,
+            repo.set_health(cond.source, cond.condition, cond.since, cond.detail,
                             by_source.get(cond.source))
     return [a.payload for a in alerts]
 
@@ -62,7 +61,7 @@ def test_failing_source_alerts_once_and_recovers_once(store: Store) -> None:
     assert notice["type"] == "recovery" and notice["condition"] == "failing"
     _crawl(store, "discovered")
     assert _evaluate(store) == []
-    repo = AlertRepository(store)
+    repo = store.alerts
     assert [d.channel for d in repo.deliveries()] == ["file:health.jsonl"] * 2
     assert repo.health()["harbourline"]["condition"] == "ok"
 

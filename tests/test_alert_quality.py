@@ -26,7 +26,6 @@ import yaml
 from newsmon.alerts import run_alerts
 from newsmon.alerts.evaluate import changed_ids, search_ids
 from newsmon.alerts.rules import load_rules
-from newsmon.index.alerts import AlertRepository
 from newsmon.index.article import Article
 from newsmon.index.settings import Settings
 from newsmon.index.store import Store
@@ -96,10 +95,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory):
                 store.articles.upsert(_article(r) for r in records if r["phase"] == phase)
                 assert enrich_store(settings, store, run_id=phase).failed == 0
             index_store(settings, store)
-            before = {a["id"] for a in AlertRepository(store).alerts()}
+            before = {a["id"] for a in store.alerts.alerts()}
             start = store.cursors.all()
             outcome = run_alerts(settings, store)
-            new = [a for a in AlertRepository(store).alerts() if a["id"] not in before]
+            new = [a for a in store.alerts.alerts() if a["id"] not in before]
             runs.append({"outcome": outcome, "alerts": new, "cursors": start})
         stories = store.vectors.stories()
         yield {"settings": settings, "runs": runs, "gold": gold, "stories": stories,

@@ -18,7 +18,6 @@ import yaml
 
 from newsmon.alerts import run_alerts
 from newsmon.cli import main
-from newsmon.index.alerts import AlertRepository
 from newsmon.index.article import article_id
 from newsmon.index.store import Store
 from newsmon.settings import load_settings
@@ -169,7 +168,7 @@ def test_two_phases_then_webhook_recovery_then_silence(devset_server, tmp_path, 
         assert len(receiver.delivered()) == len(alerts) and len(_file_alerts(settings)) == \
             len(alerts)
         with Store(settings.data.store_path) as store:
-            counts = AlertRepository(store).delivery_counts()
+            counts = store.alerts.delivery_counts()
         assert counts[f"webhook:{HOOK_ENV}"] == {"pending": 0, "sent": len(alerts),
                                                  "parked": 0}
     finally:
