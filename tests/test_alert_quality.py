@@ -17,6 +17,7 @@ cyber-grid-water, which are not mission rules, are written below as a user would
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -39,21 +40,21 @@ pytestmark = [
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "alerts.yaml"
 MARGIN = 0.01
 EXTRA_RULES = """
-  - id: gcap-ja
-    description: Japanese news about GCAP, the next-generation fighter
-    query: GCAP 次期戦闘機
-    mode: keyword
-    lang: ja
-    topics: [defence]
-    min_score: 0.3
-    channels: [{type: file, path: alerts.jsonl}]
-  - id: cyber-grid-water
-    description: Cyber threats to electricity grids and water systems
-    query: power grid electricity water utility 電力 送電網 電力網 水道
-    mode: keyword
-    topics: [cyber]
-    min_score: 0.1
-    channels: [{type: file, path: alerts.jsonl}]
+- id: gcap-ja
+  description: Japanese news about GCAP, the next-generation fighter
+  query: GCAP 次期戦闘機
+  mode: keyword
+  lang: ja
+  topics: [defence]
+  min_score: 0.5
+  channels: [{type: file, path: alerts.jsonl}]
+- id: cyber-grid-water
+  description: Cyber threats to electricity grids and water systems
+  query: water utility power grid 水道 電力網 送電網
+  mode: keyword
+  topics: [cyber]
+  min_score: 0.2
+  channels: [{type: file, path: alerts.jsonl}]
 """
 
 
@@ -71,21 +72,28 @@ def _article(rec: dict) -> Article:
 def _rules_file(tmp: Path) -> Path:
     shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     keep = [r for r in shipped["rules"] if r["id"] in ("japan-uk-pact", "pact-minerals")]
-    text = yaml.safe_dump({"version": 1, "health": {"enabled": False}, "rules": keep},
-                          allow_unicode=True, sort_keys=False) + EXTRA_RULES
+    rules = keep + yaml.safe_load(EXTRA_RULES)
     path = tmp / "alerts.yaml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(yaml.safe_dump({"version": 1, "health": {"enabled": False}, "rules": rules},
+                                   allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_rules(path)  # a mistake here should not cost an enrichment first
     return path
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=[
+    "sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)])
+def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The same scenario on each search backend (the real Elasticsearch node under `es`)."""
     from newsmon.enrich.pipeline import enrich_store
     from newsmon.indexing import index_store
 
-    tmp = tmp_path_factory.mktemp("alert-quality")
+    tmp = tmp_path_factory.mktemp(f"alert-quality-{request.param}")
     settings = Settings().replace("data", dir=tmp).replace(
         "alerts", rules=_rules_file(tmp), timezone="UTC")
+    if request.param == "elasticsearch":
+        settings = settings.replace("index", backend="elasticsearch",
+                                    es_url=request.getfixturevalue("es_url"),
+                                    es_index=f"newsmon-alerts-{uuid.uuid4().hex[:10]}")
     records = _records()
     gold = {_article(r).id: r for r in records}
     runs = []

@@ -120,3 +120,12 @@ def test_settings_key_alerts_rules_is_resolved_against_its_file(tmp_path: Path) 
     settings = load_settings(local, env={})
     assert settings.alerts.rules == (tmp_path / "alerts.yaml").resolve()
     assert load_config(settings).rule("pact")
+
+
+def test_the_demo_rule_is_the_shipped_pact_rule() -> None:
+    from newsmon.index.defaults import default_file
+
+    shipped = load_rules(default_file("alerts.yaml")).rule("japan-uk-pact")
+    demo = load_rules(default_file("demo/alerts.yaml")).rule("japan-uk-pact")
+    for key in ("query", "mode", "langs", "topics", "entities", "min_score"):
+        assert getattr(demo, key) == getattr(shipped, key), key

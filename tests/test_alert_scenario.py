@@ -52,11 +52,10 @@ def _expected() -> dict[str, set[str]]:
 def _config(tmp: Path, receiver_url: str) -> Path:
     shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     rules = [r for r in shipped["rules"] if r["id"] in ("japan-uk-pact", "pact-minerals")]
-    text = yaml.safe_dump({"version": 1, "health": {"enabled": False}, "rules": rules},
-                          allow_unicode=True, sort_keys=False) + EXTRA_RULES
+    data = {"version": 1, "health": {"enabled": False},
+            "rules": rules + yaml.safe_load(EXTRA_RULES)}
     channels = [{"type": "file", "path": "alerts.jsonl"},
                 {"type": "webhook", "url_env": HOOK_ENV}]
-    data = yaml.safe_load(text)
     for rule in data["rules"]:
         rule["channels"] = channels
     (tmp / "alerts.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
