@@ -72,7 +72,9 @@ def _article(rec: dict) -> Article:
 def _rules_file(tmp: Path) -> Path:
     shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     keep = [r for r in shipped["rules"] if r["id"] in ("japan-uk-pact", "pact-minerals")]
-    rules = keep + yaml.safe_load(EXTRA_RULES)
+    # the pact rule again as a per-run digest: one message with the same stories
+    digest = {**keep[0], "id": "pact-digest", "digest": "per_run"}
+    rules = keep + yaml.safe_load(EXTRA_RULES) + [digest]
     path = tmp / "alerts.yaml"
     path.write_text(yaml.safe_dump({"version": 1, "health": {"enabled": False}, "rules": rules},
                                    allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -151,6 +153,22 @@ def test_alerts_carry_why_and_also_covered_by(scenario) -> None:
     assert {trigger} | also_ids == {"en-012", "en-013", "ja-009"}
     assert payload["why"]["score"] >= payload["why"]["min_score"]
     assert payload["why"]["passage"]
+
+
+def test_a_per_run_digest_carries_the_same_stories_in_one_message(scenario) -> None:
+    second = scenario["runs"][1]["alerts"]
+    [digest] = [a for a in second if a["rule"] == "pact-digest"]
+    assert digest["kind"] == "digest"
+    pact = sorted(a["story"] for a in second if a["rule"] == "japan-uk-pact")
+    assert sorted(i["story"] for i in digest["payload"]["items"]) == pact
+    # en-016 came late into a story seen at the baseline: listed as new coverage, not alerted
+    updates = {scenario["gold"][u["id"]]["id"] for u in digest["payload"]["updates"]}
+    assert "en-016" in updates
+    # the per-story decisions are recorded (once-only) but only the digest is delivered
+    with Store(scenario["store_path"]) as store:
+        channels = {d.alert_key for d in store.alerts.deliveries(states=("pending", "sent"),
+                                                                   rule="pact-digest")}
+    assert channels == {digest["key"]}
 
 
 def test_a_third_run_decides_and_sends_nothing(scenario) -> None:

@@ -155,9 +155,15 @@ def test_two_phases_then_webhook_recovery_then_silence(devset_server, tmp_path, 
         assert main(["--config", str(cfg), "alert", "--json"]) == 0
         outcome = json.loads(capsys.readouterr().out)
         assert outcome["decided"] == 0 and outcome["delivered"] == len(alerts)
-        keys = [r.body["idempotency_key"] for r in receiver.delivered()]
-        assert sorted(keys) == sorted(a["idempotency_key"] for a in alerts)
+        got_hook = sorted((r.body["alert"]["rule"], r.body["alert"]["story"])
+                          for r in receiver.delivered())
+        assert got_hook == sorted((a["rule"], a["story"]) for a in alerts)
+        keys = [r.headers["Idempotency-Key"] for r in receiver.delivered()]
+        assert keys == [r.body["idempotency_key"] for r in receiver.delivered()]
         assert len(set(keys)) == len(keys)
+        # the failed attempts carried the same key as the delivery that got through
+        first_key = receiver.requests[0].headers["Idempotency-Key"]
+        assert first_key in keys
         texts = "\n".join(r.body["text"] for r in receiver.delivered())
         assert "JST" in texts and "also covered by" in texts
         # and once more: nothing decided, nothing sent
