@@ -1,9 +1,10 @@
 # Thin wrappers around the .ci scripts, which are the source of truth.
 .PHONY: demo setup test es-start es-stop
 
-# Install into .venv and run the main job on the embedded default against the bundled demo sites.
+# Install into .venv and run the main job on the embedded default against the bundled demo sites;
+# then new articles appear on them and an alert arrives.
 demo: setup
-	.venv/bin/newsmon demo
+	.venv/bin/newsmon demo --new-articles
 
 setup:
 	bash .ci/setup

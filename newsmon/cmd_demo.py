@@ -169,9 +169,12 @@ def next_steps(settings_file: Path, demo_data_dir: str | None = None) -> str:
               help="Folder for the demo store [default: <data dir>/demo].")
 @click.option("--keep-serving", is_flag=True,
               help="Keep the demo sites up after the crawl, until Ctrl-C.")
+@click.option("--new-articles", is_flag=True,
+              help="Then publish new articles on the demo sites and run again, as cron would: "
+                   "shows an alert arriving.")
 @click.pass_context
 def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
-                 keep_serving: bool) -> None:
+                 keep_serving: bool, new_articles: bool) -> None:
     """Crawl and enrich the bundled demo news sites (offline) and show what was stored.
 
     Starts a local server with three fictional news sites (English and Japanese, an RSS feed, an
@@ -184,6 +187,7 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
     Example:
       newsmon demo
       newsmon demo --data-dir /tmp/newsmon-demo --keep-serving
+      newsmon demo --new-articles   # then new articles appear, and an alert arrives
     """
     settings = get_settings(ctx)
     demo_dir = Path(demo_data_dir).expanduser().resolve() if demo_data_dir \
@@ -219,6 +223,12 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
         click.echo(f"server requests this run: {len(server.requests)} "
                    f"(log: {_shown_path(access_log)})")
         click.echo(next_steps(settings_file, demo_data_dir))
+        alerted = 0
+        if new_articles:
+            from newsmon.demo_alerts import second_phase
+
+            click.echo()
+            alerted = second_phase(server, settings_file, demo_dir, click.echo)
         if keep_serving:
             host = server.hosts[0] if server.hosts else "www.harbour-times.example"
             click.echo(f"\nserving the demo sites until Ctrl-C; look with:\n"
@@ -231,4 +241,4 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
                     time.sleep(3600)
             except KeyboardInterrupt:
                 click.echo("stopped", err=True)
-    ctx.exit(max(outcome.exit_code, enriched.exit_code))
+    ctx.exit(max(outcome.exit_code, enriched.exit_code, alerted))

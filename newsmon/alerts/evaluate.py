@@ -17,6 +17,7 @@ sending anything (unless ``backfill``), so a new rule never floods the user with
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,10 @@ log = logging.getLogger(__name__)
 
 FEED_PAGE = 1000
 SEARCH_BATCH = 100  # the search API's largest page
-PASSAGE_CHARS = 240
+PASSAGE_CHARS = 200
+# A matched "term" written only in hiragana is a particle or an inflection (の, は, する), not a
+# reason: left out of "why".
+HIRAGANA_ONLY = re.compile(r"^[\u3041-\u309f]+$")
 
 
 @dataclass(slots=True)
@@ -75,7 +79,8 @@ def changed_ids(store: Any, start: int, end: int) -> list[str]:
 
 def brief(article: Any) -> dict[str, Any]:
     """The short form of an article listed under "also covered by"."""
-    return {"id": article.id, "url": article.url, "title": article.title, "lang": article.lang,
+    return {"id": article.id, "url": article.canonical_url or article.url,
+            "title": article.title, "lang": article.lang,
             "source": article.source,
             "published": article.published.isoformat() if article.published else None}
 
@@ -87,7 +92,8 @@ def export_dict(article: Any) -> dict[str, Any]:
 
 def _why(match: Any, article: Any, rule: Rule) -> dict[str, Any]:
     hit = match.hit
-    terms = [t for t in (getattr(hit, "matched", None) or []) if t]
+    terms = [t for t in (getattr(hit, "matched", None) or [])
+             if t and not HIRAGANA_ONLY.match(t)]
     snippet = getattr(hit, "snippet", "") or ""
     passage = (snippet.replace("<mark>", "").replace("</mark>", "")
                .replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')

@@ -76,6 +76,7 @@ def _why_lines(why: dict[str, Any]) -> list[str]:
 def _article_block(item: dict[str, Any], tz: Any) -> tuple[list[str], list[str], list[str]]:
     """(text lines, html parts, slack lines) for one matched article with its why and also."""
     art = item["article"]
+    link = art.get("canonical_url") or art.get("url") or ""  # not the feed's utm_ variant
     badges = _badges(art.get("topics") or {})
     lang = LANG_NAMES.get(art.get("lang") or "", art.get("lang") or "unknown language")
     when = local_time(art.get("published"), tz)
@@ -86,13 +87,13 @@ def _article_block(item: dict[str, Any], tz: Any) -> tuple[list[str], list[str],
     if badges:
         text.append("topics: " + " · ".join(badges))
     text += [f"why: {w}" for w in why]
-    text.append(art.get("url") or "")
+    text.append(link)
     if also:
         text.append("also covered by:")
         text += [f"  - {a.get('title')} ({a.get('source')}, {a.get('lang')}) {a.get('url')}"
                  for a in also]
     e = html.escape
-    parts = [f'<h2 style="margin:0 0 4px"><a href="{e(art.get("url") or "")}">'
+    parts = [f'<h2 style="margin:0 0 4px"><a href="{e(link)}">'
              f'{e(art.get("title") or "(no title)")}</a></h2>',
              f'<p style="margin:0;color:#555">{e(meta)}</p>']
     if badges:
@@ -106,7 +107,7 @@ def _article_block(item: dict[str, Any], tz: Any) -> tuple[list[str], list[str],
             f'<li><a href="{e(a.get("url") or "")}">{e(a.get("title") or "")}</a> '
             f'({e(str(a.get("source")))}, {e(str(a.get("lang")))})</li>' for a in also)
             + "</ul>")
-    slack_url = (art.get("url") or "").replace("|", "%7C").replace(">", "%3E")
+    slack_url = link.replace("|", "%7C").replace(">", "%3E")
     slack_title = (art.get("title") or "(no title)").replace("&", "&amp;").replace(
         "<", "&lt;").replace(">", "&gt;")
     slack = [f"*<{slack_url}|{slack_title}>*", meta]
