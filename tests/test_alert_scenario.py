@@ -25,6 +25,7 @@ from tests.helpers.crawlproc import run_crawl_process
 from tests.helpers.receiver import start_receiver
 from tests.test_alert_quality import EXTRA_RULES, SHIPPED
 from tests.test_crawl_devset import SITE, _manifest, _sources_yaml
+from tests.test_crawl_devset import devset_server  # noqa: F401 - the fixture
 
 pytestmark = [
     pytest.mark.slow,
@@ -75,19 +76,6 @@ webhook_timeout = 1.0
 max_attempts = 5
 """, encoding="utf-8")
     return cfg
-
-
-@pytest.fixture(scope="module")
-def devset_server():
-    sys.path.insert(0, str(SITE))
-    try:
-        from serve import start_server
-    finally:
-        sys.path.remove(str(SITE))
-    srv = start_server(phase=1)
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def _ingest(settings, srv, phase: int) -> None:
