@@ -89,6 +89,7 @@ def main() -> None:
                    if k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
                    and not k.startswith("NEWSMON_")}
             env["http_proxy"] = f"http://127.0.0.1:{srv.server_port}"
+            env["no_proxy"] = "localhost,127.0.0.1"  # the webhook receiver is local
             env[HOOK_ENV] = receiver.url
             _pipeline(cfg, env, use_run)                       # phase 1: baselines
             assert not receiver.requests, "the first run must be a silent baseline"

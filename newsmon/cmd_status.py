@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from newsmon.index import reasons
+from newsmon.alerts import status as alerts_status
+from newsmon.alerts import status_lines
 from newsmon.index.store import Store
 from newsmon.cli import cli, get_settings
 from newsmon.lock import running_holder
@@ -25,6 +27,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     if path.exists():
         with Store(path) as store:
             out = store.status()
+            out["alerts"] = alerts_status(store)
     else:
         out = empty_status(path)
     out["exists"] = path.exists()
@@ -65,6 +68,8 @@ def status_text(st: dict[str, Any]) -> str:
     lines.append("failures by reason: " + (_counts(failures) if failures else "none"))
     codes = dict.fromkeys(key.partition(":")[2] or key for key in failures)
     lines += [f"  {code}: {reasons.describe(code)}" for code in codes]
+    if st.get("alerts"):
+        lines += status_lines(st["alerts"])
     return "\n".join(lines)
 
 

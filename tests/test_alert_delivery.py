@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from newsmon.alerts import status as alerts_status
+from newsmon.alerts import status_lines
 from newsmon.alerts.deliver import deliver_pending
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
@@ -124,6 +126,9 @@ def test_failing_webhook_is_retried_next_run_then_parked_and_resent_with_retry(
                                                               "parked": 1}
         [parked] = repo.parked()
         assert parked["attempts"] == 2 and "http_500" in parked["last_error"]
+        shown = "\n".join(status_lines(alerts_status(store)))
+        assert "deliveries to webhook:HOOK_URL: sent 0, pending 0, parked 1" in shown
+        assert "resend with `newsmon alert --retry`" in shown
         # a parked delivery is not retried by an ordinary run...
         receiver.behaviour = "ok"
         assert deliver_pending(settings, repo, env=env).delivered == 0

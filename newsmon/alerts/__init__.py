@@ -10,6 +10,6 @@
 
 The tables live in newsmon.index.repos.alerts (store.alerts; migration 4).
 """
-from newsmon.alerts.service import AlertOutcome, load_config, run_alerts, status
+from newsmon.alerts.service import AlertOutcome, load_config, run_alerts, status, status_lines
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "load_config"]
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config"]

@@ -182,4 +182,22 @@ def status(store: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "load_config"]
+def status_lines(st: dict[str, Any]) -> list[str]:
+    """`newsmon status` lines for what ``status(store)`` returned."""
+    lines = []
+    if st["rules"]:
+        lines.append("alert rules (watermark in the change feed): " + ", ".join(
+            f"{rule} {seq}" for rule, seq in sorted(st["rules"].items())))
+    for channel, counts in sorted(st["deliveries"].items()):
+        lines.append(f"deliveries to {channel}: " + ", ".join(
+            f"{state} {counts[state]}" for state in ("sent", "pending", "parked")))
+    for p in st["parked"]:
+        lines.append(f"  parked: {p['alert_key']} -> {p['channel']} after {p['attempts']} "
+                     f"failed runs ({p['last_error']}); resend with `newsmon alert --retry`")
+    bad = {s: h for s, h in st["health"].items() if h["condition"] != "ok"}
+    for source, h in sorted(bad.items()):
+        lines.append(f"source {source}: {h['condition']} since {h['since']} ({h['detail']})")
+    return lines
+
+
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config"]
