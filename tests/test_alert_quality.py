@@ -157,8 +157,7 @@ def test_alerts_carry_why_and_also_covered_by(scenario) -> None:
 
 def test_a_per_run_digest_carries_the_same_stories_in_one_message(scenario) -> None:
     second = scenario["runs"][1]["alerts"]
-    [digest] = [a for a in second if a["rule"] == "pact-digest"]
-    assert digest["kind"] == "digest"
+    [digest] = [a for a in second if a["rule"] == "pact-digest" and a["kind"] == "digest"]
     pact = sorted(a["story"] for a in second if a["rule"] == "japan-uk-pact")
     assert sorted(i["story"] for i in digest["payload"]["items"]) == pact
     # en-016 came late into a story seen at the baseline: listed as new coverage, not alerted
