@@ -29,7 +29,7 @@ def test_init_writes_starter_files_that_load(tmp_path: Path, capsys) -> None:
     if importlib.util.find_spec("newsmon.alerts") is not None:  # the alerts feature
         from newsmon.alerts.rules import load_rules
 
-        assert [r.id for r in load_rules(target / "alerts.yaml")] == ["japan-uk-cyber"]
+        assert [r.id for r in load_rules(target / "alerts.yaml").rules] == ["japan-uk-cyber"]
         assert Path(settings.alerts.rules) == (target / "alerts.yaml").resolve()
 
 
