@@ -97,7 +97,7 @@ def test_migrations_run_whole_scripts_in_one_transaction(tmp_path, monkeypatch) 
         INSERT INTO no_such_table VALUES (1);
     """
     monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", [*MIGRATIONS, broken])
-    with pytest.raises(StoreError, match="migration 4 failed"):
+    with pytest.raises(StoreError, match=f"migration {len(MIGRATIONS) + 1} failed"):
         Store(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
