@@ -9,7 +9,7 @@ On the devset mini web (../shared/devset/site, three sites, served locally in tw
    runs once more; a local webhook receiver notes when each alert arrives (t1).
 
 Each stage runs as its command (`newsmon crawl`, `enrich`, `index`, `alert`, fresh processes,
-as cron runs them; `newsmon run` when present runs them all in one process). Reports the
+as a cron job of single commands runs them). Reports the
 latency of the first and last alert (t1 - t0), the time per stage, and the ratio of the
 latency to the no-change run.
 
@@ -40,11 +40,6 @@ NEWSMON = [sys.executable, "-m", "newsmon"]
 HOOK_ENV = "NEWSMON_BENCH_WEBHOOK"
 
 
-def _has_run_command() -> bool:
-    proc = subprocess.run([*NEWSMON, "run", "--help"], cwd=ROOT, capture_output=True)
-    return proc.returncode == 0
-
-
 def _config(tmp: Path) -> Path:
     shipped = yaml.safe_load((ROOT / "config" / "alerts.yaml").read_text(encoding="utf-8"))
     for rule in shipped["rules"]:
@@ -60,8 +55,8 @@ def _config(tmp: Path) -> Path:
     return cfg
 
 
-def _pipeline(cfg: Path, env: dict[str, str], use_run: bool) -> dict[str, float]:
-    stages = [["run"]] if use_run else [["crawl"], ["enrich"], ["index"], ["alert"]]
+def _pipeline(cfg: Path, env: dict[str, str]) -> dict[str, float]:
+    stages = [["crawl"], ["enrich"], ["index"], ["alert"]]
     times = {}
     for args in stages:
         start = time.perf_counter()
@@ -81,7 +76,6 @@ def main() -> None:
 
     srv = start_server(phase=1)
     receiver = start_receiver()
-    use_run = _has_run_command()
     try:
         with tempfile.TemporaryDirectory(prefix="newsmon-alert-bench-") as tmp:
             cfg = _config(Path(tmp))
@@ -91,15 +85,15 @@ def main() -> None:
             env["http_proxy"] = f"http://127.0.0.1:{srv.server_port}"
             env["no_proxy"] = "localhost,127.0.0.1"  # the webhook receiver is local
             env[HOOK_ENV] = receiver.url
-            _pipeline(cfg, env, use_run)                       # phase 1: baselines
+            _pipeline(cfg, env)                       # phase 1: baselines
             assert not receiver.requests, "the first run must be a silent baseline"
             t_base = time.perf_counter()
-            base = _pipeline(cfg, env, use_run)                # nothing new
+            base = _pipeline(cfg, env)                # nothing new
             base_total = time.perf_counter() - t_base
             assert not receiver.requests
             srv.phase = 2
             t0_wall, t0 = time.time(), time.perf_counter()
-            new = _pipeline(cfg, env, use_run)
+            new = _pipeline(cfg, env)
             total = time.perf_counter() - t0
             arrivals = sorted(r.at - t0_wall for r in receiver.delivered())
     finally:
@@ -109,14 +103,14 @@ def main() -> None:
     if not arrivals:
         raise SystemExit("no alert arrived")
     print(json.dumps({
-        "bench": "alert_latency", "pipeline": "newsmon run" if use_run else
-        "newsmon crawl; enrich; index; alert", "new_articles": 10,
+        "bench": "alert_latency", "pipeline": "newsmon crawl; enrich; index; alert",
+        "new_articles": 10,
         "alerts_delivered": len(arrivals),
         "first_alert_s": round(arrivals[0], 2), "last_alert_s": round(arrivals[-1], 2),
         "run_with_new_articles_s": round(total, 2), "stages_s": new,
         "baseline_no_change_run_s": round(base_total, 2), "baseline_stages_s": base,
         "ratio_last_alert_to_no_change_run": round(arrivals[-1] / base_total, 2),
-        "alert_stage_share": round(new.get("alert", 0.0) / total, 3) if not use_run else None,
+        "alert_stage_share": round(new["alert"] / total, 3),
         "load_avg_1m": os.getloadavg()[0],
     }, indent=2))
 

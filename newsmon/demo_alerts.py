@@ -7,7 +7,7 @@ Japan–UK cyber partnership, the Japanese paper's report of it, and an unrelate
 and one more run crawls, enriches, indexes and alerts. The alert is printed (the demo rule's
 stdout channel) and appended to the demo folder's alerts.jsonl.
 
-Each run is a child process, exactly the command a user or cron runs (a process crawls once:
+Each stage is a child process, exactly the command a user or cron runs (a process crawls once:
 Twisted's reactor cannot restart), pointed at the demo server through ``http_proxy``.
 """
 from __future__ import annotations
@@ -25,11 +25,7 @@ from newsmon.demo_server import DemoServer
 
 def pipeline(stages: tuple[str, ...] = ("crawl", "enrich", "index", "alert")
              ) -> list[list[str]]:
-    """The commands that run ``stages``: one `newsmon run` when this newsmon has it."""
-    from newsmon.cli import cli
-
-    if "run" in cli.commands and stages == ("crawl", "enrich", "index", "alert"):
-        return [["run"]]
+    """One command per stage, each its own process, as a cron job of single commands runs."""
     return [[s] for s in stages]
 
 
