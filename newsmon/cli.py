@@ -122,6 +122,7 @@ def _register() -> None:
     from newsmon import cmd_crawl, cmd_demo, cmd_enrich, cmd_export, cmd_status  # noqa: F401
     from newsmon import cmd_index, cmd_init, cmd_search  # noqa: F401
     from newsmon import cmd_alert  # noqa: F401
+    from newsmon import cmd_serve  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -156,6 +156,9 @@ def next_steps(settings_file: Path, demo_data_dir: str | None = None) -> str:
     if "search" in commands:
         steps.append(f'{cfg} search "critical minerals"')
         steps.append(f'{cfg} search "サイバー" --lang ja')
+    if "serve" in commands:
+        from newsmon.cmd_serve import page_url
+        steps.append(f"{cfg} serve    # then open {page_url()} in a browser")
     again = "newsmon demo" + (f" --data-dir {_shown_path(settings_file.parent)}"
                               if demo_data_dir else "")
     steps.append(f"{again}    # again: nothing new is fetched, feeds answer 304 Not Modified")

@@ -166,6 +166,9 @@ def test_demo_output_shows_table_status_and_next_steps(
     assert f"articles: {len(EXPECTED)}" in out
     assert "by language: en 7, ja 4" in out
     assert f"newsmon --config {data_dir / 'newsmon.toml'} status" in out
+    # how to search the demo data and open the page
+    assert f"newsmon --config {data_dir / 'newsmon.toml'} serve    # then open " \
+        "http://127.0.0.1:8750/ in a browser" in out
     assert second.result.stdout.startswith("crawl run 3: ok in ")
     assert "enrich run 4: ok in " in second.result.stdout
     assert re.search(r"^  pending +0$", second.result.stdout, re.M)

@@ -1,0 +1,135 @@
+"""The search page in a real headless Chromium (Debian's `chromium` + `chromium-driver`, driven
+by selenium) against a real `newsmon serve` over a real store.
+
+The screenshot of each run is a test artifact: $NEWSMON_TEST_ARTIFACTS/browser/ (default
+test-artifacts/browser/ in the checkout).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.served import Served
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+WAIT = 90  # seconds: the first semantic query loads the embedding model
+
+
+def artifacts_dir() -> Path:
+    base = Path(os.environ.get("NEWSMON_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+    path = base / "browser"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next((shutil.which(b) for b in CHROMIUM if shutil.which(b)), None)
+    chromedriver = shutil.which("chromedriver")
+    if not binary or not chromedriver:
+        message = "headless Chromium not found (bash .ci/setup installs chromium chromium-driver)"
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1000", "--lang=en-US", "--no-proxy-server"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(chromedriver), options=options)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def test_japanese_query_filter_results_and_chart(driver, served: Served) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT)
+    driver.get(served.url + "/")
+    # the chart comes up before any search: coverage per day per topic, drawn in SVG
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#chart svg rect")))
+    legend = {e.get_attribute("data-topic") for e in
+              driver.find_elements(By.CSS_SELECTOR, "#legend span")}
+    assert {"cyber", "minerals", "defence"} <= legend
+
+    box = driver.find_element(By.ID, "q")
+    box.send_keys("日英 重要鉱物")
+    box.send_keys(Keys.ENTER)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.hit"))
+    first_round = driver.execute_script("return document.body.dataset.searched")
+    hits = driver.find_elements(By.CSS_SELECTOR, "#results li.hit")
+    langs = {h.get_attribute("data-lang") for h in hits}
+    assert "ja" in langs
+    # the address bar keeps the search (a link to it reproduces it)
+    assert "q=%E6%97%A5%E8%8B%B1" in driver.current_url
+
+    # apply a filter: Japanese only
+    Select(driver.find_element(By.ID, "lang")).select_by_value("ja")
+    wait.until(lambda d: d.execute_script("return document.body.dataset.searched")
+               != first_round)
+    hits = driver.find_elements(By.CSS_SELECTOR, "#results li.hit")
+    assert hits and {h.get_attribute("data-lang") for h in hits} == {"ja"}
+    top = hits[0]
+    assert top.find_element(By.CSS_SELECTOR, "h3").text.startswith("重要鉱物で日英が協力枠組み")
+    marks = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#results .snippet mark")]
+    assert marks and any(m in ("日英", "重要", "鉱物", "重要鉱物") for m in marks), marks
+    badges = [b.text for b in top.find_elements(By.CSS_SELECTOR, ".badge")]
+    assert "ja" in badges and any(b.startswith("minerals") for b in badges), badges
+    facet_langs = [b.get_attribute("data-value") for b in
+                   driver.find_elements(By.CSS_SELECTOR, "#facets ul[data-facet=lang] button")]
+    assert facet_langs == ["ja"]
+    status = driver.find_element(By.ID, "status").text
+    assert "result" in status, status
+    assert driver.find_elements(By.CSS_SELECTOR, "#chart svg rect")
+    # a Japanese font is installed and chosen, so the page shows glyphs, not boxes
+    assert driver.execute_script(
+        "return document.fonts.check('16px \"Noto Sans CJK JP\"', '日英')")
+
+    shot = artifacts_dir() / "search-ja.png"
+    assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    # the page loaded nothing it was not allowed to (CSP) and threw nothing
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def test_story_coverage_and_facet_click(driver, served: Served) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT)
+    driver.get(served.url + "/?q=critical+minerals+battery&lang=en")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.hit .also li"))
+    also = driver.find_elements(By.CSS_SELECTOR, "#results li.hit .also li")
+    assert any("minerals" in a.text.lower() for a in also)
+    before = driver.execute_script("return document.body.dataset.searched")
+    source = driver.find_element(By.CSS_SELECTOR, "#facets ul[data-facet=source] button")
+    value = source.get_attribute("data-value")
+    source.click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.searched") != before)
+    hits = driver.find_elements(By.CSS_SELECTOR, "#results li.hit")
+    assert hits and all(value in h.find_element(By.CSS_SELECTOR, ".meta").text for h in hits)
+    assert f"source={value}" in driver.current_url
+    driver.find_element(By.CSS_SELECTOR, "#results li.hit .story-link").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .also.story li"))
+    driver.save_screenshot(str(artifacts_dir() / "story-en.png"))
