@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from newsmon.index.store import Store  # noqa: E402
+
 QUERIES = ROOT.parent / "shared" / "devset" / "queries.jsonl"
 SERVING = re.compile(r"serving (http://\S+?)/? \(")
 
