@@ -35,21 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.enrich_memory import vm_rss_kb  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
 
 QUERIES = ROOT.parent / "shared" / "devset" / "queries.jsonl"
 SERVING = re.compile(r"serving (http://\S+?)/? \(")
-
-
-def vm_rss_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def workload() -> list[dict]:

@@ -105,14 +105,9 @@ class Coverage(BaseModel):
     published: str | None = None
 
 
-class Hit(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str
-    url: str
-    title: str
-    lang: str | None = None
-    source: str
-    published: str | None = None
+class Hit(Coverage):
+    """One result: an article, why it matched and the rest of its story."""
+
     topics: dict[str, float] = Field(description="topic -> score of the labelled topics")
     story: str | None = None
     score: float

@@ -28,19 +28,11 @@ from newsmon.cmd_export import parse_since
 from newsmon.demo_server import DemoServer
 from newsmon.lock import LockHeld, RunLock, read_holder, running_holder
 from newsmon.progress import Progress
+from tests.helpers.served import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
 JST = timezone(timedelta(hours=9))
 _register()
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a child newsmon: none of the caller's NEWSMON_* or proxy settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
 
 
 def newsmon(*args: str, env: dict[str, str] | None = None,

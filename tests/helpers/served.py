@@ -20,7 +20,8 @@ SERVING = re.compile(r"serving (http://\S+?)/? \(")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment of the test run without NEWSMON_* settings and proxies, plus `extra`."""
+    """The environment of a child newsmon: none of the caller's NEWSMON_* or proxy settings,
+    plus `extra`."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
     env["PYTHONUNBUFFERED"] = "1"
