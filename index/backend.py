@@ -117,7 +117,7 @@ class Query:
 class Hit:
     id: str
     score: float                        # the mode's score (BM25, cosine, or fused RRF)
-    doc: dict[str, Any]                 # IndexDoc.fields()
+    doc: dict[str, Any]                 # IndexDoc.fields(); "body" is "" in search results
     keyword_rank: int | None = None     # 1-based ranks in the lists that produced it
     semantic_rank: int | None = None
     keyword_score: float | None = None

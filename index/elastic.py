@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MAPPING_VERSION = 1
 RETRY_STATUS = (429, 502, 503, 504)
 SOURCE_EXCLUDES = ["vector", "title_tokens", "body_tokens", "topic_labels", "model"]
+HIT_EXCLUDES = [*SOURCE_EXCLUDES, "body"]   # hits: no body (the caller reads the few it shows)
 T = TypeVar("T")
 
 
@@ -121,7 +122,7 @@ def filter_clauses(f: Filters) -> list[dict[str, Any]]:
 
 def _doc(source: dict[str, Any]) -> dict[str, Any]:
     return {"id": source["id"], "url": source["url"], "title": source["title"],
-            "body": source["body"], "lang": source.get("lang"), "source": source["source"],
+            "body": source.get("body", ""), "lang": source.get("lang"), "source": source["source"],
             "published": source.get("published"), "story": source.get("story"),
             "topics": source.get("topics") or {}, "entities": source.get("entities") or []}
 
@@ -307,7 +308,7 @@ class ElasticBackend:
             "should": [{"match": {"title_tokens": {"query": text, "boost": 2.0}}},
                        {"match": {"body_tokens": {"query": text}}}],
             "minimum_should_match": 1, "filter": filter_clauses(filters)}},
-            sort=[{"_score": "desc"}, {"id": "asc"}], source_excludes=SOURCE_EXCLUDES)
+            sort=[{"_score": "desc"}, {"id": "asc"}], source_excludes=HIT_EXCLUDES)
         return [Hit(h["_id"], float(h["_score"]), _doc(h["_source"]), keyword_rank=i,
                     keyword_score=float(h["_score"]))
                 for i, h in enumerate(res["hits"]["hits"], start=1)]
@@ -322,8 +323,7 @@ class ElasticBackend:
         clauses = filter_clauses(filters)
         if clauses:
             knn["filter"] = clauses
-        res = self.es.search(index=self.alias, knn=knn, size=k,
-                             source_excludes=SOURCE_EXCLUDES)
+        res = self.es.search(index=self.alias, knn=knn, size=k, source_excludes=HIT_EXCLUDES)
         hits = []
         for h in res["hits"]["hits"]:
             cosine = 2.0 * float(h["_score"]) - 1.0   # ES cosine score is (1 + cos) / 2

@@ -32,6 +32,9 @@ from newsmon.index.timeutil import utc_iso
 TITLE_WEIGHT = 2.0
 DOC_COLUMNS = "d.article_id, d.url, d.title, d.body, d.lang, d.source, d.published, d.story, " \
               "d.topics, d.entities"
+# search results carry every field but the body (the caller reads the few bodies it shows
+# from the store's search text; ranking 200 candidates need not move 200 bodies)
+HIT_COLUMNS = DOC_COLUMNS.replace("d.body", "''")
 
 
 def fts_query(tokens: Sequence[str]) -> str:
@@ -215,7 +218,7 @@ class EmbeddedBackend:
             return []
         where, args = _where(filters)
         rows = self._db.execute(
-            f"""SELECT {DOC_COLUMNS}, -bm25(search_fts, {TITLE_WEIGHT}, 1.0) AS score
+            f"""SELECT {HIT_COLUMNS}, -bm25(search_fts, {TITLE_WEIGHT}, 1.0) AS score
                 FROM search_fts JOIN search_docs d ON d.rowid = search_fts.rowid
                 WHERE search_fts MATCH ?{where}
                 ORDER BY score DESC, d.article_id LIMIT ?""",
@@ -299,7 +302,7 @@ class EmbeddedBackend:
         top = sorted(top, key=lambda i: (-float(sims[i]), m.ids[pos[i]]))
         rowids = [int(m.rowids[pos[i]]) for i in top]
         docs = {r[0]: _doc(r[1:]) for r in self._db.execute(
-            f"SELECT d.rowid, {DOC_COLUMNS} FROM search_docs d WHERE d.rowid IN "
+            f"SELECT d.rowid, {HIT_COLUMNS} FROM search_docs d WHERE d.rowid IN "
             f"({marks(len(rowids))})", rowids)}
         out = []
         for rank, (i, rowid) in enumerate(zip(top, rowids), start=1):

@@ -291,9 +291,12 @@ class Searcher:
         total = len(kept)
         facets = self.backend.facets(filters, [h.id for h in hits])
         results = []
-        for h in kept[:req.limit]:
+        shown = kept[:req.limit]
+        texts = self.store.search_text.get_many([h.id for h in shown])
+        for h in shown:
             d = h.doc
-            snip, matched = snippet(d.get("body") or "", d.get("lang"), tokens)
+            body = texts[h.id].body if h.id in texts else (d.get("body") or "")
+            snip, matched = snippet(body, d.get("lang"), tokens)
             results.append(SearchHit(
                 id=h.id, url=d["url"], title=d["title"], lang=d.get("lang") or "",
                 source=d["source"], published=d.get("published"), topics=d.get("topics") or {},
