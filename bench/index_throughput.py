@@ -44,16 +44,20 @@ def batches(docs):
         yield docs[i:i + BATCH]
 
 
+def timed_build(be, docs) -> float:
+    """Seconds for a full build of ``docs`` through the backend contract."""
+    be.prepare(MODEL, docs[0].vector.shape[0], rebuild=True)
+    t = time.perf_counter()
+    for b in batches(docs):
+        be.upsert(b)
+    be.finish()
+    return time.perf_counter() - t
+
+
 def bench_sqlite(docs) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         with Store(Path(tmp) / "a.db") as store:
-            be = EmbeddedBackend(store)
-            be.prepare(MODEL, docs[0].vector.shape[0], rebuild=True)
-            t = time.perf_counter()
-            for b in batches(docs):
-                be.upsert(b)
-            be.finish()
-            ours = time.perf_counter() - t
+            ours = timed_build(EmbeddedBackend(store), docs)
         db = sqlite3.connect(Path(tmp) / "b.db", isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -80,12 +84,7 @@ def bench_es(docs, url: str) -> tuple[float, float]:
     be = ElasticBackend(url, alias=alias, timeout=120)
     plain = f"{alias}-plain"
     try:
-        be.prepare(MODEL, docs[0].vector.shape[0], rebuild=True)
-        t = time.perf_counter()
-        for b in batches(docs):
-            be.upsert(b)
-        be.finish()
-        ours = time.perf_counter() - t
+        ours = timed_build(be, docs)
         be.es.indices.create(index=plain, mappings=mapping(docs[0].vector.shape[0]), settings={
             "number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"})
         sources = [be._action(d)["_source"] for d in docs]
