@@ -64,6 +64,12 @@ class TcpProxy:
     def stop(self) -> None:
         """Refuse new connections and cut the open ones (the port stays known for restart)."""
         if self._listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone would leave it
+            # accepting on the still-open listening socket
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
