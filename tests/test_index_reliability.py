@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEVSET = REPO.parent / "shared" / "devset"
 N_ARTICLES = 2500
 
+pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
+
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
@@ -36,8 +38,6 @@ def _env() -> dict[str, str]:
 
 
 def _articles(n: int, tag: str = "") -> list[Article]:
-    if not (DEVSET / "articles.jsonl").exists():
-        pytest.skip(f"development set not found at {DEVSET}")
     recs = [json.loads(x) for x in (DEVSET / "articles.jsonl").read_text("utf-8").splitlines()
             if x.strip()]
     out = []

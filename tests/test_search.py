@@ -17,6 +17,8 @@ from newsmon.index.store import Store
 from newsmon.indexing import index_store
 from newsmon.search import SearchRequest, Searcher, snippet
 
+pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
+
 
 @pytest.fixture(scope="module")
 def data_dir(enriched_devset, tmp_path_factory) -> Path:
