@@ -32,6 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from newsmon.enrich.boilerplate import (
+    BoilerplateRule,
+    block_key,
+    boilerplate_keys,
+    clean,
+    restore,
+)
 from newsmon.enrich.embed import Embedder, document_chunks, load_embedder, pool
 from newsmon.enrich.entities import Gazetteer, find_entities, load_gazetteer
 from newsmon.enrich.language import detect_language
@@ -49,6 +56,7 @@ from newsmon.enrich.stories import (
 )
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
 from newsmon.index.article import Article, Stage
+from newsmon.index.repos.boilerplate import BoilerplateRepo
 from newsmon.index.errors import ConfigError
 from newsmon.index.defaults import defaults_dir
 from newsmon.index.settings import EnrichSettings, Settings
@@ -75,6 +83,8 @@ class EnrichStats:
     vectors_reused: int = 0
     enriched: int = 0
     failed: int = 0
+    boilerplate_cleaned: int = 0
+    boilerplate_recleaned: int = 0
     new_stories: int = 0
     joined_duplicate: int = 0
     joined_similar: int = 0
@@ -110,6 +120,7 @@ class EnrichContext:
     hasher: MinHasher
     params: StoryParams
     version: str
+    boilerplate: BoilerplateRule = BoilerplateRule()
 
     @property
     def fingerprint_kind(self) -> str:
@@ -165,7 +176,16 @@ def build_context(settings: Settings, *, embedder: Embedder | None = None) -> En
         topic_vectors=topic_vectors(topics, embedder), gazetteer=gazetteer,
         hasher=MinHasher(es.minhash_perm), params=story_params(es),
         version=enrich_version(es, embedder.name, topics.version, gazetteer.version),
+        boilerplate=boilerplate_rule(es),
     )
+
+
+def boilerplate_rule(es: EnrichSettings) -> BoilerplateRule:
+    if es.boilerplate_min_articles < 2:
+        raise ConfigError("[enrich].boilerplate_min_articles must be at least 2, got "
+                          f"{es.boilerplate_min_articles}")
+    return BoilerplateRule.build(es.boilerplate_min_articles, es.boilerplate_min_share,
+                                 es.boilerplate_markers.split("|"))
 
 
 def text_hash(article: Article, es: EnrichSettings) -> str:
@@ -206,10 +226,72 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
     log.info("enrich run %s: %d articles pending (model %s, version %s)", run_id,
              len(pending), ctx.embedder.name, ctx.version)
     if pending:
+        pending = _boilerplate_pass(ctx, store, pending, stats)
         info = _embed_pass(ctx, store, pending, stats, progress)
         _assign_pass(ctx, store, info, stats, progress)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _boilerplate_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
+                      stats: EnrichStats) -> list[tuple[str, int]]:
+    """Learn each source's boilerplate from its pending articles (all of them before any is
+    cleaned, so a new source's first batch is cleaned by what the batch shows), clean the
+    pending articles, and re-clean stored articles of a source whose boilerplate grew; those
+    become pending too. Returns the pending list, extended."""
+    repo = store.boilerplate
+    rule = ctx.boilerplate
+    sources: dict[str, set[str]] = {}
+    grown: set[str] = set()  # sources whose boilerplate grew: all their articles are looked at
+    ids = [i for i, _ in pending]
+    for start in range(0, len(ids), ctx.settings.batch_size * 8):
+        chunk = ids[start:start + ctx.settings.batch_size * 8]
+        counted = repo.counted(chunk)
+        new: dict[str, dict[str, dict[str, str]]] = {}
+        for art in store.articles.get_many(chunk):
+            sources.setdefault(art.source, set()).add(art.id)
+            if art.id not in counted:
+                lines = restore(art.text or "", art.boilerplate).split("\n")
+                new.setdefault(art.source, {})[art.id] = {
+                    k: ln for ln in lines if (k := block_key(ln))}
+        before = {src: _source_keys(repo, src, rule) for src in new}
+        for src, blocks in new.items():
+            repo.add(src, blocks)
+        for src in new:
+            if _source_keys(repo, src, rule) != before[src]:
+                grown.add(src)
+    pending_ids = set(ids)
+    extra: list[tuple[str, int]] = []
+    for src, only in sorted(sources.items()):
+        keys = _source_keys(repo, src, rule)
+        todo = (store.articles.iter(source=src) if src in grown
+                else store.articles.get_many(sorted(only)))
+        changed: list[Article] = []
+        for art in todo:
+            original = restore(art.text or "", art.boilerplate)
+            text, removed = clean(original, keys)
+            if text == (art.text or "") and removed == art.boilerplate:
+                continue
+            art.text, art.boilerplate = text, removed
+            if art.id in pending_ids:
+                stats.boilerplate_cleaned += 1
+            else:
+                art.enrich_version = None
+                extra.append((art.id, len(art.title or "") + len(text)))
+                stats.boilerplate_recleaned += 1
+            changed.append(art)
+            if len(changed) >= 200:
+                store.articles.update_enriched(changed)
+                changed = []
+        store.articles.update_enriched(changed)
+    if extra:
+        log.info("enrich: %d stored articles re-cleaned of boilerplate, re-enriched", len(extra))
+    return pending + extra
+
+
+def _source_keys(repo: BoilerplateRepo, source: str, rule: BoilerplateRule) -> set[str]:
+    return boilerplate_keys(repo.counts(source, min_articles=rule.min_articles),
+                            repo.total(source), rule)
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from newsmon.enrich.text import PhraseMatcher, Sentence, analyze
+from newsmon.enrich.text import PhraseMatcher, Sentence, analyze, normalize
 from newsmon.index.errors import ConfigError
 from newsmon.index.yamlfile import load_yaml
 
@@ -44,6 +44,9 @@ class Topic:
     threshold: float
     terms: tuple[tuple[str, str, float], ...]  # (lang, term, weight)
     exclude: tuple[tuple[str, str], ...]  # (lang, phrase)
+    # ambiguous words: (lang, word as written, casefolded) -> phrases of which one must occur
+    # in the article for the word to count ("Tempest" needs fighter/jet/GCAP/BAE context)
+    context: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class Scoring:
     min_paragraph_sentences: int
     min_share: float
     passing_cap: float
+    brief_sentences: int
     semantic_weight: float
     semantic_low: float
     semantic_high: float
@@ -78,6 +82,25 @@ class TopicSet:
             if t.name == name:
                 return t
         raise KeyError(name)
+
+    def context_matcher(self, topic: str, lang: str) -> PhraseMatcher:
+        """Matcher of the context phrases of one topic's ambiguous words (key: the word)."""
+        key = ("context:" + topic, "ja" if lang == "ja" else "en")
+        m = self._matchers.get(key)
+        if m is None:
+            m = PhraseMatcher()
+            term_langs = ("ja", "en") if key[1] == "ja" else ("en",)
+            for (tl, word), phrases in self[topic].context.items():
+                if tl in term_langs:
+                    for phrase in phrases:
+                        m.add(phrase, tl, word)
+            self._matchers[key] = m
+        return m
+
+    def ambiguous(self, topic: str, lang: str) -> frozenset[str]:
+        """The ambiguous words (casefolded) of one topic for documents in ``lang``."""
+        term_langs = ("ja", "en") if lang == "ja" else ("en",)
+        return frozenset(w for tl, w in self[topic].context if tl in term_langs)
 
     def matcher(self, topic: str, lang: str) -> PhraseMatcher:
         """Phrase matcher of one topic for documents in ``lang``.
@@ -151,7 +174,7 @@ def _load_scoring(raw: Any, c: _Check) -> Scoring:
     s = c.mapping(raw, "scoring")
     c.keys(s, "scoring", {"zone_weights", "lead_sentences", "sentence_cap", "saturation",
                           "min_paragraph_sentences", "min_share", "passing_cap", "semantic",
-                          "max_evidence"})
+                          "max_evidence", "brief_sentences"})
     zw = c.mapping(s["zone_weights"], "scoring.zone_weights")
     c.keys(zw, "scoring.zone_weights", set(ZONES))
     sem = c.mapping(s["semantic"], "scoring.semantic")
@@ -168,6 +191,7 @@ def _load_scoring(raw: Any, c: _Check) -> Scoring:
         min_paragraph_sentences=c.integer(s["min_paragraph_sentences"], "scoring.min_paragraph_sentences", 1),
         min_share=c.number(s["min_share"], "scoring.min_share", 0.0, 1.0),
         passing_cap=c.number(s["passing_cap"], "scoring.passing_cap", 0.0, 1.0),
+        brief_sentences=c.integer(s["brief_sentences"], "scoring.brief_sentences", 1),
         semantic_weight=c.number(sem["weight"], "scoring.semantic.weight", 0.0, 1.0),
         semantic_low=low,
         semantic_high=high,
@@ -178,7 +202,7 @@ def _load_scoring(raw: Any, c: _Check) -> Scoring:
 def _load_topic(name: str, raw: Any, c: _Check) -> Topic:
     where = f"topic {name!r}"
     t = c.mapping(raw, where)
-    c.keys(t, where, {"description", "threshold", "terms"}, {"exclude"})
+    c.keys(t, where, {"description", "threshold", "terms"}, {"exclude", "context"})
     desc = c.mapping(t["description"], f"{where}: key 'description'")
     c.keys(desc, f"{where}: key 'description'", set(), set(LANGS))
     if not desc:
@@ -215,7 +239,24 @@ def _load_topic(name: str, raw: Any, c: _Check) -> Topic:
             if not probe.add(p, lang, None):
                 raise c.fail(f"{where}: key 'exclude.{lang}'", f"{p!r} has no word in it")
             exclude.append((lang, p))
-    return Topic(name, description, threshold, tuple(terms), tuple(exclude))
+    ctx_raw = c.mapping(t.get("context") or {}, f"{where}: key 'context'")
+    c.keys(ctx_raw, f"{where}: key 'context'", set(), set(LANGS))
+    context: dict[tuple[str, str], tuple[str, ...]] = {}
+    for lang, words in ctx_raw.items():
+        words = c.mapping(words or {}, f"{where}: key 'context.{lang}'")
+        for word, phrases in words.items():
+            key = f"{where}: key 'context.{lang}.{word}'"
+            word = c.text(str(word), key)
+            if not isinstance(phrases, list) or not phrases:
+                raise c.fail(key, "must be a non-empty list of context phrases")
+            checked = []
+            for p in phrases:
+                p = c.text(str(p), key)
+                if not probe.add(p, lang, None):
+                    raise c.fail(key, f"{p!r} has no word in it")
+                checked.append(p)
+            context[(lang, normalize(word).casefold())] = tuple(checked)
+    return Topic(name, description, threshold, tuple(terms), tuple(exclude), context)
 
 
 def load_topics(path: str | Path) -> TopicSet:
@@ -254,14 +295,34 @@ class _ZoneEvidence:
     sentences: int = 0
 
 
-def _sentence_evidence(sentence: Sentence, matcher: PhraseMatcher) -> dict[str, float]:
-    """Distinct terms in one sentence -> weight (exclusions consume their tokens silently)."""
+def _sentence_evidence(sentence: Sentence, matcher: PhraseMatcher,
+                       blocked: frozenset[str] = frozenset()) -> dict[str, float]:
+    """Distinct terms in one sentence -> weight (exclusions consume their tokens silently;
+    an ambiguous word whose context the article lacks, ``blocked``, counts for nothing)."""
     found: dict[str, float] = {}
     for m in matcher.find(sentence.tokens):
         kind, term, weight = m.key  # type: ignore[misc]
-        if kind == "term":
-            found[term] = max(found.get(term, 0.0), weight)
+        if kind != "term":
+            continue
+        if blocked and _surface(sentence, m) in blocked:
+            continue
+        found[term] = max(found.get(term, 0.0), weight)
     return found
+
+
+def _surface(sentence: Sentence, m: Any) -> str:
+    return " ".join(t.surface for t in sentence.tokens[m.start:m.end]).casefold()
+
+
+def _blocked(topics: "TopicSet", topic: str, lang: str,
+             sentences: tuple[Sentence, ...]) -> frozenset[str]:
+    """Ambiguous words of ``topic`` without any of their context phrases in the article."""
+    words = topics.ambiguous(topic, lang)
+    if not words:
+        return frozenset()
+    matcher = topics.context_matcher(topic, lang)
+    present = {m.key for sent in sentences for m in matcher.find(sent.tokens)}
+    return frozenset(w for w in words if w not in present)
 
 
 def _calibrate(cosine: float, s: Scoring) -> float:
@@ -294,6 +355,7 @@ def score_topics(
     out: dict[str, dict] = {}
     for topic in topics.topics:
         matcher = topics.matcher(topic.name, lang)
+        blocked = _blocked(topics, topic.name, lang, title_sents + body_sents)
         zones = {z: _ZoneEvidence() for z in ZONES}
         evidence: list[dict[str, str]] = []
         seen_terms: set[str] = set()
@@ -301,7 +363,7 @@ def score_topics(
         per_paragraph: dict[int, int] = {}
 
         def collect(sent: Sentence, zone: str) -> None:
-            found = _sentence_evidence(sent, matcher)
+            found = _sentence_evidence(sent, matcher, blocked)
             if not found:
                 return
             zones[zone].total += min(s.sentence_cap, sum(found.values()))
@@ -315,7 +377,7 @@ def score_topics(
         # the headline is one zone however it is punctuated
         title_found: dict[str, float] = {}
         for sent in title_sents:
-            for term, w in _sentence_evidence(sent, matcher).items():
+            for term, w in _sentence_evidence(sent, matcher, blocked).items():
                 title_found[term] = max(title_found.get(term, 0.0), w)
         if title_found:
             zones["title"].total = min(s.sentence_cap, sum(title_found.values()))
@@ -332,10 +394,14 @@ def score_topics(
         # Main subject = the headline, or a paragraph of substance, or a fair share of the
         # whole text (a two-sentence brief); anything less is a passing mention.
         share = (zones["lead"].total + zones["body"].total) / n_text if n_text else 0.0
+        # one sentence of evidence in an article longer than a brief is a passing mention
+        # whatever its share of a short text
+        single = (zones["lead"].sentences + zones["body"].sentences == 1
+                  and n_text > s.brief_sentences)
         passing = (
             zones["title"].sentences == 0
             and max(per_paragraph.values(), default=0) < s.min_paragraph_sentences
-            and share < s.min_share
+            and (share < s.min_share or single)
         )
 
         semantic: float | None = None

@@ -62,6 +62,9 @@ class Article:
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     entities: list[dict[str, Any]] = field(default_factory=list)
     story: str | None = None
+    # lines removed from ``text`` as source boilerplate: [{"line": index in the text as
+    # extracted, "text": the line}] (newsmon.enrich.boilerplate.restore rebuilds it)
+    boilerplate: list[dict[str, Any]] = field(default_factory=list)
     embedding_model: str | None = None
     enrich_version: str | None = None
     id: str = ""

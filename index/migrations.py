@@ -280,6 +280,26 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 5: per-source boilerplate memory (newsmon.index.repos.boilerplate)
+    """
+    -- per source: in how many of its articles each normalised line was seen
+    CREATE TABLE source_blocks (
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        sample TEXT NOT NULL,
+        articles INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (source, key)
+    );
+    -- the articles whose lines are counted in source_blocks
+    CREATE TABLE source_block_articles (
+        article_id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        counted_at TEXT NOT NULL
+    );
+    CREATE INDEX source_block_articles_source ON source_block_articles(source);
+    """,
 ]
 
 

@@ -68,6 +68,9 @@ class EnrichSettings:
     story_cross_lang: float = 0.32
     center_min_articles: int = 10
     center_max_articles: int = 5000
+    boilerplate_min_articles: int = 3
+    boilerplate_min_share: float = 0.02
+    boilerplate_markers: str = "広告|PR|Advertisement|Sponsored|スポンサーリンク|Related:|関連記事"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from newsmon.index.errors import StoreError
 from newsmon.index.migrations import MIGRATIONS, migrate
 from newsmon.index.repos.alerts import AlertRepo
 from newsmon.index.repos.articles import ArticleRepo
+from newsmon.index.repos.boilerplate import BoilerplateRepo
 from newsmon.index.repos.changes import ChangeFeed, Cursors, SearchTextRepo
 from newsmon.index.repos.frontier import Frontier
 from newsmon.index.repos.runs import (
@@ -78,6 +79,7 @@ class Store:
         self.cursors = Cursors(self)
         self.search_text = SearchTextRepo(self)
         self.alerts = AlertRepo(self)
+        self.boilerplate = BoilerplateRepo(self)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager

@@ -200,3 +200,42 @@ def test_topic_vectors_are_unit_means_of_descriptions(topics) -> None:
         desc = topics[name].description
         mean = np.mean([emb.embed_query(d) for d in desc.values()], axis=0)
         assert float(np.dot(v, mean / np.linalg.norm(mean))) > 0.9999
+
+
+def _labels(topics, title: str, text: str, lang: str) -> set[str]:
+    return {k for k, v in score_topics(title, text, lang, topics).items() if v["label"]}
+
+
+def test_ambiguous_words_count_only_in_their_context(topics) -> None:
+    play = ("The Tempest review: Prospero finds his gentle side",
+            "Shakespeare's late romance opens with a storm of drums. The Tempest has rarely "
+            "felt this physical.\n\nProspero is a tired father and Ariel darts across the "
+            "rigging. The island is bare.")
+    jet = ("Tempest demonstrator completes engine runs",
+           "The demonstrator jet built for Britain's Tempest fighter programme ran its engines "
+           "at BAE Systems in Warton.\n\nThe Tempest jet is the first new combat aircraft in "
+           "decades. Its data feeds the fighter design.")
+    assert "defence" not in _labels(topics, *play, "en")
+    assert "defence" in _labels(topics, *jet, "en")
+    verb = ("How supermarkets mine your loyalty card data",
+            "Supermarkets mine the records of card holders to set prices. They mined years of "
+            "history.\n\nThe regulator should look at it. Retailers disagree.")
+    pit = ("Cornish lithium mine approved",
+           "A lithium mine near St Austell won approval. The open pit reopens a clay "
+           "working.\n\nThe mine will produce lithium carbonate from 2028. A plant is planned.")
+    assert "minerals" not in _labels(topics, *verb, "en")
+    assert "minerals" in _labels(topics, *pit, "en")
+    drill = ("日英が初の合同サイバー演習", "日英両政府は初の合同サイバー演習を実施した。港湾へのランサムウェア攻撃を想定した。"
+             "\n\n演習は毎年行う。次回はロンドンで開く。")
+    assert "defence" not in _labels(topics, *drill, "ja")
+    assert "cyber" in _labels(topics, *drill, "ja")
+
+
+def test_one_sentence_in_an_article_about_something_else_is_a_passing_mention(topics) -> None:
+    title = "MPs call for more staff for the cyber partnership"
+    text = ("A committee called for more staff for the cyber partnership with Japan. "
+            "It wants a liaison office in Tokyo.\n\nJoint work on ransomware should come first. "
+            "It notes that cooperation on the GCAP fighter has moved faster than on cyber "
+            "defence.")
+    labels = _labels(topics, title, text, "en")
+    assert "cyber" in labels and "defence" not in labels
