@@ -94,8 +94,9 @@ def classify_failure(failure: Failure) -> FailureInfo:
     if isinstance(exc, (CannotResolveHostError, DNSLookupError)):
         return FailureInfo("failed", reasons.DNS, None, detail)
     if isinstance(exc, DownloadCancelledError):
-        # the download handler cancels only when DOWNLOAD_MAXSIZE is passed
-        return FailureInfo("failed", reasons.TOO_LARGE, None, detail)
+        # the download handler cancels only when DOWNLOAD_MAXSIZE is passed: permanent (the
+        # page will be as large next run), so the URL is rejected, not retried every run
+        return FailureInfo("rejected", reasons.TOO_LARGE, None, detail)
     if isinstance(exc, ResponseDataLossError):
         return FailureInfo("failed", reasons.DATA_LOSS, None, detail)
     if isinstance(exc, (DownloadConnectionRefusedError, DownloadFailedError, ConnectError,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from newsmon.crawler.page import Page
+from newsmon.crawler.published import reconcile_published
 from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
 from newsmon.index.article import Article, Status
@@ -106,9 +107,10 @@ def settle_article(article: Article, item: PageItem, source: Source) -> Article:
     changes: dict[str, Any] = {}
     if article.url != page.url:
         changes["url"] = page.url
-    if article.published is None and item.listed_published is not None:
-        changes["published"] = item.listed_published
-        changes["flags"] = [*article.flags, "published_from_listing"]
+    published, flags = reconcile_published(article.published, article.flags,
+                                           item.listed_published, source.default_tz())
+    if published != article.published or flags != article.flags:
+        changes["published"], changes["flags"] = published, flags
     if not article.title and item.listed_title:
         changes["title"] = item.listed_title
     if article.fetched_at is None:

@@ -46,6 +46,7 @@ class Article:
     published: datetime | None = None
     updated: datetime | None = None
     authors: list[str] = field(default_factory=list)
+    dateline: str | None = None  # the place of a dateline (【北京＝…】 → 北京), when printed
     section: str | None = None
     image: str | None = None
     description: str | None = None

@@ -57,7 +57,7 @@ REASONS: dict[str, str] = {
     DNS: "the host name did not resolve (tried again)",
     CONNECTION: "connection refused or lost (tried again)",
     DATA_LOSS: "the response was cut short (tried again)",
-    TOO_LARGE: "larger than [crawl] max_bytes",
+    TOO_LARGE: "larger than [crawl] max_bytes: never fetched again",
     REDIRECT_LOOP: "too many redirects",
     ERROR: "another download error (tried again)",
     IGNORED: "dropped by a downloader middleware",

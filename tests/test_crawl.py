@@ -113,7 +113,7 @@ def test_traps_are_recorded_with_their_reason_and_not_stored(crawled):
         "/trap/missing.html": ("rejected", reasons.http(404)),
         "/trap/error.html": ("failed", reasons.http(500)),
         "/trap/slow.html": ("failed", reasons.TIMEOUT),
-        "/trap/huge.html": ("failed", reasons.TOO_LARGE),
+        "/trap/huge.html": ("rejected", reasons.TOO_LARGE),
         "/trap/report.pdf": ("rejected", reasons.NOT_HTML),
         "/trap/mislabelled.html": ("rejected", reasons.NOT_HTML),
         "/trap/blob.html": ("rejected", reasons.NOT_HTML),
@@ -164,9 +164,12 @@ def test_second_crawl_fetches_no_stored_article_and_gets_304s(crawled):
     paths_2 = [r.path for r in crawled["req2"]]
     for path in site.articles:
         assert path not in paths_2, f"stored article fetched again: {path}"
-    for gone in ("/trap/missing.html", "/trap/report.pdf", "/amp/en/apnews_0.html"):
+    # permanent failures (gone, not HTML, over the size limit) are not asked for again
+    for gone in ("/trap/missing.html", "/trap/report.pdf", "/amp/en/apnews_0.html",
+                 "/trap/huge.html"):
         assert gone not in paths_2
-    assert "/trap/error.html" in paths_2  # failed once: tried again (max_attempts=3)
+    # transient ones are (max_attempts=3)
+    assert "/trap/error.html" in paths_2 and "/trap/slow.html" in paths_2
     status = {r.path: r.status for r in crawled["req2"]}
     # (the section's page 2 is not even asked for: page 1 answered 304)
     assert "/section/page/2/" not in paths_2

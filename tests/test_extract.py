@@ -277,6 +277,16 @@ def test_paywalled_by_jsonld() -> None:
     assert art.flags == ["paywall:isAccessibleForFree"]
 
 
+def test_declared_paywall_with_a_full_body_is_a_flag_not_a_status() -> None:
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Pacts signed",'
+          ' "datePublished": "2026-11-13T10:45:00Z", "isAccessibleForFree": false}</script>')
+    paras = [f"Part {i + 1}. {p}" for i, p in enumerate(EN_PARAS * 3)]
+    art = extract_article(page(en_article(head=ld, paras=paras)))
+    assert len(art.text) >= 2000
+    assert art.status is Status.OK
+    assert art.flags == ["declared_paywall"]
+
+
 def test_paywalled_by_marker_after_body_japanese() -> None:
     html = f"""<html lang="ja"><head><meta charset="utf-8"><title>日英が枠組み｜新聞</title>
 <meta property="og:type" content="article"></head><body><article><h1>日英が枠組み</h1><p>2026年11月15日 18:30</p>
@@ -301,7 +311,8 @@ def test_truncated_teaser_with_continue_reading() -> None:
                       after_body='<p><a href="/full/">Continue reading</a></p>')
     art = extract_article(page(html))
     assert art.status is Status.TRUNCATED
-    assert art.flags == ["truncated:continue-reading"]
+    # (the only date near this one-paragraph page is a related link's, printed without a time)
+    assert art.flags == ["truncated:continue-reading", "date_only"]
     long_html = en_article(head='<meta property="og:type" content="article">', paras=EN_PARAS * 3,
                            after_body='<p><a href="/full/">Continue reading</a></p>')
     assert extract_article(page(long_html)).status is Status.OK

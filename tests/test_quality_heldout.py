@@ -103,7 +103,7 @@ def test_every_article_is_stored_once(heldout) -> None:
         assert heldout["stored"][url]["lang"] == ref["lang"], ref["id"]
 
 
-@pytest.mark.parametrize("field", ["title"])
+@pytest.mark.parametrize("field", ["title", "authors", "published"])
 def test_metadata_exact(heldout, field: str) -> None:
     score, wrong = _exact(heldout, field)
     print(f"heldout {field}: {score:.3f} exact; wrong: {wrong}")

@@ -18,7 +18,9 @@ A page that is not an article raises ``ExtractError`` with one of ``REASONS``:
 
 A page that is an article but not all of it is returned with ``status`` PAYWALLED, TRUNCATED or
 CHALLENGE and the evidence in ``flags`` (e.g. ``paywall:isAccessibleForFree``), so it is stored and
-counted as incomplete rather than silently kept as if it were whole.
+counted as incomplete rather than silently kept as if it were whole. A page that gives its
+date without a time is flagged ``date_only`` (the crawl then takes the time from the feed or
+sitemap entry that led to it, see ``crawler.pipelines.settle_article``).
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from urllib.parse import urljoin
 
 from newsmon.crawler.extract.body import find_body
 from newsmon.crawler.extract.byline import find_authors
-from newsmon.crawler.extract.dates import page_dates
+from newsmon.crawler.extract.dates import DATE_ONLY, page_dates
+from newsmon.crawler.extract.ja_byline import JaByline, split_byline
 from newsmon.crawler.extract.decode import read_page
 from newsmon.crawler.extract.metadata import page_lang, read_metadata
 from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
@@ -55,7 +58,7 @@ def extract_article(page: Page) -> Article:
     lang_key = "ja" if lang in ("ja", "zh", "ko") else "en"
     challenge = challenge_kind(html_title, text)
     body = find_body(tree, page.url, meta, lang_key)
-    published, updated, date_origin = page_dates(meta, vis, page.tz)
+    published, updated, date_origin, precise = page_dates(meta, vis, page.tz)
     require_article(page.url, tree, vis, body, challenge, meta, published, date_origin, lang_key)
 
     paragraphs = body.complete(tree)
@@ -63,6 +66,10 @@ def extract_article(page: Page) -> Article:
         raise ExtractError(f"no main text: {page.url}", reason=reasons.NOT_ARTICLE)
     end = body_end(vis, paragraphs)
     status, flags = page_status(paragraphs, vis, end, challenge, meta, lang_key)
+    if published is not None and not precise:
+        flags = [*flags, DATE_ONLY]
+    byline = split_byline(paragraphs) if lang_key == "ja" else JaByline(paragraphs)
+    paragraphs = byline.paragraphs
     site_names = [n for n in (meta.og_site_name, meta.ld_publisher) if n]
     return Article(
         url=page.url,
@@ -74,7 +81,8 @@ def extract_article(page: Page) -> Article:
         lang=lang,
         published=published,
         updated=updated,
-        authors=find_authors(tree, meta, vis, site_names, end),
+        authors=byline.authors or find_authors(tree, meta, vis, site_names, end),
+        dateline=byline.dateline,
         section=clean_space(meta.ld_section or meta.meta_section) or None,
         image=_resolve(page.url, meta.ld_image or meta.og_image),
         description=clean_space(meta.og_description or meta.meta_description or meta.ld_description) or None,

@@ -13,7 +13,7 @@ from newsmon.crawler.extract.title import same_name
 from newsmon.crawler.extract.visible import Visible
 from newsmon.crawler.text import ASCII_SPACE
 
-__all__ = ["find_authors"]
+__all__ = ["NOT_A_NAME", "find_authors"]
 
 _BYLINE = re.compile(r"^\s*(?:by|written by|words by|story by)\s+(.{2,80})$", re.I)
 _BRACKETED_AUTHOR = re.compile(r"^[（(【〔\[]\s*([^（）()【】〔〕\[\]]{2,30}?)\s*[）)】〕\]]$")
@@ -21,7 +21,7 @@ _AUTHOR_NOISE = re.compile(
     r"^(?:by|written by|story by|text by|文\s*[:：=＝/／]?|筆者\s*[:：]?|著者\s*[:：]?|記者\s*[:：]?)\s*", re.I
 )
 # bracketed labels and credits that sit where a Japanese byline would, but name no writer
-_NOT_A_NAME = re.compile(
+NOT_A_NAME = re.compile(
     r"(関連|記事|写真|動画|映像|広告|解説|速報|図解|特集|続き|更新|追記|訂正|提供|共同通信|時事通信|"
     r"ロイター|^共同$|^時事$|^AP$|^AFP|^PR$|^注$|copyright|all rights reserved)",
     re.I,
@@ -43,7 +43,7 @@ def _clean_author(name: str, site_names: list[str]) -> str | None:
         if text == before:
             break
     text = re.sub(r"\s*(記者|特派員|編集委員|論説委員|撮影)$", "", text).strip()
-    if not text or len(text) > 80 or re.search(r"\d", text) or _NOT_A_NAME.search(text):
+    if not text or len(text) > 80 or re.search(r"\d", text) or NOT_A_NAME.search(text):
         return None
     if same_name(text, site_names):
         return None

@@ -1,5 +1,9 @@
 """Whether a page is an article, and whether it is all of one: bot challenges, paywalls and
-"continue reading" teasers."""
+"continue reading" teasers.
+
+``paywalled`` means the text we have is cut short by a paywall. A JSON-LD
+``isAccessibleForFree: false`` with a body of full length and no paywall notice is the flag
+``declared_paywall`` on an OK article, not a status that hides it from search or alerts."""
 from __future__ import annotations
 
 import re
@@ -110,6 +114,10 @@ def page_status(paras: list[str], vis: Visible, end: int | None, challenge: str 
     if challenge:
         return Status.CHALLENGE, [f"challenge:{challenge}"]
     if meta.ld_free is False:
+        # a publisher's declaration is not a cut: with a body of full length it is a flag on a
+        # whole article (on 1,200 corpus pages, 124 declared it; one had 14,000 characters)
+        if body_len >= _SHORT_BODY[lang_key] and not _PAYWALL_TEXT.search(after):
+            return Status.OK, ["declared_paywall"]
         return Status.PAYWALLED, ["paywall:isAccessibleForFree"]
     if _PAYWALL_TEXT.search(after) and body_len < 2 * _SHORT_BODY[lang_key]:
         return Status.PAYWALLED, ["paywall:marker"]
