@@ -53,6 +53,7 @@ from newsmon.enrich.stories import (
     StoryParams,
     body_vectors,
     center,
+    is_opinion,
 )
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
 from newsmon.index.article import Article, Stage
@@ -144,7 +145,7 @@ def story_params(es: EnrichSettings) -> StoryParams:
     return StoryParams(
         dup_threshold=es.dup_threshold, dup_window_hours=es.dup_window_hours,
         window_hours=es.story_window_hours, same_lang=es.story_same_lang,
-        cross_lang=es.story_cross_lang,
+        cross_lang=es.story_cross_lang, early_margin=es.story_early_margin,
     )
 
 
@@ -361,15 +362,22 @@ def _language_means(ctx: EnrichContext, store: Store) -> LanguageMeans:
     return means
 
 
-def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime) -> StoryItem:
+def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
+               opinion: bool = False) -> StoryItem:
     when = row.published or fallback
     signature = from_bytes(row.signature) if row.signature is not None else np.zeros(0)
+    lang = row.lang or ""
     return StoryItem(
-        id=row.article_id, lang=row.lang or "", published=_hours(when),
+        id=row.article_id, lang=lang, published=_hours(when),
         signature=signature,
-        paragraphs=center(body_vectors(row.chunks, row.has_title), means.mean(row.lang or "")),
-        story=row.story,
+        paragraphs=center(body_vectors(row.chunks, row.has_title), means.mean(lang)),
+        story=row.story, own_mean=means.has_own(lang), opinion=opinion,
     )
+
+
+def _opinions(store: Store, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are opinion pieces (by headline label or URL section)."""
+    return {a.id for a in store.articles.get_many(ids) if is_opinion(a.title, a.url)}
 
 
 def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats: EnrichStats,
@@ -396,10 +404,12 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
         since = first - horizon if loaded_until is None else max(first - horizon, loaded_until)
         until = last + horizon
         if loaded_until is None or until > loaded_until:
-            for row in store.vectors.story_pool(model, ctx.fingerprint_kind, since, until):
-                if row.article_id not in in_pool:
-                    assigner.add(_pool_item(row, means, first))
-                    in_pool.add(row.article_id)
+            rows = [r for r in store.vectors.story_pool(model, ctx.fingerprint_kind, since, until)
+                    if r.article_id not in in_pool]
+            opinions = _opinions(store, [r.article_id for r in rows])
+            for row in rows:
+                assigner.add(_pool_item(row, means, first, row.article_id in opinions))
+                in_pool.add(row.article_id)
             loaded_until = until
         articles = {a.id: a for a in store.articles.get_many(ids)}
         own = {r.article_id: r for r in store.vectors.story_pool_rows(ids, model,
@@ -423,7 +433,7 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
                                           topic_vectors=ctx.topic_vectors)
                 art.entities = find_entities(art.title, art.text, meta.lang, ctx.gazetteer)
                 row = dataclasses.replace(row, story=None, lang=meta.lang, published=meta.when)
-                item = _pool_item(row, means, meta.when)
+                item = _pool_item(row, means, meta.when, is_opinion(art.title, art.url))
                 item.story = None
                 choice = assigner.assign(item)
             except Exception as exc:  # noqa: BLE001 - one bad article must not stop the batch

@@ -16,6 +16,7 @@ from newsmon.enrich.stories import (
     alignment,
     body_vectors,
     center,
+    is_opinion,
 )
 
 EN = ("Britain and Japan signed a package of agreements on Friday covering cyber security, "
@@ -205,6 +206,46 @@ def test_language_means_fall_back_to_all_languages_while_few() -> None:
     means.add("en", np.stack([unit(1, 0)]))
     np.testing.assert_allclose(means.mean("en"), unit(1, 0), atol=1e-6)
     assert means.counts() == {"en": 2, "ja": 1}
+
+
+def test_a_language_is_centred_by_its_own_mean_from_its_second_article() -> None:
+    means = LanguageMeans(DIM, min_articles=10)
+    means.add("en", np.stack([unit(1, 0)]))
+    means.add("ja", np.stack([unit(0, 1)]))
+    means.add("en", np.stack([unit(1, 1)]))
+    np.testing.assert_allclose(means.mean("en"), (unit(1, 0) + unit(1, 1)) / 2, atol=1e-6)
+    assert not means.has_own("en")  # a small sample: joins need the early margin
+
+
+def test_a_small_sample_language_needs_the_early_margin() -> None:
+    # cosine 0.92: above the one-language threshold (0.9), below it plus an early margin of 0.05
+    a_vec, b_vec = unit(1, 0), unit(0.92, np.sqrt(1 - 0.92 ** 2))
+    params = StoryParams(same_lang=0.9, cross_lang=0.8, early_margin=0.05)
+    trusted = StoryAssigner(params)
+    trusted.assign(item("a1", "en", 0, [a_vec]))
+    assert trusted.assign(item("a2", "en", 1, [b_vec])).how == JOIN_SIMILAR
+    early = StoryAssigner(params)
+    early.assign(item("a1", "en", 0, [a_vec]))
+    young = item("a2", "en", 1, [b_vec])
+    young.own_mean = False
+    assert early.assign(young).how == NEW_STORY
+
+
+def test_an_opinion_piece_is_its_own_story_unless_a_copy(hasher: MinHasher) -> None:
+    assert is_opinion("社説　鉱物の共同備蓄　日英協力を", "http://x.example/news/1.html")
+    assert is_opinion("The Tokyo pact is long on ambition", "http://x.example/opinion/2026/a")
+    assert is_opinion("Opinion: the pact needs money", "http://x.example/a")
+    assert not is_opinion("Comments sought on the pact", "http://x.example/news/a")
+    a = StoryAssigner(PARAMS)
+    a.assign(item("news", "en", 0, [unit(1, 0)], sig(hasher, EN, "en")))
+    editorial = item("ed", "en", 1, [unit(1, 0)])
+    editorial.opinion = True
+    assert a.assign(editorial).how == NEW_STORY  # same vectors, but opinion
+    later = a.assign(item("news2", "en", 2, [unit(1, 0.01)]))
+    assert later.story == "news"  # and nothing joins the editorial's story by similarity
+    copy = item("ed-copy", "en", 3, [unit(0, 1)], sig(hasher, EN_EDITED, "en"))
+    copy.opinion = True
+    assert a.assign(copy).how == JOIN_DUPLICATE
 
 
 def test_headline_chunk_is_left_out_of_alignment() -> None:
