@@ -81,7 +81,7 @@ def extract_article(page: Page) -> Article:
         lang=lang,
         published=published,
         updated=updated,
-        authors=byline.authors or find_authors(tree, meta, vis, site_names, end),
+        authors=find_authors(tree, meta, vis, site_names, end, byline.authors),
         dateline=byline.dateline,
         section=clean_space(meta.ld_section or meta.meta_section) or None,
         image=_resolve(page.url, meta.ld_image or meta.og_image),

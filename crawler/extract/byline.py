@@ -91,10 +91,16 @@ def _declared(meta: PageMetadata, vis: Visible, site_names: list[str], body_end:
 
 
 def find_authors(tree: HtmlElement, meta: PageMetadata, vis: Visible, site_names: list[str],
-                 body_end: int | None) -> list[str]:
+                 body_end: int | None, printed: list[str] | None = None) -> list[str]:
+    """Declared authors and bylines next to the headline or after the body; then ``printed``
+    (a byline found inside the body text, ``ja_byline``); then trafilatura's search."""
     authors = _declared(meta, vis, site_names, body_end)
     if authors:
         return authors
+    if printed:
+        cleaned = _cleaned(printed, site_names)
+        if cleaned:
+            return cleaned
     # trafilatura's byline search (class/rel/itemprop="author" elements), only when the declared
     # metadata and the byline lines named nobody: it copies the tree
     found = extract_author(tree)
