@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers.webserver import NewsSite, Route, _Server, serve
+from newsmon.demo_server import LocalServer, Reply
+from tests.helpers.webserver import NewsSite, Route, serve
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout"
 FEED_TYPES = {".xml": "application/{kind}+xml", ".rdf": "application/rdf+xml"}
@@ -40,11 +41,11 @@ def _content_type(path: Path, charset: str) -> str:
     return f"application/{kind}+xml; charset={header}"
 
 
-def site_routes(key: str, origin: str) -> dict[str, Route]:
+def site_routes(key: str, origin: str) -> dict[str, Reply]:
     """URL path → route for every file of one site, ``__BASE__`` replaced by ``origin``."""
     info = sites()[key]
     root = HELDOUT / "site" / key
-    routes: dict[str, Route] = {}
+    routes: dict[str, Reply] = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root).as_posix()
         body = file.read_bytes().replace(b"__BASE__", origin.encode("ascii"))
@@ -56,9 +57,9 @@ def site_routes(key: str, origin: str) -> dict[str, Route]:
     return routes
 
 
-def start_heldout_sites() -> dict[str, _Server]:
+def start_heldout_sites() -> dict[str, LocalServer]:
     """One server per site, on its own loopback address; ``.stop()`` each when done."""
-    servers: dict[str, _Server] = {}
+    servers: dict[str, LocalServer] = {}
     for key, info in sites().items():
         site = NewsSite()
         srv = serve(site, host=info["host"])
@@ -67,7 +68,7 @@ def start_heldout_sites() -> dict[str, _Server]:
     return servers
 
 
-def sources_yaml(servers: dict[str, _Server]) -> str:
+def sources_yaml(servers: dict[str, LocalServer]) -> str:
     out = ["sources:"]
     for key, info in sites().items():
         base = servers[key].base
