@@ -39,7 +39,7 @@ from newsmon.enrich.boilerplate import (
     clean,
     restore,
 )
-from newsmon.enrich.embed import Embedder, document_chunks, load_embedder, pool
+from newsmon.enrich.embed import DEFAULT_MODEL, Embedder, document_chunks, load_embedder, pool
 from newsmon.enrich.entities import Gazetteer, find_entities, load_gazetteer
 from newsmon.enrich.language import detect_language
 from newsmon.enrich.minhash import MinHasher, from_bytes, shingles, to_bytes
@@ -163,6 +163,20 @@ def enrich_version(es: EnrichSettings, model: str, topics_version: str,
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def configured_model(es: EnrichSettings) -> str:
+    """The name the configured embedder will report (``load_embedder`` keys on it)."""
+    return (es.model or DEFAULT_MODEL).strip()
+
+
+def current_version(settings: Settings) -> str:
+    """The ``enrich_version`` this configuration writes, computed without loading the model, so
+    a run with nothing pending never pays for it."""
+    es = settings.enrich
+    topics = load_topics(resolve_config_path(es.topics, settings))
+    gazetteer = load_gazetteer(resolve_config_path(es.entities, settings))
+    return enrich_version(es, configured_model(es), topics.version, gazetteer.version)
+
+
 def build_context(settings: Settings, *, embedder: Embedder | None = None) -> EnrichContext:
     es = settings.enrich
     if es.batch_size < 1:
@@ -220,6 +234,14 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
                  context: EnrichContext | None = None) -> EnrichStats:
     """Enrich every pending article of ``store``; returns counts (failures included)."""
     started = time.perf_counter()
+    if context is None:
+        # the model is loaded only when there is work for it
+        version = current_version(settings)
+        if not store.articles.enrich_pending(version):
+            log.info("enrich run %s: nothing pending (version %s); model not loaded", run_id,
+                     version)
+            return EnrichStats(model=configured_model(settings.enrich), version=version,
+                               seconds=time.perf_counter() - started)
     ctx = context or build_context(settings)
     stats = EnrichStats(model=ctx.embedder.name, version=ctx.version)
     pending = store.articles.enrich_pending(ctx.version)

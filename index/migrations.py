@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from newsmon.index.errors import StoreError
+from newsmon.index.run_records import MIGRATION as RUN_RECORDS_MIGRATION
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +301,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX source_block_articles_source ON source_block_articles(source);
     """,
+    # 6: run records with pid and host, one row per step (index/run_records.py)
+    RUN_RECORDS_MIGRATION,
 ]
 
 

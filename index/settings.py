@@ -14,6 +14,7 @@ from newsmon.index.errors import ConfigError
 @dataclass(frozen=True, slots=True)
 class DataSettings:
     dir: Path = Path("data")
+    busy_timeout: float = 30.0
 
     @property
     def store_path(self) -> Path:
@@ -93,6 +94,7 @@ class AlertsSettings:
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
+    file: str = ""
 
 
 SECTIONS: dict[str, type] = {

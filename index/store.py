@@ -55,12 +55,13 @@ log = logging.getLogger(__name__)
 class Store:
     """Store of record. Thread-safe for the simple calls; one connection per Store object."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        """``timeout``: seconds a write waits for another connection's lock (busy timeout)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(
-                str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:  # pragma: no cover - depends on the file system
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc

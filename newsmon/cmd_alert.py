@@ -6,13 +6,13 @@ import json
 import click
 
 from newsmon.alerts import run_alerts
-from newsmon.cli import cli, get_settings
+from newsmon.clictx import get_settings
 from newsmon.index.store import Store
 from newsmon.lock import RunLock
-from newsmon.runs import RUN_FAILED
+from newsmon.index.run_records import RUN_FAILED
 
 
-@cli.command("alert")
+@click.command("alert")
 @click.option("--dry-run", is_flag=True,
               help="Show what each rule would send now; write and send nothing.")
 @click.option("--rule", "rule_id", metavar="ID", help="Only this rule (see config/alerts.yaml).")

@@ -22,9 +22,9 @@ import click
 from newsmon.index.defaults import default_file
 from newsmon.index.errors import ConfigError
 from newsmon.index.store import Store
-from newsmon.cli import cli, get_settings
-from newsmon.cmd_crawl import CrawlOutcome, crawl_sources, summary_text
-from newsmon.cmd_enrich import enrich_articles
+from newsmon.app.pipeline import run
+from newsmon.clictx import get_settings
+from newsmon.cmd_crawl import summary_text
 from newsmon.cmd_enrich import summary_text as enrich_summary_text
 from newsmon.cmd_status import collect_status, status_text
 from newsmon.demo_server import DemoServer
@@ -145,10 +145,10 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def next_steps(settings_file: Path, demo_data_dir: str | None = None) -> str:
+def next_steps(settings_file: Path, commands: set[str],
+               demo_data_dir: str | None = None) -> str:
     cfg = f"newsmon --config {_shown_path(settings_file)}"
     steps = [f"{cfg} status", f"{cfg} export --since 2025-03-01"]
-    commands = set(cli.commands)
     if "enrich" in commands:
         steps.append(f"{cfg} enrich")
     if "index" in commands:
@@ -165,7 +165,7 @@ def next_steps(settings_file: Path, demo_data_dir: str | None = None) -> str:
     return "Next, try:\n" + "\n".join(f"  {s}" for s in steps)
 
 
-@cli.command("demo")
+@click.command("demo")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port of the demo web server (0: any free port).")
 @click.option("--data-dir", "demo_data_dir", type=click.Path(file_okay=False),
@@ -212,11 +212,11 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
     with server:
         click.echo(f"demo sites on {server.url}: {', '.join(server.hosts)}", err=True)
         with proxied_through(server):
-            outcome: CrawlOutcome = crawl_sources(demo_settings)
-        click.echo(summary_text(outcome))
+            # one run, one lock: crawl then enrich, as `newsmon run` does
+            outcome = run(demo_settings, command="demo", stages=("crawl", "enrich"))
+        click.echo(summary_text(outcome.steps[0], outcome.run_id))
         click.echo()
-        enriched = enrich_articles(demo_settings, command="demo-enrich")
-        click.echo(enrich_summary_text(enriched))
+        click.echo(enrich_summary_text(outcome.steps[1], outcome.run_id))
         click.echo()
         with Store(demo_settings.data.store_path) as store:
             click.echo(articles_table(store))
@@ -225,7 +225,8 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
         click.echo()
         click.echo(f"server requests this run: {len(server.requests)} "
                    f"(log: {_shown_path(access_log)})")
-        click.echo(next_steps(settings_file, demo_data_dir))
+        click.echo(next_steps(settings_file, set(ctx.find_root().command.commands),  # type: ignore[attr-defined]
+                              demo_data_dir))
         alerted = 0
         if new_articles:
             from newsmon.demo_alerts import second_phase
@@ -244,4 +245,4 @@ def demo_command(ctx: click.Context, port: int, demo_data_dir: str | None,
                     time.sleep(3600)
             except KeyboardInterrupt:
                 click.echo("stopped", err=True)
-    ctx.exit(max(outcome.exit_code, enriched.exit_code, alerted))
+    ctx.exit(max(outcome.exit_code, alerted))

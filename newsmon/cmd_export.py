@@ -16,7 +16,7 @@ import click
 from newsmon.index.article import Article
 from newsmon.index.errors import ConfigError
 from newsmon.index.store import Store
-from newsmon.cli import cli, get_settings
+from newsmon.clictx import get_settings
 
 RELATIVE = re.compile(r"^(\d+)([hdw])$")
 UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -62,7 +62,7 @@ def _umask() -> int:
     return mask
 
 
-@cli.command("export")
+@click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
               help="Output format: one JSON object per article per line.")
 @click.option("--since", metavar="DATE",

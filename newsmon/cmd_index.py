@@ -1,16 +1,17 @@
-"""`newsmon index`: push what changed in the store to a search backend (thin caller of
-newsmon.indexing.index_articles)."""
+"""`newsmon index`: push what changed in the store to a search backend (the index stage of
+newsmon.app, run alone under the run lock)."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from newsmon.cli import cli, get_settings
-from newsmon.indexing import BACKENDS, index_articles
+from newsmon.app.pipeline import run
+from newsmon.clictx import get_settings
+from newsmon.indexing import BACKENDS
 
 
-@cli.command("index")
+@click.command("index")
 @click.option("--backend", type=click.Choice(BACKENDS),
               help="Search backend to update (default: [index] backend).")
 @click.option("--rebuild", is_flag=True,
@@ -31,13 +32,18 @@ def index_command(ctx: click.Context, backend: str | None, rebuild: bool, as_jso
       newsmon index
       newsmon index --backend elasticsearch --rebuild
     """
-    outcome = index_articles(get_settings(ctx), backend=backend, rebuild=rebuild)
+    outcome = run(get_settings(ctx), command="index", stages=("index",),
+                  options={"index": {"backend": backend, "rebuild": rebuild}})
+    step = outcome.steps[0]
+    s = step.stats
+    error = s.get("error")
     if as_json:
-        click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, default=str))
-    elif outcome.error:
-        click.echo(f"newsmon index: {outcome.stats.get('backend')}: {outcome.error}", err=True)
+        click.echo(json.dumps({"run_id": outcome.run_id, "status": step.status,
+                               "stats": {} if error else s, "error": error},
+                              ensure_ascii=False, default=str))
+    elif error:
+        click.echo(f"newsmon index: {s.get('backend')}: {error}", err=True)
     else:
-        s = outcome.stats
         click.echo(f"index {s['backend']}: {s['upserted']} upserted, {s['deleted']} deleted"
                    f"{' (full build)' if s['full'] else ''}; {s['documents']} documents; "
                    f"cursor {s['cursor_before']} -> {s['cursor_after']} ({s['seconds']} s)")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from newsmon.cli import cli
 from newsmon.index.defaults import default_file
 from newsmon.index.settings import SECTIONS
 
@@ -54,7 +53,7 @@ def write_starter(target: Path, *, force: bool = False) -> list[Path]:
     return paths
 
 
-@cli.command("init")
+@click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite starter files that already exist.")
 def init_command(directory: Path, force: bool) -> None:

@@ -8,7 +8,7 @@ import re
 
 import click
 
-from newsmon.cli import cli, get_settings
+from newsmon.clictx import get_settings
 from newsmon.cmd_export import parse_since
 from newsmon.index.backend import MODES
 from newsmon.index.errors import ConfigError
@@ -17,7 +17,7 @@ from newsmon.search import MAX_LIMIT, SearchRequest, SearchResponse, Searcher
 _TAGS = re.compile(r"</?mark>")
 
 
-@cli.command("search")
+@click.command("search")
 @click.argument("query")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--lang", type=click.Choice(["en", "ja"]), help="Only articles in this language.")

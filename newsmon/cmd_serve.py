@@ -8,7 +8,7 @@ import socket
 
 import click
 
-from newsmon.cli import cli, get_settings
+from newsmon.clictx import get_settings
 from newsmon.index.errors import ConfigError
 from newsmon.settings import Settings
 
@@ -57,7 +57,7 @@ def open_searcher(settings: Settings, backend: str | None):  # noqa: ANN201
     return Searcher(settings, backend=backend)
 
 
-@cli.command("serve")
+@click.command("serve")
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on. Anything but loopback exposes the API: set "
                    "NEWSMON_API_KEY first.")

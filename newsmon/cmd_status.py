@@ -7,32 +7,59 @@ from typing import Any
 
 import click
 
+from newsmon.app.pipeline import open_store
+from newsmon.clictx import get_settings
 from newsmon.index import reasons
 from newsmon.alerts import status as alerts_status
 from newsmon.alerts import status_lines
+from newsmon.index.run_records import RunRecords
 from newsmon.index.store import Store
-from newsmon.cli import cli, get_settings
 from newsmon.lock import running_holder
 from newsmon.settings import Settings
+
+RECENT_RUNS = 5
 
 
 def empty_status(path: Path) -> dict[str, Any]:
     """The shape of Store.status() for a store not created yet (status never creates one)."""
     return {"store": str(path), "articles": 0, "by_source": {}, "by_lang": {}, "by_stage": {},
-            "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None}
+            "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None,
+            "runs": [], "queued": {}}
+
+
+def queued(settings: Settings, store: Store) -> dict[str, int]:
+    """Work waiting per stage: URLs to retry (crawl), articles not enriched with this version,
+    change-feed entries the search backend has not taken (index)."""
+    from newsmon.enrich.pipeline import current_version  # topics and gazetteer, not the model
+
+    retry = store.connection.execute(
+        "SELECT COUNT(*) FROM urls WHERE state = 'failed' AND attempts < ?",
+        (settings.crawl.max_attempts,)).fetchone()[0]
+    backend = f"backend:{settings.index.backend}"
+    return {"crawl": int(retry),
+            "enrich": len(store.articles.enrich_pending(current_version(settings))),
+            # changes in the feed the configured search backend has not taken yet
+            "index": max(store.changes.head() - store.cursors.get(backend), 0)}
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     path = settings.data.store_path
     if path.exists():
-        with Store(path) as store:
+        with open_store(settings) as store:
             out = store.status()
             out["alerts"] = alerts_status(store)
+            out["runs"] = [r.as_dict() for r in RunRecords(store).recent(RECENT_RUNS)]
+            out["queued"] = queued(settings, store)
     else:
         out = empty_status(path)
     out["exists"] = path.exists()
     out["running"] = running_holder(settings.data.lock_path)
     return out
+
+
+# the counters a step shows in `status`, when non-zero
+STEP_COUNTS = ("stored", "not_modified", "enriched", "new_stories", "upserted", "alerts",
+               "delivered", "rejected", "failed")
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -64,6 +91,20 @@ def status_text(st: dict[str, Any]) -> str:
                      + (f" ({brief})" if brief else ""))
     else:
         lines.append("last run: none yet (try `newsmon crawl`, or `newsmon demo`)")
+    if st.get("runs"):
+        lines.append("recent runs:")
+        for r in st["runs"]:
+            lines.append(f"  #{r['id']} {r['command']} {r['status']}, started {r['started_at']}"
+                         f" (pid {r.get('pid') or '-'} on {r.get('host') or '-'})")
+            for step in r.get("steps") or ():
+                took = f"{step['duration_s']:.1f}s" if step.get("duration_s") is not None else "-"
+                counts = step.get("counts") or {}
+                brief = ", ".join(f"{k.replace('_', ' ')} {counts[k]}" for k in STEP_COUNTS
+                                  if isinstance(counts.get(k), int) and counts[k])
+                lines.append(f"      {step['stage']:<7} {step['status']:<11} {took:>8}"
+                             + (f"  {brief}" if brief else ""))
+    if st.get("queued"):
+        lines.append("queued: " + ", ".join(f"{stage} {n}" for stage, n in st["queued"].items()))
     failures = st.get("failures_by_reason") or {}
     lines.append("failures by reason: " + (_counts(failures) if failures else "none"))
     codes = dict.fromkeys(key.partition(":")[2] or key for key in failures)
@@ -73,12 +114,13 @@ def status_text(st: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@cli.command("status")
+@click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
 @click.pass_context
 def status_command(ctx: click.Context, as_json: bool) -> None:
-    """Show what the store holds: articles by source, language, stage and status, the last run,
-    and failures by reason. Never creates or changes anything.
+    """Show what the store holds: articles by source, language, stage and status, the last runs
+    with each stage's duration and counts, work queued per stage, and failures by reason. Never
+    creates anything.
 
     \b
     Example:

@@ -23,16 +23,14 @@ from click.testing import CliRunner, Result
 from newsmon.index import reasons
 from newsmon.index.article import Article, Stage, Status
 from newsmon.index.store import FAILED, REJECTED, STORED, Store
-from newsmon.cli import _register, cli
+from newsmon.cli import cli
 from newsmon.cmd_export import parse_since
 from newsmon.demo_server import DemoServer
 from newsmon.lock import LockHeld, RunLock, read_holder, running_holder
-from newsmon.progress import Progress
 from tests.helpers.served import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
 JST = timezone(timedelta(hours=9))
-_register()
 
 
 def newsmon(*args: str, env: dict[str, str] | None = None,
@@ -395,76 +393,3 @@ def test_crawl_exits_0_with_a_human_summary_when_all_is_well(tmp_path: Path,
     assert "stored                 2" in result.stdout
     # not a terminal: progress goes to the log, never as carriage-return redraws
     assert "\r" not in result.stderr
-
-
-# -- progress --------------------------------------------------------------------------------------
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_progress_on_a_terminal_redraws_one_line() -> None:
-    clock, out = FakeClock(), io.StringIO()
-    p = Progress("crawl", stream=out, tty=True, clock=clock)
-    p({"fetched": 0, "stored": 0, "failed": 0})
-    clock.now += 2
-    p({"fetched": 10, "stored": 8, "failed": 1, "robots_blocked": 0})
-    clock.now += 0.05  # too soon to redraw
-    p({"fetched": 11, "stored": 9, "failed": 1})
-    p.close()
-    frames = out.getvalue().split("\r")[1:]
-    assert frames[0].rstrip() == "crawl 0:00:00: fetched 0, stored 0, failed 0"
-    # zero counters other than the leading ones are left out
-    assert frames[1].rstrip() == "crawl 0:00:02: fetched 10 (5.0/s), stored 8, failed 1"
-    assert frames[-1].rstrip() == "crawl 0:00:02: fetched 11 (5.4/s), stored 9, failed 1"
-    assert out.getvalue().endswith("\n") and len(frames) == 3
-
-
-def test_log_messages_step_around_the_progress_line() -> None:
-    from newsmon.cli import configure_logging
-
-    clock, out = FakeClock(), io.StringIO()
-    configure_logging("INFO")
-    old_stderr, sys.stderr = sys.stderr, out
-    try:
-        with Progress("crawl", stream=out, tty=True, clock=clock) as p:
-            p({"fetched": 1, "stored": 1, "failed": 0})
-            logging.getLogger("newsmon.test").warning("something to say")
-            clock.now += 1
-            p({"fetched": 2, "stored": 2, "failed": 0})
-    finally:
-        sys.stderr = old_stderr
-        configure_logging("INFO")
-    text = out.getvalue()
-    line = "crawl 0:00:00: fetched 1, stored 1, failed 0"
-    # drawn, blanked, the message on a line of its own, drawn again
-    assert text.startswith("\r" + line + "\r" + " " * len(line) + "\r")
-    assert "WARNING newsmon.test: something to say\n\r" + line in text
-    assert text.endswith("crawl 0:00:01: fetched 2 (2.0/s), stored 2, failed 0\n")
-
-
-def test_progress_without_a_terminal_logs_every_interval(caplog: pytest.LogCaptureFixture) -> None:
-    clock, out = FakeClock(), io.StringIO()
-    caplog.set_level(logging.INFO, logger="newsmon.progress")
-    p = Progress("crawl", stream=out, tty=False, clock=clock, log_interval=10)
-
-    class Snapshot:  # the shape of crawler.stats.CrawlProgress
-        def __init__(self, fetched: int, pending: int) -> None:
-            self.counts = {"fetched": fetched, "stored": fetched, "failed": 0}
-            self.pending_requests = pending
-            self.extracting = 0
-
-    for second in range(1, 26):
-        clock.now += 1
-        p(Snapshot(second * 2, pending=5))
-    p.close()
-    lines = [r.getMessage() for r in caplog.records if r.name == "newsmon.progress"]
-    assert lines == [
-        "crawl 0:00:10: fetched 20 (2.0/s), stored 20, failed 0, queued 5",
-        "crawl 0:00:20: fetched 40 (2.0/s), stored 40, failed 0, queued 5",
-        "crawl 0:00:25: fetched 50 (2.0/s), stored 50, failed 0, queued 5 (done)",
-    ]
-    assert out.getvalue() == ""

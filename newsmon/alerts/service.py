@@ -29,7 +29,7 @@ from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.repos.alerts import idempotency_key
 from newsmon.index.settings import Settings
-from newsmon.runs import RUN_OK, RUN_PARTIAL
+from newsmon.index.run_records import RUN_OK, RUN_PARTIAL
 
 log = logging.getLogger(__name__)
 

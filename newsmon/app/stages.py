@@ -1,0 +1,97 @@
+"""The stages of a run as plain functions: ``stage(settings, store, *, run_id, progress, …)``.
+
+Each takes the settings and an open store, does its work, and returns a StageOutcome. None of
+them takes the run lock or records the run: the caller (newsmon.app.pipeline) owns both, once
+per process, so that `run` can chain stages that `crawl` and `enrich` also run alone.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from newsmon.app.outcome import StageOutcome
+from newsmon.crawler.sources import Source
+from newsmon.index.run_records import RUN_FAILED, RUN_OK, RUN_PARTIAL
+from newsmon.index.store import Store
+from newsmon.progress import StageProgress
+from newsmon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def crawl_status(stats: Any) -> str:
+    """ok when nothing failed; failed when the crawl reached nothing at all; else partial."""
+    if stats.ok:
+        return RUN_OK
+    answered = stats.feeds_fetched + stats.not_modified + stats.fetched_articles
+    return RUN_FAILED if answered == 0 and stats.stored == 0 else RUN_PARTIAL
+
+
+def crawl(settings: Settings, store: Store, *, run_id: int, sources: Sequence[Source],
+          progress: StageProgress | None = None) -> StageOutcome:
+    """Discover, fetch, extract and store new articles of ``sources`` (once per process)."""
+    # imported here: Scrapy is heavy, and a locked-out run or `--help` need not pay for it
+    from newsmon.crawler.run import run_crawl
+
+    started = time.monotonic()
+    log.info("crawl (run %d): %d source(s): %s", run_id, len(sources),
+             ", ".join(s.id for s in sources))
+    stats = run_crawl(settings, list(sources), store, run_id=run_id, progress=progress)
+    out = stats.to_dict()
+    out["sources"] = [s.id for s in sources]
+    return StageOutcome("crawl", crawl_status(stats), round(time.monotonic() - started, 2), out)
+
+
+def enrich(settings: Settings, store: Store, *, run_id: int,
+           progress: StageProgress | None = None) -> StageOutcome:
+    """Language, topics, entities, embedding and story for every pending article.
+
+    Loads the embedding model only when something is pending.
+    """
+    from newsmon.enrich.pipeline import enrich_store
+
+    started = time.monotonic()
+
+    def report(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            # embed pass, then assign pass: each counts up to the pending total
+            progress.update({"pending": total, "embedded" if phase == "embed" else "enriched":
+                             done})
+
+    stats = enrich_store(settings, store, run_id=run_id, progress=report)
+    status = RUN_OK if stats.failed == 0 else RUN_PARTIAL
+    return StageOutcome("enrich", status, round(time.monotonic() - started, 2), stats.as_dict())
+
+
+def index(settings: Settings, store: Store, *, run_id: int,
+          progress: StageProgress | None = None, backend: str | None = None,
+          rebuild: bool = False) -> StageOutcome:
+    """Bring one search backend up to date with the store through its change-feed cursor.
+
+    A failing backend (unreachable cluster, rejected documents) is not raised: the step is
+    failed with a one-line reason (exit code 1) and the cursor stays after the last batch the
+    backend accepted, so the next run catches up.
+    """
+    from newsmon.index.errors import IndexingError
+    from newsmon.indexing import index_store
+
+    name = backend or settings.index.backend
+    started = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress.update({"indexed": done, "of": total})
+
+    try:
+        stats = index_store(settings, store, backend=name, rebuild=rebuild, progress=report)
+    except IndexingError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return StageOutcome("index", RUN_FAILED, round(time.monotonic() - started, 2), {
+            "backend": name, "error": reason, "reason": exc.reason,
+            "cursor": store.cursors.get(f"backend:{name}")})
+    return StageOutcome("index", RUN_OK, round(time.monotonic() - started, 2), stats.as_dict())
+
+
+__all__ = ["crawl", "enrich", "index", "crawl_status"]
