@@ -278,9 +278,6 @@ class ExtractStorePipeline:
 
         ctx = self.ctx
         workers = ctx.crawl.extract_workers or os.cpu_count() or 1
-        self.pool = make_pool(workers)
-        for _ in range(workers):
-            self.pool.submit(_warm)
         self.batcher = ArticleBatcher(ctx, ctx.crawl.batch_size)
         variants, batcher = VariantAliases(), self.batcher
         self.variants = variants
@@ -291,7 +288,12 @@ class ExtractStorePipeline:
         log.info("crawl started: %d sources, %d extraction workers", len(ctx.sources), workers)
 
     async def process_item(self, item: PageItem) -> PageItem:
-        assert self.pool is not None and self.batcher is not None
+        assert self.batcher is not None
+        if self.pool is None:
+            # started with the first page, not with the spider: a crawl that finds nothing new
+            # (feeds answering 304) never pays for the workers and their imports
+            self._start_pool()
+        assert self.pool is not None
         self.extracting += 1
         try:
             future: Future[Extracted] = self.pool.submit(extract_in_worker, item.page)
@@ -303,6 +305,12 @@ class ExtractStorePipeline:
             self.extracting -= 1
         record_extraction(self.ctx, self.batcher, item, result, self.variants)
         return item
+
+    def _start_pool(self) -> None:
+        workers = self.ctx.crawl.extract_workers or os.cpu_count() or 1
+        self.pool = make_pool(workers)
+        for _ in range(workers):
+            self.pool.submit(_warm)
 
     def _replace_pool(self) -> None:
         old = self.pool

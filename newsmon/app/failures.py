@@ -6,6 +6,7 @@ look" (corrupt, full, read-only).
 from __future__ import annotations
 
 import errno
+import shutil
 import sqlite3
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from newsmon.app.outcome import (
 # primary SQLite result codes (sqlite3.Error.sqlite_errorcode & 0xff)
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 5, 6, 8, 10, 11
 SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
+LOW_SPACE = 1 << 20  # bytes free below which an I/O error is taken for a full disk
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,14 @@ def _sqlite_code(exc: sqlite3.Error) -> int | None:
     return None
 
 
+def _nearly_full(folder: str) -> bool:
+    """SQLite reports a full disk met while growing its shared-memory file as an I/O error."""
+    try:
+        return shutil.disk_usage(folder).free < LOW_SPACE
+    except OSError:
+        return False
+
+
 def machine_failure(exc: BaseException, *, store: str, data_dir: str) -> MachineFailure | None:
     """The machine failure behind ``exc`` (looked for along its cause chain), or None."""
     for err in _chain(exc):
@@ -67,7 +77,7 @@ def machine_failure(exc: BaseException, *, store: str, data_dir: str) -> Machine
                 return MachineFailure(EXIT_STORE_CORRUPT, "corrupt", (
                     f"the store {store} is corrupt or not a newsmon database ({err}); restore "
                     f"it from a backup or move it away to start a new one"))
-            if code == SQLITE_FULL:
+            if code == SQLITE_FULL or (code == SQLITE_IOERR and _nearly_full(data_dir)):
                 return MachineFailure(EXIT_DISK_FULL, "disk_full", (
                     f"the disk holding {data_dir} is full; free some space and run again "
                     f"(nothing written so far is lost)"))
