@@ -39,7 +39,7 @@ def newsmon_cmd(data: Path, *args: str) -> list[str]:
 
 def make_store(data: Path) -> None:
     with Store(data / "newsmon.db") as store:
-        store.start_run("crawl")
+        store.runs.start("crawl")
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
