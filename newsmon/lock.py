@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.index.errors import NewsmonError
+from newsmon.index.run_records import pid_alive
 
 
 class LockHeld(NewsmonError):
@@ -52,13 +53,8 @@ def running_holder(path: str | Path) -> dict[str, Any] | None:
         return None
     if holder.get("host") not in (None, socket.gethostname()):
         return holder  # another machine sharing the data folder: cannot check, believe the file
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None  # left by a process that died without releasing (kill -9)
-    except PermissionError:
-        pass  # alive, owned by another user
-    return holder
+    # a pid that is gone left the file behind when it died without releasing (kill -9)
+    return holder if pid_alive(pid) else None
 
 
 class RunLock:

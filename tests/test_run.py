@@ -1,6 +1,7 @@
 """`newsmon run` end to end on the bundled demo sites (real local server, real Scrapy, real
-SQLite, the real model): stages under one lock with a step each, quiet success under cron, kill -9
-at several moments of each stage completed by the next run, overlapping runs.
+SQLite, the real model, the embedded search index): stages under one lock with a step each, quiet
+success under cron, kill -9 at several moments of each stage completed by the next run,
+overlapping runs.
 """
 from __future__ import annotations
 
@@ -74,6 +75,13 @@ def snapshot(db: Path) -> dict[str, object]:
             "embeddings": sorted(con.execute(
                 "SELECT article_id, model, text_hash, n_chunks FROM embeddings")),
             "stories": sorted(con.execute("SELECT article_id, story, how FROM story_members")),
+            "index": sorted(con.execute(
+                """SELECT article_id, url, title, body, lang, source, published, story, topics,
+                          model, length(vector) FROM search_docs""")),
+            "index_fts": con.execute("SELECT COUNT(*) FROM search_fts").fetchone()[0],
+            "index_caught_up": con.execute(
+                """SELECT (SELECT seq FROM cursors WHERE name = 'backend:sqlite')
+                          = (SELECT MAX(seq) FROM changes)""").fetchone()[0],
         }
     finally:
         con.close()
@@ -128,6 +136,7 @@ MOMENTS: dict[str, Callable[[Path], bool]] = {
     < N_DEMO_ARTICLES,
     "enrich-assigning": lambda db: step_running("enrich")(db) and 1 <= ENRICHED(db)
     < N_DEMO_ARTICLES,
+    "index-start": step_running("index"),
 }
 
 
@@ -153,16 +162,20 @@ def clean(server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -> dict[
 def test_run_chains_the_stages_under_one_lock_with_a_step_each(clean: dict) -> None:
     out = clean["first"]
     assert out["command"] == "run" and out["status"] == "ok" and out["exit_code"] == 0
-    assert [s["stage"] for s in out["steps"]] == ["crawl", "enrich"]
-    crawl, enrich = out["steps"]
+    assert [s["stage"] for s in out["steps"]] == ["crawl", "enrich", "index"]
+    crawl, enrich, index = out["steps"]
     assert crawl["stats"]["stored"] == N_DEMO_ARTICLES
     assert enrich["stats"]["enriched"] == N_DEMO_ARTICLES
+    assert index["stats"]["backend"] == "sqlite"
+    assert index["stats"]["documents"] == N_DEMO_ARTICLES
     assert len(clean["snapshot"]["articles"]) == N_DEMO_ARTICLES
+    assert len(clean["snapshot"]["index"]) == N_DEMO_ARTICLES
+    assert clean["snapshot"]["index_caught_up"] == 1
     with Store(clean["dir"] / "data" / "newsmon.db") as store:
         first, = [r for r in RunRecords(store).recent(5) if r.id == out["run_id"]]
     assert first.status == "ok" and first.pid and first.host
     assert [(s.stage, s.status, s.exit_code) for s in first.steps] == [
-        ("crawl", "ok", 0), ("enrich", "ok", 0)]
+        ("crawl", "ok", 0), ("enrich", "ok", 0), ("index", "ok", 0)]
     assert all(s.duration_s is not None and s.duration_s >= 0 for s in first.steps)
     assert first.steps[0].counts["stored"] == N_DEMO_ARTICLES
 
@@ -174,6 +187,7 @@ def test_a_quiet_cron_run_prints_nothing_and_logs_to_the_file(clean: dict) -> No
     assert second.stdout == "" and second.stderr == ""
     log = clean["log"].read_text(encoding="utf-8")
     assert "crawl (run 2): ok" in log and "enrich (run 2): ok" in log
+    assert "index (run 2): ok" in log
     # nothing new: no article fetched, and enrich never loaded the model
     assert "nothing pending" in log and "model not loaded" in log
     assert "embedding model" not in log
@@ -185,12 +199,12 @@ def test_status_shows_recent_runs_with_stage_durations_and_queues(clean: dict,
     assert result.returncode == 0, result.stderr
     st = json.loads(result.stdout)
     assert [r["id"] for r in st["runs"]][:2] == [2, 1]
-    assert [s["stage"] for s in st["runs"][0]["steps"]] == ["crawl", "enrich"]
+    assert [s["stage"] for s in st["runs"][0]["steps"]] == ["crawl", "enrich", "index"]
     assert st["runs"][0]["steps"][0]["counts"]["not_modified"] == 5
-    assert st["queued"] == {"crawl": 0, "enrich": 0}
+    assert st["queued"] == {"crawl": 0, "enrich": 0, "index": 0}
     text = newsmon(clean["config"], server, "status").stdout
     assert "recent runs:" in text and "#2 run ok" in text
-    assert "queued: crawl 0, enrich 0" in text
+    assert "queued: crawl 0, enrich 0, index 0" in text
 
 
 @pytest.mark.parametrize("moment", list(MOMENTS))
@@ -212,7 +226,8 @@ def test_kill_9_at_any_moment_then_rerun_ends_as_a_clean_run(
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     out = json.loads(rerun.stdout)
     assert out["interrupted_runs"] == [1]
-    # the same articles, URLs, vectors and stories as the clean run: none lost or doubled
+    # the same articles, URLs, vectors, stories and search index as the clean run: none lost or
+    # doubled
     assert snapshot(db) == clean["snapshot"]
     assert query(db, "SELECT id, status FROM runs ORDER BY id") == [(1, "interrupted"),
                                                                     (2, "ok")]
