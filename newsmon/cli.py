@@ -23,6 +23,7 @@ from newsmon.cmd_enrich import enrich_command
 from newsmon.cmd_export import export_command
 from newsmon.cmd_index import index_command
 from newsmon.cmd_init import init_command
+from newsmon.cmd_model import model_group
 from newsmon.cmd_run import run_command
 from newsmon.cmd_schedule import schedule_command
 from newsmon.cmd_search import search_command
@@ -35,7 +36,7 @@ from newsmon.settings import load_settings
 # every command of the group, in help order
 COMMANDS = (run_command, crawl_command, enrich_command, index_command, search_command,
             alert_command, serve_command, status_command, export_command, schedule_command,
-            init_command, demo_command)
+            init_command, model_group, demo_command)
 
 NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan",
                  "elastic_transport", "charset_normalizer", "urllib3", "filelock")

@@ -20,7 +20,7 @@ SUMMARY_FIELDS = (
 def summary_text(step: StageOutcome, run_id: int) -> str:
     s = step.stats
     lines = [f"enrich run {run_id}: {step.status} in {step.elapsed_s:.1f}s "
-             f"(model {s.get('model')}, version {s.get('version')})"]
+             f"(model {s.get('model')} on {s.get('engine')}, version {s.get('version')})"]
     width = max(len(label) for _, label in SUMMARY_FIELDS)
     for key, label in SUMMARY_FIELDS:
         lines.append(f"  {label:<{width}}  {s.get(key, 0)}")

