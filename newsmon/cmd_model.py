@@ -10,7 +10,12 @@ from newsmon.clictx import get_settings
 
 @click.group("model")
 def model_group() -> None:
-    """The embedding model: export the bundled multilingual-e5-small for other tools."""
+    """The embedding model: export the bundled multilingual-e5-small for other tools.
+
+    \b
+    Example:
+      newsmon model export ./e5-small
+    """
 
 
 @model_group.command("export")
