@@ -24,14 +24,14 @@ def last_embedding(store: Store) -> dict[str, Any] | None:
     """Model and engine of the latest run that embedded (from its recorded stats)."""
     best = None
     for command in ("enrich", "run"):
-        run = store.last_run(command)
-        if not run:
+        run = store.runs.last(command)
+        if run is None:
             continue
-        stats = run.get("stats") or {}
+        stats = run.stats or {}
         if "engine" not in stats and isinstance(stats.get("enrich"), dict):
             stats = stats["enrich"]  # a run that crawls and enriches nests the enrich stats
-        if stats.get("engine") and (best is None or run["id"] > best["run"]):
-            best = {"model": stats.get("model"), "engine": stats["engine"], "run": run["id"]}
+        if stats.get("engine") and (best is None or run.id > best["run"]):
+            best = {"model": stats.get("model"), "engine": stats["engine"], "run": run.id}
     return best
 
 

