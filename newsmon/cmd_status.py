@@ -23,7 +23,7 @@ RECENT_RUNS = 5
 def last_embedding(store: Store) -> dict[str, Any] | None:
     """Model and engine of the latest run that embedded (from its recorded stats)."""
     best = None
-    for command in ("enrich", "run"):
+    for command in ("enrich", "demo-enrich", "run"):
         run = store.runs.last(command)
         if run is None:
             continue
