@@ -79,6 +79,12 @@ def snapshot(db: Path) -> dict[str, object]:
                 """SELECT article_id, url, title, body, lang, source, published, story, topics,
                           model, length(vector) FROM search_docs""")),
             "index_fts": con.execute("SELECT COUNT(*) FROM search_fts").fetchone()[0],
+            # each rule's watermark and the alerts decided: a killed run neither loses nor
+            # repeats one
+            "rule_cursors": sorted(con.execute(
+                "SELECT name, seq FROM cursors WHERE name LIKE 'rule:%'")),
+            "alerts": sorted(con.execute(
+                "SELECT key, rule, kind, story, article_id FROM alerts")),
             "index_caught_up": con.execute(
                 """SELECT (SELECT seq FROM cursors WHERE name = 'backend:sqlite')
                           = (SELECT MAX(seq) FROM changes)""").fetchone()[0],
@@ -137,6 +143,7 @@ MOMENTS: dict[str, Callable[[Path], bool]] = {
     "enrich-assigning": lambda db: step_running("enrich")(db) and 1 <= ENRICHED(db)
     < N_DEMO_ARTICLES,
     "index-start": step_running("index"),
+    "alert-start": step_running("alert"),
 }
 
 
@@ -162,8 +169,11 @@ def clean(server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -> dict[
 def test_run_chains_the_stages_under_one_lock_with_a_step_each(clean: dict) -> None:
     out = clean["first"]
     assert out["command"] == "run" and out["status"] == "ok" and out["exit_code"] == 0
-    assert [s["stage"] for s in out["steps"]] == ["crawl", "enrich", "index"]
-    crawl, enrich, index = out["steps"]
+    assert [s["stage"] for s in out["steps"]] == ["crawl", "enrich", "index", "alert"]
+    crawl, enrich, index, alert = out["steps"]
+    # the first run of each rule records its baseline and sends nothing
+    assert alert["stats"]["decided"] == 0 and alert["stats"]["failed"] == 0
+    assert all(r.get("baseline") for r in alert["stats"]["rules"].values())
     assert crawl["stats"]["stored"] == N_DEMO_ARTICLES
     assert enrich["stats"]["enriched"] == N_DEMO_ARTICLES
     assert index["stats"]["backend"] == "sqlite"
@@ -175,7 +185,8 @@ def test_run_chains_the_stages_under_one_lock_with_a_step_each(clean: dict) -> N
         first, = [r for r in RunRecords(store).recent(5) if r.id == out["run_id"]]
     assert first.status == "ok" and first.pid and first.host
     assert [(s.stage, s.status, s.exit_code) for s in first.steps] == [
-        ("crawl", "ok", 0), ("enrich", "ok", 0), ("index", "ok", 0)]
+        ("crawl", "ok", 0), ("enrich", "ok", 0), ("index", "ok", 0),
+        ("alert", "ok", 0)]
     assert all(s.duration_s is not None and s.duration_s >= 0 for s in first.steps)
     assert first.steps[0].counts["stored"] == N_DEMO_ARTICLES
 
@@ -187,7 +198,7 @@ def test_a_quiet_cron_run_prints_nothing_and_logs_to_the_file(clean: dict) -> No
     assert second.stdout == "" and second.stderr == ""
     log = clean["log"].read_text(encoding="utf-8")
     assert "crawl (run 2): ok" in log and "enrich (run 2): ok" in log
-    assert "index (run 2): ok" in log
+    assert "index (run 2): ok" in log and "alert (run 2): ok" in log
     # nothing new: no article fetched, and enrich never loaded the model
     assert "nothing pending" in log and "model not loaded" in log
     assert "embedding model" not in log
@@ -199,7 +210,7 @@ def test_status_shows_recent_runs_with_stage_durations_and_queues(clean: dict,
     assert result.returncode == 0, result.stderr
     st = json.loads(result.stdout)
     assert [r["id"] for r in st["runs"]][:2] == [2, 1]
-    assert [s["stage"] for s in st["runs"][0]["steps"]] == ["crawl", "enrich", "index"]
+    assert [s["stage"] for s in st["runs"][0]["steps"]] == ["crawl", "enrich", "index", "alert"]
     assert st["runs"][0]["steps"][0]["counts"]["not_modified"] == 5
     assert st["queued"] == {"crawl": 0, "enrich": 0, "index": 0}
     text = newsmon(clean["config"], server, "status").stdout

@@ -46,6 +46,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec("crawl", _stages.crawl, "fetched", None, needs_sources=True),
         StageSpec("enrich", _stages.enrich, "enriched", "pending"),
         StageSpec("index", _stages.index, "indexed", "of"),
+        StageSpec("alert", _stages.alert, "delivered", None),
     )
 }
 # what `newsmon run` does, in order

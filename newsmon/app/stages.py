@@ -94,4 +94,22 @@ def index(settings: Settings, store: Store, *, run_id: int,
     return StageOutcome("index", RUN_OK, round(time.monotonic() - started, 2), stats.as_dict())
 
 
-__all__ = ["crawl", "enrich", "index", "crawl_status"]
+def alert(settings: Settings, store: Store, *, run_id: int,
+          progress: StageProgress | None = None) -> StageOutcome:
+    """Evaluate the alert rules on what the index stage made searchable, deliver the outbox.
+
+    Runs after `index`: each rule's watermark is capped at the search backend's cursor, so an
+    article is alerted on only once it can be found. A failed delivery makes the step partial
+    (exit 1) and stays in the outbox for the next run.
+    """
+    from newsmon.alerts import run_alerts
+
+    started = time.monotonic()
+    outcome = run_alerts(settings, store, run_id=run_id)
+    if progress is not None:
+        progress.update({"delivered": outcome.delivered})
+    return StageOutcome("alert", outcome.status, round(time.monotonic() - started, 2),
+                        outcome.to_dict())
+
+
+__all__ = ["crawl", "enrich", "index", "alert", "crawl_status"]
