@@ -101,7 +101,8 @@ def configure_logging(level: str, log_file: str | Path | None = None) -> None:
         root.removeHandler(old)
         old.close()
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        one_line = handler is stderr and not debug
+        handler.setFormatter(_NoTraceback(FORMAT) if one_line else logging.Formatter(FORMAT))
         if not debug:
             handler.addFilter(_QuietLibraries())
         handler._newsmon = True  # type: ignore[attr-defined]
@@ -110,6 +111,23 @@ def configure_logging(level: str, log_file: str | Path | None = None) -> None:
     if not debug:
         for noisy in NOISY_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _NoTraceback(logging.Formatter):
+    """stderr shows a library's logged exception as one line (a retried ES request logs its
+    whole traceback); the log file and --log-level DEBUG keep the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.stack_info:
+            exc = record.exc_info[1] if record.exc_info else None
+            message = record.getMessage()
+            if exc is not None:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                message = f"{message} ({type(exc).__name__}{': ' + first if first else ''})"
+            record = logging.makeLogRecord(record.__dict__)
+            record.msg, record.args = message, None
+            record.exc_info = record.exc_text = record.stack_info = None
+        return super().format(record)
 
 
 class MachineFailureError(Exception):
