@@ -69,6 +69,10 @@ class NewsSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self._listings_seen: set[tuple[str, str]] = set()
         self._articles_seen: set[str] = set()  # raw and canonical URLs queued this run
+        # the first listing date met for a URL, whichever listing (section page, feed, sitemap)
+        # queued it: a date-only page takes its time from the feed even when a section page
+        # without dates linked it first
+        self._listed_published: dict[str, datetime] = {}
         self._queued_per_source: dict[str, int] = {}
         self._offsite_seen: set[str] = set()
         # told about a URL not fetched because its canonical form is already queued this run
@@ -147,6 +151,9 @@ class NewsSpider(scrapy.Spider):
                 self.ctx.skipped(entry.url, reasons.NOT_ARTICLE_URL, counter=None, source=source.id,
                                  kind=kind, log_it=False)
                 continue
+            if entry.published is not None:
+                for key in (entry.url, canonical):
+                    self._listed_published.setdefault(key, entry.published)
             if entry.url in self._articles_seen or canonical in self._articles_seen:
                 if entry.url not in self._articles_seen:
                     # e.g. the feed's tracking-parameter link after the section's clean one
@@ -176,7 +183,9 @@ class NewsSpider(scrapy.Spider):
             self._queued_per_source[source.id] = queued + 1
             requests.append(scrapy.Request(
                 entry.url, callback=self.parse_article, errback=self.article_error,
-                dont_filter=True,
+                # undated links wait behind dated ones and listings, so a feed's date for the
+                # same URL is usually known before its page is fetched
+                dont_filter=True, priority=0 if entry.published is not None else -1,
                 meta={
                     "newsmon_source": source.id,
                     "newsmon_kind": "article",
@@ -307,7 +316,9 @@ class NewsSpider(scrapy.Spider):
             site=source.site,
         )
         yield PageItem(page=page, discovered_url=discovered, aliases=aliases,
-                       listed_published=meta.get("newsmon_published"),
+                       listed_published=meta.get("newsmon_published")
+                       or self._listed_published.get(discovered)
+                       or self._listed_published.get(meta["newsmon_canonical"]),
                        listed_title=meta.get("newsmon_title"),
                        canonical=meta["newsmon_canonical"])
 
