@@ -173,7 +173,7 @@ class SentenceTransformerEmbedder:
     engine = ENGINE_ST
 
     def __init__(self, name_or_path: str, *, name: str | None = None, device: str | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int | None = None) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -191,8 +191,11 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
             self._model, "get_sentence_embedding_dimension")
         self._dim = int(get_dim())
-        self._batch_size = batch_size
         self.device = str(self._model.device)
+        # Forward passes of 8 texts are fastest on a 2-core CPU (bench/enrich_engines.py:
+        # 25.7 texts/s at 8 against 19.5 at 32 and 12.7 at 128, texts of ~50 tokens); a GPU
+        # wants large batches.
+        self._batch_size = batch_size or (8 if self.device == "cpu" else 64)
         prompts = dict(getattr(self._model, "prompts", None) or {})
         self.query_prompt = prompts.get("query")
         self.document_prompt = prompts.get("document", prompts.get("passage"))
