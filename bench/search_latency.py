@@ -109,6 +109,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--es-url")
     ap.add_argument("--es-sizes", type=int, nargs="+")
+    ap.add_argument("--keep", type=Path,
+                    help="build each embedded store in DIR/N (reused when it exists) and keep it")
     args = ap.parse_args()
     corpus = Corpus()
     queries = corpus.queries()
@@ -116,9 +118,14 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(data=DataSettings(dir=Path(tmp)))
-            with Store(settings.data.store_path) as store:
-                build = fill(EmbeddedBackend(store), corpus, n, store)
+            folder = args.keep / str(n) if args.keep else Path(tmp)
+            settings = Settings(data=DataSettings(dir=folder))
+            if args.keep and settings.data.store_path.exists():
+                build = float("nan")
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                with Store(settings.data.store_path) as store:
+                    build = fill(EmbeddedBackend(store), corpus, n, store)
             with Searcher(settings, embedder=corpus.embedder) as s:
                 res = measure(s, queries, args.repeats)
                 matrix = s.backend._load_matrix().vectors

@@ -6,10 +6,10 @@ import json
 import click
 
 from newsmon.alerts import run_alerts
+from newsmon.alerts.service import AlertOutcome
+from newsmon.app.pipeline import run
 from newsmon.clictx import get_settings
 from newsmon.index.store import Store
-from newsmon.lock import RunLock
-from newsmon.index.run_records import RUN_FAILED
 
 
 @click.command("alert")
@@ -38,19 +38,14 @@ def alert_command(ctx: click.Context, dry_run: bool, rule_id: str | None, retry:
       newsmon alert --retry
     """
     settings = get_settings(ctx)
-    with RunLock(settings.data.lock_path, "alert"), Store(settings.data.store_path) as store:
-        run_id = None if dry_run else store.runs.start("alert")
-        try:
-            outcome = run_alerts(settings, store, dry_run=dry_run, retry=retry,
-                                 backfill=backfill, rule=rule_id, run_id=run_id)
-        except BaseException as exc:
-            if run_id is not None:
-                store.runs.finish(run_id, RUN_FAILED, {
-                    "error": str(exc) or type(exc).__name__,
-                    "reason": getattr(exc, "reason", type(exc).__name__)})
-            raise
-        if run_id is not None:
-            store.runs.finish(run_id, outcome.status, outcome.to_dict())
+    if dry_run:
+        # a dry run reads and writes nothing, so it needs neither the run lock nor a run record
+        with Store(settings.data.store_path, timeout=settings.data.busy_timeout) as store:
+            outcome = run_alerts(settings, store, dry_run=True, backfill=backfill, rule=rule_id)
+    else:
+        result = run(settings, command="alert", stages=("alert",), options={
+            "alert": {"retry": retry, "backfill": backfill, "rule": rule_id}})
+        outcome = AlertOutcome.from_dict(result.steps[0].stats)
     if as_json:
         click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:

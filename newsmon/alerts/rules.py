@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from newsmon.index.errors import ConfigError
+from newsmon.index.yamlfile import load_yaml
 
 MODES = ("hybrid", "semantic", "keyword")
 LANGS = ("en", "ja")
@@ -323,12 +322,7 @@ def load_rules(path: str | Path, *, known_topics: set[str] | None = None,
     name is an error at load time rather than a rule that silently never matches.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"alert rules file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = load_yaml(path, "alert rules")
     if data is None:
         data = {}
     if not isinstance(data, dict):

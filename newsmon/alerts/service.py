@@ -20,15 +20,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from newsmon.alerts import health as source_health
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
 from newsmon.alerts.evaluate import decide_rule
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, load_rules
+from newsmon.index.errors import ConfigError
 from newsmon.index.repos.alerts import idempotency_key
 from newsmon.index.settings import Settings
+from newsmon.index.yamlfile import load_yaml
 from newsmon.index.run_records import RUN_OK, RUN_PARTIAL
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,15 @@ class AlertOutcome:
                 "deferred": self.deferred, "rules": self.per_rule, "health": self.health,
                 "preview": self.preview, "errors": self.errors, "elapsed_s": self.elapsed_s}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AlertOutcome":
+        """The outcome back from ``to_dict`` (a run step's recorded counts)."""
+        return cls(status=d["status"], decided=d["decided"], delivered=d["delivered"],
+                   failed=d["failed"], parked=d["parked"], deferred=d["deferred"],
+                   per_rule=dict(d["rules"]), health=list(d["health"]),
+                   preview=list(d["preview"]), errors=dict(d["errors"]),
+                   dry_run=d["dry_run"], elapsed_s=d["elapsed_s"])
+
     def summary_text(self) -> str:
         head = "alert (dry run)" if self.dry_run else "alert"
         lines = [f"{head}: {self.status} in {self.elapsed_s:.1f}s: {self.decided} new alerts, "
@@ -83,8 +92,8 @@ class AlertOutcome:
 
 def _topic_names(path: Path) -> set[str] | None:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = load_yaml(path, "topics")
+    except ConfigError:
         return None  # enrich reports a broken topics file itself
     topics = data.get("topics") if isinstance(data, dict) else None
     return set(topics) if isinstance(topics, dict) else None
