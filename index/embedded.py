@@ -1,12 +1,15 @@
 """The embedded search backend: inside the store-of-record file, zero servers.
 
 - Keyword: FTS5 over the pre-computed tokens (title and body columns), ranked by FTS5's BM25
-  (k1 1.2, b 0.75, title weighted 2), filters applied in the same SQL statement.
+  (k1 1.2, b 0.75, title weighted 2), filters applied in the same SQL statement. A long-lived
+  process (`newsmon serve`) answers from an in-memory copy of the postings instead, with the
+  same scores (index/keyword_cache.py): FTS5 scores every row holding any query term, which
+  costs hundreds of milliseconds at 100k articles when the terms are common.
 - Semantic: exact cosine search with numpy over a matrix of the document vectors, read from
-  ``search_docs`` once and re-read when the index has changed (``search_meta.version``). On
-  this 2-core machine exact search answers hybrid queries at 100k articles with a p95 well under
-  the 50 ms target (BENCHMARKS.md, "Search latency"), so no ANN library is needed; the matrix
-  is a cache that is rebuilt from the store whenever it is missing or stale.
+  ``search_docs`` once and re-read when the index has changed (``search_meta.version``). At
+  100k articles it costs about what a bare numpy product costs (BENCHMARKS.md, "Search
+  latency"), so no ANN library is needed; the matrix is a cache that is rebuilt from the store
+  whenever it is missing or stale.
 
 Writes happen inside the caller's store transaction, so the documents and the backend's cursor
 commit together: a kill -9 during ``newsmon index`` loses nothing and duplicates nothing.
@@ -15,6 +18,8 @@ Any text is a valid query: tokens are quoted for FTS5 (``"`` doubled), never par
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,9 +30,12 @@ import numpy as np
 
 from newsmon.index.backend import FACETS, Filters, Hit, IndexDoc
 from newsmon.index.codec import vector_from_bytes, vector_to_bytes
+from newsmon.index.keyword_cache import KeywordCache, single_term
 from newsmon.index.repos import chunked, marks
 from newsmon.index.store import Store
 from newsmon.index.timeutil import utc_iso
+
+log = logging.getLogger(__name__)
 
 TITLE_WEIGHT = 2.0
 DOC_COLUMNS = "d.article_id, d.url, d.title, d.body, d.lang, d.source, d.published, d.story, " \
@@ -92,16 +100,31 @@ class _Matrix:
     ids: np.ndarray
 
 
+def _out_of_step(doc_rowid: int, fts_rowid: int) -> bool:
+    raise RuntimeError(f"search_docs row {doc_rowid} has no FTS row (found {fts_rowid}); "
+                       f"rebuild the index: newsmon index --rebuild")
+
+
 class EmbeddedBackend:
     name = "sqlite"
     cursor_name = "backend:sqlite"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, keyword_cache: bool = False,
+                 build_in_background: bool = True) -> None:
+        """``keyword_cache``: answer keyword queries from an in-memory BM25 cache
+        (index/keyword_cache.py) once it is built for the index's current version, for a
+        long-lived process such as `newsmon serve`. Until then FTS5 answers; the cache is
+        built on a thread of its own (or at once, with ``build_in_background=False``)."""
         self.store = store
         self._db = store.connection
         self._matrix: _Matrix | None = None
         self._matrix_lock = threading.Lock()
         self._gen = 0
+        self._keyword_cache = keyword_cache
+        self._kw_background = build_in_background
+        self._kw: KeywordCache | None = None
+        self._kw_building: threading.Thread | None = None
+        self._kw_lock = threading.Lock()
 
     # -- metadata -----------------------------------------------------------------------------
     def _meta(self, key: str) -> str | None:
@@ -216,6 +239,10 @@ class EmbeddedBackend:
     def keyword(self, tokens: Sequence[str], filters: Filters, k: int) -> list[Hit]:
         if not tokens:
             return []
+        cache = self._current_keyword_cache()
+        terms = [single_term(t) for t in tokens] if cache is not None else []
+        if cache is not None and all(terms):
+            return self._keyword_from_cache(cache, terms, filters, k)  # type: ignore[arg-type]
         where, args = _where(filters)
         rows = self._db.execute(
             f"""SELECT {HIT_COLUMNS}, -bm25(search_fts, {TITLE_WEIGHT}, 1.0) AS score
@@ -225,6 +252,78 @@ class EmbeddedBackend:
             [fts_query(tokens), *args, k]).fetchall()
         return [Hit(r[0], float(r[10]), _doc(r), keyword_rank=i, keyword_score=float(r[10]))
                 for i, r in enumerate(rows, start=1)]
+
+    def _keyword_from_cache(self, cache: KeywordCache, terms: list[str], filters: Filters,
+                            k: int) -> list[Hit]:
+        top = cache.search(terms, self._mask(cache, filters), k)
+        if not top:
+            return []
+        rowids = [int(cache.rowids[i]) for i, _ in top]
+        docs = {r[0]: _doc(r[1:]) for r in self._db.execute(
+            f"SELECT d.rowid, {HIT_COLUMNS} FROM search_docs d WHERE d.rowid IN "
+            f"({marks(len(rowids))})", rowids)}
+        out = []
+        for rank, ((_, score), rowid) in enumerate(zip(top, rowids), start=1):
+            if rowid in docs:
+                out.append(Hit(docs[rowid]["id"], score, docs[rowid], keyword_rank=rank,
+                               keyword_score=score))
+        return out
+
+    def _current_keyword_cache(self) -> KeywordCache | None:
+        """The keyword cache when it matches the index's version; else None (and a build of
+        the current version is started, unless one runs already)."""
+        if not self._keyword_cache:
+            return None
+        version = self.version()
+        cache = self._kw
+        if cache is not None and cache.version == version:
+            return cache
+        if not self._kw_background:
+            self._kw = self.build_keyword_cache()
+            return self._kw if self._kw.version == version else None
+        with self._kw_lock:
+            if self._kw_building is None or not self._kw_building.is_alive():
+                self._kw_building = threading.Thread(
+                    target=self._build_keyword_cache_quietly, name="newsmon-keyword-cache",
+                    daemon=True)
+                self._kw_building.start()
+        return None
+
+    def warm(self, *, wait: bool = False) -> None:
+        """Start building the keyword cache now rather than at the first query (``wait``:
+        until it is built)."""
+        self._current_keyword_cache()
+        building = self._kw_building
+        if wait and building is not None:
+            building.join()
+
+    def _build_keyword_cache_quietly(self) -> None:
+        try:
+            self._kw = self.build_keyword_cache()
+        except Exception:  # noqa: BLE001 - FTS5 keeps answering; the next query retries
+            log.warning("building the keyword cache failed; FTS5 answers keyword queries",
+                        exc_info=True)
+
+    def build_keyword_cache(self) -> KeywordCache:
+        """The cache of the index as it is now, read on a connection of its own (one read
+        transaction: the version and the rows agree)."""
+        con = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True, timeout=30,
+                              check_same_thread=False)
+        try:
+            con.execute("BEGIN")
+            row = con.execute("SELECT value FROM search_meta WHERE key = 'version'").fetchone()
+            # two scans in rowid order, zipped: a join would look up FTS5 once per row
+            docs = con.execute(
+                """SELECT rowid, article_id, lang, source, published, topics, entities
+                   FROM search_docs ORDER BY rowid""")
+            texts = con.execute("SELECT rowid, title, body FROM search_fts ORDER BY rowid")
+            rows = (d + t[1:] for d, t in zip(docs, texts, strict=True) if d[0] == t[0] or
+                    _out_of_step(d[0], t[0]))
+            cache = KeywordCache.build(int(row[0]) if row else 0, rows, TITLE_WEIGHT)
+            con.execute("COMMIT")
+            return cache
+        finally:
+            con.close()
 
     def _load_matrix(self) -> _Matrix:
         version = self.version()
@@ -253,7 +352,7 @@ class EmbeddedBackend:
                 np.asarray(pubs, dtype=object), topics, ents, np.asarray(ids, dtype=object))
             return self._matrix
 
-    def _mask(self, m: _Matrix, f: Filters) -> np.ndarray | None:
+    def _mask(self, m: _Matrix | KeywordCache, f: Filters) -> np.ndarray | None:
         mask = None
 
         def both(cond: np.ndarray) -> None:
@@ -337,6 +436,7 @@ class EmbeddedBackend:
 
     def close(self) -> None:
         self._matrix = None
+        self._kw = None
 
 
 __all__ = ["EmbeddedBackend", "fts_query"]

@@ -54,7 +54,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def open_searcher(settings: Settings, backend: str | None):  # noqa: ANN201
     from newsmon.search import Searcher
-    return Searcher(settings, backend=backend)
+    return Searcher(settings, backend=backend, long_lived=True)
 
 
 @click.command("serve")

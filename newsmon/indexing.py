@@ -33,13 +33,16 @@ BACKENDS = ("sqlite", "elasticsearch")
 ES_API_KEY_ENV = "NEWSMON_ES_API_KEY"
 
 
-def open_backend(settings: Settings, store: Store, name: str | None = None) -> SearchBackend:
-    """The configured search backend (``[index] backend``) or the one named."""
+def open_backend(settings: Settings, store: Store, name: str | None = None, *,
+                 long_lived: bool = False) -> SearchBackend:
+    """The configured search backend (``[index] backend``) or the one named. ``long_lived``:
+    for a process that answers many queries (`newsmon serve`): the embedded backend then
+    keeps an in-memory keyword cache (index/keyword_cache.py)."""
     name = name or settings.index.backend
     if name == "sqlite":
         from newsmon.index.embedded import EmbeddedBackend
 
-        return EmbeddedBackend(store)
+        return EmbeddedBackend(store, keyword_cache=long_lived)
     if name == "elasticsearch":
         from newsmon.index.elastic import ElasticBackend
 

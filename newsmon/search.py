@@ -216,10 +216,14 @@ class Searcher:
     needs a vector. Thread-safe for concurrent searches."""
 
     def __init__(self, settings: Settings, *, backend: str | None = None,
-                 embedder: Any = None) -> None:
+                 embedder: Any = None, long_lived: bool = False) -> None:
+        """``long_lived``: this Searcher will answer many queries (`newsmon serve`), so
+        caches that take seconds to build pay off (the embedded backend's keyword cache)."""
         self.settings = settings
         self.store = Store(settings.data.store_path)
-        self.backend = open_backend(settings, self.store, backend)
+        self.backend = open_backend(settings, self.store, backend, long_lived=long_lived)
+        if long_lived and hasattr(self.backend, "warm"):
+            self.backend.warm()
         self._embedder = embedder
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()

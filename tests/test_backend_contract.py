@@ -47,12 +47,14 @@ DOCS = [
 
 
 def _open(kind: str, tmp_path, request):
-    if kind == "sqlite":
+    if kind.startswith("sqlite"):
         from newsmon.index.embedded import EmbeddedBackend
 
         store = Store(tmp_path / "contract.db")
         request.addfinalizer(store.close)
-        return EmbeddedBackend(store)
+        # "sqlite-cached": keyword queries answered by the in-memory BM25 cache, built at once
+        return EmbeddedBackend(store, keyword_cache=kind == "sqlite-cached",
+                               build_in_background=False)
     from newsmon.index.elastic import ElasticBackend
 
     es_url = request.getfixturevalue("es_url")
@@ -67,7 +69,8 @@ def _open(kind: str, tmp_path, request):
     return be
 
 
-@pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)])
+@pytest.fixture(params=["sqlite", "sqlite-cached",
+                        pytest.param("elasticsearch", marks=pytest.mark.es)])
 def backend(request, tmp_path):
     return _open(request.param, tmp_path, request)
 

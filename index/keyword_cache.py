@@ -1,0 +1,164 @@
+"""FTS5's BM25, computed by numpy over an in-memory copy of the index's postings.
+
+FTS5 answers an OR query by scoring every row that holds any query term, in a C callback per
+row; with terms found in half the index (a Japan–UK monitor's "japan", "uk", 「日英」) that is
+tens of thousands of callbacks per query: 400 ms at 100k articles on 2 cores. The same scores
+come out of a few vector operations over per-term arrays of (document, weighted term count):
+about 1 ms per query. The cache holds those arrays, each document's token count and its filter
+columns, for one version of the index (``search_meta.version``).
+
+It reproduces ``bm25(search_fts, TITLE_WEIGHT, 1.0)`` exactly (sqlite's fts5_aux.c): per query
+term, ``idf = ln((N - n + 0.5) / (n + 0.5))`` (1e-6 when not positive), ``n`` the documents
+holding the term in any column; the term's count in a document is its title occurrences times
+the title weight plus its body occurrences; ``D`` is the document's title and body tokens,
+``avgdl`` their mean over the index; ``k1 = 1.2``, ``b = 0.75``. Tokens are split as FTS5's
+``unicode61`` tokenizer splits them (letters, numbers and ``+``; case folded). A query token
+that is more than one FTS5 token (FTS5 would read it as a phrase) is not answered here: the
+caller asks FTS5.
+
+Building takes seconds at 100k articles (BENCHMARKS.md), so a long-lived search process builds
+it in the background and answers from FTS5 until it is ready; a one-shot command never builds it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+K1 = 1.2
+B = 0.75
+# what separates tokens for FTS5's unicode61 tokenizer (token characters: categories L* N* Co,
+# and the tokenchars '+')
+_FTS_SEPARATOR = re.compile(r"[^\w+]|_")
+
+
+def fts_terms(text: str) -> list[str]:
+    tokens = text.lower().split()
+    # the stored search text is already tokens joined by spaces: most need no more splitting
+    if all(map(str.isalnum, tokens)):
+        return tokens
+    return _FTS_SEPARATOR.sub(" ", " ".join(tokens)).split()
+
+
+def single_term(token: str) -> str | None:
+    """``token`` as one FTS5 term, or None when FTS5 would split it into a phrase (or drop
+    it)."""
+    terms = fts_terms(token)
+    return terms[0] if len(terms) == 1 else None
+
+
+@dataclass(slots=True)
+class KeywordCache:
+    version: int
+    vocab: dict[str, int]
+    offsets: np.ndarray          # (terms + 1,) int64: term t's postings are [off[t], off[t+1])
+    docs: np.ndarray             # (postings,) int32 document positions, ascending per term
+    weighted_tf: np.ndarray      # (postings,) float32: title count x title weight + body count
+    doc_len: np.ndarray          # (n,) float64: title + body tokens
+    avgdl: float
+    rowids: np.ndarray           # (n,) int64, ascending
+    ids: np.ndarray              # article ids (object)
+    # filter columns, as the semantic matrix holds them (EmbeddedBackend._mask reads both)
+    lang: np.ndarray
+    source: np.ndarray
+    published: np.ndarray
+    topics: list[dict[str, float]]
+    entities: list[frozenset[str]]
+
+    @property
+    def n(self) -> int:
+        return len(self.rowids)
+
+    @classmethod
+    def build(cls, version: int, rows: Iterable[Sequence[Any]], title_weight: float
+              ) -> KeywordCache:
+        """From rows (rowid, article_id, lang, source, published, topics JSON, entities JSON,
+        title tokens, body tokens) in rowid order."""
+        vocab: dict[str, int] = {}
+        rowids, ids, langs, sources, pubs, topics, ents = [], [], [], [], [], [], []
+        term_ids: list[int] = []
+        title_lens: list[int] = []
+        lens: list[int] = []
+        for rowid, aid, lang, source, published, tps, es, title, body in rows:
+            rowids.append(rowid)
+            ids.append(aid)
+            langs.append(lang or "")
+            sources.append(source)
+            pubs.append(published or "")
+            topics.append(json.loads(tps))
+            ents.append(frozenset(json.loads(es)))
+            t_terms, b_terms = fts_terms(title or ""), fts_terms(body or "")
+            term_ids += [vocab.setdefault(t, len(vocab)) for t in t_terms]
+            term_ids += [vocab.setdefault(t, len(vocab)) for t in b_terms]
+            title_lens.append(len(t_terms))
+            lens.append(len(t_terms) + len(b_terms))
+        n = len(rowids)
+        doc_len = np.asarray(lens, dtype=np.float64)
+        if term_ids:
+            terms = np.asarray(term_ids, dtype=np.int64)
+            per_doc = np.asarray(lens, dtype=np.int64)
+            owner = np.repeat(np.arange(n, dtype=np.int64), per_doc)
+            # each token's weight: the title weight for a document's first title_len tokens
+            starts = np.concatenate(([0], np.cumsum(per_doc)[:-1]))
+            in_doc = np.arange(len(terms), dtype=np.int64) - np.repeat(starts, per_doc)
+            weight = np.where(in_doc < np.repeat(np.asarray(title_lens, np.int64), per_doc),
+                              title_weight, 1.0)
+            keys, inverse = np.unique(terms * n + owner, return_inverse=True)
+            wtf = np.bincount(inverse.reshape(-1), weights=weight).astype(np.float32)
+            post_terms = keys // n
+            docs = (keys % n).astype(np.int32)
+            offsets = np.searchsorted(post_terms, np.arange(len(vocab) + 1)).astype(np.int64)
+        else:
+            docs, wtf = np.zeros(0, np.int32), np.zeros(0, np.float32)
+            offsets = np.zeros(len(vocab) + 1, np.int64)
+        return cls(version, vocab, offsets, docs, wtf, doc_len,
+                   float(doc_len.sum() / n) if n else 0.0, np.asarray(rowids, dtype=np.int64),
+                   np.asarray(ids, dtype=object), np.asarray(langs, dtype=object),
+                   np.asarray(sources, dtype=object), np.asarray(pubs, dtype=object), topics,
+                   ents)
+
+    def search(self, terms: Sequence[str], mask: np.ndarray | None, k: int
+               ) -> list[tuple[int, float]]:
+        """The top ``k`` (position, score) of the OR of ``terms`` (single FTS5 terms, repeats
+        counted as FTS5 counts them), among the documents ``mask`` keeps; ties by article
+        id."""
+        n = self.n
+        if not n or not terms or k <= 0:
+            return []
+        scores = np.zeros(n, dtype=np.float64)
+        matched = np.zeros(n, dtype=bool)
+        norm = K1 * (1.0 - B + B * self.doc_len / self.avgdl) if self.avgdl else None
+        for term in terms:
+            t = self.vocab.get(term)
+            if t is None:
+                continue
+            lo, hi = int(self.offsets[t]), int(self.offsets[t + 1])
+            if lo == hi:
+                continue
+            docs = self.docs[lo:hi]
+            tf = self.weighted_tf[lo:hi].astype(np.float64)
+            idf = float(np.log((n - (hi - lo) + 0.5) / ((hi - lo) + 0.5)))
+            if idf <= 0.0:
+                idf = 1e-6
+            scores[docs] += idf * (tf * (K1 + 1.0)) / (tf + norm[docs])  # type: ignore[index]
+            matched[docs] = True
+        if mask is not None:
+            matched &= mask
+        pos = np.flatnonzero(matched)
+        if not len(pos):
+            return []
+        sel = scores[pos]
+        if len(pos) > k:
+            # everything tied with the k-th score stays in, so ties break by article id
+            kth = np.partition(-sel, k - 1)[k - 1]
+            keep = -sel <= kth
+            pos, sel = pos[keep], sel[keep]
+        order = sorted(range(len(pos)), key=lambda i: (-sel[i], self.ids[pos[i]]))[:k]
+        return [(int(pos[i]), float(sel[i])) for i in order]
+
+
+__all__ = ["KeywordCache", "fts_terms", "single_term"]
