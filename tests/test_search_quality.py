@@ -17,7 +17,7 @@ from newsmon.index.settings import DataSettings, IndexSettings, Settings
 from newsmon.indexing import index_store
 from newsmon.search import SearchRequest, Searcher
 
-from tests.helpers.search_eval import HELD_OUT, evaluate, load, overlap_at_10
+from tests.helpers.search_eval import HELD_OUT, ModeScores, evaluate, load, overlap_at_10
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
 
@@ -31,7 +31,7 @@ FLOORS = {  # mode -> (same-language MRR, cross-lingual MRR, nDCG@10)
 # Lucene's quantised field lengths), so keyword-only lists agree least; fusion with the
 # identical semantic lists brings hybrid close to the same.
 OVERLAP_FLOORS = {"hybrid": 0.9, "semantic": 0.95, "keyword": 0.6}
-RESULTS: dict[str, dict] = {}
+SCORES: dict[tuple[str, str], ModeScores] = {}  # (backend, mode) -> scores, each computed once
 
 
 def _settings(folder, es_url: str | None = None, alias: str = "newsmon-articles") -> Settings:
@@ -40,14 +40,13 @@ def _settings(folder, es_url: str | None = None, alias: str = "newsmon-articles"
                                         es_url=es_url or "http://127.0.0.1:9200", es_index=alias))
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("elasticsearch",
-                                                               marks=pytest.mark.es)])
-def runner(request, enriched_devset, tmp_path_factory):
+def _build(name: str, enriched_devset, tmp_path_factory, es_url: str | None = None):
+    """A copy of the enriched devset indexed into one backend: yields ``(backend name,
+    run(text, mode, lang), {devset id: lang}, searcher)``; the ES index is deleted after."""
     store, by_id, _ = enriched_devset
     store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    folder = tmp_path_factory.mktemp(f"quality-{request.param}")
+    folder = tmp_path_factory.mktemp(f"quality-{name}")
     shutil.copy(store.path, folder / "newsmon.db")
-    es_url = request.getfixturevalue("es_url") if request.param == "elasticsearch" else None
     settings = _settings(folder, es_url, f"newsmon-quality-{uuid.uuid4().hex[:8]}")
     from newsmon.index.store import Store
 
@@ -61,21 +60,43 @@ def runner(request, enriched_devset, tmp_path_factory):
         best = max((h.similarity for h in r.results if h.similarity is not None), default=None)
         return [dev[h.id] for h in r.results], best
 
-    yield request.param, run, {rec["id"]: rec["lang"] for rec in by_id.values()}, searcher
+    yield name, run, {rec["id"]: rec["lang"] for rec in by_id.values()}, searcher
     if es_url:
         searcher.backend.es.indices.delete(index=f"{settings.index.es_index}-v*",
                                            ignore_unavailable=True, allow_no_indices=True)
     searcher.close()
 
 
+@pytest.fixture(scope="module")
+def sqlite_runner(enriched_devset, tmp_path_factory):
+    yield from _build("sqlite", enriched_devset, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def es_runner(enriched_devset, tmp_path_factory, es_url):
+    yield from _build("elasticsearch", enriched_devset, tmp_path_factory, es_url)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("elasticsearch",
+                                                               marks=pytest.mark.es)])
+def runner(request):
+    return request.getfixturevalue({"sqlite": "sqlite_runner",
+                                    "elasticsearch": "es_runner"}[request.param])
+
+
+def _scores(runner, mode: str) -> ModeScores:
+    name, run, lang_of, _ = runner
+    if (name, mode) not in SCORES:
+        SCORES[name, mode] = evaluate(run, load("queries.jsonl"), lang_of, mode)
+    return SCORES[name, mode]
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
 def test_mrr_and_ndcg_floors(runner, mode: str) -> None:
     name, run, lang_of, _ = runner
     queries = load("queries.jsonl")
-    scores = evaluate(run, queries, lang_of, mode)
-    summary = scores.summary()
+    summary = _scores(runner, mode).summary()
     held = evaluate(run, [q for q in queries if q["id"] in HELD_OUT], lang_of, mode).summary()
-    RESULTS.setdefault(name, {})[mode] = scores
     print(f"{name} {mode}: all {summary} held-out {held}")
     same, cross, ndcg10 = FLOORS[mode]
     assert summary["mrr_same"] >= same, summary
@@ -105,13 +126,15 @@ def test_no_good_answer_is_told_apart(runner) -> None:
 
 
 @pytest.mark.es
-def test_backends_agree_on_the_top_10(runner) -> None:
-    if len(RESULTS) < 2:
-        pytest.skip("needs both backends' results from this session")
-    for mode in ("hybrid", "semantic", "keyword"):
-        a, b = RESULTS["sqlite"].get(mode), RESULTS["elasticsearch"].get(mode)
-        if a is None or b is None:
-            continue
-        overlap = overlap_at_10(a.top10, b.top10)
-        print(f"top-10 overlap sqlite vs elasticsearch, {mode}: {overlap:.3f}")
-        assert overlap >= OVERLAP_FLOORS[mode], (mode, overlap)
+def test_backends_agree_on_the_top_10(sqlite_runner, es_runner) -> None:
+    """Both backends built from the same store give the same top 10 (mean overlap per query)
+    within OVERLAP_FLOORS, in every mode. It builds (or reuses) both backends, so it runs on
+    its own too."""
+    n_queries = len(load("queries.jsonl"))
+    overlaps = {}
+    for mode in OVERLAP_FLOORS:
+        a, b = _scores(sqlite_runner, mode), _scores(es_runner, mode)
+        assert len(a.top10) == len(b.top10) == n_queries, mode
+        overlaps[mode] = overlap_at_10(a.top10, b.top10)
+    print(f"top-10 overlap sqlite vs elasticsearch: {overlaps}")
+    assert all(overlaps[m] >= floor for m, floor in OVERLAP_FLOORS.items()), overlaps
