@@ -215,12 +215,9 @@ def _when(name: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        return parse_since(value)
-    except (ConfigError, OverflowError):  # 999999w is before year 1
-        raise ApiError(400, "bad_request",
-                       f"{name}={value!r}: give an ISO date (2025-03-01), date-time "
-                       f"(2025-03-01T09:00+09:00) or a span back from now (24h, 7d, 2w)"
-                       ) from None
+        return parse_since(value, option=name)
+    except ConfigError as exc:  # not a date, or out of range (999999w is before year 1)
+        raise ApiError(400, "bad_request", str(exc)) from None
 
 
 def _values(name: str, values: list[str]) -> tuple[str, ...]:

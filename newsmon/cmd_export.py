@@ -22,24 +22,33 @@ RELATIVE = re.compile(r"^(\d+)([hdw])$")
 UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_since(value: str, *, now: datetime | None = None) -> datetime:
-    """An ISO date or date-time (no zone = UTC), or a span back from now: 24h, 7d, 2w."""
+def parse_since(value: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
+    """An ISO date or date-time (no zone = UTC), or a span back from now: 24h, 7d, 2w; in UTC.
+
+    Anything else, or an instant outside the years 1-9999 (``999999w``, a 5000-digit count,
+    ``0001-01-01T00:00+09:00``), is a ConfigError naming ``option`` and the value."""
     text = value.strip()
     match = RELATIVE.match(text)
-    if match:
-        now = now or datetime.now(timezone.utc)
-        return now - timedelta(**{UNITS[match[2]]: int(match[1])})
     try:
+        if match:
+            now = now or datetime.now(timezone.utc)
+            return now - timedelta(**{UNITS[match[2]]: int(match[1])})
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        # ValueError after a RELATIVE match: int() refuses a count of thousands of digits
+        if match or isinstance(exc, OverflowError):
+            raise ConfigError(f"{option} {value!r}: out of range (a date must fall in the years "
+                              f"1 to 9999)") from None
         raise ConfigError(
-            f"--since {value!r}: give an ISO date (2025-03-01), date-time "
+            f"{option} {value!r}: give an ISO date (2025-03-01), date-time "
             f"(2025-03-01T09:00+09:00) or a span such as 24h, 7d, 2w"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
@@ -83,7 +92,10 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, output: str)
       newsmon export --since 7d --output recent.jsonl
     """
     settings = get_settings(ctx)
-    since_at = parse_since(since) if since else None
+    try:
+        since_at = parse_since(since) if since else None
+    except ConfigError as exc:  # a bad option value is a usage error, not the configuration's
+        raise click.UsageError(str(exc)) from None
     path = settings.data.store_path
     if not path.exists():
         raise ConfigError(f"no store at {path} yet: run `newsmon crawl` (or `newsmon demo`)")

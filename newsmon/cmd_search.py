@@ -51,7 +51,8 @@ def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
         req = SearchRequest(query=query, mode=mode, lang=lang, topics=topics,
                             min_topic_score=min_topic_score, sources=sources,
                             entities=entities, since=parse_since(since) if since else None,
-                            until=parse_since(until) if until else None, limit=limit)
+                            until=parse_since(until, option="--until") if until else None,
+                            limit=limit)
         resp = _run(get_settings(ctx), backend, req)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from newsmon.index import reasons
 from newsmon.index.article import Article, Stage, Status
 from newsmon.index.store import FAILED, REJECTED, STORED, Store
-from newsmon.cli import cli
+from newsmon.cli import cli, main
 from newsmon.cmd_export import parse_since
 from newsmon.demo_server import DemoServer
 from newsmon.lock import LockHeld, RunLock, read_holder, running_holder
@@ -202,6 +202,7 @@ def test_parse_since_forms() -> None:
     assert parse_since("36h", now=now) == now - timedelta(hours=36)
     assert parse_since("7d", now=now) == now - timedelta(days=7)
     assert parse_since("2w", now=now) == now - timedelta(weeks=2)
+    assert parse_since("2025-03-01T09:00+09:00").tzinfo == timezone.utc
 
 
 def test_export_bad_since_or_missing_store_exit_2(data_dir: Path, tmp_path: Path) -> None:
@@ -211,6 +212,28 @@ def test_export_bad_since_or_missing_store_exit_2(data_dir: Path, tmp_path: Path
     result = newsmon("--data-dir", str(tmp_path / "empty"), "export")
     assert result.returncode == 2
     assert "no store at" in result.stderr
+
+
+def test_export_since_out_of_range_is_a_usage_error(data_dir: Path) -> None:
+    result = newsmon("--data-dir", str(data_dir), "export", "--since", "999999w")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert "--since '999999w': out of range" in result.stderr
+
+
+@pytest.mark.parametrize("value", [
+    "99999999999h",              # more days than a timedelta holds
+    "9" * 5000 + "d",            # more digits than int() reads
+    "0001-01-01T00:00+09:00",    # before year 1 once in UTC
+    "9999-12-31T23:00-05:00",    # after year 9999 once in UTC
+])
+def test_export_since_out_of_range_forms(data_dir: Path, capsys, value: str) -> None:
+    assert main(["--data-dir", str(data_dir), "export", "--since", value]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"--since {value!r}: out of range" in err
+    with pytest.raises(Exception, match="--until .*out of range"):
+        parse_since(value, option="--until")
 
 
 # -- configuration errors --------------------------------------------------------------------------

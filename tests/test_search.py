@@ -139,11 +139,16 @@ def test_bad_requests_are_config_errors(searcher, req, message) -> None:
 
 
 @pytest.mark.parametrize("args", [["--mode", "fuzzy"], ["--topic", "sport"], ["--limit", "0"],
-                                  ["--since", "yesterday-ish"], ["--lang", "fr"]])
+                                  ["--since", "yesterday-ish"], ["--lang", "fr"],
+                                  ["--since", "999999w"], ["--until", "9" * 5000 + "d"],
+                                  ["--until", "0001-01-01T00:00+09:00"],
+                                  ["--limit", "9" * 5000]])
 def test_cli_bad_options_exit_2(capsys, data_dir, args) -> None:
     assert main(["--data-dir", str(data_dir), "search", "GCAP", *args]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip()
+    if args[0] in ("--since", "--until"):
+        assert f"{args[0]} {args[1]!r}" in err   # names the option and the value
 
 
 def test_cli_text_output(capsys, data_dir) -> None:

@@ -152,6 +152,8 @@ BAD = [
     ("/api/search?q=x&since=yesterday", 422, "since"),
     ("/api/search?q=x&since=2025-13-45", 400, "since"),
     ("/api/search?q=x&since=999999w", 400, "since"),
+    ("/api/search?q=x&since=0001-01-01T00:00%2B09:00", 400, "since"),   # year 0 in UTC
+    ("/api/search?q=x&until=9999-12-31T23:00-05:00", 400, "until"),     # year 10000 in UTC
     ("/api/search?q=x&since=2025-06-01&until=2025-01-01", 400, "before"),
     ("/api/search?q=x&topics=cyber", 400, "unknown parameter"),  # topic, not topics
     ("/api/search?q=x&source=", 400, "source"),
@@ -161,6 +163,7 @@ BAD = [
     ("/api/search?q=" + "a" * 10_001, 422, "q"),
     ("/api/stats?verbose=1", 400, "unknown parameter"),
     ("/api/coverage?since=never", 422, "since"),
+    ("/api/coverage?until=0001-01-01T00:00%2B09:00", 400, "until"),
     ("/api/articles/%FF", 400, "UTF-8"),
     ("/api/stories/XYZ", 422, "story_id"),
 ]
