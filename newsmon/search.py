@@ -157,8 +157,38 @@ def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
+# crawled bodies often repeat the headline (after a kicker or section label such as 政治) in
+# their first lines; the results show the title beside the snippet already
+TITLE_LINES = 3
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _after_title(body: str, title: str) -> str:
+    """``body`` without the headline repeated in one of its first TITLE_LINES non-empty lines,
+    and without what stands above it; the whole body when it has no such line (or nothing
+    after it)."""
+    want = _squash(title)
+    if not want:
+        return body
+    lines = body.split("\n")
+    seen = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if _squash(line) == want:
+            rest = "\n".join(lines[i + 1:]).strip()
+            return rest or body
+        seen += 1
+        if seen >= TITLE_LINES:
+            break
+    return body
+
+
 def snippet(body: str, lang: str | None, tokens: Sequence[str],
-            width: int = SNIPPET_CHARS) -> tuple[str, list[str]]:
+            width: int = SNIPPET_CHARS, *, title: str = "") -> tuple[str, list[str]]:
     """The passage of ``body`` holding most query terms, HTML-escaped, matches in <mark>.
 
     Query tokens are the index's tokens (Sudachi normalised forms, Snowball stems), found in
@@ -166,27 +196,37 @@ def snippet(body: str, lang: str | None, tokens: Sequence[str],
     "minerals" and "mineral's". Returns the snippet and the surface forms that matched;
     without a match, the article's lead. No tokenizer runs here (a snippet costs
     microseconds, not a Sudachi pass per result).
+
+    ``title``, shown beside the snippet, is left out where the body repeats it at the top.
+    Sentences from different lines (a heading and its paragraph) are joined by a space in
+    both languages, so a heading never runs into the next sentence; Japanese sentences of one
+    line are joined as written, without one.
     """
     from newsmon.enrich.text import sentences
 
+    body = _after_title(body, title) if title and body else body
     lang = text_lang(body, lang) if body else "en"
-    sents = sentences(body, lang) if body else []
+    # (sentence, line number): a line break always ends a sentence
+    sents = [(sent, n) for n, line in enumerate(body.split("\n"))
+             for sent in sentences(line, lang)] if body else []
     if not sents:
         return html.escape(body[:width]), []
     pattern = _term_pattern(tuple(_highlight_terms(tokens)))
     best, best_score = 0, 0
     if pattern is not None:
-        for i, sent in enumerate(sents):
+        for i, (sent, _) in enumerate(sents):
             score = len({m.group().lower() for m in pattern.finditer(sent)})
             if score > best_score:
                 best, best_score = i, score
-    parts, matched, used = [], [], 0
-    for sent in sents[best:]:
-        if used >= width or (parts and used + len(sent) > width):
+    out, matched, used, last_line = [], [], 0, None
+    for sent, line in sents[best:]:
+        if used >= width or (out and used + len(sent) > width):
             break
         if len(sent) > width:
             sent = sent[:width] + "…"
-        out, pos = [], 0
+        if last_line is not None and (lang != "ja" or line != last_line):
+            out.append(" ")
+        last_line, pos = line, 0
         for m in (pattern.finditer(sent) if pattern is not None else ()):
             out.append(html.escape(sent[pos:m.start()]))
             out.append(f"<mark>{html.escape(m.group())}</mark>")
@@ -194,11 +234,9 @@ def snippet(body: str, lang: str | None, tokens: Sequence[str],
                 matched.append(m.group())
             pos = m.end()
         out.append(html.escape(sent[pos:]))
-        parts.append("".join(out))
         used += len(sent)
-    sep = "" if lang == "ja" else " "
     prefix = "… " if best > 0 else ""
-    return prefix + sep.join(parts), matched
+    return prefix + "".join(out), matched
 
 
 def _margin(hits: Sequence[Hit]) -> float | None:
@@ -300,7 +338,7 @@ class Searcher:
         for h in shown:
             d = h.doc
             body = texts[h.id].body if h.id in texts else (d.get("body") or "")
-            snip, matched = snippet(body, d.get("lang"), tokens)
+            snip, matched = snippet(body, d.get("lang"), tokens, title=d["title"])
             results.append(SearchHit(
                 id=h.id, url=d["url"], title=d["title"], lang=d.get("lang") or "",
                 source=d["source"], published=d.get("published"), topics=d.get("topics") or {},

@@ -88,6 +88,27 @@ def test_snippet_escapes_html_and_falls_back_to_the_lead() -> None:
     assert lead.startswith("Tom &amp; Jerry") and none == []
 
 
+def test_snippet_leaves_out_the_repeated_title_and_never_runs_a_heading_on() -> None:
+    # crawled bodies repeat the headline at the top (after a kicker), as the demo sites' pages do
+    en_title = "UK and Japan seal GCAP deal"
+    en_body = ("World\n\nUK and Japan seal GCAP deal\n\nThe two prime ministers signed it. "
+               "Work starts in spring.")
+    lead, _ = snippet(en_body, "en", ("zzz",), title=en_title)
+    assert lead == "The two prime ministers signed it. Work starts in spring."
+    hit, matched = snippet(en_body, "en", ("gcap", "minist"), title=en_title)
+    assert hit.startswith("The two prime <mark>ministers</mark>") and "deal" not in hit
+    ja_title = "次期戦闘機GCAP、英国拠点を開設"
+    ja_body = ("政治\n\n次期戦闘機GCAP、英国拠点を開設\n\n共同事業体が本社を開設した。"
+               "技術者が集まる。\n\n配備の目標\n2035年の配備を目指す。")
+    ja, _ = snippet(ja_body, "ja", ("本社",), title=ja_title)
+    assert ja == "共同事業体が<mark>本社</mark>を開設した。技術者が集まる。 配備の目標 2035年の配備を目指す。"
+    # without the title (or a body that does not repeat it) the heading still stands apart
+    whole, _ = snippet(ja_body, "ja", ("zzz",))
+    assert whole.startswith("政治 次期戦闘機GCAP、英国拠点を開設 共同事業体が")
+    assert snippet("GCAP deal agreed\nThe two prime ministers met.", "en", (),
+                   title="Another headline")[0] == "GCAP deal agreed The two prime ministers met."
+
+
 def test_semantic_search_crosses_languages(searcher, dev_ids) -> None:
     resp = searcher.search(SearchRequest("次期戦闘機 イタリア", mode="semantic", lang="en"))
     assert resp.results and all(h.lang == "en" for h in resp.results)
