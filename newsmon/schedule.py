@@ -28,7 +28,10 @@ def cron_times(every: str) -> str:
     match = EVERY.match(every)
     if not match:
         raise ConfigError(f"--every {every!r}: use minutes, hours or days, e.g. 15m, 30m, 1h, 1d")
-    n, unit = int(match.group(1)), match.group(2)
+    digits, unit = match.group(1).lstrip("0") or "0", match.group(2)
+    if len(digits) > 6:  # more than a day in any unit; int() refuses thousands of digits
+        raise ConfigError(f"--every {every!r}: at most once a day (1d)")
+    n = int(digits)
     if unit in ("m", "min"):
         if n < 1 or 60 % n:
             raise ConfigError(f"--every {every!r}: minutes must divide the hour "

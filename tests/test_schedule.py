@@ -58,7 +58,8 @@ def test_cron_times_for_intervals_that_divide_the_hour_or_day() -> None:
     assert cron_times("60m") == cron_times("1h") == "0 * * * *"
     assert cron_times("6h") == "0 */6 * * *"
     assert cron_times("1d") == "0 0 * * *"
-    for bad in ("45m", "5h", "2d", "soon", "0m"):
+    assert cron_times("0015m") == "*/15 * * * *"
+    for bad in ("45m", "5h", "2d", "soon", "0m", "9999999m", "9" * 5000 + "h"):
         with pytest.raises(ConfigError):
             cron_times(bad)
 
