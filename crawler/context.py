@@ -15,6 +15,7 @@ next batch of articles, in its transaction (``write``), or on their own once the
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -89,6 +90,9 @@ class CrawlContext:
         # fetch-log rows and URL decisions waiting for the next write (see the module doc)
         self._pending: list[Callable[[], None]] = []
         self._pending_since: float | None = None
+        # the first failed write to the store; the crawl stops and run_crawl raises it
+        self.store_failure: Exception | None = None
+        self.crawler: Crawler | None = None
 
     # -- the Scrapy component ---------------------------------------------------------------------
     @classmethod
@@ -97,6 +101,7 @@ class CrawlContext:
         if not isinstance(job, CrawlJob):
             raise RuntimeError(f"the {JOB_SETTING} setting is not set: crawls start in run_crawl")
         ctx = cls(job, CrawlCounters(crawler.stats))
+        ctx.crawler = crawler
         crawler.signals.connect(ctx.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ctx.spider_error, signal=signals.spider_error)
         crawler.signals.connect(ctx.item_error, signal=signals.item_error)
@@ -142,6 +147,8 @@ class CrawlContext:
               aliases: dict[str, set[str]] | None = None) -> int:
         """Write ``articles`` and every outcome recorded since the last write in one
         transaction; returns how many articles were written."""
+        if self.store_failure is not None:
+            return 0  # the crawl is closing: nothing more can be written this run
         pending, since = self._pending, self._pending_since
         self._pending, self._pending_since = [], None
         written = 0
@@ -151,11 +158,29 @@ class CrawlContext:
                     written = self.store.articles.upsert(articles, aliases=aliases or {})
                 for write in pending:
                     write()
-        except BaseException:
+        except (sqlite3.Error, OSError) as exc:
             # rolled back: the outcomes wait for the next write (the articles are the caller's)
+            self._pending, self._pending_since = pending + self._pending, since
+            self._store_failed(exc)
+            return 0
+        except BaseException:
             self._pending, self._pending_since = pending + self._pending, since
             raise
         return written
+
+    def _store_failed(self, exc: Exception) -> None:
+        """A write to the store failed (a full disk, a read-only or locked store…): every
+        later write would fail too, so the crawl stops here, and ``run_crawl`` raises ``exc``
+        once Scrapy has closed. Nothing recorded as stored was lost: what this run could not
+        write is fetched again by the next run."""
+        if self.store_failure is not None:
+            return
+        self.store_failure = exc
+        log.warning("cannot write the store (%s): stopping the crawl", exc)
+        if self.crawler is not None and getattr(self.crawler, "engine", None) is not None:
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failure"))
 
     def flush_if_stale(self, max_age: float = FLUSH_SECONDS) -> None:
         if self._pending_since is not None and time.monotonic() - self._pending_since >= max_age:

@@ -191,6 +191,8 @@ class ArticleBatcher:
                          reason=None if art.status is Status.OK else art.status.value,
                          detail=art.canonical_url if art.canonical_url != art.url else None)
         written = self.ctx.write(batch, aliases)
+        if self.ctx.store_failure is not None:
+            return 0  # not stored: the crawl stops, and the next run fetches these again
         self.ctx.stats.count("stored", n=len(batch))
         for art in batch:
             if art.status is not Status.OK:

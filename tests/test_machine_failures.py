@@ -144,3 +144,61 @@ def test_a_full_disk_exits_6_and_loses_nothing(tmp_path: Path) -> None:
         db = store.connection
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert [r[0] for r in db.execute("SELECT command FROM runs ORDER BY id")][0] == "crawl"
+
+
+def test_a_disk_that_fills_up_mid_crawl_exits_6_and_the_next_run_stores_everything(
+        tmp_path: Path) -> None:
+    """The crawl fetches the demo sites into a store on a tmpfs with little room left: the
+    first batch that does not fit stops the crawl (exit 6, one line). Copied to a disk with
+    room, the store is intact and the next crawl stores every article: what did not fit is
+    fetched again, nothing is lost or stored twice."""
+    from newsmon.demo_server import DEMO_SITE, DemoServer
+    from newsmon.index.defaults import default_file
+
+    seed = tmp_path / "seed"
+    make_store(seed)
+    data = tmp_path / "data"
+    data.mkdir()
+    config = tmp_path / "newsmon.toml"
+    config.write_text(
+        f'[crawl]\nsources = "{default_file("demo") / "sources.yaml"}"\ndownload_delay = 0.0\n'
+        f'autothrottle = false\nretries = 0\ntimeout = 10\nbatch_size = 2\n', encoding="utf-8")
+    q = lambda p: shlex.quote(str(p))  # noqa: E731
+    with DemoServer(DEMO_SITE) as server:
+        # a 1 MiB tmpfs filled but for a 96 KiB reserve: room for the run record and a little
+        # more, not for eleven articles
+        script = (
+            f"mount -t tmpfs -o size=1m tmpfs {q(data)}\n"
+            f"cp {q(seed / 'newsmon.db')} {q(data)}/\n"
+            f"printf '%0200d' 0 > {q(data / 'newsmon.lock')}\n"
+            f"dd if=/dev/zero of={q(data / 'reserve')} bs=4096 count=24 2>/dev/null\n"
+            f"dd if=/dev/zero of={q(data / 'filler')} bs=4096 2>/dev/null || true\n"
+            f"rm {q(data / 'reserve')}")
+        args = [sys.executable, "-m", "newsmon", "--config", str(config), "--data-dir",
+                str(data), "crawl"]
+        after = f"mkdir {q(tmp_path / 'after')} && cp {q(data)}/newsmon.db* {q(tmp_path / 'after')}/"
+        full = f"set -e\n{script}\nset +e\n{shlex.join(args)}\nrc=$?\n{after}\nexit $rc"
+        result = subprocess.run(
+            [*unshare(), "sh", "-c", full], capture_output=True, text=True, cwd=REPO,
+            env=env(http_proxy=server.url, no_proxy="localhost,127.0.0.1"), timeout=300)
+        # the crawl's log lines go to stderr too (no terminal); the failure is the last line
+        assert result.returncode == EXIT_DISK_FULL, (result.returncode, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr, result.stderr
+        last = [ln for ln in result.stderr.splitlines() if ln.strip()][-1]
+        assert last.startswith("newsmon: ") and "disk" in last and "full" in last, last
+        assert "stopping the crawl" in result.stderr
+        after_dir = tmp_path / "after"
+        with Store(after_dir / "newsmon.db") as store:
+            db = store.connection
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            stored_before = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        assert stored_before < 11
+        rerun = subprocess.run(
+            [sys.executable, "-m", "newsmon", "--config", str(config), "--data-dir",
+             str(after_dir), "crawl"], capture_output=True, text=True, cwd=REPO,
+            env=env(http_proxy=server.url, no_proxy="localhost,127.0.0.1"), timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+    with Store(after_dir / "newsmon.db") as store:
+        db = store.connection
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 11
+        assert db.execute("SELECT COUNT(DISTINCT canonical_url) FROM articles").fetchone()[0] == 11
