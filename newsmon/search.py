@@ -30,6 +30,7 @@ from newsmon.index.backend import MODES, Filters, Hit, Query
 from newsmon.index.errors import ConfigError
 from newsmon.index.settings import Settings
 from newsmon.index.store import Store
+from newsmon.index.timeutil import utc_iso
 from newsmon.indexing import index_model, open_backend
 from newsmon.searchtext import MAX_QUERY_CHARS, query_tokens, text_lang
 
@@ -116,6 +117,11 @@ def check_request(req: SearchRequest, known_topics: Sequence[str] | None = None)
     if isinstance(req.limit, bool) or not isinstance(req.limit, int) \
             or not 1 <= req.limit <= MAX_LIMIT:
         raise ConfigError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    for name, when in (("since", req.since), ("until", req.until)):
+        try:
+            utc_iso(when)   # what both backends compare with
+        except OverflowError:  # year 1 at +09:00 is before year 1 in UTC (9999 at -05:00 after)
+            raise ConfigError(f"{name} {when.isoformat()}: out of range once in UTC") from None
     if known_topics is not None:
         unknown = [t for t in req.topics if t not in known_topics]
         if unknown:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,9 @@ def test_any_text_is_a_valid_query(searcher, query: str) -> None:
     (SearchRequest("x", limit=0), "limit"),
     (SearchRequest("   "), "empty"),
     (SearchRequest("x", min_topic_score=3.0), "min topic score"),
+    (SearchRequest("x", since=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=9)))), "since"),
+    (SearchRequest("x", until=datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))),
+     "until"),
 ])
 def test_bad_requests_are_config_errors(searcher, req, message) -> None:
     with pytest.raises(ConfigError, match=message):
