@@ -22,7 +22,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +98,7 @@ class _Matrix:
     topics: list[dict[str, float]]
     entities: list[frozenset[str]]
     ids: np.ndarray
+    masks: dict[Filters, np.ndarray | None] = field(default_factory=dict)  # see _mask
 
 
 def _out_of_step(doc_rowid: int, fts_rowid: int) -> bool:
@@ -353,6 +354,22 @@ class EmbeddedBackend:
             return self._matrix
 
     def _mask(self, m: _Matrix | KeywordCache, f: Filters) -> np.ndarray | None:
+        """The rows of ``m`` that ``f`` keeps (None: all). Kept per cache for the last few
+        filters: comparing 100k strings costs more than the search itself."""
+        try:
+            return m.masks[f]
+        except (KeyError, TypeError):
+            pass
+        mask = self._compute_mask(m, f)
+        try:
+            if len(m.masks) >= 32:
+                m.masks.pop(next(iter(m.masks)))
+            m.masks[f] = mask
+        except TypeError:
+            pass  # an unhashable filter value: not kept
+        return mask
+
+    def _compute_mask(self, m: _Matrix | KeywordCache, f: Filters) -> np.ndarray | None:
         mask = None
 
         def both(cond: np.ndarray) -> None:
@@ -387,14 +404,15 @@ class EmbeddedBackend:
             raise ValueError(f"query vector has {q.shape[0]} dimensions, the index "
                              f"{m.vectors.shape[1]}")
         mask = self._mask(m, filters)
+        sims = m.vectors @ q
         if mask is None:
-            sims = m.vectors @ q
             pos = np.arange(len(sims))
         else:
+            # all rows, then the filter: copying the kept rows out costs more than the product
             pos = np.flatnonzero(mask)
             if not len(pos):
                 return []
-            sims = m.vectors[pos] @ q
+            sims = sims[pos]
         k = min(k, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
         # order by similarity, ties by article id (deterministic, as in Elasticsearch tests)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,7 @@ class KeywordCache:
     published: np.ndarray
     topics: list[dict[str, float]]
     entities: list[frozenset[str]]
+    masks: dict[Any, np.ndarray | None] = field(default_factory=dict)  # EmbeddedBackend._mask
 
     @property
     def n(self) -> int:
@@ -80,7 +82,7 @@ class KeywordCache:
         title tokens, body tokens) in rowid order."""
         vocab: dict[str, int] = {}
         rowids, ids, langs, sources, pubs, topics, ents = [], [], [], [], [], [], []
-        term_ids: list[int] = []
+        term_ids = array("l")  # compact: a list of 10M ints would take 400 MB
         title_lens: list[int] = []
         lens: list[int] = []
         for rowid, aid, lang, source, published, tps, es, title, body in rows:
@@ -92,14 +94,15 @@ class KeywordCache:
             topics.append(json.loads(tps))
             ents.append(frozenset(json.loads(es)))
             t_terms, b_terms = fts_terms(title or ""), fts_terms(body or "")
-            term_ids += [vocab.setdefault(t, len(vocab)) for t in t_terms]
-            term_ids += [vocab.setdefault(t, len(vocab)) for t in b_terms]
+            term_ids.extend([vocab.setdefault(t, len(vocab)) for t in t_terms])
+            term_ids.extend([vocab.setdefault(t, len(vocab)) for t in b_terms])
             title_lens.append(len(t_terms))
             lens.append(len(t_terms) + len(b_terms))
         n = len(rowids)
         doc_len = np.asarray(lens, dtype=np.float64)
         if term_ids:
-            terms = np.asarray(term_ids, dtype=np.int64)
+            terms = np.frombuffer(term_ids, dtype=np.int64) if term_ids.itemsize == 8 else \
+                np.asarray(term_ids, dtype=np.int64)
             per_doc = np.asarray(lens, dtype=np.int64)
             owner = np.repeat(np.arange(n, dtype=np.int64), per_doc)
             # each token's weight: the title weight for a document's first title_len tokens
