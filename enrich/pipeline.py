@@ -62,6 +62,8 @@ from newsmon.enrich.stories import (
     center,
     is_opinion,
 )
+from newsmon.enrich.title_affix import TitleAffixRule, learn, strip
+from newsmon.enrich.title_affix import restore as restore_title
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
 from newsmon.index.article import Article, Stage
 from newsmon.index.repos.boilerplate import BoilerplateRepo
@@ -94,6 +96,8 @@ class EnrichStats:
     failed: int = 0
     boilerplate_cleaned: int = 0
     boilerplate_recleaned: int = 0
+    titles_cleaned: int = 0
+    titles_recleaned: int = 0
     new_stories: int = 0
     joined_duplicate: int = 0
     joined_similar: int = 0
@@ -130,6 +134,7 @@ class EnrichContext:
     params: StoryParams
     version: str
     boilerplate: BoilerplateRule = BoilerplateRule()
+    title_affix: TitleAffixRule = TitleAffixRule()
 
     @property
     def fingerprint_kind(self) -> str:
@@ -199,7 +204,7 @@ def build_context(settings: Settings, *, embedder: Embedder | None = None) -> En
         topic_vectors=topic_vectors(topics, embedder), gazetteer=gazetteer,
         hasher=MinHasher(es.minhash_perm), params=story_params(es),
         version=enrich_version(es, embedder.name, topics.version, gazetteer.version),
-        boilerplate=boilerplate_rule(es),
+        boilerplate=boilerplate_rule(es), title_affix=title_affix_rule(es),
     )
 
 
@@ -209,6 +214,18 @@ def boilerplate_rule(es: EnrichSettings) -> BoilerplateRule:
                           f"{es.boilerplate_min_articles}")
     return BoilerplateRule.build(es.boilerplate_min_articles, es.boilerplate_min_share,
                                  es.boilerplate_markers.split("|"))
+
+
+def title_affix_rule(es: EnrichSettings) -> TitleAffixRule:
+    if es.title_affix_min_titles < 2:
+        raise ConfigError("[enrich].title_affix_min_titles must be at least 2, got "
+                          f"{es.title_affix_min_titles}")
+    for key in ("title_affix_min_share", "title_affix_min_cover"):
+        if not 0.0 < getattr(es, key) <= 1.0:
+            raise ConfigError(f"[enrich].{key} must be in (0, 1], got {getattr(es, key)}")
+    return TitleAffixRule(min_titles=es.title_affix_min_titles,
+                          min_share=es.title_affix_min_share,
+                          min_cover=es.title_affix_min_cover)
 
 
 def text_hash(article: Article, es: EnrichSettings) -> str:
@@ -265,11 +282,50 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
     log.info("enrich run %s: %d articles pending (model %s, engine %s, version %s)", run_id,
              len(pending), ctx.embedder.name, stats.engine, ctx.version)
     if pending:
+        pending = _title_pass(ctx, store, pending, stats)
         pending = _boilerplate_pass(ctx, store, pending, stats)
         info = _embed_pass(ctx, store, pending, stats, progress)
         _assign_pass(ctx, store, info, stats, progress)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _title_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
+                stats: EnrichStats) -> list[tuple[str, int]]:
+    """Learn the title affixes of each source with pending articles from the titles (as
+    extracted) of all its stored articles, pending ones included, so a new source's first batch
+    is stripped by what the batch shows; strip the pending articles, and re-strip stored
+    articles whose title changes with what was learned; those become pending too. Returns the
+    pending list, extended."""
+    pending_ids = {i for i, _ in pending}
+    sources = sorted(store.articles.sources(pending_ids))
+    extra: list[tuple[str, int]] = []
+    for src in sources:
+        titles = store.articles.titles(src)
+        original = {aid: restore_title(t, removed) for aid, (t, removed) in titles.items()}
+        affixes = learn(original.values(), ctx.title_affix)
+        new: dict[str, tuple[str, dict[str, str]]] = {}
+        for aid, (title, removed) in titles.items():
+            stripped = strip(original[aid], affixes)
+            if stripped != (title, removed):
+                new[aid] = stripped
+        ids = sorted(new)
+        for start in range(0, len(ids), 200):
+            changed = store.articles.get_many(ids[start:start + 200])
+            for art in changed:
+                art.title, art.title_affix = new[art.id]
+                if art.id in pending_ids:
+                    stats.titles_cleaned += 1
+                else:
+                    art.enrich_version = None
+                    extra.append((art.id, len(art.title) + len(art.text or "")))
+                    stats.titles_recleaned += 1
+            store.articles.update_enriched(changed)
+        if affixes:
+            log.info("enrich: source %s title affixes %s", src, affixes.as_dict())
+    if extra:
+        log.info("enrich: %d stored articles' titles re-stripped, re-enriched", len(extra))
+    return pending + extra
 
 
 def _boilerplate_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
@@ -415,7 +471,13 @@ def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
 
 def _opinions(store: Store, ids: list[str]) -> set[str]:
     """Which of ``ids`` are opinion pieces (by headline label or URL section)."""
-    return {a.id for a in store.articles.get_many(ids) if is_opinion(a.title, a.url)}
+    return {a.id for a in store.articles.get_many(ids) if _opinion(a)}
+
+
+def _opinion(art: Article) -> bool:
+    """Opinion by the title as extracted (a label such as "Opinion:" may sit beside the site's
+    name among the stripped affixes)."""
+    return is_opinion(restore_title(art.title, art.title_affix), art.url)
 
 
 def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats: EnrichStats,
@@ -471,7 +533,7 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
                                           topic_vectors=ctx.topic_vectors)
                 art.entities = find_entities(art.title, art.text, meta.lang, ctx.gazetteer)
                 row = dataclasses.replace(row, story=None, lang=meta.lang, published=meta.when)
-                item = _pool_item(row, means, meta.when, is_opinion(art.title, art.url))
+                item = _pool_item(row, means, meta.when, _opinion(art))
                 item.story = None
                 choice = assigner.assign(item)
             except Exception as exc:  # noqa: BLE001 - one bad article must not stop the batch

@@ -66,6 +66,9 @@ class Article:
     # lines removed from ``text`` as source boilerplate: [{"line": index in the text as
     # extracted, "text": the line}] (newsmon.enrich.boilerplate.restore rebuilds it)
     boilerplate: list[dict[str, Any]] = field(default_factory=list)
+    # text removed from ``title`` as the source's learned title affixes: {"prefix": exact
+    # leading text, "suffix": exact trailing text} (newsmon.enrich.title_affix.restore)
+    title_affix: dict[str, str] = field(default_factory=dict)
     embedding_model: str | None = None
     enrich_version: str | None = None
     id: str = ""

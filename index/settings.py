@@ -74,6 +74,9 @@ class EnrichSettings:
     boilerplate_min_articles: int = 3
     boilerplate_min_share: float = 0.02
     boilerplate_markers: str = "広告|PR|Advertisement|Sponsored|スポンサーリンク|Related:|関連記事"
+    title_affix_min_titles: int = 3
+    title_affix_min_share: float = 0.6
+    title_affix_min_cover: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,13 +57,27 @@ class ArticleRepo(Repo):
     def update_enriched(self, articles: Iterable[Article]) -> int:
         """Write enrichment results of existing articles (enrichment never creates one)."""
         now = now_iso()
-        rows = [(a.lang, a.stage.value, now, json.dumps(a.to_dict(), ensure_ascii=False), a.id)
-                for a in articles]
+        rows = [(a.lang, a.title, a.stage.value, now,
+                 json.dumps(a.to_dict(), ensure_ascii=False), a.id) for a in articles]
         if rows:
             with self._tx() as db:
-                db.executemany(
-                    "UPDATE articles SET lang=?, stage=?, updated_at=?, data=? WHERE id=?", rows)
+                db.executemany("UPDATE articles SET lang=?, title=?, stage=?, updated_at=?, data=?"
+                               " WHERE id=?", rows)
         return len(rows)
+
+    def sources(self, ids: Iterable[str]) -> set[str]:
+        """The sources of the articles ``ids``."""
+        out: set[str] = set()
+        for chunk in chunked(ids):
+            out.update(r[0] for r in self._db.execute(
+                f"SELECT DISTINCT source FROM articles WHERE id IN ({marks(len(chunk))})", chunk))
+        return out
+
+    def titles(self, source: str) -> dict[str, tuple[str, dict[str, str]]]:
+        """id → (title, title_affix) of every article of ``source``, without loading texts."""
+        return {r[0]: (r[1] or "", json.loads(r[2]) if r[2] else {}) for r in self._db.execute(
+            "SELECT id, json_extract(data, '$.title'), json_extract(data, '$.title_affix') "
+            "FROM articles WHERE source = ?", (source,))}
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete articles (their vectors, stories and search text go with them); each leaves a
