@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -50,13 +51,18 @@ def _expected() -> dict[str, set[str]]:
     return out
 
 
-def _config(tmp: Path, receiver_url: str) -> Path:
+def _config(tmp: Path, receiver_url: str, *, es: tuple[str, str] | None = None,
+            smtp=None) -> Path:
+    """The scenario's config: the embedded index, or Elasticsearch at ``es`` (url, alias); an
+    email channel to ``smtp`` (the real SMTP server) when given."""
     shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     rules = [r for r in shipped["rules"] if r["id"] in ("japan-uk-pact", "pact-minerals")]
     data = {"version": 1, "health": {"enabled": False},
             "rules": rules + yaml.safe_load(EXTRA_RULES)}
     channels = [{"type": "file", "path": "alerts.jsonl"},
                 {"type": "webhook", "url_env": HOOK_ENV}]
+    if smtp is not None:
+        channels.append({"type": "email", "to": ["analyst@example.org"]})
     for rule in data["rules"]:
         rule["channels"] = channels
     (tmp / "alerts.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
@@ -75,6 +81,13 @@ retry_backoff = 0.1
 webhook_timeout = 1.0
 max_attempts = 5
 """, encoding="utf-8")
+    with cfg.open("a", encoding="utf-8") as fh:
+        if smtp is not None:  # still in [alerts]
+            fh.write(f'smtp_host = "{smtp.host}"\nsmtp_port = {smtp.port}\n'
+                     f'smtp_security = "starttls"\nsmtp_cafile = "{smtp.cafile}"\n')
+        if es is not None:
+            fh.write(f'[index]\nbackend = "elasticsearch"\nes_url = "{es[0]}"\n'
+                     f'es_index = "{es[1]}"\n')
     return cfg
 
 
@@ -109,12 +122,23 @@ def _gold_stories(settings, alerts: list[dict]) -> dict[str, list[set[str]]]:
     return out
 
 
-def test_two_phases_then_webhook_recovery_then_silence(devset_server, tmp_path, monkeypatch,
-                                                       capsys) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)])
+def test_two_phases_then_webhook_recovery_then_silence(backend, devset_server, tmp_path,
+                                                       monkeypatch, capsys, request) -> None:
+    """On each backend. With Elasticsearch (run by `bash .ci/test`, which also starts the real
+    SMTP server) each alert is also sent by email, in the same runs, once."""
     receiver = start_receiver()
+    es = smtp = None
+    if backend == "elasticsearch":
+        es = (request.getfixturevalue("es_url"), f"newsmon-scenario-{uuid.uuid4().hex[:8]}")
+        smtp = request.getfixturevalue("smtp_server")
+        monkeypatch.setenv("NEWSMON_SMTP_USER", smtp.user)
+        monkeypatch.setenv("NEWSMON_SMTP_PASSWORD", smtp.password)
+        mails_before = len(smtp.messages())
+        request.addfinalizer(lambda: _drop_es_index(*es))
     try:
         monkeypatch.setenv(HOOK_ENV, receiver.url)
-        cfg = _config(tmp_path, receiver.url)
+        cfg = _config(tmp_path, receiver.url, es=es, smtp=smtp)
         settings = load_settings(cfg, env={})
         # phase 1: the baseline, nothing sent
         _ingest(settings, devset_server, 1)
@@ -138,6 +162,9 @@ def test_two_phases_then_webhook_recovery_then_silence(devset_server, tmp_path, 
             assert sorted(fired) == sorted(stories), (rule, got.get(rule))
             assert len(got.get(rule, [])) == len(stories), (rule, got.get(rule))
         assert not receiver.delivered()
+        if smtp is not None:
+            # the failing webhook did not hold the email back: one message per alert
+            assert len(_mails(smtp, mails_before)) == len(alerts)
         # next run, through the command: the webhook is back; each alert arrives once
         receiver.script, receiver.behaviour = [], "ok"
         assert main(["--config", str(cfg), "alert", "--json"]) == 0
@@ -164,5 +191,34 @@ def test_two_phases_then_webhook_recovery_then_silence(devset_server, tmp_path, 
             counts = store.alerts.delivery_counts()
         assert counts[f"webhook:{HOOK_ENV}"] == {"pending": 0, "sent": len(alerts),
                                                  "parked": 0}
+        if smtp is not None:
+            mails = _mails(smtp, mails_before)
+            assert len(mails) == len(alerts)
+            ids = {m["Message-ID"] for m in mails}
+            assert len(ids) == len(alerts)
+            assert all("[newsmon]" in m["Subject"] for m in mails)
+            japanese = [m for m in mails if any("\u3040" <= ch <= "\u30ff" or
+                                                "\u4e00" <= ch <= "\u9fff"
+                                                for ch in m["Subject"])]
+            assert japanese, "a Japanese headline keeps its script in the subject"
     finally:
         receiver.close()
+
+
+def _mails(smtp, before: int) -> list:
+    import email
+    import email.policy
+
+    return [email.message_from_bytes(m, policy=email.policy.default)
+            for m in smtp.messages()[before:]]
+
+
+def _drop_es_index(url: str, alias: str) -> None:
+    from newsmon.index.elastic import ElasticBackend
+
+    be = ElasticBackend(url, alias=alias)
+    try:
+        be.es.indices.delete(index=f"{alias}-v*", ignore_unavailable=True,
+                             allow_no_indices=True, expand_wildcards="all")
+    finally:
+        be.close()
