@@ -10,7 +10,8 @@
   ``title_tokens`` / ``body_tokens`` fields analysed by ``whitespace``. That works on a
   core-only node (no kuromoji, no ``english`` analyzer) and makes BM25 here rank the same tokens
   as FTS5 in the embedded backend.
-- Vectors: ``dense_vector`` (HNSW, cosine, the model's dimension); kNN with the filters applied
+- Vectors: ``dense_vector`` (cosine, the model's dimension) in an int8-quantised HNSW graph
+  where the server has it, candidates rescored on the float vectors; kNN with the filters applied
   inside the search.
 - Filters and facets: keyword fields (lang, source, story, entities, topic labels), topic scores
   as floats under ``topics.<name>``, ``published`` as a date.
@@ -35,7 +36,10 @@ from newsmon.index.timeutil import utc_iso
 
 log = logging.getLogger(__name__)
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: int8_hnsw vectors, rescored
+# dense_vector index types, the first the server accepts: quantised where it can be
+VECTOR_INDEXES = ("int8_hnsw", "hnsw")
+RESCORE_OVERSAMPLE = 3.0
 RETRY_STATUS = (429, 502, 503, 504)
 SOURCE_EXCLUDES = ["vector", "title_tokens", "body_tokens", "topic_labels", "model"]
 HIT_EXCLUDES = [*SOURCE_EXCLUDES, "body"]   # hits: no body (the caller reads the few it shows)
@@ -69,7 +73,7 @@ def _wrap(fn: Callable[..., T]) -> Callable[..., T]:
     return inner
 
 
-def mapping(dim: int | None) -> dict[str, Any]:
+def mapping(dim: int | None, vector_index: str = "int8_hnsw") -> dict[str, Any]:
     props: dict[str, Any] = {
         "id": {"type": "keyword"},
         "url": {"type": "keyword", "index": False},
@@ -87,9 +91,11 @@ def mapping(dim: int | None) -> dict[str, Any]:
         "model": {"type": "keyword"},
     }
     if dim:
-        # plain HNSW (not the int8 default) so that kNN ranks like exact cosine search
+        # int8-quantised HNSW (a quarter of the graph's vector memory); queries rescore the
+        # candidates on the float vectors (``rescore_vector``), so kNN still ranks like exact
+        # cosine search. A server without int8_hnsw gets plain "hnsw" (see ``prepare``).
         props["vector"] = {"type": "dense_vector", "dims": dim, "index": True,
-                           "similarity": "cosine", "index_options": {"type": "hnsw"}}
+                           "similarity": "cosine", "index_options": {"type": vector_index}}
     return {"dynamic_templates": [{"topic_scores": {
                 "path_match": "topics.*", "mapping": {"type": "float"}}}],
             "properties": props}
@@ -194,10 +200,21 @@ class ElasticBackend:
             if name != target:
                 self.es.indices.delete(index=name, ignore_unavailable=True)
         new = f"{self.alias}-v{(versions[-1] + 1) if versions else 1}"
-        body = mapping(dim)
-        body["_meta"] = {**wanted, "complete": False}
-        self.es.indices.create(index=new, mappings=body, settings={
-            "number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"})
+        from elasticsearch import BadRequestError
+
+        settings = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"}
+        for vector_index in VECTOR_INDEXES:
+            body = mapping(dim, vector_index)
+            body["_meta"] = {**wanted, "complete": False, "vector_index": vector_index}
+            try:
+                self.es.indices.create(index=new, mappings=body, settings=settings)
+                break
+            except BadRequestError as exc:
+                if not dim or vector_index == VECTOR_INDEXES[-1] or "index_options" not in \
+                        str(exc):
+                    raise
+                log.info("elasticsearch: %s refused (%s); trying %s", vector_index,
+                         _reason(exc), VECTOR_INDEXES[-1])
         log.info("elasticsearch: building %s (model %s, dim %s) behind %s", new, model, dim,
                  self.alias)
         self._write, self._building = new, new
@@ -320,6 +337,10 @@ class ElasticBackend:
         q = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         knn: dict[str, Any] = {"field": "vector", "query_vector": q, "k": k,
                                "num_candidates": min(10_000, max(10 * k, 500))}
+        meta = self._index_meta() or {}
+        if meta.get("vector_index", "hnsw") != "hnsw":
+            # the int8 graph finds candidates; their float vectors order them
+            knn["rescore_vector"] = {"oversample": RESCORE_OVERSAMPLE}
         clauses = filter_clauses(filters)
         if clauses:
             knn["filter"] = clauses

@@ -192,3 +192,34 @@ def test_a_new_model_needs_a_full_build(loaded) -> None:
 def test_stats(loaded) -> None:
     st = loaded.stats()
     assert st["documents"] == 5 and st["model"] == MODEL and st["backend"] == loaded.name
+
+
+@pytest.mark.es
+def test_elasticsearch_vectors_are_int8_quantised_and_rescored_to_exact_order(
+        tmp_path, request) -> None:
+    """A quarter of the vector memory, the ranking of exact cosine search: the int8 HNSW
+    graph finds candidates, the float vectors order them (scores equal to the exact cosine)."""
+    be = _open("elasticsearch", tmp_path, request)
+    rng = np.random.default_rng(11)
+    dim = 32
+    base = rng.normal(size=(8, dim))
+    vecs = base[rng.integers(0, 8, 300)] + rng.normal(scale=0.5, size=(300, dim))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    docs = [IndexDoc(id=f"v{i:03d}", url=f"http://x.example/v{i}", title=f"t{i}", body="b",
+                     title_tokens=f"t{i}", body_tokens="b", source="harbourline", lang="en",
+                     published=None, story=None, topics={}, entities=(), model="test:32d",
+                     vector=v) for i, v in enumerate(vecs)]
+    assert be.prepare("test:32d", dim) is True
+    be.upsert(docs)
+    be.finish()
+    index = next(iter(be.es.indices.get_mapping(index=be.alias)))
+    props = be.es.indices.get_mapping(index=be.alias)[index]["mappings"]["properties"]
+    assert props["vector"]["index_options"]["type"] == "int8_hnsw"
+    for q in rng.normal(size=(5, dim)):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        exact = vecs @ q
+        want = [f"v{i:03d}" for i in np.argsort(-exact)[:10]]
+        hits = be.semantic(q, Filters(), 10)
+        assert [h.id for h in hits] == want
+        for h in hits:
+            assert abs(h.score - float(exact[int(h.id[1:])])) < 1e-3
