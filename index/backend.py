@@ -182,8 +182,12 @@ def search(backend: SearchBackend, query: Query) -> list[Hit]:
     if query.mode == "semantic":
         return backend.semantic(query.vector, query.filters, query.k)
     depth = max(query.candidates, query.k)
-    keyword = backend.keyword(tokens, query.filters, depth) if tokens else []
-    semantic = backend.semantic(query.vector, query.filters, depth)
+    both = getattr(backend, "keyword_and_semantic", None)  # one round trip, where it helps
+    if both is not None and tokens:
+        keyword, semantic = both(tokens, query.vector, query.filters, depth)
+    else:
+        keyword = backend.keyword(tokens, query.filters, depth) if tokens else []
+        semantic = backend.semantic(query.vector, query.filters, depth)
     return fuse([keyword, semantic], query.k)
 
 

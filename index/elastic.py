@@ -316,24 +316,22 @@ class ElasticBackend:
         return sorted(h["_id"] for h in scan(self.es, index=self.alias, query={
             "query": {"match_all": {}}}, _source=False))
 
-    @_wrap
-    def keyword(self, tokens: Sequence[str], filters: Filters, k: int) -> list[Hit]:
-        if not tokens or not self._exists():
-            return []
+    def _keyword_body(self, tokens: Sequence[str], filters: Filters, k: int) -> dict[str, Any]:
         text = " ".join(tokens)
-        res = self.es.search(index=self.alias, size=k, track_scores=True, query={"bool": {
+        return {"size": k, "track_scores": True, "query": {"bool": {
             "should": [{"match": {"title_tokens": {"query": text, "boost": 2.0}}},
                        {"match": {"body_tokens": {"query": text}}}],
             "minimum_should_match": 1, "filter": filter_clauses(filters)}},
-            sort=[{"_score": "desc"}, {"id": "asc"}], source_excludes=HIT_EXCLUDES)
+            "sort": [{"_score": "desc"}, {"id": "asc"}],
+            "_source": {"excludes": HIT_EXCLUDES}}
+
+    @staticmethod
+    def _keyword_hits(res: Any) -> list[Hit]:
         return [Hit(h["_id"], float(h["_score"]), _doc(h["_source"]), keyword_rank=i,
                     keyword_score=float(h["_score"]))
                 for i, h in enumerate(res["hits"]["hits"], start=1)]
 
-    @_wrap
-    def semantic(self, vector: np.ndarray, filters: Filters, k: int) -> list[Hit]:
-        if not self._exists():
-            return []
+    def _semantic_body(self, vector: np.ndarray, filters: Filters, k: int) -> dict[str, Any]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         knn: dict[str, Any] = {"field": "vector", "query_vector": q, "k": k,
                                "num_candidates": min(10_000, max(10 * k, 500))}
@@ -344,7 +342,10 @@ class ElasticBackend:
         clauses = filter_clauses(filters)
         if clauses:
             knn["filter"] = clauses
-        res = self.es.search(index=self.alias, knn=knn, size=k, source_excludes=HIT_EXCLUDES)
+        return {"knn": knn, "size": k, "_source": {"excludes": HIT_EXCLUDES}}
+
+    @staticmethod
+    def _semantic_hits(res: Any) -> list[Hit]:
         hits = []
         for h in res["hits"]["hits"]:
             cosine = 2.0 * float(h["_score"]) - 1.0   # ES cosine score is (1 + cos) / 2
@@ -352,6 +353,37 @@ class ElasticBackend:
         hits.sort(key=lambda x: (-x[0], x[1]["_id"]))
         return [Hit(h["_id"], c, _doc(h["_source"]), semantic_rank=i, semantic_score=c)
                 for i, (c, h) in enumerate(hits, start=1)]
+
+    @_wrap
+    def keyword(self, tokens: Sequence[str], filters: Filters, k: int) -> list[Hit]:
+        if not tokens or not self._exists():
+            return []
+        return self._keyword_hits(self.es.search(index=self.alias,
+                                                 body=self._keyword_body(tokens, filters, k)))
+
+    @_wrap
+    def semantic(self, vector: np.ndarray, filters: Filters, k: int) -> list[Hit]:
+        if not self._exists():
+            return []
+        return self._semantic_hits(self.es.search(index=self.alias,
+                                                  body=self._semantic_body(vector, filters, k)))
+
+    @_wrap
+    def keyword_and_semantic(self, tokens: Sequence[str], vector: np.ndarray, filters: Filters,
+                             k: int) -> tuple[list[Hit], list[Hit]]:
+        """Both halves of a hybrid query in one round trip (``_msearch``)."""
+        if not self._exists():
+            return [], []
+        res = self.es.msearch(index=self.alias, searches=[
+            {}, self._keyword_body(tokens, filters, k),
+            {}, self._semantic_body(vector, filters, k)])
+        for r in res["responses"]:
+            if "error" in r:
+                err = r["error"]
+                reason = err.get("reason") or err.get("type") if isinstance(err, dict) else err
+                raise IndexingError(f"Elasticsearch at {self.url} refused msearch: "
+                                    f"{r.get('status')} {reason}", reason="refused")
+        return self._keyword_hits(res["responses"][0]), self._semantic_hits(res["responses"][1])
 
     @_wrap
     def facets(self, filters: Filters, ids: Sequence[str]) -> dict[str, dict[str, int]]:
