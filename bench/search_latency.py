@@ -108,7 +108,8 @@ def numpy_baseline(matrix: np.ndarray, queries, repeats: int) -> dict[str, float
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000],
+                    help="embedded-backend sizes (none: only --es-sizes)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--es-url")
     ap.add_argument("--es-sizes", type=int, nargs="+")
