@@ -223,3 +223,16 @@ def test_elasticsearch_vectors_are_int8_quantised_and_rescored_to_exact_order(
         assert [h.id for h in hits] == want
         for h in hits:
             assert abs(h.score - float(exact[int(h.id[1:])])) < 1e-3
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(lang="ja"), Filters(topics=("defence",))])
+def test_facets_counted_from_the_hits_equal_the_backends_facets(loaded, filters) -> None:
+    """The Searcher counts facets from its hits' own fields (no extra round trip): the same
+    counts as the backend's ``facets`` over those ids."""
+    from newsmon.search import hit_facets
+
+    hits = loaded.keyword(("gcap", "日英", "rare", "ramen", "協力"), filters, 10)
+    hits += [h for h in loaded.semantic(_vec(1, 1, 1, 1), filters, 10)
+             if h.id not in {x.id for x in hits}]
+    assert hits
+    assert hit_facets(hits) == loaded.facets(filters, [h.id for h in hits])
