@@ -318,18 +318,21 @@ class ElasticBackend:
 
     def _keyword_body(self, tokens: Sequence[str], filters: Filters, k: int) -> dict[str, Any]:
         text = " ".join(tokens)
-        return {"size": k, "track_scores": True, "query": {"bool": {
+        # ordered by score alone and no total count, so Lucene can skip documents that cannot
+        # enter the top k (block-max WAND); a tie-break sort field would make it score every
+        # match. Ties are ordered by id here, after the fact.
+        return {"size": k, "track_total_hits": False, "query": {"bool": {
             "should": [{"match": {"title_tokens": {"query": text, "boost": 2.0}}},
                        {"match": {"body_tokens": {"query": text}}}],
             "minimum_should_match": 1, "filter": filter_clauses(filters)}},
-            "sort": [{"_score": "desc"}, {"id": "asc"}],
             "_source": {"excludes": HIT_EXCLUDES}}
 
     @staticmethod
     def _keyword_hits(res: Any) -> list[Hit]:
+        ranked = sorted(res["hits"]["hits"], key=lambda h: (-float(h["_score"]), h["_id"]))
         return [Hit(h["_id"], float(h["_score"]), _doc(h["_source"]), keyword_rank=i,
                     keyword_score=float(h["_score"]))
-                for i, h in enumerate(res["hits"]["hits"], start=1)]
+                for i, h in enumerate(ranked, start=1)]
 
     def _semantic_body(self, vector: np.ndarray, filters: Filters, k: int) -> dict[str, Any]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
