@@ -337,7 +337,7 @@ class ElasticBackend:
     def _semantic_body(self, vector: np.ndarray, filters: Filters, k: int) -> dict[str, Any]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         knn: dict[str, Any] = {"field": "vector", "query_vector": q, "k": k,
-                               "num_candidates": min(10_000, max(10 * k, 500))}
+                               "num_candidates": min(10_000, max(3 * k, 200))}
         meta = self._index_meta() or {}
         if meta.get("vector_index", "hnsw") != "hnsw":
             # the int8 graph finds candidates; their float vectors order them
