@@ -166,12 +166,14 @@ class NewsmonGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
         log_level: str | None, log_file: str | None) -> None:
-    """Monitor English and Japanese news: crawl sources, extract and enrich articles.
+    """Monitor English and Japanese news: crawl sources, enrich, index, search and alert.
 
     \b
     Example:
       newsmon demo                 # serve the bundled demo sites, crawl + enrich, show the result
-      newsmon run                  # what cron runs: crawl, enrich (and index, alert) in one go
+      newsmon run                  # what cron runs: crawl, enrich, index and alert in one go
+      newsmon search "GCAP"        # hybrid search in English or Japanese, one result a story
+      newsmon serve                # the HTTP API and the search page on 127.0.0.1:8750
       newsmon init my-monitor      # starter settings, sources and alert rules of your own
       newsmon status --json
     """
