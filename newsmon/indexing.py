@@ -92,7 +92,8 @@ def build_docs(store: Store, ids: Sequence[str], model: str) -> tuple[list[Index
                     entities[str(key).strip().lower()] = None
         vector = vectors.get(aid)
         docs.append(IndexDoc(
-            id=aid, url=art.url, title=st.title, body=st.body, title_tokens=st.title_tokens,
+            id=aid, url=art.canonical_url or art.url, title=st.title, body=st.body,
+            title_tokens=st.title_tokens,
             body_tokens=st.body_tokens, source=art.source, lang=art.lang,
             published=art.published, story=stories.get(aid) or art.story, topics=topics,
             entities=tuple(entities), model=model if vector is not None else None,

@@ -321,7 +321,7 @@ class Searcher:
         if not story:
             return []
         ids = [i for i in self.store.vectors.story_members(story) if i != shown]
-        return [{"id": a.id, "url": a.url, "title": a.title, "lang": a.lang,
+        return [{"id": a.id, "url": a.canonical_url or a.url, "title": a.title, "lang": a.lang,
                  "source": a.source,
                  "published": a.published.isoformat() if a.published else None}
                 for a in self.store.articles.get_many(ids)]

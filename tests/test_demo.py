@@ -193,6 +193,25 @@ def test_demo_settings_file_opens_the_demo_store(demo: tuple[Path, DemoRun, Demo
     assert st["by_lang"] == {"en": 7, "ja": 4}
 
 
+def test_search_links_are_the_canonical_urls(demo: tuple[Path, DemoRun, DemoRun]) -> None:
+    """The demo feed links carry ?utm_source=rss; results and their other coverage link to the
+    article itself."""
+    data_dir, _, _ = demo
+    cfg = str(data_dir / "newsmon.toml")
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "newsmon", "--config", cfg, *a], capture_output=True, text=True,
+        env=clean_env(), cwd="/", timeout=300)
+    assert run("index").returncode == 0
+    urls = []
+    for query in ("cycle lanes", "rail fares", "UK Japan"):
+        result = run("search", query, "--mode", "keyword", "--limit", "20", "--json")
+        assert result.returncode == 0, result.stderr
+        hits = json.loads(result.stdout)["results"]
+        urls += [h["url"] for h in hits] + [a["url"] for h in hits for a in h.get("also", [])]
+    assert any("cycle-lanes" in u for u in urls) and any("rail-fares" in u for u in urls)
+    assert not [u for u in urls if "utm_" in u]
+
+
 # -- the demo server -------------------------------------------------------------------------------
 def fetch(server: DemoServer, url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": server.url}))
