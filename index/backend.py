@@ -88,6 +88,7 @@ class Filters:
 @dataclass(frozen=True, slots=True)
 class Query:
     tokens: tuple[str, ...] = ()
+    text: str = ""              # the query as typed, for backends whose server analyses text
     vector: np.ndarray | None = None
     model: str | None = None
     mode: str = "hybrid"
@@ -135,7 +136,8 @@ class SearchBackend(Protocol):
     def finish(self) -> None: ...
     def get(self, article_id: str) -> dict[str, Any] | None: ...
     def count(self, filters: Filters | None = None) -> int: ...
-    def keyword(self, tokens: Sequence[str], filters: Filters, k: int) -> list[Hit]: ...
+    def keyword(self, tokens: Sequence[str], filters: Filters, k: int, *,
+                text: str = "") -> list[Hit]: ...
     def semantic(self, vector: np.ndarray, filters: Filters, k: int) -> list[Hit]: ...
     def facets(self, filters: Filters, ids: Sequence[str]) -> dict[str, dict[str, int]]: ...
     def stats(self) -> dict[str, Any]: ...
@@ -176,7 +178,8 @@ def search(backend: SearchBackend, query: Query) -> list[Hit]:
     check_model(backend.model(), query.model if query.vector is not None else None)
     tokens = query.keyword_tokens
     if query.mode == "keyword":
-        return backend.keyword(tokens, query.filters, query.k) if tokens else []
+        return backend.keyword(tokens, query.filters, query.k, text=query.text) \
+            if tokens else []
     if query.vector is None:
         raise ConfigError(f"{query.mode} search needs a query vector")
     if query.mode == "semantic":
@@ -184,9 +187,10 @@ def search(backend: SearchBackend, query: Query) -> list[Hit]:
     depth = max(query.candidates, query.k)
     both = getattr(backend, "keyword_and_semantic", None)  # one round trip, where it helps
     if both is not None and tokens:
-        keyword, semantic = both(tokens, query.vector, query.filters, depth)
+        keyword, semantic = both(tokens, query.vector, query.filters, depth, text=query.text)
     else:
-        keyword = backend.keyword(tokens, query.filters, depth) if tokens else []
+        keyword = backend.keyword(tokens, query.filters, depth, text=query.text) \
+            if tokens else []
         semantic = backend.semantic(query.vector, query.filters, depth)
     return fuse([keyword, semantic], query.k)
 

@@ -6,10 +6,16 @@
   or half-built index; the old index is deleted after the swap. The index's ``_meta`` records
   the embedding model, its dimension and the mapping version; queries embedded by another
   model are refused (``ModelMismatch``).
-- Text: the tokens newsmon computed (Sudachi for Japanese, Snowball stems for English) in
-  ``title_tokens`` / ``body_tokens`` fields analysed by ``whitespace``. That works on a
-  core-only node (no kuromoji, no ``english`` analyzer) and makes BM25 here rank the same tokens
-  as FTS5 in the embedded backend.
+- Text, per language: where the cluster has the analyzer production clusters use for a language
+  (``english`` from the analysis-common module, ``kuromoji`` from the analysis-kuromoji
+  plugin), the article's title and body go into ``title_<lang>`` / ``body_<lang>`` fields
+  analysed by it, and queries send the text as typed to those fields. Otherwise (a core-only
+  node, another language, or ``text_analysis="tokens"``) the tokens newsmon computed (Sudachi
+  for Japanese, Snowball stems for English) go into ``title_tokens`` / ``body_tokens`` fields
+  analysed by ``whitespace``, which makes BM25 here rank the same tokens as FTS5 in the
+  embedded backend. Which analyzers an index uses is decided when it is built (probed with
+  ``_analyze``) and recorded in its ``_meta``; a cluster that gains or loses one gets a new
+  index at the next ``newsmon index``.
 - Vectors: ``dense_vector`` (cosine, the model's dimension) in an int8-quantised HNSW graph
   where the server has it, candidates rescored on the float vectors; kNN with the filters applied
   inside the search.
@@ -41,7 +47,13 @@ MAPPING_VERSION = 2  # 2: int8_hnsw vectors, rescored
 VECTOR_INDEXES = ("int8_hnsw", "hnsw")
 RESCORE_OVERSAMPLE = 3.0
 RETRY_STATUS = (429, 502, 503, 504)
-SOURCE_EXCLUDES = ["vector", "title_tokens", "body_tokens", "topic_labels", "model"]
+# the analyzers production clusters have, per language; used where the cluster has them
+SERVER_ANALYZERS = {"en": "english", "ja": "kuromoji"}
+TEXT_ANALYSIS = ("auto", "tokens")
+MAX_ANALYZED_CHARS = 1000   # query text sent to server analyzers (a 10 kB paste is cut)
+MAX_ANALYZED_WORD = 255     # a longer run without spaces is cut (Lucene's own token limit)
+SOURCE_EXCLUDES = ["vector", "title_tokens", "body_tokens", "topic_labels", "model",
+                   *(f"{f}_{lang}" for lang in SERVER_ANALYZERS for f in ("title", "body"))]
 HIT_EXCLUDES = [*SOURCE_EXCLUDES, "body"]   # hits: no body (the caller reads the few it shows)
 T = TypeVar("T")
 
@@ -73,7 +85,9 @@ def _wrap(fn: Callable[..., T]) -> Callable[..., T]:
     return inner
 
 
-def mapping(dim: int | None, vector_index: str = "int8_hnsw") -> dict[str, Any]:
+def mapping(dim: int | None, vector_index: str = "int8_hnsw",
+            analyzers: dict[str, str] | None = None) -> dict[str, Any]:
+    """``analyzers``: language → the server analyzer its text fields use (none: tokens only)."""
     props: dict[str, Any] = {
         "id": {"type": "keyword"},
         "url": {"type": "keyword", "index": False},
@@ -90,6 +104,9 @@ def mapping(dim: int | None, vector_index: str = "int8_hnsw") -> dict[str, Any]:
         "topics": {"type": "object", "dynamic": True},
         "model": {"type": "keyword"},
     }
+    for lang, analyzer in sorted((analyzers or {}).items()):
+        props[f"title_{lang}"] = {"type": "text", "analyzer": analyzer}
+        props[f"body_{lang}"] = {"type": "text", "analyzer": analyzer}
     if dim:
         # int8-quantised HNSW (a quarter of the graph's vector memory); queries rescore the
         # candidates on the float vectors (``rescore_vector``), so kNN still ranks like exact
@@ -138,11 +155,21 @@ class ElasticBackend:
     cursor_name = "backend:elasticsearch"
 
     def __init__(self, url: str, *, alias: str = "newsmon-articles", api_key: str | None = None,
-                 timeout: float = 30.0, client: Any = None) -> None:
+                 timeout: float = 30.0, client: Any = None, text_analysis: str = "auto",
+                 server_analyzers: dict[str, str] | None = None) -> None:
+        """``text_analysis``: "auto" uses the cluster's analyzers where it has them
+        (``server_analyzers``, by default SERVER_ANALYZERS), "tokens" never does."""
         from elasticsearch import Elasticsearch
 
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", alias):
             raise IndexingError(f"invalid Elasticsearch index name {alias!r}")
+        if text_analysis not in TEXT_ANALYSIS:
+            raise IndexingError(f"unknown text analysis {text_analysis!r}; allowed: "
+                                f"{', '.join(TEXT_ANALYSIS)}")
+        self.text_analysis = text_analysis
+        self.server_analyzers = dict(SERVER_ANALYZERS if server_analyzers is None
+                                     else server_analyzers)
+        self._write_analyzers: dict[str, str] | None = None   # of the index prepare() chose
         self.url = url
         self.alias = alias
         self.es = client or Elasticsearch(url, api_key=api_key, request_timeout=timeout,
@@ -181,6 +208,29 @@ class ElasticBackend:
     def _index_meta(self) -> dict[str, Any] | None:
         return self._cached()[1]
 
+    def _available_analyzers(self) -> dict[str, str]:
+        """The server analyzers this cluster has, per language (asked with ``_analyze``)."""
+        if self.text_analysis == "tokens":
+            return {}
+        from elasticsearch import ApiError
+
+        found = {}
+        for lang, analyzer in self.server_analyzers.items():
+            try:
+                self.es.indices.analyze(analyzer=analyzer, text="newsmon")
+            except ApiError as exc:
+                # 400 "failed to find global analyzer [kuromoji]"; a key without the right
+                # to analyse (403) gets tokens as well
+                log.info("elasticsearch: no %s analyzer for %s text (%s %s); newsmon's tokens "
+                         "are indexed instead", analyzer, lang, exc.meta.status, _reason(exc))
+                continue
+            found[lang] = analyzer
+        return found
+
+    def _analyzers(self) -> dict[str, str]:
+        """The analyzers of the index searched (from its _meta)."""
+        return dict((self._index_meta() or {}).get("analyzers") or {})
+
     @_wrap
     def model(self) -> str | None:
         meta = self._index_meta()
@@ -189,9 +239,12 @@ class ElasticBackend:
     @_wrap
     def prepare(self, model: str | None, dim: int | None, *, rebuild: bool = False) -> bool:
         target, meta = self._current()
+        analyzers = self._available_analyzers()
         wanted = {"model": model, "dim": dim, "mapping_version": MAPPING_VERSION}
-        if target and meta and not rebuild and all(meta.get(k) == v for k, v in wanted.items()):
+        if target and meta and not rebuild and all(meta.get(k) == v for k, v in wanted.items()) \
+                and (meta.get("analyzers") or {}) == analyzers:
             self._write, self._building = target, None
+            self._write_analyzers = analyzers
             return False
         # unfinished builds of earlier runs (never behind the alias) go first
         versions = self._versions()
@@ -204,8 +257,9 @@ class ElasticBackend:
 
         settings = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"}
         for vector_index in VECTOR_INDEXES:
-            body = mapping(dim, vector_index)
-            body["_meta"] = {**wanted, "complete": False, "vector_index": vector_index}
+            body = mapping(dim, vector_index, analyzers)
+            body["_meta"] = {**wanted, "complete": False, "vector_index": vector_index,
+                             "analyzers": analyzers}
             try:
                 self.es.indices.create(index=new, mappings=body, settings=settings)
                 break
@@ -215,9 +269,11 @@ class ElasticBackend:
                     raise
                 log.info("elasticsearch: %s refused (%s); trying %s", vector_index,
                          _reason(exc), VECTOR_INDEXES[-1])
-        log.info("elasticsearch: building %s (model %s, dim %s) behind %s", new, model, dim,
-                 self.alias)
+        log.info("elasticsearch: building %s (model %s, dim %s, text analysed by %s) behind %s",
+                 new, model, dim, ", ".join(f"{a} ({lang})" for lang, a in analyzers.items())
+                 or "newsmon's tokens", self.alias)
         self._write, self._building = new, new
+        self._write_analyzers = analyzers
         return True
 
     @_wrap
@@ -244,14 +300,17 @@ class ElasticBackend:
         self._meta_cache = (0.0, None, None)
 
     # -- writing ------------------------------------------------------------------------------
-    def _action(self, d: IndexDoc) -> dict[str, Any]:
+    def _action(self, d: IndexDoc, analyzers: dict[str, str]) -> dict[str, Any]:
         src: dict[str, Any] = {
-            "id": d.id, "url": d.url, "title": d.title, "body": d.body,
-            "title_tokens": d.title_tokens, "body_tokens": d.body_tokens, "lang": d.lang,
+            "id": d.id, "url": d.url, "title": d.title, "body": d.body, "lang": d.lang,
             "source": d.source, "story": d.story, "published": utc_iso(d.published),
             "entities": list(d.entities), "topic_labels": sorted(d.topics),
             "topics": dict(d.topics), "model": d.model,
         }
+        if d.lang in analyzers:
+            src[f"title_{d.lang}"], src[f"body_{d.lang}"] = d.title, d.body
+        else:
+            src["title_tokens"], src["body_tokens"] = d.title_tokens, d.body_tokens
         if d.vector is not None:
             src["vector"] = np.asarray(d.vector, dtype=np.float32).tolist()
         return {"_op_type": "index", "_index": self._write, "_id": d.id, "_source": src}
@@ -277,7 +336,12 @@ class ElasticBackend:
 
     @_wrap
     def upsert(self, docs: Sequence[IndexDoc]) -> int:
-        return self._bulk(self._action(d) for d in docs) if docs else 0
+        if not docs:
+            return 0
+        if self._write_analyzers is None:   # writes without prepare(): the alias's index
+            self._write_analyzers = self._analyzers()
+        analyzers = self._write_analyzers
+        return self._bulk(self._action(d, analyzers) for d in docs)
 
     @_wrap
     def delete(self, ids: Iterable[str]) -> int:
@@ -316,15 +380,31 @@ class ElasticBackend:
         return sorted(h["_id"] for h in scan(self.es, index=self.alias, query={
             "query": {"match_all": {}}}, _source=False))
 
-    def _keyword_body(self, tokens: Sequence[str], filters: Filters, k: int) -> dict[str, Any]:
-        text = " ".join(tokens)
+    def _keyword_body(self, tokens: Sequence[str], filters: Filters, k: int,
+                      text: str = "") -> dict[str, Any]:
+        joined = " ".join(tokens)
+        token_clauses: list[dict[str, Any]] = [
+            {"match": {"title_tokens": {"query": joined, "boost": 2.0}}},
+            {"match": {"body_tokens": {"query": joined}}}]
+        analyzers = self._analyzers()
+        if analyzers:
+            # the server analyses the query as typed, once per language field; documents in
+            # other languages are matched on newsmon's tokens
+            typed = " ".join(w[:MAX_ANALYZED_WORD]
+                             for w in (text.strip() or joined).split())[:MAX_ANALYZED_CHARS]
+            should: list[dict[str, Any]] = []
+            for lang in sorted(analyzers):
+                should += [{"match": {f"title_{lang}": {"query": typed, "boost": 2.0}}},
+                           {"match": {f"body_{lang}": {"query": typed}}}]
+            should.append({"bool": {"should": token_clauses, "minimum_should_match": 1,
+                                     "must_not": [{"terms": {"lang": sorted(analyzers)}}]}})
+        else:
+            should = token_clauses
         # ordered by score alone and no total count, so Lucene can skip documents that cannot
         # enter the top k (block-max WAND); a tie-break sort field would make it score every
         # match. Ties are ordered by id here, after the fact.
         return {"size": k, "track_total_hits": False, "query": {"bool": {
-            "should": [{"match": {"title_tokens": {"query": text, "boost": 2.0}}},
-                       {"match": {"body_tokens": {"query": text}}}],
-            "minimum_should_match": 1, "filter": filter_clauses(filters)}},
+            "should": should, "minimum_should_match": 1, "filter": filter_clauses(filters)}},
             "_source": {"excludes": HIT_EXCLUDES}}
 
     @staticmethod
@@ -358,11 +438,12 @@ class ElasticBackend:
                 for i, (c, h) in enumerate(hits, start=1)]
 
     @_wrap
-    def keyword(self, tokens: Sequence[str], filters: Filters, k: int) -> list[Hit]:
+    def keyword(self, tokens: Sequence[str], filters: Filters, k: int, *,
+                text: str = "") -> list[Hit]:
         if not tokens or not self._exists():
             return []
-        return self._keyword_hits(self.es.search(index=self.alias,
-                                                 body=self._keyword_body(tokens, filters, k)))
+        return self._keyword_hits(self.es.search(
+            index=self.alias, body=self._keyword_body(tokens, filters, k, text)))
 
     @_wrap
     def semantic(self, vector: np.ndarray, filters: Filters, k: int) -> list[Hit]:
@@ -373,12 +454,12 @@ class ElasticBackend:
 
     @_wrap
     def keyword_and_semantic(self, tokens: Sequence[str], vector: np.ndarray, filters: Filters,
-                             k: int) -> tuple[list[Hit], list[Hit]]:
+                             k: int, *, text: str = "") -> tuple[list[Hit], list[Hit]]:
         """Both halves of a hybrid query in one round trip (``_msearch``)."""
         if not self._exists():
             return [], []
         res = self.es.msearch(index=self.alias, searches=[
-            {}, self._keyword_body(tokens, filters, k),
+            {}, self._keyword_body(tokens, filters, k, text),
             {}, self._semantic_body(vector, filters, k)])
         for r in res["responses"]:
             if "error" in r:
@@ -409,7 +490,8 @@ class ElasticBackend:
         return {"backend": self.name, "alias": self.alias, "index": target,
                 "documents": self.count(), "model": (meta or {}).get("model"),
                 "dim": (meta or {}).get("dim"),
-                "mapping_version": (meta or {}).get("mapping_version")}
+                "mapping_version": (meta or {}).get("mapping_version"),
+                "analyzers": (meta or {}).get("analyzers") or {}}
 
     def close(self) -> None:
         self.es.close()

@@ -237,7 +237,9 @@ class EmbeddedBackend:
         return [r[0] for r in self._db.execute(
             "SELECT article_id FROM search_docs ORDER BY article_id")]
 
-    def keyword(self, tokens: Sequence[str], filters: Filters, k: int) -> list[Hit]:
+    def keyword(self, tokens: Sequence[str], filters: Filters, k: int, *,
+                text: str = "") -> list[Hit]:
+        """``text`` (the query as typed) is not used: this backend ranks newsmon's tokens."""
         if not tokens:
             return []
         cache = self._current_keyword_cache()

@@ -50,6 +50,7 @@ class IndexSettings:
     backend: str = "sqlite"
     es_url: str = "http://127.0.0.1:9200"
     es_index: str = "newsmon-articles"
+    es_text_analysis: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ SECTIONS: dict[str, type] = {
 }
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("index", "backend"): ("sqlite", "elasticsearch"),
+    ("index", "es_text_analysis"): ("auto", "tokens"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
     ("enrich", "text"): ("paragraphs", "title_lead", "full"),
     ("alerts", "smtp_security"): ("starttls", "ssl", "none"),

@@ -47,7 +47,8 @@ def open_backend(settings: Settings, store: Store, name: str | None = None, *,
         from newsmon.index.elastic import ElasticBackend
 
         return ElasticBackend(settings.index.es_url, alias=settings.index.es_index,
-                              api_key=os.environ.get(ES_API_KEY_ENV) or None)
+                              api_key=os.environ.get(ES_API_KEY_ENV) or None,
+                              text_analysis=settings.index.es_text_analysis)
     raise ConfigError(f"unknown search backend {name!r}; allowed: {', '.join(BACKENDS)}")
 
 

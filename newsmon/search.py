@@ -338,8 +338,8 @@ class Searcher:
             vector = self._query_vector(text)
             model = self.embedder.name
         depth = req.limit * 4 + 20 if req.collapse else req.limit
-        query = Query(tokens=tokens, vector=vector, model=model, mode=req.mode, filters=filters,
-                      k=depth, candidates=max(100, depth))
+        query = Query(tokens=tokens, text=text, vector=vector, model=model, mode=req.mode,
+                      filters=filters, k=depth, candidates=max(100, depth))
         hits = engine.search(self.backend, query)
         if vector is not None:
             self._fill_similarity(hits, vector, model)

@@ -52,15 +52,14 @@ def devset_dir() -> Path:
     return _shared_subdir("devset")
 
 
-@pytest.fixture(scope="session")
-def es_url() -> str:
-    """URL of a real Elasticsearch node (NEWSMON_TEST_ES_URL; `bash .ci/test` starts one).
+def _es_node(env: str, what: str) -> str:
+    """URL of a real Elasticsearch node from ``env`` (`bash .ci/test` starts one and sets it).
 
-    Without one the test skips, except in CI (CI=true), which always configures a node: there a
-    missing or unreachable node is a defect and fails."""
-    url = os.environ.get("NEWSMON_TEST_ES_URL", "").strip().rstrip("/")
+    Without one the test skips, except in CI (CI=true), which always configures the nodes: there
+    a missing or unreachable node is a defect and fails."""
+    url = os.environ.get(env, "").strip().rstrip("/")
     if not url:
-        message = "NEWSMON_TEST_ES_URL is not set; run the suite with `bash .ci/test` to start a node"
+        message = f"{env} is not set; run the suite with `bash .ci/test` to start {what}"
         if _in_ci():
             pytest.fail(message + " (CI must configure one)", pytrace=False)
         pytest.skip(message)
@@ -69,9 +68,21 @@ def es_url() -> str:
         with urllib.request.urlopen(f"{url}/_cluster/health", timeout=10) as response:
             response.read()
     except (urllib.error.URLError, OSError) as exc:
-        pytest.fail(f"Elasticsearch at NEWSMON_TEST_ES_URL={url} is not reachable: {exc}",
-                    pytrace=False)
+        pytest.fail(f"Elasticsearch at {env}={url} is not reachable: {exc}", pytrace=False)
     return url
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """A core-only node (Elastic's integ-test-zip: no kuromoji, no ``english`` analyzer)."""
+    return _es_node("NEWSMON_TEST_ES_URL", "a node")
+
+
+@pytest.fixture(scope="session")
+def es_analysis_url() -> str:
+    """A node that also has the ``kuromoji`` and ``english`` analyzers, as production clusters
+    do (`bash .ci/es start` with NEWSMON_ES_FLAVOR=analysis)."""
+    return _es_node("NEWSMON_TEST_ES_ANALYSIS_URL", "a node with the analysis plugin")
 
 
 def _enrich_devset(data_dir: Path, engine: str):

@@ -57,7 +57,9 @@ def _open(kind: str, tmp_path, request):
                                build_in_background=False)
     from newsmon.index.elastic import ElasticBackend
 
-    es_url = request.getfixturevalue("es_url")
+    # "elasticsearch-analyzers": a node with kuromoji and english, text analysed by them
+    es_url = request.getfixturevalue("es_analysis_url" if kind == "elasticsearch-analyzers"
+                                     else "es_url")
     be = ElasticBackend(es_url, alias=f"newsmon-contract-{uuid.uuid4().hex[:10]}")
 
     def cleanup() -> None:
@@ -70,7 +72,8 @@ def _open(kind: str, tmp_path, request):
 
 
 @pytest.fixture(params=["sqlite", "sqlite-cached",
-                        pytest.param("elasticsearch", marks=pytest.mark.es)])
+                        pytest.param("elasticsearch", marks=pytest.mark.es),
+                        pytest.param("elasticsearch-analyzers", marks=pytest.mark.es)])
 def backend(request, tmp_path):
     return _open(request.param, tmp_path, request)
 

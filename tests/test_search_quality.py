@@ -77,11 +77,20 @@ def es_runner(enriched_devset, tmp_path_factory, es_url):
     yield from _build("elasticsearch", enriched_devset, tmp_path_factory, es_url)
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("elasticsearch",
-                                                               marks=pytest.mark.es)])
+@pytest.fixture(scope="module")
+def es_analyzers_runner(enriched_devset, tmp_path_factory, es_analysis_url):
+    """Elasticsearch with the kuromoji and english analyzers ([index] es_text_analysis auto)."""
+    yield from _build("elasticsearch-analyzers", enriched_devset, tmp_path_factory,
+                      es_analysis_url)
+
+
+@pytest.fixture(scope="module", params=[
+    "sqlite", pytest.param("elasticsearch", marks=pytest.mark.es),
+    pytest.param("elasticsearch-analyzers", marks=pytest.mark.es)])
 def runner(request):
-    return request.getfixturevalue({"sqlite": "sqlite_runner",
-                                    "elasticsearch": "es_runner"}[request.param])
+    return request.getfixturevalue({"sqlite": "sqlite_runner", "elasticsearch": "es_runner",
+                                    "elasticsearch-analyzers": "es_analyzers_runner"
+                                    }[request.param])
 
 
 def _scores(runner, mode: str) -> ModeScores:
