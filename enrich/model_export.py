@@ -351,6 +351,21 @@ def is_current(folder: Path, source: Path | None = None, digest: str | None = No
     return manifest.get("format") == EXPORT_VERSION and manifest.get("source_sha256") == digest
 
 
+def _remove_abandoned(folder: Path) -> None:
+    """Temporary folders of exports whose process is gone (killed mid-export): in a cache
+    shared by every data folder they would otherwise pile up, 470 MB each."""
+    for p in folder.parent.glob(f".{folder.name}.*"):
+        pid = p.name[len(folder.name) + 2:].split(".")[0].removeprefix("old-")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            pass        # alive, another user's
+
+
 def export_model(folder: Path, *, force: bool = False) -> Path:
     """Make ``folder`` hold the bundled model as a sentence-transformers folder; returns it.
 
@@ -366,7 +381,8 @@ def export_model(folder: Path, *, force: bool = False) -> Path:
         raise ConfigError(f"{folder} exists and is not a newsmon model export; "
                           f"choose an empty or new folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    _remove_abandoned(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", dir=folder.parent))
     try:
         log.info("exporting %s to %s", source.name, folder)
         write_folder(source, tmp, digest)

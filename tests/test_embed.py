@@ -125,3 +125,38 @@ def test_vector_bytes_round_trip(embedder: Embedder) -> None:
     np.testing.assert_array_equal(vector_from_bytes(blob, 384), vector)
     with pytest.raises(ValueError):
         vector_from_bytes(blob, 512)
+
+
+def test_exported_models_are_shared_by_data_folders_unless_one_has_its_own(tmp_path, monkeypatch):
+    from newsmon.enrich.embed import model_cache
+    from newsmon.index.settings import DataSettings, Settings
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    a = Settings(data=DataSettings(dir=tmp_path / "a"))
+    b = Settings(data=DataSettings(dir=tmp_path / "b"))
+    shared = tmp_path / "cache" / "newsmon" / "models"
+    assert model_cache(a) == model_cache(b) == shared and shared.is_dir()
+    (tmp_path / "b" / "models").mkdir(parents=True)       # a data folder with its own
+    assert model_cache(b) == tmp_path / "b" / "models"
+    # no usable cache (its parent is a file): the data folder's own
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert model_cache(a) == tmp_path / "a" / "models"
+
+
+def test_an_export_killed_midway_leaves_nothing_behind_for_long(tmp_path):
+    import subprocess
+    import sys
+
+    from newsmon.enrich.model_export import _remove_abandoned
+
+    folder = tmp_path / "multilingual-e5-small-q4"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    abandoned = tmp_path / f".{folder.name}.{dead.pid}.abc123"
+    old = tmp_path / f".{folder.name}.old-{dead.pid}"
+    mine = tmp_path / f".{folder.name}.{__import__('os').getpid()}.xyz"
+    for p in (abandoned, old, mine):
+        (p / "sub").mkdir(parents=True)
+    _remove_abandoned(folder)
+    assert not abandoned.exists() and not old.exists() and mine.exists()
