@@ -95,10 +95,10 @@ def _finish(proc: subprocess.Popen, samples: list[int]) -> dict:
             "exit": os.waitstatus_to_exitcode(status)}
 
 
-def run_bare(data_dir: Path) -> dict:
+def run_bare(data_dir: Path, engine: str) -> dict:
     proc = subprocess.Popen([sys.executable, __file__, "--_bare", str(data_dir)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=_env())
+                            env=_env(engine))
     assert proc.stdout and proc.stdin
     assert proc.stdout.readline().strip() == "ready"
     ready = vm_rss_kb(proc.pid) or 0
@@ -131,12 +131,12 @@ def _get_json(url: str) -> dict:
         return json.loads(resp.read())
 
 
-def run_serve(data_dir: Path, log: Path) -> dict:
+def run_serve(data_dir: Path, log: Path, engine: str) -> dict:
     newsmon = Path(sys.executable).parent / "newsmon"
     with log.open("wb") as out:
         proc = subprocess.Popen([str(newsmon), "--data-dir", str(data_dir), "--log-level",
                                  "WARNING", "serve", "--port", "0"], stdout=out,
-                                stderr=subprocess.STDOUT, env=_env())
+                                stderr=subprocess.STDOUT, env=_env(engine))
     url = None
     deadline = time.monotonic() + 600
     while url is None:
@@ -177,13 +177,10 @@ def run_serve(data_dir: Path, log: Path) -> dict:
             "workload_s": round(wall, 1), "requests": n}
 
 
-ENGINE = "auto"   # set by --engine
-
-
-def _env() -> dict[str, str]:
+def _env(engine: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
-    env["NEWSMON_ENRICH__ENGINE"] = ENGINE
+    env["NEWSMON_ENRICH__ENGINE"] = engine
     return env
 
 
@@ -197,8 +194,6 @@ def main() -> None:
                     help="what embeds the queries ([enrich] engine) in both children")
     ap.add_argument("--_bare", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global ENGINE
-    ENGINE = args.engine
     if args._bare:
         bare_main(args._bare)
         return
@@ -209,9 +204,9 @@ def main() -> None:
         build_store(data_dir, args.articles)
     with Store(data_dir / "newsmon.db") as store:
         articles = store.status()["articles"]
-    baseline = run_bare(data_dir)
+    baseline = run_bare(data_dir, args.engine)
     with tempfile.TemporaryDirectory() as tmp:
-        served = run_serve(data_dir, Path(tmp) / "serve.log")
+        served = run_serve(data_dir, Path(tmp) / "serve.log", args.engine)
     result = {"articles": articles, "engine": args.engine, "baseline_bare_searcher": baseline,
               "serve": served,
               "ratio_peak": round(served["peak_rss_mb"] / baseline["peak_rss_mb"], 2)}

@@ -145,6 +145,7 @@ def test_exported_models_are_shared_by_data_folders_unless_one_has_its_own(tmp_p
 
 
 def test_an_export_killed_midway_leaves_nothing_behind_for_long(tmp_path):
+    import os
     import subprocess
     import sys
 
@@ -155,7 +156,7 @@ def test_an_export_killed_midway_leaves_nothing_behind_for_long(tmp_path):
     dead.wait()
     abandoned = tmp_path / f".{folder.name}.{dead.pid}.abc123"
     old = tmp_path / f".{folder.name}.old-{dead.pid}"
-    mine = tmp_path / f".{folder.name}.{__import__('os').getpid()}.xyz"
+    mine = tmp_path / f".{folder.name}.{os.getpid()}.xyz"
     for p in (abandoned, old, mine):
         (p / "sub").mkdir(parents=True)
     _remove_abandoned(folder)
