@@ -199,9 +199,13 @@ def main() -> None:
         return
     data_dir = args.data_dir
     if data_dir is None:
-        from bench._serve_store import build_store
         data_dir = ROOT / "bench" / "results" / f"store-{args.articles}"
-        build_store(data_dir, args.articles)
+        # in its own process: a child's ru_maxrss starts from its parent's size when it was
+        # started, so a parent that loaded the model to build the store would inflate both peaks
+        subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                        "from bench._serve_store import build_store; "
+                        "build_store(__import__('pathlib').Path(sys.argv[2]), int(sys.argv[3]))",
+                        str(ROOT), str(data_dir), str(args.articles)], check=True, cwd=ROOT)
     with Store(data_dir / "newsmon.db") as store:
         articles = store.status()["articles"]
     baseline = run_bare(data_dir, args.engine)
