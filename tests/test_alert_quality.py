@@ -38,7 +38,7 @@ pytestmark = [
                        reason=f"development set not found at {DEVSET}"),
 ]
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "alerts.yaml"
-MARGIN = 0.01
+MARGIN = 0.03
 EXTRA_RULES = """
 - id: gcap-ja
   description: Japanese news about GCAP, the next-generation fighter
@@ -176,8 +176,13 @@ def test_a_third_run_decides_and_sends_nothing(scenario) -> None:
 
 
 def test_thresholds_have_a_margin(scenario) -> None:
-    """Score every phase-2 candidate with min_score 0: those that must alert clear the rule's
-    threshold by MARGIN, those that must not stay MARGIN below it."""
+    """Score every article with min_score 0: the best article of each phase-2 story that must
+    alert clears the rule's threshold by MARGIN, and every article outside the rule's
+    `matching_articles` either fails the rule's filters or stays MARGIN below it. For the
+    shipped rules that holds over both phases (phase 1 has the articles about Japan and
+    Britain that are not about the pact); the user-written keyword rules are held to it on
+    phase 2, what they would send (cyber-grid-water's keyword share would take phase 1's
+    Baltic cable story)."""
     import dataclasses
 
     from newsmon.search import Searcher
@@ -186,9 +191,7 @@ def test_thresholds_have_a_margin(scenario) -> None:
     cfg = load_rules(settings.alerts.rules)
     gold = scenario["gold"]
     with Store(scenario["store_path"]) as store, Searcher(settings) as searcher:
-        start = scenario["runs"][1]["cursors"]["rule:japan-uk-pact"]
-        ids = [i for i in changed_ids(store, start, store.changes.head())
-               if gold[i]["phase"] == 2]
+        ids = changed_ids(store, 0, store.changes.head())
         articles = {a.id: a for a in store.articles.get_many(ids)}
         for spec in RULES:
             rule = dataclasses.replace(cfg.rule(spec["id"]), min_score=0.0)
@@ -199,9 +202,11 @@ def test_thresholds_have_a_margin(scenario) -> None:
                 best = max((sc for a, sc in scores.items() if gold_story_of(gold, a) == story
                             and a in spec["matching_articles"]), default=0.0)
                 assert best >= threshold + MARGIN, (spec["id"], story, best, threshold)
+            shipped = spec["id"] in ("japan-uk-pact", "pact-minerals")
             for a, sc in scores.items():
-                if gold_story_of(gold, a) in spec["expected_not"] \
-                        and a not in spec["matching_articles"]:
+                if a not in spec["matching_articles"] and (
+                        shipped or next(r for r in gold.values() if r["id"] == a)["phase"] == 2) \
+                        and gold_story_of(gold, a) not in (spec.get("optional") or []):
                     assert sc <= threshold - MARGIN, (spec["id"], a, sc, threshold)
 
 

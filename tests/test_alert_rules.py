@@ -67,6 +67,7 @@ def test_a_full_rule_parses(tmp_path: Path) -> None:
     ("    colour: red\n", r"\(id=pact\): unknown key\(s\) colour; allowed: channels"),
     ("    digest: hourly\n", r"\(id=pact\): 'digest' is 'hourly'; allowed values: off, per_run"),
     ("    topics: {cyber: 2}\n", r"'topics.cyber' = 2 must be between 0.0 and 1.0"),
+    ("    topics_any: {cyber: 0.5}\n", r"'topics_any' must be a string or a list of strings"),
 ])
 def test_bad_keys_are_named(tmp_path: Path, bad: str, message: str) -> None:
     text = "rules:\n  - id: pact\n    query: q\n    channels: [{type: stdout}]\n" + bad
@@ -111,6 +112,10 @@ def test_unknown_topic_is_caught_at_load_time(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'topics' has 'cyberr'; known topics: cyber, "
                                           r"defence, minerals"):
         load_config(settings)
+    text = "rules:\n  - {id: a, query: q, topics_any: [cyber, mineral], channels: [{type: stdout}]}\n"
+    settings = load_settings(env={"NEWSMON_ALERTS__RULES": str(_write(tmp_path, text))})
+    with pytest.raises(ConfigError, match=r"'topics_any' has 'mineral'; known topics"):
+        load_config(settings)
 
 
 def test_settings_key_alerts_rules_is_resolved_against_its_file(tmp_path: Path) -> None:
@@ -127,5 +132,5 @@ def test_the_demo_rule_is_the_shipped_pact_rule() -> None:
 
     shipped = load_rules(default_file("alerts.yaml")).rule("japan-uk-pact")
     demo = load_rules(default_file("demo/alerts.yaml")).rule("japan-uk-pact")
-    for key in ("query", "mode", "langs", "topics", "entities", "min_score"):
+    for key in ("query", "mode", "langs", "topics", "topics_any", "entities", "min_score"):
         assert getattr(demo, key) == getattr(shipped, key), key

@@ -9,7 +9,10 @@ Floors (thresholds are tuned on ../shared/devset only; this set is for reporting
 - titles, authors and published instants: >= 97 % exact (titles after NFKC and whitespace
   normalisation, instants compared as instants);
 - boilerplate: every in-body advertisement block dropped from the stored text, and no key
-  sentence lost.
+  sentence lost;
+- alerts: the shipped mission rules (config/alerts.yaml), run with --backfill over the sites,
+  alert once on each pact story (of the rule's side) and on nothing else, with the weakest
+  pact article at least ALERT_MARGIN above the rule's min_score.
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ from tests.helpers.heldout import labels, sources_yaml, start_heldout_sites
 pytestmark = pytest.mark.slow
 
 STORY_P, STORY_R, CROSS_R, TOPIC_F1, EXACT = 0.9, 0.8, 0.8, 0.9, 0.97
+ALERT_MARGIN = 0.02
+SIDES = {"japan-uk-pact": None, "pact-minerals": "minerals", "pact-defence": "defence",
+         "pact-cyber": "cyber"}
 TOPICS = ("cyber", "minerals", "defence")
 
 
@@ -54,7 +60,8 @@ def heldout(tmp_path_factory: pytest.TempPathFactory):
         for art in store.articles.iter():
             by_label[art.canonical_url] = art.to_dict()
         truth = {bases[r["source"]] + r["path"]: r for r in labels()}
-        yield {"truth": truth, "stored": by_label, "store": store, "crawl": crawl}
+        yield {"truth": truth, "stored": by_label, "store": store, "crawl": crawl,
+               "data": tmp / "data"}
         store.close()
     finally:
         for srv in servers.values():
@@ -156,3 +163,46 @@ def test_topic_f1_per_topic_and_language(heldout) -> None:
             low.append((topic, lang, f1, errors))
     print(f"heldout topic F1: {report}")
     assert not low, low
+
+
+def test_mission_alert_rules_on_unseen_sites(heldout) -> None:
+    """The shipped rules, calibrated on the devset, over all 44 articles (--backfill)."""
+    import dataclasses
+
+    from newsmon.alerts import run_alerts
+    from newsmon.alerts.evaluate import search_ids
+    from newsmon.alerts.rules import load_rules
+    from newsmon.index.defaults import default_file
+    from newsmon.index.settings import Settings
+    from newsmon.indexing import index_store
+    from newsmon.search import Searcher
+
+    store, truth = heldout["store"], heldout["truth"]
+    settings = Settings().replace("data", dir=heldout["data"]).replace(
+        "alerts", timezone="UTC", rules=default_file("alerts.yaml"))
+    index_store(settings, store)
+    gold = {a.id: truth[a.canonical_url] for a in store.articles.iter()}
+    outcome = run_alerts(settings, store, backfill=True)
+    alerts = [a for a in store.alerts.alerts() if a["kind"] == "match"]
+    cfg = load_rules(settings.alerts.rules)
+    report = {}
+    with Searcher(settings) as searcher:
+        for rule in cfg.rules:
+            side = SIDES[rule.id]
+            want = {r["story"] for r in gold.values()
+                    if r["pact"] and (side is None or side in r["topics"])}
+            fired = [gold[a["payload"]["article"]["id"]]["story"]
+                     for a in alerts if a["rule"] == rule.id]
+            assert sorted(fired) == sorted(want), (rule.id, sorted(fired), sorted(want))
+            every = dataclasses.replace(rule, min_score=0.0)
+            arts = {a.id: a for a in store.articles.get_many(list(gold))}
+            scores = {gold[m.id]["id"]: (m.score, gold[m.id]["story"] in want)
+                      for m in search_ids(searcher, store, every, list(gold), arts)}
+            weakest = min(sc for sc, ok in scores.values() if ok)
+            strongest_other = max((sc for sc, ok in scores.values() if not ok), default=None)
+            report[rule.id] = {"stories": len(want), "weakest_pact": round(weakest, 4),
+                               "strongest_other": strongest_other, "min_score": rule.min_score}
+            assert weakest >= rule.min_score + ALERT_MARGIN, (rule.id, scores)
+            assert strongest_other is None or \
+                strongest_other <= rule.min_score - ALERT_MARGIN, (rule.id, scores)
+    print(f"heldout alerts: {report}; delivered {outcome.delivered}")

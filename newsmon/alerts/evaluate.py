@@ -109,8 +109,8 @@ def _why(match: Any, article: Any, rule: Rule) -> dict[str, Any]:
                 evidence.append(term)
         topics[name] = {"score": round(float(info.get("score", 0.0)), 3),
                         "evidence": evidence[:6]}
-    if rule.topics:
-        wanted = {t for t, _ in rule.topics}
+    if rule.topics or rule.topics_any:
+        wanted = {t for t, _ in rule.topics} | set(rule.topics_any)
         topics = {k: v for k, v in topics.items() if k in wanted} or topics
     return {"terms": terms[:12], "passage": passage[:PASSAGE_CHARS].strip(),
             "topics": topics, "score": round(float(match.score), 4), "mode": rule.mode,
@@ -143,6 +143,12 @@ def alert_score(rule: Rule, hit: Any, query_terms: set[str], doc_terms: set[str]
             return None
         return len(query_terms & doc_terms) / len(query_terms)
     return None if hit.similarity is None else float(hit.similarity)
+
+
+def labelled(article: Any, topic: str) -> bool:
+    """Whether the article carries the topic as a label (not merely a score)."""
+    info = (article.topics or {}).get(topic)
+    return isinstance(info, dict) and bool(info.get("label"))
 
 
 def mentions(article: Any) -> dict[str, int]:
@@ -178,6 +184,8 @@ def search_ids(searcher: Any, store: Any, rule: Rule, ids: list[str],
                 continue
             counts = mentions(article)
             if any(counts.get(e, 0) < n for e, n in rule.entities):
+                continue
+            if rule.topics_any and not any(labelled(article, t) for t in rule.topics_any):
                 continue
             text = texts.get(hit.id)
             doc_terms = (set(f"{text.title_tokens} {text.body_tokens}".split())

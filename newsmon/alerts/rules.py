@@ -29,6 +29,7 @@ RULE_KEYS = {
     "mode": "hybrid, semantic or keyword (default hybrid)",
     "lang": "en, ja, or a list (default: both)",
     "topics": "topics every match must carry: a list, or a mapping topic -> minimum score",
+    "topics_any": "topics of which every match must carry at least one (a list)",
     "sources": "source ids a match must come from (default: any)",
     "entities": "entity ids (config/entities.yaml) a match must mention: a list, or a mapping "
                 "entity -> minimum number of mentions (a passing mention is one)",
@@ -101,6 +102,7 @@ class Rule:
     description: str = ""
     langs: tuple[str, ...] = ()
     topics: tuple[tuple[str, float | None], ...] = ()
+    topics_any: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     entities: tuple[tuple[str, int], ...] = ()
     min_score: float = 0.0
@@ -284,7 +286,8 @@ def parse_rule(raw: Any, path: Path, index: int) -> Rule:
         raise ConfigError(f"{where}: 'channels' must list at least one channel")
     return Rule(
         id=rid, query=query.strip(), mode=mode, description=description.strip(), langs=langs,
-        topics=tuple(topics), sources=_str_list(raw.get("sources"), where, "sources"),
+        topics=tuple(topics), topics_any=_str_list(raw.get("topics_any"), where, "topics_any"),
+        sources=_str_list(raw.get("sources"), where, "sources"),
         entities=tuple(entities), min_score=min_score,
         channels=channels, digest=digest, enabled=enabled,
     )
@@ -345,10 +348,12 @@ def load_rules(path: str | Path, *, known_topics: set[str] | None = None,
             raise ConfigError(f"{where}: duplicate id {rule.id!r}")
         seen.add(rule.id)
         if known_topics is not None:
-            for name, _ in rule.topics:
-                if name not in known_topics:
-                    raise ConfigError(f"{where}: 'topics' has {name!r}; known topics: "
-                                      f"{', '.join(sorted(known_topics))}")
+            for key, names in (("topics", [n for n, _ in rule.topics]),
+                               ("topics_any", rule.topics_any)):
+                for name in names:
+                    if name not in known_topics:
+                        raise ConfigError(f"{where}: '{key}' has {name!r}; known topics: "
+                                          f"{', '.join(sorted(known_topics))}")
         if known_sources is not None:
             for name in rule.sources:
                 if name not in known_sources:
