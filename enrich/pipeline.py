@@ -62,6 +62,7 @@ from newsmon.enrich.stories import (
     center,
     is_opinion,
 )
+from newsmon.enrich.stories import anchors as story_anchors
 from newsmon.enrich.title_affix import TitleAffixRule, learn, strip
 from newsmon.enrich.title_affix import restore as restore_title
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
@@ -160,6 +161,7 @@ def story_params(es: EnrichSettings) -> StoryParams:
         dup_threshold=es.dup_threshold, dup_window_hours=es.dup_window_hours,
         window_hours=es.story_window_hours, same_lang=es.story_same_lang,
         cross_lang=es.story_cross_lang, early_margin=es.story_early_margin,
+        anchor_margin=es.story_anchor_margin,
     )
 
 
@@ -463,7 +465,8 @@ def _language_means(ctx: EnrichContext, store: Store) -> LanguageMeans:
 
 
 def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
-               opinion: bool = False) -> StoryItem:
+               opinion: bool = False, anchors: frozenset[str] = frozenset(),
+               source: str = "") -> StoryItem:
     when = row.published or fallback
     signature = from_bytes(row.signature) if row.signature is not None else np.zeros(0)
     lang = row.lang or ""
@@ -471,13 +474,16 @@ def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
         id=row.article_id, lang=lang, published=_hours(when),
         signature=signature,
         paragraphs=center(body_vectors(row.chunks, row.has_title), means.mean(lang)),
-        story=row.story, own_mean=means.has_own(lang), opinion=opinion,
+        story=row.story, own_mean=means.has_own(lang), opinion=opinion, anchors=anchors,
+        source=source,
     )
 
 
-def _opinions(store: Store, ids: list[str]) -> set[str]:
-    """Which of ``ids`` are opinion pieces (by headline label or URL section)."""
-    return {a.id for a in store.articles.get_many(ids) if _opinion(a)}
+def _pool_facts(store: Store, ids: list[str]) -> dict[str, tuple[bool, frozenset[str], str]]:
+    """For each of ``ids``: whether it is an opinion piece (by headline label or URL section),
+    its story anchors and its source."""
+    return {a.id: (_opinion(a), story_anchors(a.title, a.text, a.entities), a.source)
+            for a in store.articles.get_many(ids)}
 
 
 def _opinion(art: Article) -> bool:
@@ -512,9 +518,10 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
         if loaded_until is None or until > loaded_until:
             rows = [r for r in store.vectors.story_pool(model, ctx.fingerprint_kind, since, until)
                     if r.article_id not in in_pool]
-            opinions = _opinions(store, [r.article_id for r in rows])
+            facts = _pool_facts(store, [r.article_id for r in rows])
             for row in rows:
-                assigner.add(_pool_item(row, means, first, row.article_id in opinions))
+                assigner.add(_pool_item(row, means, first,
+                                        *facts.get(row.article_id, (False, frozenset(), ""))))
                 in_pool.add(row.article_id)
             loaded_until = until
         articles = {a.id: a for a in store.articles.get_many(ids)}
@@ -539,7 +546,8 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
                                           topic_vectors=ctx.topic_vectors)
                 art.entities = find_entities(art.title, art.text, meta.lang, ctx.gazetteer)
                 row = dataclasses.replace(row, story=None, lang=meta.lang, published=meta.when)
-                item = _pool_item(row, means, meta.when, _opinion(art))
+                item = _pool_item(row, means, meta.when, _opinion(art),
+                                  story_anchors(art.title, art.text, art.entities), art.source)
                 item.story = None
                 choice = assigner.assign(item)
             except Exception as exc:  # noqa: BLE001 - one bad article must not stop the batch

@@ -71,6 +71,7 @@ class EnrichSettings:
     story_same_lang: float = 0.38
     story_cross_lang: float = 0.32
     story_early_margin: float = 0.03
+    story_anchor_margin: float = 0.03
     center_min_articles: int = 10
     center_max_articles: int = 5000
     boilerplate_min_articles: int = 3

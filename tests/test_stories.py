@@ -14,6 +14,7 @@ from newsmon.enrich.stories import (
     StoryItem,
     StoryParams,
     alignment,
+    anchors,
     body_vectors,
     center,
     is_opinion,
@@ -229,6 +230,63 @@ def test_a_small_sample_language_needs_the_early_margin() -> None:
     young = item("a2", "en", 1, [b_vec])
     young.own_mean = False
     assert early.assign(young).how == NEW_STORY
+
+
+def test_anchors_are_specific_entities_and_numbers_in_either_script() -> None:
+    entities = [{"id": "programme/gcap", "type": "programme"},
+                {"id": "country/jp", "type": "country"}]
+    en = anchors("GCAP deal", "About 120 officials met for 3 days in 2026; costs rose 4.5 and "
+                 "reached 1,250.", entities)
+    assert en == {"e:programme/gcap", "n:120", "n:1250"}
+    # full-width digits fold (NFKC): the Japanese report of the same drill shares "n:120"
+    ja = anchors("合同演習", "両国の担当者約１２０人が参加した。２０２６年、３日間。", [])
+    assert ja == {"n:120"} and en & ja == {"n:120"}
+    assert anchors("", "", None) == frozenset()
+
+
+def test_a_pair_sharing_no_anchor_needs_the_anchor_margin() -> None:
+    # cosine 0.92: above the one-language threshold (0.9), below it plus an anchor margin of 0.05
+    a_vec, b_vec = unit(1, 0), unit(0.92, np.sqrt(1 - 0.92 ** 2))
+    params = StoryParams(same_lang=0.9, cross_lang=0.8, anchor_margin=0.05)
+
+    def run(first: frozenset[str], second: frozenset[str]) -> str:
+        assigner = StoryAssigner(params)
+        one, two = item("a1", "en", 0, [a_vec]), item("a2", "en", 1, [b_vec])
+        one.anchors, two.anchors = first, second
+        assigner.assign(one)
+        return assigner.assign(two).how
+
+    assert run(frozenset({"n:120", "e:org/uk-ncsc"}), frozenset({"n:120"})) == JOIN_SIMILAR
+    assert run(frozenset({"n:120"}), frozenset({"n:300"})) == NEW_STORY
+    assert run(frozenset(), frozenset()) == NEW_STORY
+    # a strong match needs no anchor
+    c_vec = unit(0.99, np.sqrt(1 - 0.99 ** 2))
+    strong = StoryAssigner(params)
+    strong.assign(item("a1", "en", 0, [a_vec]))
+    assert strong.assign(item("a3", "en", 1, [c_vec])).how == JOIN_SIMILAR
+
+
+def test_a_paragraph_repeated_within_one_source_is_not_evidence() -> None:
+    # two unrelated articles of one site that both carry the same advertisement paragraph
+    ad = unit(0, 0, 1)
+    sumo, snow = [unit(1, 0), ad], [unit(0, 1), ad]
+    assert alignment(np.stack(sumo), np.stack(snow)) == pytest.approx(0.5)
+    assert alignment(np.stack(sumo), np.stack(snow), skip_identical=True) == pytest.approx(0.0)
+    params = StoryParams(same_lang=0.4, cross_lang=0.3)
+    for source, joined in (("kaigan", NEW_STORY), ("", JOIN_SIMILAR)):
+        assigner = StoryAssigner(params)
+        first, second = item("a1", "ja", 0, sumo), item("a2", "ja", 1, snow)
+        first.source = second.source = source
+        assigner.assign(first)
+        assert assigner.assign(second).how == joined, source
+    # across sources the same paragraph (wire text, a quoted statement) still counts
+    assigner = StoryAssigner(params)
+    first, second = item("a1", "ja", 0, sumo), item("a2", "ja", 1, snow)
+    first.source, second.source = "kaigan", "hokuriku"
+    assigner.assign(first)
+    assert assigner.assign(second).how == JOIN_SIMILAR
+    # two copies of one article keep their alignment (nothing would be left to compare)
+    assert alignment(np.stack(sumo), np.stack(sumo), skip_identical=True) == pytest.approx(1.0)
 
 
 def test_an_opinion_piece_is_its_own_story_unless_a_copy(hasher: MinHasher) -> None:
