@@ -237,7 +237,8 @@ def peaks_by_stage(samples: list[tuple[float, int]],
 
 # counters kept per step in the output, when the step reports them
 STEP_KEYS = ("requests", "stored", "not_modified", "fetched_articles", "pending", "enriched",
-             "engine", "upserted", "deleted", "documents", "decided", "delivered", "failed")
+             "engine", "titles_recleaned", "boilerplate_cleaned", "boilerplate_recleaned",
+             "new_stories", "upserted", "deleted", "documents", "decided", "delivered", "failed")
 
 
 def run_newsmon(config: Path, proxy: str, engine: str | None) -> dict:
