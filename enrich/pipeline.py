@@ -193,13 +193,14 @@ def current_version(settings: Settings) -> str:
     return enrich_version(es, configured_model(es), topics.version, gazetteer.version)
 
 
-def build_context(settings: Settings, *, embedder: Embedder | None = None) -> EnrichContext:
+def build_context(settings: Settings, *, embedder: Embedder | None = None,
+                  workload: int | None = None) -> EnrichContext:
     es = settings.enrich
     if es.batch_size < 1:
         raise ConfigError(f"[enrich].batch_size must be at least 1, got {es.batch_size}")
     if es.max_chunks < 1:
         raise ConfigError(f"[enrich].max_chunks must be at least 1, got {es.max_chunks}")
-    embedder = embedder or configured_embedder(settings)
+    embedder = embedder or configured_embedder(settings, workload=workload)
     topics = load_topics(resolve_config_path(es.topics, settings))
     gazetteer = load_gazetteer(resolve_config_path(es.entities, settings))
     return EnrichContext(
@@ -269,15 +270,17 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
                  context: EnrichContext | None = None) -> EnrichStats:
     """Enrich every pending article of ``store``; returns counts (failures included)."""
     started = time.perf_counter()
+    workload = None
     if context is None:
-        # the model is loaded only when there is work for it
+        # the model is loaded only when there is work for it, on the engine that suits it
         version = current_version(settings)
-        if not store.articles.enrich_pending(version):
+        workload = len(store.articles.enrich_pending(version))
+        if not workload:
             log.info("enrich run %s: nothing pending (version %s); model not loaded", run_id,
                      version)
             return EnrichStats(model=configured_model(settings.enrich), version=version,
                                seconds=time.perf_counter() - started)
-    ctx = context or build_context(settings)
+    ctx = context or build_context(settings, workload=workload)
     stats = EnrichStats(model=ctx.embedder.name, engine=embedder_engine(ctx.embedder),
                         version=ctx.version)
     pending = store.articles.enrich_pending(ctx.version)

@@ -284,6 +284,7 @@ class Searcher:
         if long_lived and hasattr(self.backend, "warm"):
             self.backend.warm()
         self._embedder = embedder
+        self._long_lived = long_lived
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
 
@@ -293,7 +294,11 @@ class Searcher:
         if self._embedder is None:
             from newsmon.enrich.embed import configured_embedder
 
-            self._embedder = configured_embedder(self.settings, index_model(self.settings))
+            # a one-off search or a run's alert rules embed a few queries: the engine that
+            # loads fastest; `newsmon serve` answers many
+            self._embedder = configured_embedder(
+                self.settings, index_model(self.settings),
+                workload=None if self._long_lived else 1)
         return self._embedder
 
     @functools.cached_property

