@@ -17,6 +17,9 @@ Two tests, in this order, against articles that already have a story:
    the threshold, and the best story with a non-negative score wins. While a language has
    fewer than ``center_min_articles`` articles its mean is a small sample, and a join across
    such an article needs ``early_margin`` more (a first run is judged by a stricter rule).
+   Two more signals guard the embedding: a pair that shares no anchor (a specific entity of
+   the gazetteer, or a number; ``anchors``) needs ``anchor_margin`` more, and inside one source
+   paragraphs repeated word for word (its template) are left out of the alignment.
    An editorial or opinion piece (``is_opinion``) is its own event: it joins a story only as
    a near-duplicate, and nothing joins its story by similarity.
 
@@ -281,5 +284,6 @@ def _argbest(values: np.ndarray, items: Sequence[StoryItem]) -> int | None:
 
 __all__ = [
     "Assignment", "LanguageMeans", "StoryAssigner", "StoryItem", "StoryParams",
-    "alignment", "anchors", "body_vectors", "center", "is_opinion", "JOIN_DUPLICATE", "JOIN_SIMILAR", "NEW_STORY",
+    "alignment", "anchors", "body_vectors", "center", "is_opinion",
+    "JOIN_DUPLICATE", "JOIN_SIMILAR", "NEW_STORY",
 ]
