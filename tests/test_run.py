@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 def write_config(tmp: Path) -> Path:
     data = tmp / "data"
+    tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "newsmon.toml"
     config.write_text(
         f'[data]\ndir = "{data}"\nbusy_timeout = 5\n\n'
@@ -107,15 +108,19 @@ def query(db: Path, sql: str) -> list[tuple]:
     raise AssertionError(f"cannot read {db}")
 
 
+class EndedBefore(AssertionError):
+    """The run finished before the awaited moment was seen."""
+
+
 def wait_for(proc: subprocess.Popen[str], db: Path, condition: Callable[[Path], bool],
              what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"run ended (exit {proc.returncode}) before: {what}")
+            raise EndedBefore(f"run ended (exit {proc.returncode}) before: {what}")
         if db.exists() and condition(db):
             return
-        time.sleep(0.02)
+        time.sleep(0.005)
     raise AssertionError(f"timed out waiting for: {what}")
 
 
@@ -221,15 +226,24 @@ def test_status_shows_recent_runs_with_stage_durations_and_queues(clean: dict,
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_kill_9_at_any_moment_then_rerun_ends_as_a_clean_run(
         moment: str, clean: dict, server: DemoServer, tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    db = tmp_path / "data" / "newsmon.db"
-    proc = subprocess.Popen(newsmon_argv(config, "run"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, text=True, env=child_env(server), cwd=REPO)
-    try:
-        wait_for(proc, db, MOMENTS[moment], moment)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    # some moments last only milliseconds on an idle machine (the demo's 11 articles are
+    # assigned to stories in a blink): a run that ends before the moment was seen is tried
+    # again in a fresh folder, up to three times
+    for attempt in range(3):
+        config = write_config(tmp_path / f"try{attempt}")
+        db = tmp_path / f"try{attempt}" / "data" / "newsmon.db"
+        proc = subprocess.Popen(newsmon_argv(config, "run"), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, text=True, env=child_env(server),
+                                cwd=REPO)
+        try:
+            wait_for(proc, db, MOMENTS[moment], moment)
+            break
+        except EndedBefore:
+            if attempt == 2:
+                raise
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
     killed = query(db, "SELECT id, status FROM runs ORDER BY id")
     assert killed == [(1, "running")]
 
