@@ -185,6 +185,7 @@ def test_mission_alert_rules_on_unseen_sites(heldout) -> None:
     outcome = run_alerts(settings, store, backfill=True)
     alerts = [a for a in store.alerts.alerts() if a["kind"] == "match"]
     cfg = load_rules(settings.alerts.rules)
+    arts = {a.id: a for a in store.articles.get_many(list(gold))}
     report = {}
     with Searcher(settings) as searcher:
         for rule in cfg.rules:
@@ -195,7 +196,6 @@ def test_mission_alert_rules_on_unseen_sites(heldout) -> None:
                      for a in alerts if a["rule"] == rule.id]
             assert sorted(fired) == sorted(want), (rule.id, sorted(fired), sorted(want))
             every = dataclasses.replace(rule, min_score=0.0)
-            arts = {a.id: a for a in store.articles.get_many(list(gold))}
             scores = {gold[m.id]["id"]: (m.score, gold[m.id]["story"] in want)
                       for m in search_ids(searcher, store, every, list(gold), arts)}
             weakest = min(sc for sc, ok in scores.values() if ok)

@@ -124,6 +124,27 @@ def wait_for(proc: subprocess.Popen[str], db: Path, condition: Callable[[Path], 
     raise AssertionError(f"timed out waiting for: {what}")
 
 
+def kill_at(start: Callable[[Path], subprocess.Popen[str]], tmp: Path,
+            condition: Callable[[Path], bool], what: str) -> Path:
+    """Start a run in a fresh folder (``start(folder)``, its store in ``folder/data``) and kill -9
+    it once ``condition`` holds; returns that folder. Some moments last only a tenth of a second
+    on an idle machine (the index stage, the demo's 11 articles assigned to stories): a run that
+    ends before its moment was seen is tried again in another fresh folder, up to three times."""
+    for attempt in range(3):
+        folder = tmp / f"try{attempt}"
+        proc = start(folder)
+        try:
+            wait_for(proc, folder / "data" / "newsmon.db", condition, what)
+            return folder
+        except EndedBefore:
+            if attempt == 2:
+                raise
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+    raise AssertionError("unreachable")
+
+
 def step_running(stage: str) -> Callable[[Path], bool]:
     return lambda db: bool(query(db, "SELECT 1 FROM sqlite_master WHERE name='run_steps'")) \
         and bool(query(db, f"SELECT 1 FROM run_steps WHERE stage='{stage}' "
@@ -226,24 +247,14 @@ def test_status_shows_recent_runs_with_stage_durations_and_queues(clean: dict,
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_kill_9_at_any_moment_then_rerun_ends_as_a_clean_run(
         moment: str, clean: dict, server: DemoServer, tmp_path: Path) -> None:
-    # some moments last only milliseconds on an idle machine (the demo's 11 articles are
-    # assigned to stories in a blink): a run that ends before the moment was seen is tried
-    # again in a fresh folder, up to three times
-    for attempt in range(3):
-        config = write_config(tmp_path / f"try{attempt}")
-        db = tmp_path / f"try{attempt}" / "data" / "newsmon.db"
-        proc = subprocess.Popen(newsmon_argv(config, "run"), stdout=subprocess.DEVNULL,
+    def start(folder: Path) -> subprocess.Popen[str]:
+        config = write_config(folder)
+        return subprocess.Popen(newsmon_argv(config, "run"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, text=True, env=child_env(server),
                                 cwd=REPO)
-        try:
-            wait_for(proc, db, MOMENTS[moment], moment)
-            break
-        except EndedBefore:
-            if attempt == 2:
-                raise
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+
+    folder = kill_at(start, tmp_path, MOMENTS[moment], moment)
+    config, db = folder / "newsmon.toml", folder / "data" / "newsmon.db"
     killed = query(db, "SELECT id, status FROM runs ORDER BY id")
     assert killed == [(1, "running")]
 

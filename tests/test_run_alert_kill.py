@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -22,8 +21,8 @@ import pytest
 
 from newsmon.demo_server import DEMO_SITE, DemoServer
 from newsmon.index.defaults import default_file
-from tests.test_run import (REPO, EndedBefore, child_env, newsmon_argv, query, snapshot,
-                            step_running, wait_for, write_config)
+from tests.test_run import (REPO, child_env, kill_at, newsmon_argv, query, snapshot,
+                            step_running, write_config)
 
 pytestmark = pytest.mark.slow
 
@@ -168,25 +167,17 @@ def test_kill_9_during_a_run_with_alerts_to_send_then_rerun_sends_each_once(
         moment: str, clean: dict, phase1: Path, server: DemoServer, receiver: Receiver,
         tmp_path: Path) -> None:
     server.set_phase(2)
-    # a stage can last only a tenth of a second on an idle machine (the index stage): a run that
-    # ends before the moment was seen is tried again from a fresh copy, up to three times
-    for attempt in range(3):
-        config = from_phase1(phase1, tmp_path / f"try{attempt}")
-        data = tmp_path / f"try{attempt}" / "data"
-        db = data / "newsmon.db"
+
+    def start(folder: Path) -> subprocess.Popen[str]:
+        config = from_phase1(phase1, folder)
         receiver.reset()
-        proc = subprocess.Popen(newsmon_argv(config, "run"), stdout=subprocess.DEVNULL,
+        return subprocess.Popen(newsmon_argv(config, "run"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, text=True,
                                 env=env_for(server, receiver), cwd=REPO)
-        try:
-            wait_for(proc, db, lambda path: MOMENTS[moment](path, receiver), moment)
-            break
-        except EndedBefore:
-            if attempt == 2:
-                raise
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+
+    folder = kill_at(start, tmp_path, lambda path: MOMENTS[moment](path, receiver), moment)
+    config, data = folder / "newsmon.toml", folder / "data"
+    db = data / "newsmon.db"
     assert query(db, "SELECT id, status FROM runs ORDER BY id")[-1][1] == "running"
 
     rerun = subprocess.run(newsmon_argv(config, "run", "--json"), capture_output=True,
