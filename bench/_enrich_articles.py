@@ -11,7 +11,7 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from newsmon.index.article import Article
+from newsmon.index.core.article import Article
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
 

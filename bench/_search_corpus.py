@@ -18,7 +18,7 @@ from _enrich_articles import devset_records  # noqa: E402 - bench/ is on sys.pat
 
 from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder
 from newsmon.enrich.text import normalize, tokenize
-from newsmon.index.backend import IndexDoc
+from newsmon.index.search.backend import IndexDoc
 
 MODEL = DEFAULT_MODEL
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._enrich_articles import synthetic_articles  # noqa: E402
 from newsmon.enrich.embed import document_chunks  # noqa: E402
 from newsmon.enrich.pipeline import build_context, enrich_store  # noqa: E402
-from newsmon.index.settings import DataSettings, Settings  # noqa: E402
+from newsmon.index.core.settings import DataSettings, Settings  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
 
 

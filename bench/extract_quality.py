@@ -39,7 +39,7 @@ from bench._metrics import (  # noqa: E402
 from newsmon.crawler.dates import parse_date  # noqa: E402
 from newsmon.crawler.extract import extract_article  # noqa: E402
 from newsmon.crawler.page import Page  # noqa: E402
-from newsmon.index.errors import ExtractError  # noqa: E402
+from newsmon.index.core.errors import ExtractError  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CORPORA = SHARED / "corpora"

@@ -25,7 +25,7 @@ from bench.extract_quality import (  # noqa: E402
     FETCHED, _fundus_eval, _fundus_jp, _mercury_ja, _naeb, _read, _scrapinghub)
 from newsmon.crawler.extract import extract_article  # noqa: E402
 from newsmon.crawler.page import Page  # noqa: E402
-from newsmon.index.errors import ExtractError  # noqa: E402
+from newsmon.index.core.errors import ExtractError  # noqa: E402
 
 _NOT_FREE = re.compile(rb'"isAccessibleForFree"\s*:\s*"?(false|False|FALSE)"?')
 

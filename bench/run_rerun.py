@@ -54,7 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from newsmon.demo_server import DemoServer  # noqa: E402
+from newsmon.demo.server import DemoServer  # noqa: E402
 
 DEVSET = ROOT.parent / "shared" / "devset" / "articles.jsonl"
 HOST = "bench-news.example"

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _search_corpus import MODEL, Corpus  # noqa: E402
 
-from newsmon.index.embedded import EmbeddedBackend  # noqa: E402
-from newsmon.index.repos.changes import SearchText  # noqa: E402
-from newsmon.index.settings import DataSettings, IndexSettings, Settings  # noqa: E402
+from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
+from newsmon.index.store.repos.changes import SearchText  # noqa: E402
+from newsmon.index.core.settings import DataSettings, IndexSettings, Settings  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
-from newsmon.search import SearchRequest, Searcher  # noqa: E402
+from newsmon.app.search import SearchRequest, Searcher  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -154,7 +154,7 @@ def main() -> None:
             report(mode, r, base)
         gc.collect()
     if args.es_url:
-        from newsmon.index.elastic import ElasticBackend
+        from newsmon.index.search.elastic import ElasticBackend
 
         for n in args.es_sizes or args.sizes:
             alias = f"newsmon-bench-{uuid.uuid4().hex[:8]}"

@@ -6,7 +6,7 @@
 Two child processes answer the same workload (the devset's queries in the three modes, some
 with filters, plus coverage per day, stats, articles and stories):
 
-- baseline: a plain Python process that opens `newsmon.search.Searcher` and calls it directly;
+- baseline: a plain Python process that opens `newsmon.app.search.Searcher` and calls it directly;
 - serve:    `newsmon serve --port 0`, called over HTTP by this process.
 
 For each, the peak resident set size comes from os.wait4's rusage (ru_maxrss) when the child
@@ -60,9 +60,9 @@ def workload() -> list[dict]:
 
 # -- the baseline child: the bare Searcher -----------------------------------------------------
 def bare_main(data_dir: str) -> None:
-    from newsmon.cmd_export import parse_since
-    from newsmon.search import SearchRequest, Searcher
-    from newsmon.settings import load_settings
+    from newsmon.cli.commands.export import parse_since
+    from newsmon.app.search import SearchRequest, Searcher
+    from newsmon.app.settings import load_settings
 
     # only the engine comes from the environment (--engine), as for `newsmon serve`
     engine = {k: v for k, v in os.environ.items() if k == "NEWSMON_ENRICH__ENGINE"}

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from newsmon.enrich.pipeline import _language_means, _pool_item, build_context, enrich_store  # noqa: E402
 from newsmon.enrich.stories import LanguageMeans, StoryAssigner, StoryParams  # noqa: E402
-from newsmon.index.article import Article  # noqa: E402
-from newsmon.index.settings import Settings  # noqa: E402
+from newsmon.index.core.article import Article  # noqa: E402
+from newsmon.index.core.settings import Settings  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
 
 DEVSET = ROOT.parent / "shared" / "devset"

@@ -73,8 +73,8 @@ def main() -> None:
 
     import newsmon.enrich.stories as stories
     from newsmon.enrich.pipeline import enrich_store
-    from newsmon.index.article import Article
-    from newsmon.index.settings import DataSettings, Settings
+    from newsmon.index.core.article import Article
+    from newsmon.index.core.settings import DataSettings, Settings
     from newsmon.index.store import Store
     from tests.helpers.heldout import labels
 

@@ -1,1 +1,1 @@
-"""Bundled defaults, installed as the data package ``newsmon.defaults``; see newsmon.index.defaults."""
+"""Bundled defaults, installed as the data package ``newsmon.defaults``; see newsmon.index.core.defaults."""

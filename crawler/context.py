@@ -26,9 +26,9 @@ from scrapy import signals
 
 from newsmon.crawler.sources import Source
 from newsmon.crawler.stats import CrawlCounters, CrawlProgress, CrawlStats
-from newsmon.index import reasons
-from newsmon.index.article import Article
-from newsmon.index.settings import CrawlSettings, Settings
+from newsmon.index.core import reasons
+from newsmon.index.core.article import Article
+from newsmon.index.core.settings import CrawlSettings, Settings
 from newsmon.index.store import FAILED, REJECTED, SKIPPED, Store
 
 if TYPE_CHECKING:

@@ -24,8 +24,8 @@ import lxml.html
 
 from newsmon.crawler.dates import parse_date
 from newsmon.crawler.urls import absolute, host_of
-from newsmon.index.errors import FetchError
-from newsmon.index import reasons
+from newsmon.index.core.errors import FetchError
+from newsmon.index.core import reasons
 
 __all__ = [
     "Entry",

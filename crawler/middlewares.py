@@ -41,7 +41,7 @@ from twisted.web._newclient import ResponseFailed
 
 from newsmon.crawler.context import GONE, CrawlContext
 from newsmon.crawler.sniff import non_html_reason
-from newsmon.index import reasons
+from newsmon.index.core import reasons
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -21,7 +21,7 @@ from pathlib import Path
 from newsmon.crawler.context import JOB_SETTING, CrawlContext, CrawlJob
 from newsmon.crawler.sources import Source, load_sources, select_sources
 from newsmon.crawler.stats import CrawlProgress, CrawlStats
-from newsmon.index.settings import DataSettings, Settings
+from newsmon.index.core.settings import DataSettings, Settings
 from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from newsmon.index.settings import CrawlSettings
+from newsmon.index.core.settings import CrawlSettings
 
 __all__ = ["scrapy_settings"]
 

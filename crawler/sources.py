@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 from newsmon.crawler.urls import Domains, host_of
-from newsmon.index.errors import ConfigError
-from newsmon.index.yamlfile import load_yaml
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.yamlfile import load_yaml
 
 LANGS = ("en", "ja")
 KEYS = {

@@ -26,9 +26,10 @@ from newsmon.crawler.sniff import non_html_reason
 from newsmon.crawler.page import Page
 from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
-from newsmon.index.errors import FetchError
-from newsmon.index.store import DISCOVERED, NOT_MODIFIED, utcnow
-from newsmon.index import reasons
+from newsmon.index.core.errors import FetchError
+from newsmon.index.core.times import utcnow
+from newsmon.index.store import DISCOVERED, NOT_MODIFIED
+from newsmon.index.core import reasons
 
 log = logging.getLogger(__name__)
 

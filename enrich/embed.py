@@ -32,9 +32,9 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from newsmon.index.codec import vector_from_bytes, vector_to_bytes  # re-exported
-from newsmon.index.errors import ConfigError
-from newsmon.index.settings import Settings
+from newsmon.index.core.codec import vector_from_bytes, vector_to_bytes  # re-exported
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 
 from newsmon.enrich.text import PhraseMatcher, analyze
-from newsmon.index.errors import ConfigError
-from newsmon.index.yamlfile import load_yaml
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.yamlfile import load_yaml
 
 __all__ = ["Entity", "Gazetteer", "load_gazetteer", "find_entities", "ENTITY_TYPES"]
 

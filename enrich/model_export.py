@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsmon.index.errors import ConfigError
+from newsmon.index.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -66,12 +66,12 @@ from newsmon.enrich.stories import anchors as story_anchors
 from newsmon.enrich.title_affix import TitleAffixRule, learn, strip
 from newsmon.enrich.title_affix import restore as restore_title
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
-from newsmon.index.article import Article, Stage
-from newsmon.index.repos.boilerplate import BoilerplateRepo
-from newsmon.index.errors import ConfigError
-from newsmon.index.defaults import defaults_dir
-from newsmon.index.settings import EnrichSettings, Settings
-from newsmon.index.repos.vectors import EmbeddingRow, PoolRow, StoryMember
+from newsmon.index.core.article import Article, Stage
+from newsmon.index.store.repos.boilerplate import BoilerplateRepo
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.defaults import defaults_dir
+from newsmon.index.core.settings import EnrichSettings, Settings
+from newsmon.index.store.repos.vectors import EmbeddingRow, PoolRow, StoryMember
 from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)

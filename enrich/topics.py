@@ -28,8 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from newsmon.enrich.text import PhraseMatcher, Sentence, analyze, normalize
-from newsmon.index.errors import ConfigError
-from newsmon.index.yamlfile import load_yaml
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.yamlfile import load_yaml
 
 __all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic_vectors"]
 

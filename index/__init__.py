@@ -3,8 +3,8 @@
 Imports neither Scrapy nor the crawler, the enricher or any model: callers compute vectors
 themselves (the one-way arrows newsmon → crawler, enrich → index).
 """
-from newsmon.index.article import Article, Stage, Status, article_id
-from newsmon.index.errors import (
+from newsmon.index.core.article import Article, Stage, Status, article_id
+from newsmon.index.core.errors import (
     ConfigError,
     DeliveryError,
     ExtractError,

@@ -1,5 +1,5 @@
 import sys
 
-from newsmon.cli import main
+from newsmon.cli.main import main
 
 sys.exit(main())

@@ -93,8 +93,8 @@ def _enrich_devset(data_dir: Path, engine: str):
     from datetime import datetime
 
     from newsmon.enrich.pipeline import enrich_store
-    from newsmon.index.article import Article
-    from newsmon.index.settings import DataSettings, Settings
+    from newsmon.index.core.article import Article
+    from newsmon.index.core.settings import DataSettings, Settings
     from newsmon.index.store import Store
 
     devset = _shared_subdir("devset")

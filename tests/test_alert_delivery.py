@@ -15,8 +15,8 @@ from newsmon.alerts import status_lines
 from newsmon.alerts.deliver import deliver_pending
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
-from newsmon.index.repos.alerts import NewAlert, idempotency_key
-from newsmon.index.settings import Settings
+from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
+from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 from tests.helpers.receiver import start_receiver
 

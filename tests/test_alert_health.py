@@ -9,7 +9,7 @@ import pytest
 
 from newsmon.alerts import health
 from newsmon.alerts.rules import Channel, HealthConfig
-from newsmon.index.article import Article
+from newsmon.index.core.article import Article
 from newsmon.index.store import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

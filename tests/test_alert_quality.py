@@ -27,8 +27,8 @@ import yaml
 from newsmon.alerts import run_alerts
 from newsmon.alerts.evaluate import changed_ids, search_ids
 from newsmon.alerts.rules import load_rules
-from newsmon.index.article import Article
-from newsmon.index.settings import Settings
+from newsmon.index.core.article import Article
+from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
@@ -87,7 +87,7 @@ def _rules_file(tmp: Path) -> Path:
 def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The same scenario on each search backend (the real Elasticsearch node under `es`)."""
     from newsmon.enrich.pipeline import enrich_store
-    from newsmon.indexing import index_store
+    from newsmon.app.indexing import index_store
 
     tmp = tmp_path_factory.mktemp(f"alert-quality-{request.param}")
     settings = Settings().replace("data", dir=tmp).replace(
@@ -185,7 +185,7 @@ def test_thresholds_have_a_margin(scenario) -> None:
     Baltic cable story)."""
     import dataclasses
 
-    from newsmon.search import Searcher
+    from newsmon.app.search import Searcher
 
     settings = scenario["settings"]
     cfg = load_rules(settings.alerts.rules)

@@ -7,8 +7,8 @@ import pytest
 
 from newsmon.alerts import load_config
 from newsmon.alerts.rules import load_rules
-from newsmon.index.errors import ConfigError
-from newsmon.settings import load_settings
+from newsmon.index.core.errors import ConfigError
+from newsmon.app.settings import load_settings
 
 GOOD = """
 version: 1
@@ -128,7 +128,7 @@ def test_settings_key_alerts_rules_is_resolved_against_its_file(tmp_path: Path) 
 
 
 def test_the_demo_rule_is_the_shipped_pact_rule() -> None:
-    from newsmon.index.defaults import default_file
+    from newsmon.index.core.defaults import default_file
 
     shipped = load_rules(default_file("alerts.yaml")).rule("japan-uk-pact")
     demo = load_rules(default_file("demo/alerts.yaml")).rule("japan-uk-pact")

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from newsmon.alerts import run_alerts
-from newsmon.cli import main
-from newsmon.index.article import article_id
+from newsmon.cli.main import main
+from newsmon.index.core.article import article_id
 from newsmon.index.store import Store
-from newsmon.settings import load_settings
+from newsmon.app.settings import load_settings
 from tests.helpers.crawlproc import run_crawl_process
 from tests.helpers.receiver import start_receiver
 from tests.test_alert_quality import EXTRA_RULES, SHIPPED
@@ -93,7 +93,7 @@ max_attempts = 5
 
 def _ingest(settings, srv, phase: int) -> None:
     from newsmon.enrich.pipeline import enrich_store
-    from newsmon.indexing import index_store
+    from newsmon.app.indexing import index_store
 
     srv.phase = phase
     result = run_crawl_process(settings.data.dir, settings.crawl.sources,
@@ -214,7 +214,7 @@ def _mails(smtp, before: int) -> list:
 
 
 def _drop_es_index(url: str, alias: str) -> None:
-    from newsmon.index.elastic import ElasticBackend
+    from newsmon.index.search.elastic import ElasticBackend
 
     be = ElasticBackend(url, alias=alias)
     try:

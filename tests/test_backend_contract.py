@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from newsmon.index import backend as engine
-from newsmon.index.backend import Filters, IndexDoc, ModelMismatch, Query
-from newsmon.index.errors import ConfigError
+from newsmon.index.search import backend as engine
+from newsmon.index.search.backend import Filters, IndexDoc, ModelMismatch, Query
+from newsmon.index.core.errors import ConfigError
 from newsmon.index.store import Store
 
 MODEL = "test:4d"
@@ -48,14 +48,14 @@ DOCS = [
 
 def _open(kind: str, tmp_path, request):
     if kind.startswith("sqlite"):
-        from newsmon.index.embedded import EmbeddedBackend
+        from newsmon.index.search.embedded import EmbeddedBackend
 
         store = Store(tmp_path / "contract.db")
         request.addfinalizer(store.close)
         # "sqlite-cached": keyword queries answered by the in-memory BM25 cache, built at once
         return EmbeddedBackend(store, keyword_cache=kind == "sqlite-cached",
                                build_in_background=False)
-    from newsmon.index.elastic import ElasticBackend
+    from newsmon.index.search.elastic import ElasticBackend
 
     # "elasticsearch-analyzers": a node with kuromoji and english, text analysed by them
     es_url = request.getfixturevalue("es_analysis_url" if kind == "elasticsearch-analyzers"
@@ -232,7 +232,7 @@ def test_elasticsearch_vectors_are_int8_quantised_and_rescored_to_exact_order(
 def test_facets_counted_from_the_hits_equal_the_backends_facets(loaded, filters) -> None:
     """The Searcher counts facets from its hits' own fields (no extra round trip): the same
     counts as the backend's ``facets`` over those ids."""
-    from newsmon.search import hit_facets
+    from newsmon.app.search import hit_facets
 
     hits = loaded.keyword(("gcap", "日英", "rare", "ramen", "協力"), filters, 10)
     hits += [h for h in loaded.semantic(_vec(1, 1, 1, 1), filters, 10)

@@ -10,8 +10,8 @@ import pytest
 
 from newsmon.enrich.boilerplate import BoilerplateRule, block_key, boilerplate_keys, clean, restore
 from newsmon.enrich.pipeline import build_context, enrich_store
-from newsmon.index.article import Article
-from newsmon.index.settings import Settings
+from newsmon.index.core.article import Article
+from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 from tests.test_enrich_pipeline import HashingEmbedder
 

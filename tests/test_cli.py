@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from newsmon.index import reasons
-from newsmon.index.article import Article, Stage, Status
+from newsmon.index.core import reasons
+from newsmon.index.core.article import Article, Stage, Status
 from newsmon.index.store import FAILED, REJECTED, STORED, Store
-from newsmon.cli import cli, main
-from newsmon.cmd_export import parse_since
-from newsmon.demo_server import DemoServer
-from newsmon.lock import LockHeld, RunLock, read_holder, running_holder
+from newsmon.cli.main import cli, main
+from newsmon.cli.commands.export import parse_since
+from newsmon.demo.server import DemoServer
+from newsmon.app.lock import LockHeld, RunLock, read_holder, running_holder
 from tests.helpers.served import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -301,7 +301,7 @@ def test_lock_of_a_killed_process_is_free(tmp_path: Path) -> None:
     path = tmp_path / "newsmon.lock"
     code = textwrap.dedent(f"""
         import sys, time
-        from newsmon.lock import RunLock
+        from newsmon.app.lock import RunLock
         RunLock({str(path)!r}, "run").acquire()
         print("locked", flush=True)
         time.sleep(120)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bench._metrics import norm_ja
-from newsmon.index import reasons
+from newsmon.index.core import reasons
 from tests.helpers.crawlproc import ROOT, TEST_SETTINGS, run_crawl_process
 from tests.helpers.webserver import CORPORA, sources_yaml, start_news_site
 
@@ -192,7 +192,7 @@ def test_second_crawl_fetches_no_stored_article_and_gets_304s(crawled):
 def test_run_crawl_runs_once_per_process(tmp_path):
     code = (
         "from newsmon.crawler.run import run_crawl\n"
-        "from newsmon.index.settings import Settings, DataSettings\n"
+        "from newsmon.index.core.settings import Settings, DataSettings\n"
         "from newsmon.index.store import Store\n"
         f"store = Store({str(tmp_path / 'n.db')!r})\n"
         "s = Settings(data=DataSettings(dir=" + repr(str(tmp_path)) + "))\n"

@@ -16,9 +16,9 @@ from newsmon.crawler.context import JOB_SETTING, CrawlContext, CrawlJob
 from newsmon.crawler.scrapy_settings import scrapy_settings
 from newsmon.crawler.sources import Source
 from newsmon.crawler.spider import NewsSpider
-from newsmon.index import reasons
-from newsmon.index.article import Article
-from newsmon.index.settings import DataSettings, Settings
+from newsmon.index.core import reasons
+from newsmon.index.core.article import Article
+from newsmon.index.core.settings import DataSettings, Settings
 from newsmon.index.store import Store
 
 SOURCE = Source(id="s", name="S", langs=("en",), feeds=("http://news.example/feed",))

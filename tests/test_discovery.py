@@ -18,7 +18,7 @@ from newsmon.crawler.discovery import (
     sniff,
 )
 from newsmon.crawler.dates import parse_date
-from newsmon.index.errors import FetchError
+from newsmon.index.core.errors import FetchError
 from tests.helpers.webserver import DEVSET
 
 SITE = DEVSET / "site"

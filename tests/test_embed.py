@@ -14,7 +14,7 @@ from newsmon.enrich.embed import (
     vector_from_bytes,
     vector_to_bytes,
 )
-from newsmon.index.errors import ConfigError
+from newsmon.index.core.errors import ConfigError
 
 PAIRS = [
     ("Britain and Japan signed a cyber security partnership to protect power grids.",
@@ -148,7 +148,7 @@ def test_vector_bytes_round_trip(embedder: Embedder) -> None:
 
 def test_exported_models_are_shared_by_data_folders_unless_one_has_its_own(tmp_path, monkeypatch):
     from newsmon.enrich.embed import model_cache
-    from newsmon.index.settings import DataSettings, Settings
+    from newsmon.index.core.settings import DataSettings, Settings
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     a = Settings(data=DataSettings(dir=tmp_path / "a"))

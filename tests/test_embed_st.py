@@ -30,7 +30,7 @@ from newsmon.enrich.embed import (
     token_windows,
 )
 from newsmon.enrich.model_export import META, E5S1, bundled_model_file, read_e5s1
-from newsmon.index.article import Article
+from newsmon.index.core.article import Article
 from newsmon.index.store import Store
 from tests.helpers.models import link_model_cache
 
@@ -230,7 +230,7 @@ PICK = ("en-002", "en-003", "en-006", "ja-004", "ja-017", "en-012", "ja-009")
 
 def _cli(data: Path, *args: str, engine: str | None = None, model: str | None = None,
          monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
-    from newsmon.cli import main
+    from newsmon.cli.main import main
 
     for key, value in (("ENGINE", engine), ("MODEL", model)):
         if value is None:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from newsmon.enrich.pipeline import DEFAULTS_DIR, build_context, enrich_store
-from newsmon.index.article import Article, Stage
-from newsmon.index.settings import Settings
+from newsmon.index.core.article import Article, Stage
+from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
@@ -189,7 +189,7 @@ def test_an_empty_article_is_counted_with_its_reason(tmp_path: Path, settings: S
 
 
 def test_cli_enrich_json_and_exit_codes(tmp_path: Path) -> None:
-    from newsmon.cli import main
+    from newsmon.cli.main import main
 
     recs = _records()
     data = tmp_path / "data"

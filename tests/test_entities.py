@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from newsmon.enrich.entities import load_gazetteer, find_entities
-from newsmon.index.errors import ConfigError
+from newsmon.index.core.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "entities.yaml"
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset" / "articles.jsonl"

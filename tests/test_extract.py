@@ -11,9 +11,9 @@ import pytest
 from newsmon.crawler.extract import REASONS, extract_article
 from newsmon.crawler.page import Page
 from newsmon.crawler.urls import Domains
-from newsmon.index import reasons
-from newsmon.index.article import Article, Status
-from newsmon.index.errors import ExtractError
+from newsmon.index.core import reasons
+from newsmon.index.core.article import Article, Status
+from newsmon.index.core.errors import ExtractError
 
 FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 JST = ZoneInfo("Asia/Tokyo")

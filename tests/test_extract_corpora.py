@@ -22,8 +22,8 @@ from newsmon.crawler.dates import parse_date
 from newsmon.crawler.extract import extract_article
 from newsmon.crawler.page import Page
 from newsmon.crawler.text import normalize as norm
-from newsmon.index.article import Article, Status
-from newsmon.index.errors import ExtractError
+from newsmon.index.core.article import Article, Status
+from newsmon.index.core.errors import ExtractError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEVSET = SHARED / "devset"

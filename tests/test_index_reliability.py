@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.index.article import Article
+from newsmon.index.core.article import Article
 from newsmon.index.store import Store
 
 from tests.helpers.tcpproxy import TcpProxy

@@ -4,10 +4,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from newsmon.cli import EXIT_OK, EXIT_USAGE, main
-from newsmon.cmd_init import FILES, settings_text
+from newsmon.cli.main import EXIT_OK, EXIT_USAGE, main
+from newsmon.cli.commands.init import FILES, settings_text
 from newsmon.crawler.sources import load_sources
-from newsmon.settings import load_settings
+from newsmon.app.settings import load_settings
 
 
 def test_init_writes_starter_files_that_load(tmp_path: Path, capsys) -> None:

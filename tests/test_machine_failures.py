@@ -152,8 +152,8 @@ def test_a_disk_that_fills_up_mid_crawl_exits_6_and_the_next_run_stores_everythi
     first batch that does not fit stops the crawl (exit 6, one line). Copied to a disk with
     room, the store is intact and the next crawl stores every article: what did not fit is
     fetched again, nothing is lost or stored twice."""
-    from newsmon.demo_server import DEMO_SITE, DemoServer
-    from newsmon.index.defaults import default_file
+    from newsmon.demo.server import DEMO_SITE, DemoServer
+    from newsmon.index.core.defaults import default_file
 
     seed = tmp_path / "seed"
     make_store(seed)

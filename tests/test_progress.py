@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from newsmon.progress import ProgressView
+from newsmon.app.progress import ProgressView
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -56,7 +56,7 @@ def test_terminal_view_shows_a_row_per_stage_with_counts_rate_and_elapsed() -> N
 
 
 def test_log_lines_written_while_the_view_is_live_print_above_it() -> None:
-    from newsmon.cli import configure_logging
+    from newsmon.cli.main import configure_logging
 
     clock, out = FakeClock(), Terminal()
     old_stderr, sys.stderr = sys.stderr, out

@@ -43,7 +43,7 @@ def _norm(text: str) -> str:
 @pytest.fixture(scope="module")
 def heldout(tmp_path_factory: pytest.TempPathFactory):
     from newsmon.enrich.pipeline import enrich_store
-    from newsmon.index.settings import Settings
+    from newsmon.index.core.settings import Settings
     from newsmon.index.store import Store
 
     servers = start_heldout_sites()
@@ -172,10 +172,10 @@ def test_mission_alert_rules_on_unseen_sites(heldout) -> None:
     from newsmon.alerts import run_alerts
     from newsmon.alerts.evaluate import search_ids
     from newsmon.alerts.rules import load_rules
-    from newsmon.index.defaults import default_file
-    from newsmon.index.settings import Settings
-    from newsmon.indexing import index_store
-    from newsmon.search import Searcher
+    from newsmon.index.core.defaults import default_file
+    from newsmon.index.core.settings import Settings
+    from newsmon.app.indexing import index_store
+    from newsmon.app.search import Searcher
 
     store, truth = heldout["store"], heldout["truth"]
     settings = Settings().replace("data", dir=heldout["data"]).replace(

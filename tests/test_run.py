@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.demo_server import DEMO_SITE, DemoServer
-from newsmon.index.defaults import default_file
-from newsmon.index.run_records import RunRecords
+from newsmon.demo.server import DEMO_SITE, DemoServer
+from newsmon.index.core.defaults import default_file
+from newsmon.index.store.run_records import RunRecords
 from newsmon.index.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

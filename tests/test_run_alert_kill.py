@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.demo_server import DEMO_SITE, DemoServer
-from newsmon.index.defaults import default_file
+from newsmon.demo.server import DEMO_SITE, DemoServer
+from newsmon.index.core.defaults import default_file
 from tests.test_run import (REPO, child_env, kill_at, newsmon_argv, query, snapshot,
                             step_running, write_config)
 

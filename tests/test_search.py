@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.cli import main
-from newsmon.index.errors import ConfigError
-from newsmon.index.settings import DataSettings, IndexSettings, Settings
+from newsmon.cli.main import main
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.settings import DataSettings, IndexSettings, Settings
 from newsmon.index.store import Store
-from newsmon.indexing import index_store
-from newsmon.search import SearchRequest, Searcher, snippet
+from newsmon.app.indexing import index_store
+from newsmon.app.search import SearchRequest, Searcher, snippet
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
 

@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from newsmon.index.settings import DataSettings, IndexSettings, Settings
-from newsmon.indexing import index_store
-from newsmon.search import SearchRequest, Searcher
+from newsmon.index.core.settings import DataSettings, IndexSettings, Settings
+from newsmon.app.indexing import index_store
+from newsmon.app.search import SearchRequest, Searcher
 
 from tests.helpers.search_eval import HELD_OUT, ModeScores, evaluate, load, overlap_at_10
 

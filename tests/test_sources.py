@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from newsmon.crawler.sources import KEYS, Source, load_sources, select_sources
-from newsmon.index.errors import ConfigError
+from newsmon.index.core.errors import ConfigError
 
 SOURCES_FILE = Path(__file__).resolve().parents[1] / "config" / "sources.yaml"
 

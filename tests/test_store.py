@@ -6,11 +6,11 @@ import sqlite3
 import numpy as np
 import pytest
 
-from newsmon.index.article import Article
-from newsmon.index.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
-from newsmon.index.errors import StoreError
-from newsmon.index.migrations import MIGRATIONS
-from newsmon.index.repos.vectors import EmbeddingRow, StoryMember
+from newsmon.index.core.article import Article
+from newsmon.index.core.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
+from newsmon.index.core.errors import StoreError
+from newsmon.index.store.migrations import MIGRATIONS
+from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
 from newsmon.index.store import Store
 
 

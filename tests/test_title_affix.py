@@ -10,9 +10,9 @@ import pytest
 
 from newsmon.enrich.pipeline import build_context, enrich_store, text_hash
 from newsmon.enrich.title_affix import TitleAffixRule, learn, restore, segments, strip
-from newsmon.index.article import Article
-from newsmon.index.errors import ConfigError
-from newsmon.index.settings import EnrichSettings, Settings
+from newsmon.index.core.article import Article
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.settings import EnrichSettings, Settings
 from tests.test_boilerplate import setup  # noqa: F401 - the store + context fixture
 from tests.test_enrich_pipeline import HashingEmbedder
 

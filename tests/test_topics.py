@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from newsmon.enrich.topics import load_topics, score_topics, topic_vectors
-from newsmon.index.errors import ConfigError
+from newsmon.index.core.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "topics.yaml"
 

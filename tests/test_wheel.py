@@ -45,7 +45,7 @@ def test_wheel_installs_one_namespace_with_its_data(installed: Path) -> None:
     site = Path(purelib.strip())
     assert not any((site / name).exists() for name in ("crawler", "enrich", "index", "config"))
     for data in ("defaults/newsmon.toml", "defaults/init/alerts.yaml", "defaults/demo/sources.yaml",
-                 "demo_site/www.harbour-times.example/index.html", "crawler/extract/__init__.py",
+                 "demo/site/www.harbour-times.example/index.html", "crawler/extract/__init__.py",
                  "web/index.html", "web/app.js", "web/app.css"):
         assert (site / "newsmon" / data).is_file(), data
     assert sysconfig.get_paths()["purelib"] != str(site)  # not this test's own environment

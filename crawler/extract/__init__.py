@@ -38,9 +38,9 @@ from newsmon.crawler.extract.visible import body_end, title_tag, visible
 from newsmon.crawler.page import Page
 from newsmon.crawler.text import clean_space
 from newsmon.crawler.urls import Domains, choose_canonical
-from newsmon.index.article import Article
-from newsmon.index.errors import ExtractError
-from newsmon.index import reasons
+from newsmon.index.core.article import Article
+from newsmon.index.core.errors import ExtractError
+from newsmon.index.core import reasons
 
 __all__ = ["REASONS", "extract_article"]
 

@@ -8,7 +8,7 @@
     deliver.py   the outbox loop: retries with backoff, parking, one channel never blocks another
     service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store)
 
-The tables live in newsmon.index.repos.alerts (store.alerts; migration 4).
+The tables live in newsmon.index.store.repos.alerts (store.alerts; migration 4).
 """
 from newsmon.alerts.service import AlertOutcome, load_config, run_alerts, status, status_lines
 

@@ -24,8 +24,8 @@ from typing import Any, Mapping
 from newsmon import __version__
 from newsmon.alerts.render import Message
 from newsmon.alerts.rules import Channel
-from newsmon.index.errors import DeliveryError
-from newsmon.index.settings import AlertsSettings
+from newsmon.index.core.errors import DeliveryError
+from newsmon.index.core.settings import AlertsSettings
 
 FILE_TAIL_BYTES = 256 * 1024
 

@@ -19,9 +19,9 @@ from typing import Any, Mapping
 from newsmon.alerts.channels import send
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
-from newsmon.index.repos.alerts import PARKED, AlertRepo
-from newsmon.index.errors import DeliveryError
-from newsmon.index.settings import Settings
+from newsmon.index.store.repos.alerts import PARKED, AlertRepo
+from newsmon.index.core.errors import DeliveryError
+from newsmon.index.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from newsmon.alerts.rules import Rule
-from newsmon.index.repos.alerts import AlertRepo, NewAlert
+from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,8 @@ def mentions(article: Any) -> dict[str, int]:
 def search_ids(searcher: Any, store: Any, rule: Rule, ids: list[str],
                articles: dict[str, Any]) -> list[Match]:
     """Matches of the rule's saved search among ``ids`` at or above its ``min_score``."""
-    from newsmon.search import SearchRequest
-    from newsmon.searchtext import query_tokens
+    from newsmon.app.search import SearchRequest
+    from newsmon.app.searchtext import query_tokens
 
     query_terms = set(query_tokens(rule.query)) if rule.mode == "keyword" else set()
     min_topic = next((m for _, m in rule.topics if m is not None), None)

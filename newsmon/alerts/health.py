@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from newsmon.alerts.rules import HealthConfig
-from newsmon.index.repos.alerts import AlertRepo, NewAlert
+from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
 
 LISTING_KINDS = ("feed", "sitemap", "section")
 OK_OUTCOMES = ("discovered", "not_modified")

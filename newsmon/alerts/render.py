@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsmon.index.errors import ConfigError
+from newsmon.index.core.errors import ConfigError
 
 LANG_NAMES = {"en": "English", "ja": "Japanese (日本語)"}
 

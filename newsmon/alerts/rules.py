@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newsmon.index.errors import ConfigError
-from newsmon.index.yamlfile import load_yaml
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.yamlfile import load_yaml
 
 MODES = ("hybrid", "semantic", "keyword")
 LANGS = ("en", "ja")

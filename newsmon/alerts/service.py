@@ -25,11 +25,11 @@ from newsmon.alerts.deliver import DeliveryStats, deliver_pending
 from newsmon.alerts.evaluate import decide_rule
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, load_rules
-from newsmon.index.errors import ConfigError
-from newsmon.index.repos.alerts import idempotency_key
-from newsmon.index.settings import Settings
-from newsmon.index.yamlfile import load_yaml
-from newsmon.index.run_records import RUN_OK, RUN_PARTIAL
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.store.repos.alerts import idempotency_key
+from newsmon.index.core.settings import Settings
+from newsmon.index.core.yamlfile import load_yaml
+from newsmon.index.store.run_records import RUN_OK, RUN_PARTIAL
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
                 outcome.per_rule[r.id] = {"waiting": True, "baseline": True, "watermark": 0}
                 continue  # nothing indexed yet: the baseline waits for the first articles
             if searcher is None:
-                from newsmon.search import Searcher
+                from newsmon.app.search import Searcher
                 searcher = Searcher(settings)
             decision = decide_rule(r, store, repo, searcher, end=end, first=first,
                                    backfill=backfill, now=now)

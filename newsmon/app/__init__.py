@@ -5,5 +5,5 @@
     newsmon.app.outcome                                  StageOutcome, RunOutcome, exit codes
     newsmon.app.failures                                 busy/corrupt/full/read-only → exit code
 
-The click command modules (newsmon/cmd_*.py) only parse, call these and print.
+The click command modules (newsmon/cli/commands/) only parse, call these and print.
 """

@@ -22,12 +22,12 @@ from typing import Any
 from newsmon.app import stages as _stages
 from newsmon.app.outcome import RunOutcome, StageOutcome
 from newsmon.crawler.sources import Source, load_sources, select_sources
-from newsmon.index.errors import ConfigError
-from newsmon.index.run_records import RUN_FAILED, RunRecords
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.store.run_records import RUN_FAILED, RunRecords
 from newsmon.index.store import Store
-from newsmon.lock import RunLock
-from newsmon.progress import ProgressView, StageProgress
-from newsmon.settings import Settings
+from newsmon.app.lock import RunLock
+from newsmon.app.progress import ProgressView, StageProgress
+from newsmon.app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from newsmon.index import backend as engine
-from newsmon.index.backend import Filters, IndexDoc, Query
-from newsmon.index.elastic import ElasticBackend
+from newsmon.index.search import backend as engine
+from newsmon.index.search.backend import Filters, IndexDoc, Query
+from newsmon.index.search.elastic import ElasticBackend
 
 pytestmark = pytest.mark.es
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from newsmon.demo_server import LocalServer, Reply
+from newsmon.demo.server import LocalServer, Reply
 from tests.helpers.webserver import NewsSite, Route, serve
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from newsmon.index.article import Article
+from newsmon.index.core.article import Article
 
 DEVSET = Path(__file__).resolve().parents[3] / "shared" / "devset"
 HELD_OUT = frozenset(f"q{n:02d}" for n in range(4, 35, 4))

@@ -2,7 +2,7 @@
 feeds, sitemaps and section pages, plus every trap a crawler meets in the wild.
 
 ``NewsSite`` describes the site (routes, ground truth); ``serve(site)`` runs it on the
-``LocalServer`` the demo uses too (newsmon/demo_server.py), bound to 127.0.0.1 on a free port,
+``LocalServer`` the demo uses too (newsmon/demo/server.py), bound to 127.0.0.1 on a free port,
 recording every request. ETag and Last-Modified are sent on every 200 and honoured with 304.
 
 Layout of ``build_news_site`` (BASE = http://127.0.0.1:PORT):
@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from newsmon.demo_server import LocalServer, Reply
+from newsmon.demo.server import LocalServer, Reply
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"

@@ -17,7 +17,7 @@ from newsmon.index.store import Store
 from tests.helpers.served import Served, newsmon, serve
 from tests.serve.conftest import API_KEY
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "newsmon" / "web"
+WEB_DIR = Path(__file__).resolve().parents[2] / "newsmon" / "serve" / "web"
 
 
 def q(**params: object) -> str:

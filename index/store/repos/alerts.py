@@ -1,0 +1,238 @@
+"""Alerts in the store (migration 4): the outbox: decided alerts, the articles each one covers, and one delivery per channel.
+
+An alert is decided once: ``alerts.key`` is unique (``rule:<rule>:story:<story>`` for a rule
+match, ``health:<source>:<condition>:<since>`` for source health), so a second decision about the
+same story is refused by the database, not by care in the caller. ``alert_articles`` remembers
+every article a rule has looked at and attached to an alert (or to its silent baseline): an
+article already seen never alerts its rule again, even when re-enrichment later moves it to
+another story. ``deliveries`` is the outbox proper: one row per (alert, channel), written in the
+same transaction as the alert and the rule's watermark, carrying the idempotency key that the
+webhook header, the JSON field and the email Message-ID repeat, so a receiver can drop the rare
+second copy sent after a crash between sending and recording.
+
+Delivery states: ``pending`` (not yet sent, or failed in fewer than ``max_attempts`` runs),
+``sent``, ``parked`` (failed ``max_attempts`` runs; `newsmon alert --retry` makes it pending).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from newsmon.index.store.repos import Repo, chunked, marks
+from newsmon.index.core.times import now_iso
+
+
+PENDING, SENT, PARKED = "pending", "sent", "parked"
+
+
+def idempotency_key(alert_key: str, channel: str) -> str:
+    """Stable per (alert, channel): the same value on every retry and after a crash."""
+    return hashlib.sha256(f"{alert_key}\x1f{channel}".encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class NewAlert:
+    key: str
+    rule: str
+    kind: str
+    payload: dict[str, Any]
+    story: str | None = None
+    article_id: str | None = None
+    score: float | None = None
+    # article id -> role ('trigger' | 'also'), recorded under (rule, article)
+    articles: dict[str, str] | None = None
+    # channel key -> channel spec (JSON-ready); none for a baseline
+    channels: dict[str, dict[str, Any]] | None = None
+
+
+@dataclass(slots=True)
+class Delivery:
+    id: int
+    alert_id: int
+    alert_key: str
+    channel: str
+    spec: dict[str, Any]
+    idempotency_key: str
+    state: str
+    attempts: int
+    last_error: str | None
+    payload: dict[str, Any]
+    kind: str
+    rule: str
+
+
+class AlertRepo(Repo):
+    """The alert tables (migration 4) over the store's one connection."""
+
+    # -- decisions ------------------------------------------------------------------------------
+    def seen_articles(self, rule: str, ids: Iterable[str]) -> dict[str, int]:
+        """article id -> alert id, for those of ``ids`` the rule has already attached."""
+        out: dict[str, int] = {}
+        for chunk in chunked(ids):
+            out.update((r[0], r[1]) for r in self._db.execute(
+                f"""SELECT article_id, alert_id FROM alert_articles WHERE rule = ?
+                    AND article_id IN ({marks(len(chunk))})""", [rule, *chunk]))
+        return out
+
+    def story_alerts(self, rule: str, stories: Iterable[str]) -> dict[str, int]:
+        """story -> alert id (match or baseline) for those of ``stories`` the rule decided."""
+        out: dict[str, int] = {}
+        for chunk in chunked(stories):
+            out.update((r[0], r[1]) for r in self._db.execute(
+                f"""SELECT story, id FROM alerts WHERE rule = ? AND kind IN ('match','baseline')
+                    AND story IN ({marks(len(chunk))})""", [rule, *chunk]))
+        return out
+
+    def record(self, alerts: Iterable[NewAlert], *, also: Iterable[tuple[str, str, int]] = (),
+               run_id: int | None = None) -> list[int]:
+        """Write decided alerts, their articles and deliveries (inside the caller's
+        ``store.transaction()``, with the rule's watermark).
+
+        ``also`` is (rule, article id, existing alert id): later coverage of a decided story.
+        A second alert under a key already decided raises sqlite3.IntegrityError, rolling back
+        the caller's transaction (watermark included).
+        """
+        with self._tx() as db:
+            return self._record(db, alerts, also, run_id)
+
+    def _record(self, db: sqlite3.Connection, alerts: Iterable[NewAlert],
+                also: Iterable[tuple[str, str, int]], run_id: int | None) -> list[int]:
+        now = now_iso()
+        ids = []
+        for a in alerts:
+            cur = db.execute(
+                """INSERT INTO alerts (key, rule, kind, story, article_id, score, payload,
+                       created_at, run_id) VALUES (?,?,?,?,?,?,?,?,?)""",
+                (a.key, a.rule, a.kind, a.story, a.article_id, a.score,
+                 json.dumps(a.payload, ensure_ascii=False, default=str), now, run_id))
+            alert_id = int(cur.lastrowid)
+            ids.append(alert_id)
+            db.executemany(
+                """INSERT INTO alert_articles (rule, article_id, alert_id, role, added_at)
+                   VALUES (?,?,?,?,?) ON CONFLICT(rule, article_id) DO NOTHING""",
+                [(a.rule, art, alert_id, role, now) for art, role in (a.articles or {}).items()])
+            db.executemany(
+                """INSERT INTO deliveries (alert_id, channel, spec, idempotency_key, state,
+                       created_at) VALUES (?,?,?,?,'pending',?)""",
+                [(alert_id, ch, json.dumps(spec, ensure_ascii=False), idempotency_key(a.key, ch),
+                  now) for ch, spec in (a.channels or {}).items()])
+        db.executemany(
+            """INSERT INTO alert_articles (rule, article_id, alert_id, role, added_at)
+               VALUES (?,?,?,'also',?) ON CONFLICT(rule, article_id) DO NOTHING""",
+            [(rule, art, alert_id, now) for rule, art, alert_id in also])
+        return ids
+
+    def has_alert(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM alerts WHERE key = ?", (key,)).fetchone() is not None
+
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["payload"] = json.loads(out["payload"])
+        return out
+
+    def alerts(self, *, rule: str | None = None, kinds: Iterable[str] = ("match", "digest",
+               "health", "recovery")) -> list[dict[str, Any]]:
+        kinds = list(kinds)
+        sql = f"SELECT * FROM alerts WHERE kind IN ({','.join('?' * len(kinds))})"
+        params: list[Any] = list(kinds)
+        if rule is not None:
+            sql += " AND rule = ?"
+            params.append(rule)
+        out = []
+        for row in self._db.execute(sql + " ORDER BY id", params):
+            d = dict(row)
+            d["payload"] = json.loads(d["payload"])
+            out.append(d)
+        return out
+
+    def also_articles(self, alert_id: int) -> list[str]:
+        return [r[0] for r in self._db.execute(
+            "SELECT article_id FROM alert_articles WHERE alert_id = ? AND role = 'also' "
+            "ORDER BY added_at, article_id", (alert_id,))]
+
+    # -- deliveries -----------------------------------------------------------------------------
+    def deliveries(self, *, states: Iterable[str] = (PENDING,), rule: str | None = None
+                   ) -> list[Delivery]:
+        states = list(states)
+        sql = f"""SELECT d.*, a.key AS alert_key, a.payload, a.kind, a.rule FROM deliveries d
+                  JOIN alerts a ON a.id = d.alert_id
+                  WHERE d.state IN ({','.join('?' * len(states))})"""
+        params: list[Any] = list(states)
+        if rule is not None:
+            sql += " AND a.rule = ?"
+            params.append(rule)
+        return [Delivery(
+            id=r["id"], alert_id=r["alert_id"], alert_key=r["alert_key"], channel=r["channel"],
+            spec=json.loads(r["spec"]), idempotency_key=r["idempotency_key"], state=r["state"],
+            attempts=r["attempts"], last_error=r["last_error"], payload=json.loads(r["payload"]),
+            kind=r["kind"], rule=r["rule"],
+        ) for r in self._db.execute(sql + " ORDER BY d.id", params)]
+
+    def mark_sent(self, delivery_id: int) -> None:
+        now = now_iso()
+        with self._tx() as db:
+            db.execute("""UPDATE deliveries SET state='sent', sent_at=?, last_attempt_at=?,
+                              last_error=NULL WHERE id=?""", (now, now, delivery_id))
+
+    def mark_failed(self, delivery_id: int, error: str, *, max_attempts: int) -> str:
+        """Count one failed run of a delivery; park it at ``max_attempts``. Returns its state."""
+        with self._tx() as db:
+            db.execute(
+                """UPDATE deliveries SET attempts = attempts + 1, last_error = ?,
+                       last_attempt_at = ?,
+                       state = CASE WHEN attempts + 1 >= ? THEN 'parked' ELSE 'pending' END
+                   WHERE id = ?""", (error[:2000], now_iso(), max_attempts, delivery_id))
+            row = db.execute("SELECT state FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
+        return str(row[0])
+
+    def unpark(self, *, rule: str | None = None) -> int:
+        """Make parked deliveries pending again (`newsmon alert --retry`); returns how many."""
+        with self._tx() as db:
+            if rule is None:
+                cur = db.execute("UPDATE deliveries SET state='pending', attempts=0 "
+                                 "WHERE state='parked'")
+            else:
+                cur = db.execute(
+                    """UPDATE deliveries SET state='pending', attempts=0 WHERE state='parked'
+                       AND alert_id IN (SELECT id FROM alerts WHERE rule = ?)""", (rule,))
+            return cur.rowcount
+
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """channel -> {pending, sent, parked} for `newsmon status`."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._db.execute(
+                "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state"):
+            out.setdefault(r[0], {PENDING: 0, SENT: 0, PARKED: 0})[r[1]] = r[2]
+        return out
+
+    def parked(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._db.execute(
+            """SELECT d.id, d.channel, d.attempts, d.last_error, d.last_attempt_at, a.rule,
+                      a.key AS alert_key FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+               WHERE d.state = 'parked' ORDER BY d.id""")]
+
+    # -- source health --------------------------------------------------------------------------
+    def health(self) -> dict[str, dict[str, Any]]:
+        return {r["source"]: dict(r) for r in self._db.execute("SELECT * FROM source_health")}
+
+    def set_health(self, source: str, condition: str, since: str, detail: str | None,
+                   alert_id: int | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO source_health (source, condition, since, detail, alert_id,
+                       updated_at) VALUES (?,?,?,?,?,?)
+                   ON CONFLICT(source) DO UPDATE SET condition=excluded.condition,
+                       since=excluded.since, detail=excluded.detail, alert_id=excluded.alert_id,
+                       updated_at=excluded.updated_at""",
+                (source, condition, since, detail, alert_id, now_iso()))
+
+
+__all__ = ["AlertRepo", "NewAlert", "Delivery", "idempotency_key",
+           "PENDING", "SENT", "PARKED"]

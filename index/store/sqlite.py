@@ -1,0 +1,167 @@
+"""The store of record: one SQLite file (WAL) holding articles, crawl state, runs and the fetch
+log, vectors and stories, and the search state (change feed, cursors, search text, the embedded
+search index).
+
+Every other index (the embedded search tables, Elasticsearch) can be rebuilt from it. Writes are
+batched and keyed by deterministic ids, so a rerun is an upsert and a kill -9 loses at most the
+batch in flight.
+
+One ``Store`` owns one connection and one transaction API; each concern is a small repository
+on it::
+
+    store.articles   articles (Article records) and their search text
+    store.frontier   URLs decided about, feed/sitemap validators (the crawl frontier)
+    store.runs       runs and the fetch log
+    store.vectors    embeddings, near-duplicate fingerprints, story membership
+    store.changes    the change feed (a seq per insert/update/delete of an article)
+    store.cursors    per-consumer positions in the change feed
+    store.search_text  the normalised text and tokens both search backends rank
+    store.alerts     the alert outbox: decided alerts, their articles, deliveries, source health
+
+Writes of several repositories commit together inside ``with store.transaction():``.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from newsmon.index.core.errors import StoreError
+from newsmon.index.store.migrations import MIGRATIONS, migrate
+from newsmon.index.store.repos.alerts import AlertRepo
+from newsmon.index.store.repos.articles import ArticleRepo
+from newsmon.index.store.repos.boilerplate import BoilerplateRepo
+from newsmon.index.store.repos.changes import ChangeFeed, Cursors, SearchTextRepo
+from newsmon.index.store.repos.frontier import Frontier
+from newsmon.index.store.repos.runs import (
+    DISCOVERED,
+    FAILED,
+    NOT_MODIFIED,
+    REJECTED,
+    SKIPPED,
+    STORED,
+    RunLog,
+)
+from newsmon.index.store.repos.vectors import VectorRepo
+from newsmon.index.core.times import utc_iso, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """Store of record. Thread-safe for the simple calls; one connection per Store object."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        """``timeout``: seconds a write waits for another connection's lock (busy timeout)."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:  # pragma: no cover - depends on the file system
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self.schema_version = migrate(self._db, self.path)
+        self.articles = ArticleRepo(self)
+        self.frontier = Frontier(self)
+        self.runs = RunLog(self)
+        self.vectors = VectorRepo(self)
+        self.changes = ChangeFeed(self)
+        self.cursors = Cursors(self)
+        self.search_text = SearchTextRepo(self)
+        self.alerts = AlertRepo(self)
+        self.boilerplate = BoilerplateRepo(self)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception).
+
+        Re-entrant: a transaction opened inside another is a savepoint of it, so repository
+        methods compose (``with store.transaction(): store.articles.upsert(…);
+        store.cursors.set(…)`` commits both or neither).
+        """
+        with self._lock:
+            if self._depth:
+                name = f"sp{self._depth}"
+                self._db.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute(f"ROLLBACK TO {name}")
+                    self._db.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self._db.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for backends that keep their tables in the same file."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status(self) -> dict[str, Any]:
+        """Counts for `newsmon status`."""
+        db = self._db
+        by = lambda col: {  # noqa: E731
+            (r[0] or "unknown"): r[1]
+            for r in db.execute(f"SELECT {col}, COUNT(*) FROM articles GROUP BY {col}")
+        }
+        last = self.runs.last()
+        return {
+            "store": str(self.path),
+            "articles": self.articles.count(),
+            "by_source": by("source"),
+            "by_lang": by("lang"),
+            "by_stage": by("stage"),
+            "by_status": by("status"),
+            "feeds": self.frontier.feed_count(),
+            "failures_by_reason": self.runs.failures_by_reason(),
+            "last_run": last.as_dict() if last else None,
+            "changes_head": self.changes.head(),
+            "cursors": self.cursors.all(),
+        }
+
+
+__all__ = [
+    "Store", "MIGRATIONS", "utcnow", "utc_iso",
+    "STORED", "NOT_MODIFIED", "DISCOVERED", "REJECTED", "FAILED", "SKIPPED",
+]

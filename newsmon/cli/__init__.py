@@ -1,0 +1,5 @@
+"""The `newsmon` command line: the entry point (main.py), the click context (context.py), one
+module per command (commands/) that only parses, calls newsmon.app and prints."""
+from newsmon.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""One module per `newsmon` command; only newsmon.cli imports them."""

@@ -1,0 +1,120 @@
+"""`newsmon export`: every stored article as one JSON object per line (Article.to_dict())."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from newsmon.index.core.article import Article
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.store import Store
+from newsmon.cli.context import get_settings
+
+RELATIVE = re.compile(r"^(\d+)([hdw])$")
+UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
+    """An ISO date or date-time (no zone = UTC), or a span back from now: 24h, 7d, 2w; in UTC.
+
+    Anything else, or an instant outside the years 1-9999 (``999999w``, a 5000-digit count,
+    ``0001-01-01T00:00+09:00``), is a ConfigError naming ``option`` and the value."""
+    text = value.strip()
+    match = RELATIVE.match(text)
+    try:
+        if match:
+            now = now or datetime.now(timezone.utc)
+            return now - timedelta(**{UNITS[match[2]]: int(match[1])})
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        # ValueError after a RELATIVE match: int() refuses a count of thousands of digits
+        if match or isinstance(exc, OverflowError):
+            raise ConfigError(f"{option} {value!r}: out of range (a date must fall in the years "
+                              f"1 to 9999)") from None
+        raise ConfigError(
+            f"{option} {value!r}: give an ISO date (2025-03-01), date-time "
+            f"(2025-03-01T09:00+09:00) or a span such as 24h, 7d, 2w"
+        ) from None
+
+
+def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
+    """Articles published at or after `since` (all of them when None), in id order. The store
+    keeps `published` in UTC, so its comparison is exact whatever zone `since` is given in."""
+    return store.articles.iter(since=since)
+
+
+def write_jsonl(articles: Iterator[Article], out: TextIO) -> int:
+    n = 0
+    for art in articles:
+        out.write(json.dumps(art.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+        n += 1
+    return n
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
+              help="Output format: one JSON object per article per line.")
+@click.option("--since", metavar="DATE",
+              help="Only articles published since DATE: 2025-03-01, an ISO date-time, or 7d/24h.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Write to FILE (replaced whole when done) instead of standard output.")
+@click.pass_context
+def export_command(ctx: click.Context, fmt: str, since: str | None, output: str) -> None:
+    """Export stored articles with every stored field (id, url, canonical_url, source, lang,
+    title, text, published, authors, topics with scores and evidence, entities, story,
+    fetched_at, stage, ...).
+
+    Articles without a publication date are left out when --since is given.
+
+    \b
+    Example:
+      newsmon export > articles.jsonl
+      newsmon export --since 7d --output recent.jsonl
+    """
+    settings = get_settings(ctx)
+    try:
+        since_at = parse_since(since) if since else None
+    except ConfigError as exc:  # a bad option value is a usage error, not the configuration's
+        raise click.UsageError(str(exc)) from None
+    path = settings.data.store_path
+    if not path.exists():
+        raise ConfigError(f"no store at {path} yet: run `newsmon crawl` (or `newsmon demo`)")
+    with Store(path) as store:
+        if output == "-":
+            n = write_jsonl(articles_since(store, since_at), sys.stdout)
+            sys.stdout.flush()
+        else:
+            target = Path(output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # written beside the target and renamed, so a reader never sees half a file
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it private; give it a file's usual mode
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    n = write_jsonl(articles_since(store, since_at), fh)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    where = "" if output == "-" else f" to {output}"
+    click.echo(f"exported {n} article(s){where}", err=True)

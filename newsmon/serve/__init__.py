@@ -1,0 +1,1 @@
+"""`newsmon serve`: the HTTP API (FastAPI) and the search page's static files (web/)."""
