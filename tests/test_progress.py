@@ -81,7 +81,7 @@ def test_log_lines_written_while_the_view_is_live_print_above_it() -> None:
 def test_without_a_terminal_each_stage_logs_every_interval(
         caplog: pytest.LogCaptureFixture) -> None:
     clock, out = FakeClock(), io.StringIO()
-    caplog.set_level(logging.INFO, logger="newsmon.progress")
+    caplog.set_level(logging.INFO, logger="newsmon.app.progress")
     with ProgressView(stream=out, clock=clock, log_interval=10) as view:
         assert not view.tty
         with view.stage("crawl") as crawl:
@@ -91,7 +91,7 @@ def test_without_a_terminal_each_stage_logs_every_interval(
         with view.stage("enrich", rate_key="enriched", total_key="pending") as enrich:
             clock.now += 4
             enrich({"pending": 8, "enriched": 8})
-    lines = [r.getMessage() for r in caplog.records if r.name == "newsmon.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "newsmon.app.progress"]
     assert lines == [
         "crawl 0:00:10: fetched 20 (2.0/s), stored 20, failed 0, queued 5",
         "crawl 0:00:20: fetched 40 (2.0/s), stored 40, failed 0, queued 5",

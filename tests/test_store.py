@@ -96,7 +96,7 @@ def test_migrations_run_whole_scripts_in_one_transaction(tmp_path, monkeypatch) 
         CREATE TRIGGER extra_t AFTER INSERT ON extra BEGIN SELECT 1; SELECT 2; END;
         INSERT INTO no_such_table VALUES (1);
     """
-    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", [*MIGRATIONS, broken])
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(StoreError, match=f"migration {len(MIGRATIONS) + 1} failed"):
         Store(path)
     db = sqlite3.connect(path)
@@ -105,17 +105,17 @@ def test_migrations_run_whole_scripts_in_one_transaction(tmp_path, monkeypatch) 
     db.close()
     # a trigger with several statements in its body migrates fine
     good = broken.replace("INSERT INTO no_such_table VALUES (1);", "")
-    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", [*MIGRATIONS, good])
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", [*MIGRATIONS, good])
     with Store(path) as s:
         assert s.schema_version == len(MIGRATIONS) + 1
 
 
 def test_existing_articles_enter_the_feed_when_it_is_created(tmp_path, monkeypatch) -> None:
     path = tmp_path / "old.db"
-    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", MIGRATIONS[:2])
     with Store(path) as old:
         old.articles.upsert([_art(1), _art(2)])
-    monkeypatch.setattr("newsmon.index.migrations.MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", MIGRATIONS)
     with Store(path) as new:
         assert len(new.changes.since(0)) == 2
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-log = logging.getLogger("newsmon.progress")
+log = logging.getLogger(__name__)
 
 # counters always shown first, in this order; others only once they are non-zero
 LEADING = ("fetched", "stored", "failed", "not_modified", "rejected", "pending", "embedded",
