@@ -60,7 +60,7 @@ def workload() -> list[dict]:
 
 # -- the baseline child: the bare Searcher -----------------------------------------------------
 def bare_main(data_dir: str) -> None:
-    from newsmon.cli.commands.export import parse_since
+    from newsmon.index.core.times import parse_since
     from newsmon.app.search import SearchRequest, Searcher
     from newsmon.app.settings import load_settings
 

@@ -24,7 +24,7 @@ from newsmon.index.core import reasons
 from newsmon.index.core.article import Article, Stage, Status
 from newsmon.index.store import FAILED, REJECTED, STORED, Store
 from newsmon.cli.main import cli, main
-from newsmon.cli.commands.export import parse_since
+from newsmon.index.core.times import parse_since
 from newsmon.demo.server import DemoServer
 from newsmon.app.lock import LockHeld, RunLock, read_holder, running_holder
 from tests.helpers.served import clean_env

@@ -9,7 +9,7 @@
     └── DeliveryError    an alert could not be delivered
 
 Errors that concern one item carry a short machine-readable ``reason`` so they can be recorded
-on the item and counted in stats, never silently dropped.
+on the item and counted in stats, never silently dropped. They survive pickling with their reason.
 """
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ class NewsmonError(Exception):
         super().__init__(message)
         if reason is not None:
             self.reason = reason
+
+    def __reduce__(self) -> tuple[type[NewsmonError], tuple[str], dict[str, object]]:
+        # the default rebuilds from args alone and would drop a per-instance reason; errors cross
+        # process boundaries (the embedding pool, procrastinate workers) and must keep it
+        return (type(self), (str(self),), dict(self.__dict__))
 
 
 class ConfigError(NewsmonError):

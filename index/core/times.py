@@ -1,7 +1,15 @@
-"""Instants as the store writes them: UTC ISO 8601, so that text comparison in SQL orders them."""
+"""Instants as the store writes them (UTC ISO 8601, so that text comparison in SQL orders them),
+and the one way every layer reads them back: `parse_iso` for stored values, `parse_since` for
+what a user types (--since, the API's since/until)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
+
+from newsmon.index.core.errors import ConfigError
+
+RELATIVE = re.compile(r"^(\d+)([hdw])$")
+UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def utcnow() -> datetime:
@@ -22,7 +30,41 @@ def now_iso() -> str:
 
 
 def parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    """A stored ISO instant, zone-aware (a value without a zone is UTC, as the store writes it);
+    None or "" is None. A malformed value raises ValueError."""
+    if not value:
+        return None
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-__all__ = ["utcnow", "utc_iso", "now_iso", "parse_iso"]
+def parse_since(value: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
+    """An ISO date or date-time (no zone = UTC), or a span back from now: 24h, 7d, 2w; in UTC.
+
+    Anything else, or an instant outside the years 1-9999 (``999999w``, a 5000-digit count,
+    ``0001-01-01T00:00+09:00``), is a ConfigError naming ``option`` and the value."""
+    text = value.strip()
+    match = RELATIVE.match(text)
+    try:
+        if match:
+            now = now or datetime.now(timezone.utc)
+            return now - timedelta(**{UNITS[match[2]]: int(match[1])})
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        # ValueError after a RELATIVE match: int() refuses a count of thousands of digits
+        if match or isinstance(exc, OverflowError):
+            raise ConfigError(f"{option} {value!r}: out of range (a date must fall in the years "
+                              f"1 to 9999)") from None
+        raise ConfigError(
+            f"{option} {value!r}: give an ISO date (2025-03-01), date-time "
+            f"(2025-03-01T09:00+09:00) or a span such as 24h, 7d, 2w"
+        ) from None
+
+
+__all__ = ["utcnow", "utc_iso", "now_iso", "parse_iso", "parse_since"]

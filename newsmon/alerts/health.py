@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from newsmon.alerts.rules import HealthConfig
+from newsmon.index.core.times import parse_iso
 from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
 
 LISTING_KINDS = ("feed", "sitemap", "section")
@@ -32,13 +33,6 @@ class SourceCondition:
     condition: str            # ok | failing | silent
     since: str                # ISO instant the condition started
     detail: str
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    when = datetime.fromisoformat(value)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def assess(db: Any, cfg: HealthConfig, now: datetime) -> list[SourceCondition]:
@@ -83,10 +77,10 @@ def _silence(db: Any, source: str, cfg: HealthConfig, now: datetime) -> SourceCo
     published = [p for (p,) in db.execute(
         """SELECT published FROM articles WHERE source = ? AND published IS NOT NULL
            ORDER BY published DESC LIMIT ?""", (source, CADENCE_SAMPLE))]
-    last_new = _parse(last)
+    last_new = parse_iso(last)
     if last_new is None or len(published) < 3:
         return None  # too little history to know the source's rhythm
-    times = [_parse(p) for p in published]
+    times = [parse_iso(p) for p in published]
     gaps = [(a - b).total_seconds() for a, b in zip(times, times[1:]) if a and b]
     usual = statistics.median(gaps) if gaps else 0.0
     allowed = max(timedelta(hours=cfg.min_silence_hours),

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.times import parse_iso
 
 LANG_NAMES = {"en": "English", "ja": "Japanese (日本語)"}
 
@@ -41,11 +42,10 @@ def local_time(value: str | None, tz: Any) -> str:
     if not value:
         return "time unknown"
     try:
-        when = datetime.fromisoformat(value)
+        when = parse_iso(value)
     except ValueError:
         return value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+    assert when is not None
     local = when.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 

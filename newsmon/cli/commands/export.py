@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -15,41 +14,9 @@ import click
 
 from newsmon.index.core.article import Article
 from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.times import parse_since
 from newsmon.index.store import Store
 from newsmon.cli.context import get_settings
-
-RELATIVE = re.compile(r"^(\d+)([hdw])$")
-UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
-    """An ISO date or date-time (no zone = UTC), or a span back from now: 24h, 7d, 2w; in UTC.
-
-    Anything else, or an instant outside the years 1-9999 (``999999w``, a 5000-digit count,
-    ``0001-01-01T00:00+09:00``), is a ConfigError naming ``option`` and the value."""
-    text = value.strip()
-    match = RELATIVE.match(text)
-    try:
-        if match:
-            now = now or datetime.now(timezone.utc)
-            return now - timedelta(**{UNITS[match[2]]: int(match[1])})
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
-    except (OverflowError, ValueError) as exc:
-        # ValueError after a RELATIVE match: int() refuses a count of thousands of digits
-        if match or isinstance(exc, OverflowError):
-            raise ConfigError(f"{option} {value!r}: out of range (a date must fall in the years "
-                              f"1 to 9999)") from None
-        raise ConfigError(
-            f"{option} {value!r}: give an ISO date (2025-03-01), date-time "
-            f"(2025-03-01T09:00+09:00) or a span such as 24h, 7d, 2w"
-        ) from None
-
 
 def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
     """Articles published at or after `since` (all of them when None), in id order. The store

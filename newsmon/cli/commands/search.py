@@ -9,7 +9,7 @@ import re
 import click
 
 from newsmon.cli.context import get_settings
-from newsmon.cli.commands.export import parse_since
+from newsmon.index.core.times import parse_since
 from newsmon.index.search.backend import MODES
 from newsmon.index.core.errors import ConfigError
 from newsmon.app.search import MAX_LIMIT, SearchRequest, SearchResponse, Searcher

@@ -1,0 +1,108 @@
+"""The API's response models: they are the OpenAPI schema, and responses are checked against
+them."""
+# no `from __future__ import annotations`: pydantic and FastAPI read these annotations at runtime
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_KEY_HEADER = "X-API-Key"
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="short machine-readable kind: bad_request, unauthorized, ...")
+    message: str = Field(description="what was wrong, for a person")
+
+
+class Coverage(BaseModel):
+    """Another article of the same story (other outlet, other language)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    url: str
+    title: str
+    lang: str | None = None
+    source: str
+    published: str | None = None
+
+
+class Hit(Coverage):
+    """One result: an article, why it matched and the rest of its story."""
+
+    topics: dict[str, float] = Field(description="topic -> score of the labelled topics")
+    story: str | None = None
+    score: float
+    snippet: str = Field(description="HTML-escaped text; matched terms inside <mark>…</mark>")
+    also: list[Coverage] = Field(default_factory=list,
+                                 description="the story's other coverage")
+    matched: list[str] = Field(default_factory=list, description="why it matched")
+    similarity: float | None = Field(default=None,
+                                     description="cosine to the query (semantic, hybrid)")
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    query: str
+    mode: str
+    results: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]] = Field(
+        description='"lang", "source", "topic" -> value -> number of matching articles')
+    confident: bool = Field(description="false: no good answer; the results are the closest")
+    took_ms: float
+
+
+class ArticleBody(BaseModel):
+    """An article with every stored field (the `newsmon export` format)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    url: str
+    source: str
+    title: str
+    lang: str | None = None
+    published: str | None = None
+    text: str | None = None
+    topics: dict[str, Any] = Field(default_factory=dict)
+    story: str | None = None
+
+
+class StoryBody(BaseModel):
+    story: str
+    articles: list[ArticleBody]
+
+
+class CoverageDay(BaseModel):
+    day: str = Field(description="YYYY-MM-DD (UTC)")
+    topic: str
+    count: int
+
+
+class CoverageBody(BaseModel):
+    days: list[CoverageDay]
+
+
+class StatsBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class HealthBody(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    backend: str | None = None
+    message: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "bad request (names the parameter)"},
+    401: {"model": ErrorBody, "description": f"the {API_KEY_HEADER} header is missing or wrong"},
+    422: {"model": ErrorBody, "description": "a parameter does not have the right type or range"},
+    503: {"model": ErrorBody, "description": "the search backend is unreachable or broken"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such article or story"}}
+
+
+
+__all__ = ["ErrorBody", "Coverage", "Hit", "SearchBody", "ArticleBody", "StoryBody", "CoverageDay",
+           "CoverageBody", "StatsBody", "HealthBody", "ERRORS", "NOT_FOUND", "API_KEY_HEADER"]
