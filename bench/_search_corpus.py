@@ -13,7 +13,6 @@ import random
 from datetime import datetime, timedelta
 
 import numpy as np
-
 from _enrich_articles import devset_records  # noqa: E402 - bench/ is on sys.path
 
 from newsmon.enrich.embed import DEFAULT_MODEL, load_embedder

@@ -22,11 +22,11 @@ sys.path.insert(0, str(BENCH))
 
 from _search_corpus import MODEL, Corpus  # noqa: E402
 
+from newsmon.app.searchtext import TOKENIZER, text_hash  # noqa: E402
 from newsmon.index.core.article import Article, Stage, article_id  # noqa: E402
+from newsmon.index.store import Store  # noqa: E402
 from newsmon.index.store.repos.changes import SearchText  # noqa: E402
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember  # noqa: E402
-from newsmon.index.store import Store  # noqa: E402
-from newsmon.app.searchtext import TOKENIZER, text_hash  # noqa: E402
 
 STORY_RUN = 3  # documents k, k+1, k+2 (k divisible by 3) share a story
 

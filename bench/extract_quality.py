@@ -22,11 +22,12 @@ import re
 import sys
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,7 +35,13 @@ sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
 
 from bench._metrics import (  # noqa: E402
-    PR, best_over_optional, char_ngram_pr, f1_of, macro_f1, norm_ja, norm_text, shingle_pr,
+    best_over_optional,
+    char_ngram_pr,
+    f1_of,
+    macro_f1,
+    norm_ja,
+    norm_text,
+    shingle_pr,
 )
 from newsmon.crawler.dates import parse_date  # noqa: E402
 from newsmon.crawler.extract import extract_article  # noqa: E402
@@ -44,7 +51,7 @@ from newsmon.index.core.errors import ExtractError  # noqa: E402
 SHARED = ROOT.parent / "shared"
 CORPORA = SHARED / "corpora"
 DEVSET = SHARED / "devset"
-FETCHED = datetime(2026, 11, 25, tzinfo=timezone.utc)
+FETCHED = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 @dataclass
@@ -309,7 +316,7 @@ def score(set_name: str, results: list[tuple[Case, Output, Output]]) -> list[dic
         para = lambda out, c: [norm_text(p) for p in out.text.split("\n\n" if out is not None and "\n\n" in out.text else "\n") if p.strip()] == [norm_text(p) for p in c.truth["paragraphs"]]  # noqa: E731
         row("paragraphs exact", sum(para(o, c) for c, o, _ in results) / len(results),
             sum(para(b, c) for c, _, b in results) / len(results), len(results))
-    for key, check in (("title", _same_title), ("date (day)", None), ("date (instant)", None), ("authors", _authors_ok)):
+    for key, _check in (("title", _same_title), ("date (day)", None), ("date (instant)", None), ("authors", _authors_ok)):
         truth_key = key.split(" ")[0]
         cases = [(c, o, b) for c, o, b in results if truth_key in c.truth]
         if truth_key in ("title", "authors"):

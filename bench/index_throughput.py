@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _enrich_articles import synthetic_articles  # noqa: E402
 from _search_corpus import MODEL, Corpus  # noqa: E402
 
-from newsmon.index.core.codec import vector_to_bytes  # noqa: E402
-from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
-from newsmon.index.core.settings import DataSettings, Settings  # noqa: E402
-from newsmon.index.store import Store  # noqa: E402
-from newsmon.index.core.times import utc_iso  # noqa: E402
 from newsmon.app.indexing import index_store  # noqa: E402
+from newsmon.index.core.codec import vector_to_bytes  # noqa: E402
+from newsmon.index.core.settings import DataSettings, Settings  # noqa: E402
+from newsmon.index.core.times import utc_iso  # noqa: E402
+from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
+from newsmon.index.store import Store  # noqa: E402
 
 BATCH = 500
 

@@ -21,8 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.extract_quality import (  # noqa: E402
-    FETCHED, _fundus_eval, _fundus_jp, _mercury_ja, _naeb, _read, _scrapinghub)
+from bench.extract_quality import FETCHED, _fundus_eval, _fundus_jp, _mercury_ja, _naeb, _read, _scrapinghub  # noqa: E402
 from newsmon.crawler.extract import extract_article  # noqa: E402
 from newsmon.crawler.page import Page  # noqa: E402
 from newsmon.index.core.errors import ExtractError  # noqa: E402

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -72,7 +72,7 @@ def make_pages(devset: list[dict], n: int) -> list[dict]:
     by_lang: dict[str, list[dict]] = {}
     for art in devset:
         by_lang.setdefault(art["lang"], []).append(art)
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
     pages = []
     for i in range(n):
         base = devset[i % len(devset)]

@@ -14,7 +14,6 @@ import argparse
 import gc
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -27,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _search_corpus import MODEL, Corpus  # noqa: E402
 
-from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
-from newsmon.index.store.repos.changes import SearchText  # noqa: E402
+from newsmon.app.search import Searcher, SearchRequest  # noqa: E402
 from newsmon.index.core.settings import DataSettings, IndexSettings, Settings  # noqa: E402
+from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
-from newsmon.app.search import SearchRequest, Searcher  # noqa: E402
+from newsmon.index.store.repos.changes import SearchText  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:

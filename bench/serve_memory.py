@@ -60,9 +60,9 @@ def workload() -> list[dict]:
 
 # -- the baseline child: the bare Searcher -----------------------------------------------------
 def bare_main(data_dir: str) -> None:
-    from newsmon.index.core.times import parse_since
-    from newsmon.app.search import SearchRequest, Searcher
+    from newsmon.app.search import Searcher, SearchRequest
     from newsmon.app.settings import load_settings
+    from newsmon.index.core.times import parse_since
 
     # only the engine comes from the environment (--engine), as for `newsmon serve`
     engine = {k: v for k, v in os.environ.items() if k == "NEWSMON_ENRICH__ENGINE"}

@@ -22,7 +22,7 @@ import json
 import sys
 import unicodedata
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def _pages() -> dict[str, list[tuple[str, str, str]]]:
         h1 = " ".join(h1s[0].text_content().split()) if h1s else ""
         page = Page(url=truth[path.name]["url"], body=body, source=path.name.split("_")[0],
                     lang="en", tz="UTC",
-                    fetched_at=datetime(2024, 3, 1, tzinfo=timezone.utc))
+                    fetched_at=datetime(2024, 3, 1, tzinfo=UTC))
         extracted = extract_article(page).title
         out[path.name.split("_")[0]].append((raw, extracted, h1))
     return out

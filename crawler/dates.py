@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,11 +97,11 @@ class FoundDate:
 @lru_cache(maxsize=64)
 def _zone(name: str | None) -> tzinfo:
     if not name:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 # Zone names printed without standard/daylight distinction: the zone's rules decide the offset.
@@ -154,7 +154,8 @@ def _match_ja(m: re.Match[str], tz: tzinfo) -> datetime | None:
     else:
         year = int(m.group("y"))
     minute = m.group("mi") or m.group("mi2")
-    return _build(year, int(m.group("m")), int(m.group("d")), _hour(m.group("h"), m.group("ampm")), int(minute or 0), tz=tz)
+    return _build(year, int(m.group("m")), int(m.group("d")), _hour(m.group("h"), m.group("ampm")),
+                  int(minute or 0), tz=tz)
 
 
 def _match_numeric(m: re.Match[str], tz: tzinfo) -> datetime | None:
@@ -212,7 +213,7 @@ def parse_date(text: str | None, default_tz: str | None = "UTC") -> datetime | N
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=tz)
         if value is not None and "-0000" in raw:
-            value = value.replace(tzinfo=timezone.utc)  # RFC 2822: -0000 means UTC, zone unknown
+            value = value.replace(tzinfo=UTC)  # RFC 2822: -0000 means UTC, zone unknown
     if value is None:
         found = find_dates(raw, default_tz, limit=1)
         value = found[0].value if found else None
@@ -220,7 +221,7 @@ def parse_date(text: str | None, default_tz: str | None = "UTC") -> datetime | N
         # epoch seconds or milliseconds, as some JSON APIs and data attributes carry them
         if re.fullmatch(r"\d{10}(\d{3})?", raw):
             secs = int(raw) / (1000 if len(raw) == 13 else 1)
-            value = datetime.fromtimestamp(secs, tz=timezone.utc)
+            value = datetime.fromtimestamp(secs, tz=UTC)
     if value is not None and not _plausible(value):
         return None
     return value

@@ -11,7 +11,6 @@ broken) that never resolves entities or touches the network.
 """
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import zlib
@@ -24,8 +23,8 @@ import lxml.html
 
 from newsmon.crawler.dates import parse_date
 from newsmon.crawler.urls import absolute, host_of
-from newsmon.index.core.errors import FetchError
 from newsmon.index.core import reasons
+from newsmon.index.core.errors import FetchError
 
 __all__ = [
     "Entry",

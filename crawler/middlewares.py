@@ -34,6 +34,8 @@ from twisted.internet.error import (
     ConnectionLost,
     DNSLookupError,
     TCPTimedOutError,
+)
+from twisted.internet.error import (
     TimeoutError as TxTimeoutError,
 )
 from twisted.python.failure import Failure

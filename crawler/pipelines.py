@@ -31,10 +31,10 @@ from newsmon.crawler.page import Page
 from newsmon.crawler.published import reconcile_published
 from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
+from newsmon.index.core import reasons
 from newsmon.index.core.article import Article, Status
 from newsmon.index.core.errors import ExtractError
 from newsmon.index.store import STORED
-from newsmon.index.core import reasons
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 
 from newsmon.crawler.urls import Domains, host_of
 from newsmon.index.core.errors import ConfigError
@@ -134,7 +133,7 @@ def parse_source(raw: Any, path: Path, index: int) -> Source:
         raise ConfigError(f"{where}: 'name' must be a string")
     lang = raw.get("lang")
     langs = tuple(lang) if isinstance(lang, list) else (lang,)
-    if not langs or any(l not in LANGS for l in langs):
+    if not langs or any(code not in LANGS for code in langs):
         raise ConfigError(f"{where}: 'lang' is {lang!r}; allowed values: en, ja (or a list)")
     feeds = _url_list(raw.get("feeds"), where, "feeds")
     sitemaps = _url_list(raw.get("sitemaps"), where, "sitemaps")

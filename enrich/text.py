@@ -19,8 +19,8 @@ import functools
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import snowballstemmer
 from sudachipy import Dictionary

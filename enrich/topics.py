@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -314,7 +315,7 @@ def _surface(sentence: Sentence, m: Any) -> str:
     return " ".join(t.surface for t in sentence.tokens[m.start:m.end]).casefold()
 
 
-def _blocked(topics: "TopicSet", topic: str, lang: str,
+def _blocked(topics: TopicSet, topic: str, lang: str,
              sentences: tuple[Sentence, ...]) -> frozenset[str]:
     """Ambiguous words of ``topic`` without any of their context phrases in the article."""
     words = topics.ambiguous(topic, lang)
@@ -327,6 +328,44 @@ def _blocked(topics: "TopicSet", topic: str, lang: str,
 
 def _calibrate(cosine: float, s: Scoring) -> float:
     return min(1.0, max(0.0, (cosine - s.semantic_low) / (s.semantic_high - s.semantic_low)))
+
+
+def _collect_evidence(title_sents: Sequence[Sentence], body_sents: Sequence[Sentence], lead_idx: set[int],
+                      matcher: PhraseMatcher, blocked: frozenset[str], s: Scoring,
+                      ) -> tuple[dict[str, _ZoneEvidence], list[dict[str, str]], dict[int, int]]:
+    """One topic's evidence in one article: per zone (title, lead, body) the capped weight and
+    sentence count, the first sentence of each distinct term, and evidence sentences per
+    paragraph."""
+    zones = {z: _ZoneEvidence() for z in ZONES}
+    evidence: list[dict[str, str]] = []
+    seen_terms: set[str] = set()
+    per_paragraph: dict[int, int] = {}
+
+    # the headline is one zone however it is punctuated
+    title_found: dict[str, float] = {}
+    for sent in title_sents:
+        for term, w in _sentence_evidence(sent, matcher, blocked).items():
+            title_found[term] = max(title_found.get(term, 0.0), w)
+    if title_found:
+        zones["title"].total = min(s.sentence_cap, sum(title_found.values()))
+        zones["title"].sentences = 1
+        headline = " ".join(t.text for t in title_sents)
+        for term in title_found:
+            seen_terms.add(term)
+            evidence.append({"term": term, "sentence": headline, "zone": "title"})
+    for i, sent in enumerate(body_sents):
+        found = _sentence_evidence(sent, matcher, blocked)
+        if not found:
+            continue
+        zone = "lead" if i in lead_idx else "body"
+        zones[zone].total += min(s.sentence_cap, sum(found.values()))
+        zones[zone].sentences += 1
+        per_paragraph[sent.paragraph] = per_paragraph.get(sent.paragraph, 0) + 1
+        for term in found:
+            if term not in seen_terms:
+                seen_terms.add(term)
+                evidence.append({"term": term, "sentence": sent.text, "zone": zone})
+    return zones, evidence, per_paragraph
 
 
 def score_topics(
@@ -356,38 +395,8 @@ def score_topics(
     for topic in topics.topics:
         matcher = topics.matcher(topic.name, lang)
         blocked = _blocked(topics, topic.name, lang, title_sents + body_sents)
-        zones = {z: _ZoneEvidence() for z in ZONES}
-        evidence: list[dict[str, str]] = []
-        seen_terms: set[str] = set()
-
-        per_paragraph: dict[int, int] = {}
-
-        def collect(sent: Sentence, zone: str) -> None:
-            found = _sentence_evidence(sent, matcher, blocked)
-            if not found:
-                return
-            zones[zone].total += min(s.sentence_cap, sum(found.values()))
-            zones[zone].sentences += 1
-            per_paragraph[sent.paragraph] = per_paragraph.get(sent.paragraph, 0) + 1
-            for term in found:
-                if term not in seen_terms:
-                    seen_terms.add(term)
-                    evidence.append({"term": term, "sentence": sent.text, "zone": zone})
-
-        # the headline is one zone however it is punctuated
-        title_found: dict[str, float] = {}
-        for sent in title_sents:
-            for term, w in _sentence_evidence(sent, matcher, blocked).items():
-                title_found[term] = max(title_found.get(term, 0.0), w)
-        if title_found:
-            zones["title"].total = min(s.sentence_cap, sum(title_found.values()))
-            zones["title"].sentences = 1
-            headline = " ".join(t.text for t in title_sents)
-            for term in title_found:
-                seen_terms.add(term)
-                evidence.append({"term": term, "sentence": headline, "zone": "title"})
-        for i, sent in enumerate(body_sents):
-            collect(sent, "lead" if i in lead_idx else "body")
+        zones, evidence, per_paragraph = _collect_evidence(title_sents, body_sents, lead_idx,
+                                                           matcher, blocked, s)
 
         raw = sum(s.zone_weights[z] * zones[z].total for z in ZONES)
         term_score = 1.0 - math.exp(-raw / s.saturation)

@@ -15,9 +15,9 @@ from newsmon.alerts import status_lines
 from newsmon.alerts.deliver import deliver_pending
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
-from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
 from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
+from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
 from tests.helpers.receiver import start_receiver
 
 TITLE_JA = "日英、重要鉱物で新枠組み　レアアース供給網を強化"

@@ -2,7 +2,7 @@
 one recovery notice, nothing per run in between."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from newsmon.alerts.rules import Channel, HealthConfig
 from newsmon.index.core.article import Article
 from newsmon.index.store import Store
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CFG = HealthConfig(failed_runs=3, silence_factor=4, min_silence_hours=24,
                    channels=(Channel("file", path="health.jsonl"),))
 

@@ -86,8 +86,8 @@ def _rules_file(tmp: Path) -> Path:
     "sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)])
 def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The same scenario on each search backend (the real Elasticsearch node under `es`)."""
-    from newsmon.enrich.pipeline import enrich_store
     from newsmon.app.indexing import index_store
+    from newsmon.enrich.pipeline import enrich_store
 
     tmp = tmp_path_factory.mktemp(f"alert-quality-{request.param}")
     settings = Settings().replace("data", dir=tmp).replace(

@@ -7,8 +7,8 @@ import pytest
 
 from newsmon.alerts import load_config
 from newsmon.alerts.rules import load_rules
-from newsmon.index.core.errors import ConfigError
 from newsmon.app.settings import load_settings
+from newsmon.index.core.errors import ConfigError
 
 GOOD = """
 version: 1

@@ -10,7 +10,6 @@ webhook gets them on the next run, once each; a further run sends nothing.
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,15 +17,19 @@ import pytest
 import yaml
 
 from newsmon.alerts import run_alerts
+from newsmon.app.settings import load_settings
 from newsmon.cli.main import main
 from newsmon.index.core.article import article_id
 from newsmon.index.store import Store
-from newsmon.app.settings import load_settings
 from tests.helpers.crawlproc import run_crawl_process
 from tests.helpers.receiver import start_receiver
 from tests.test_alert_quality import EXTRA_RULES, SHIPPED
-from tests.test_crawl_devset import SITE, _manifest, _sources_yaml
-from tests.test_crawl_devset import devset_server  # noqa: F401 - the fixture
+from tests.test_crawl_devset import (
+    SITE,
+    _manifest,
+    _sources_yaml,
+    devset_server,  # noqa: F401 - the fixture
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -68,7 +71,7 @@ def _config(tmp: Path, receiver_url: str, *, es: tuple[str, str] | None = None,
     (tmp / "alerts.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     (tmp / "sources.yaml").write_text(_sources_yaml(), encoding="utf-8")
     cfg = tmp / "newsmon.toml"
-    cfg.write_text(f"""
+    cfg.write_text("""
 [data]
 dir = "data"
 [crawl]
@@ -92,8 +95,8 @@ max_attempts = 5
 
 
 def _ingest(settings, srv, phase: int) -> None:
-    from newsmon.enrich.pipeline import enrich_store
     from newsmon.app.indexing import index_store
+    from newsmon.enrich.pipeline import enrich_store
 
     srv.phase = phase
     result = run_crawl_process(settings.data.dir, settings.crawl.sources,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+from newsmon.index.core.errors import ConfigError
 from newsmon.index.search import backend as engine
 from newsmon.index.search.backend import Filters, IndexDoc, ModelMismatch, Query
-from newsmon.index.core.errors import ConfigError
 from newsmon.index.store import Store
 
 MODEL = "test:4d"
@@ -27,7 +27,7 @@ def _doc(i: str, title: str, body: str, *, lang: str = "en", source: str = "harb
     toks = lambda s: " ".join(s.lower().split())  # noqa: E731 - tokens arrive pre-computed
     return IndexDoc(id=i, url=f"http://x.example/{i}", title=title, body=body,
                     title_tokens=toks(title), body_tokens=toks(body), source=source, lang=lang,
-                    published=datetime(2026, 11, day, 9, tzinfo=timezone.utc), story=story,
+                    published=datetime(2026, 11, day, 9, tzinfo=UTC), story=story,
                     topics=topics or {}, entities=tuple(entities), model=MODEL,
                     vector=_vec(*vector) if vector is not None else None)
 
@@ -134,8 +134,8 @@ def test_semantic_is_cosine_nearest_first(loaded) -> None:
     (Filters(topics=("defence",), min_topic_score=0.7), {"a1"}),
     (Filters(entities=("GCAP",)), {"a1", "j1"}),
     (Filters(entities=("gcap", "italy")), {"a1"}),
-    (Filters(since=datetime(2026, 11, 14, tzinfo=timezone.utc)), {"a2", "j1", "j2"}),
-    (Filters(until=datetime(2026, 11, 14, tzinfo=timezone.utc)), {"a1", "n1"}),
+    (Filters(since=datetime(2026, 11, 14, tzinfo=UTC)), {"a2", "j1", "j2"}),
+    (Filters(until=datetime(2026, 11, 14, tzinfo=UTC)), {"a1", "n1"}),
     (Filters(ids=("a2", "j2", "zz")), {"a2", "j2"}),
     (Filters(lang="en", topics=("cyber",)), set()),
 ])

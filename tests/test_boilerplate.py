@@ -3,7 +3,7 @@ first batch is cleaned by what the batch shows; a block learned later re-cleans 
 the articles already stored; the text as extracted can always be rebuilt)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,7 +78,7 @@ def setup(tmp_path: Path):
 
 def test_first_batch_of_a_new_source_is_cleaned_and_what_was_removed_is_kept(setup) -> None:
     settings, ctx, store = setup
-    t0 = datetime(2026, 12, 8, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 8, tzinfo=UTC)
     originals = [_article(n, PROMO, t0) for n in range(4)]
     store.articles.upsert(originals)
     stats = enrich_store(settings, store, context=ctx)
@@ -98,7 +98,7 @@ def test_first_batch_of_a_new_source_is_cleaned_and_what_was_removed_is_kept(set
 
 def test_a_block_learned_later_recleans_and_reenriches_stored_articles(setup) -> None:
     settings, ctx, store = setup
-    t0 = datetime(2026, 12, 8, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 8, tzinfo=UTC)
     other = "冬のギフトは産地直送の海岸マルシェで。"
     # run 1: the new promotion appears once only: not yet boilerplate
     first = [_article(0, other, t0), _article(1, None, t0), _article(2, None, t0)]

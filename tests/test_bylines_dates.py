@@ -1,7 +1,7 @@
 """Japanese bylines out of the body into fields, and date precision against the listing date."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from newsmon.crawler.extract.dates import has_time
 from newsmon.crawler.extract.ja_byline import split_byline
@@ -73,7 +73,7 @@ def test_date_only_takes_the_listing_time_on_the_same_day() -> None:
 
 
 def test_listing_date_is_a_cross_check_and_a_fallback() -> None:
-    page = datetime(2026, 12, 8, 9, 0, tzinfo=timezone.utc)
+    page = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
     far = page + timedelta(days=5)
     assert reconcile_published(page, [], far, "UTC") == (page, [LISTING_DATE_DIFFERS])
     assert reconcile_published(page, [], page + timedelta(hours=2), "UTC") == (page, [])

@@ -5,28 +5,26 @@ Exit codes, output shapes and the lock are checked through the real entry point
 """
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from newsmon.app.lock import LockHeld, RunLock, read_holder, running_holder
+from newsmon.cli.main import cli, main
+from newsmon.demo.server import DemoServer
 from newsmon.index.core import reasons
 from newsmon.index.core.article import Article, Stage, Status
-from newsmon.index.store import FAILED, REJECTED, STORED, Store
-from newsmon.cli.main import cli, main
 from newsmon.index.core.times import parse_since
-from newsmon.demo.server import DemoServer
-from newsmon.app.lock import LockHeld, RunLock, read_holder, running_holder
+from newsmon.index.store import FAILED, REJECTED, STORED, Store
 from tests.helpers.served import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,9 +52,9 @@ def make_articles() -> list[Article]:
             source="uk-paper", lang="en",
             title="UK and Japan deepen cyber ties",
             text="Britain and Japan agreed to share threat intelligence.",
-            published=datetime(2025, 1, 23, 9, 30, tzinfo=timezone.utc),
+            published=datetime(2025, 1, 23, 9, 30, tzinfo=UTC),
             authors=["A. Writer"], section="World", status=Status.OK,
-            fetched_at=datetime(2025, 1, 23, 10, 0, tzinfo=timezone.utc),
+            fetched_at=datetime(2025, 1, 23, 10, 0, tzinfo=UTC),
             topics={"cyber": {"score": 0.91, "evidence": ["threat intelligence"]}},
             entities=[{"text": "Japan", "type": "GPE"}], story="story-1",
             stage=Stage.ENRICHED, lang_confidence=0.99,
@@ -69,7 +67,7 @@ def make_articles() -> list[Article]:
             text="日英両政府は重要鉱物の供給網強化に向けた協力枠組みに署名した。",
             # 14:10 UTC: before 20:00 UTC although its ISO text sorts after "…T20:00…Z"
             published=datetime(2025, 3, 12, 23, 10, tzinfo=JST),
-            fetched_at=datetime(2025, 3, 12, 15, 0, tzinfo=timezone.utc),
+            fetched_at=datetime(2025, 3, 12, 15, 0, tzinfo=UTC),
             charset="shift_jis",
         ),
         Article(
@@ -77,7 +75,7 @@ def make_articles() -> list[Article]:
             canonical_url="https://news.example/uk/gcap",
             source="uk-paper", lang="en", title="GCAP venture opens headquarters",
             text="The joint venture behind the fighter opened its headquarters.",
-            published=datetime(2025, 3, 12, 21, 0, tzinfo=timezone.utc),
+            published=datetime(2025, 3, 12, 21, 0, tzinfo=UTC),
             status=Status.PAYWALLED, flags=["paywall"],
         ),
         Article(
@@ -194,15 +192,15 @@ def test_export_since_compares_instants_across_time_zones(data_dir: Path, tmp_pa
 
 
 def test_parse_since_forms() -> None:
-    now = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
-    assert parse_since("2025-03-01") == datetime(2025, 3, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    assert parse_since("2025-03-01") == datetime(2025, 3, 1, tzinfo=UTC)
     assert parse_since("2025-03-01T09:00+09:00") == datetime(2025, 3, 1, 0, 0,
-                                                             tzinfo=timezone.utc)
-    assert parse_since("2025-03-01T09:00") == datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+                                                             tzinfo=UTC)
+    assert parse_since("2025-03-01T09:00") == datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
     assert parse_since("36h", now=now) == now - timedelta(hours=36)
     assert parse_since("7d", now=now) == now - timedelta(days=7)
     assert parse_since("2w", now=now) == now - timedelta(weeks=2)
-    assert parse_since("2025-03-01T09:00+09:00").tzinfo == timezone.utc
+    assert parse_since("2025-03-01T09:00+09:00").tzinfo == UTC
 
 
 def test_export_bad_since_or_missing_store_exit_2(data_dir: Path, tmp_path: Path) -> None:
@@ -396,7 +394,7 @@ def test_crawl_exits_1_when_some_items_failed(tmp_path: Path, flaky_site: Path) 
     with Store(data / "newsmon.db") as store:
         [art] = list(store.articles.iter())
     assert art.title == "Working story"
-    assert art.published == datetime(2025, 3, 4, 10, 0, tzinfo=timezone.utc)
+    assert art.published == datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
 
 def test_crawl_exits_0_with_a_human_summary_when_all_is_well(tmp_path: Path,

@@ -97,7 +97,7 @@ def test_tracking_variant_and_amp_copy_give_one_article(crawled):
     db, srv = crawled["db"], crawled["srv"]
     clean = f"{srv.base}/en/apnews_0.html"
     rows = db.execute("SELECT id, canonical_url FROM articles WHERE canonical_url LIKE ?",
-                      (f"%/apnews_0.html%",)).fetchall()
+                      ("%/apnews_0.html%",)).fetchall()
     assert [r["canonical_url"] for r in rows] == [clean]
     urls = {_path(r["url"]): (r["state"], r["article_id"]) for r in db.execute(
         "SELECT url, state, article_id FROM urls WHERE article_id=?", (rows[0]["id"],))}
@@ -107,7 +107,7 @@ def test_tracking_variant_and_amp_copy_give_one_article(crawled):
 
 
 def test_traps_are_recorded_with_their_reason_and_not_stored(crawled):
-    db, site = crawled["db"], crawled["site"]
+    db = crawled["db"]
     log = _log(db, 1)
     expected = {
         "/trap/missing.html": ("rejected", reasons.http(404)),

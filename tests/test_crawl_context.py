@@ -4,7 +4,7 @@ articles in one transaction (real Scrapy crawler object, real SQLite store)."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ def _context(store: Store) -> tuple[object, CrawlContext]:
 def _article(n: int) -> Article:
     url = f"http://news.example/a/{n}"
     return Article(url=url, canonical_url=url, source="s", title=f"t{n}", text="body " * 50,
-                   lang="en", fetched_at=datetime(2026, 11, 30, tzinfo=timezone.utc))
+                   lang="en", fetched_at=datetime(2026, 11, 30, tzinfo=UTC))
 
 
 def test_context_is_the_crawlers_extension_and_counts_in_its_stats(store: Store) -> None:

@@ -1,7 +1,7 @@
 """parse_date / find_dates: the forms news pages and feeds print, Japanese beside English."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from newsmon.crawler.dates import find_dates, parse_date
 
 JST = ZoneInfo("Asia/Tokyo")
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, tz=JST) -> datetime:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.index.core.article import Article
-from newsmon.index.store.run_records import RunRecords
-from newsmon.index.store import Store
 from newsmon.demo.server import DEMO_SITE, DemoServer, Hit, read_access_log
+from newsmon.index.core.article import Article
+from newsmon.index.store import Store
+from newsmon.index.store.run_records import RunRecords
 
 REPO = Path(__file__).resolve().parents[1]
 

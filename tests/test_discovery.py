@@ -3,11 +3,12 @@ small hand-written documents for the odd cases."""
 from __future__ import annotations
 
 import gzip
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from newsmon.crawler.dates import parse_date
 from newsmon.crawler.discovery import (
     maybe_gunzip,
     parse_feed,
@@ -17,7 +18,6 @@ from newsmon.crawler.discovery import (
     section_links,
     sniff,
 )
-from newsmon.crawler.dates import parse_date
 from newsmon.index.core.errors import FetchError
 from tests.helpers.webserver import DEVSET
 
@@ -34,7 +34,7 @@ def test_rss2_with_tracking_link_and_rfc822_dates() -> None:
     tracked = [e for e in listing.entries if "utm_source" in e.url]
     assert len(tracked) == 1  # <link> wins over <guid>; canonicalisation happens later
     first = listing.entries[0]
-    assert first.published == datetime(2026, 11, 14, 9, 0, tzinfo=timezone.utc)
+    assert first.published == datetime(2026, 11, 14, 9, 0, tzinfo=UTC)
     assert first.title.startswith("Hokusai meets Turner")
 
 
@@ -142,10 +142,10 @@ def test_sniff_by_root_element_not_content_type() -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("Fri, 13 Nov 2026 10:45:00 +0000", datetime(2026, 11, 13, 10, 45, tzinfo=timezone.utc)),
-    ("Fri, 13 Nov 2026 10:45:00 GMT", datetime(2026, 11, 13, 10, 45, tzinfo=timezone.utc)),
+    ("Fri, 13 Nov 2026 10:45:00 +0000", datetime(2026, 11, 13, 10, 45, tzinfo=UTC)),
+    ("Fri, 13 Nov 2026 10:45:00 GMT", datetime(2026, 11, 13, 10, 45, tzinfo=UTC)),
     ("2026-11-13T19:20:00+09:00", datetime(2026, 11, 13, 19, 20, tzinfo=JST)),
-    ("2026-11-13T10:20:00Z", datetime(2026, 11, 13, 10, 20, tzinfo=timezone.utc)),
+    ("2026-11-13T10:20:00Z", datetime(2026, 11, 13, 10, 20, tzinfo=UTC)),
     ("2026-11-13T19:20+09", datetime(2026, 11, 13, 19, 20, tzinfo=JST)),
     ("2026-11-13", datetime(2026, 11, 13, tzinfo=JST)),  # no zone: the source's zone
     ("yesterday", None),

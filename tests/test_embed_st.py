@@ -29,7 +29,7 @@ from newsmon.enrich.embed import (
     load_embedder,
     token_windows,
 )
-from newsmon.enrich.model_export import META, E5S1, bundled_model_file, read_e5s1
+from newsmon.enrich.model_export import E5S1, META, bundled_model_file, read_e5s1
 from newsmon.index.core.article import Article
 from newsmon.index.store import Store
 from tests.helpers.models import link_model_cache

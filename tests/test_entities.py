@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from newsmon.enrich.entities import load_gazetteer, find_entities
+from newsmon.enrich.entities import find_entities, load_gazetteer
 from newsmon.index.core.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "entities.yaml"

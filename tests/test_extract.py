@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,7 @@ from newsmon.index.core import reasons
 from newsmon.index.core.article import Article, Status
 from newsmon.index.core.errors import ExtractError
 
-FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 JST = ZoneInfo("Asia/Tokyo")
 
 EN_PARAS = [
@@ -77,8 +77,8 @@ def test_contract_fields_and_picklable() -> None:
     assert art.title == "Starmer and Takaichi sign pacts in Tokyo"
     assert art.text.split("\n\n") == EN_PARAS
     assert art.lang == "en"
-    assert art.published == datetime(2026, 11, 13, 10, 45, tzinfo=timezone.utc)
-    assert art.updated == datetime(2026, 11, 13, 12, 0, tzinfo=timezone.utc)
+    assert art.published == datetime(2026, 11, 13, 10, 45, tzinfo=UTC)
+    assert art.updated == datetime(2026, 11, 13, 12, 0, tzinfo=UTC)
     assert art.authors == ["Eleanor Price"]
     assert art.section == "World"
     assert art.image == "https://news.example.com/img/lead.jpg"
@@ -258,7 +258,7 @@ def test_byline_after_headline_when_no_metadata() -> None:
                       before_body='<p class="byline">By <span>Tom Whitcombe</span></p><p class="dateline">Fri 13 Nov 2026 16.20 GMT</p>')
     art = extract_article(page(html))
     assert art.authors == ["Tom Whitcombe"]
-    assert art.published == datetime(2026, 11, 13, 16, 20, tzinfo=timezone.utc)
+    assert art.published == datetime(2026, 11, 13, 16, 20, tzinfo=UTC)
 
 
 def test_organisation_author_that_is_the_publisher_is_dropped() -> None:

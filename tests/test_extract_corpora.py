@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from newsmon.index.core.errors import ExtractError
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEVSET = SHARED / "devset"
 CORPORA = SHARED / "corpora"
-FETCHED = datetime(2026, 11, 25, tzinfo=timezone.utc)
+FETCHED = datetime(2026, 11, 25, tzinfo=UTC)
 
 needs_devset = pytest.mark.shared("devset/site/manifest.json")
 needs_corpora = pytest.mark.shared("corpora")

@@ -21,7 +21,6 @@ import pytest
 
 from newsmon.index.core.article import Article
 from newsmon.index.store import Store
-
 from tests.helpers.tcpproxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[1]

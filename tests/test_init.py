@@ -4,10 +4,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from newsmon.cli.main import EXIT_OK, EXIT_USAGE, main
-from newsmon.cli.commands.init import FILES, settings_text
-from newsmon.crawler.sources import load_sources
 from newsmon.app.settings import load_settings
+from newsmon.cli.commands.init import FILES, settings_text
+from newsmon.cli.main import EXIT_OK, EXIT_USAGE, main
+from newsmon.crawler.sources import load_sources
 
 
 def test_init_writes_starter_files_that_load(tmp_path: Path, capsys) -> None:

@@ -11,12 +11,12 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from newsmon.app.searchtext import query_tokens
 from newsmon.enrich.text import normalize, tokenize
 from newsmon.index.search.backend import Filters, IndexDoc
 from newsmon.index.search.embedded import EmbeddedBackend
 from newsmon.index.search.keyword_cache import fts_terms, single_term
 from newsmon.index.store import Store
-from newsmon.app.searchtext import query_tokens
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
 

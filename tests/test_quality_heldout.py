@@ -17,8 +17,6 @@ Floors (thresholds are tuned on ../shared/devset only; this set is for reporting
 from __future__ import annotations
 
 import itertools
-import json
-import sqlite3
 import unicodedata
 from datetime import datetime
 
@@ -172,10 +170,10 @@ def test_mission_alert_rules_on_unseen_sites(heldout) -> None:
     from newsmon.alerts import run_alerts
     from newsmon.alerts.evaluate import search_ids
     from newsmon.alerts.rules import load_rules
-    from newsmon.index.core.defaults import default_file
-    from newsmon.index.core.settings import Settings
     from newsmon.app.indexing import index_store
     from newsmon.app.search import Searcher
+    from newsmon.index.core.defaults import default_file
+    from newsmon.index.core.settings import Settings
 
     store, truth = heldout["store"], heldout["truth"]
     settings = Settings().replace("data", dir=heldout["data"]).replace(

@@ -19,8 +19,8 @@ import pytest
 
 from newsmon.demo.server import DEMO_SITE, DemoServer
 from newsmon.index.core.defaults import default_file
-from newsmon.index.store.run_records import RunRecords
 from newsmon.index.store import Store
+from newsmon.index.store.run_records import RunRecords
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SOURCES = default_file("demo") / "sources.yaml"

@@ -21,8 +21,7 @@ import pytest
 
 from newsmon.demo.server import DEMO_SITE, DemoServer
 from newsmon.index.core.defaults import default_file
-from tests.test_run import (REPO, child_env, kill_at, newsmon_argv, query, snapshot,
-                            step_running, write_config)
+from tests.test_run import REPO, child_env, kill_at, newsmon_argv, query, snapshot, step_running, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.index.core.errors import ConfigError
 from newsmon.app.schedule import cron_times
+from newsmon.index.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_CRONTAB = """#!/bin/sh

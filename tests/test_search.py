@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from newsmon.app.indexing import index_store
+from newsmon.app.search import Searcher, SearchRequest, snippet
 from newsmon.cli.main import main
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.core.settings import DataSettings, IndexSettings, Settings
+from newsmon.index.core.settings import DataSettings, Settings
 from newsmon.index.store import Store
-from newsmon.app.indexing import index_store
-from newsmon.app.search import SearchRequest, Searcher, snippet
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
 
@@ -130,9 +130,9 @@ def test_filters(searcher, req, check) -> None:
 
 
 def test_date_filter_and_facets(searcher) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    since = datetime(2026, 11, 18, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 18, tzinfo=UTC)
     resp = searcher.search(SearchRequest("Japan UK", since=since, limit=20))
     assert resp.results and all(h.published >= since.isoformat() for h in resp.results)
     assert sum(resp.facets["lang"].values()) >= len(resp.results)

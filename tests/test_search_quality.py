@@ -13,10 +13,9 @@ import uuid
 
 import pytest
 
-from newsmon.index.core.settings import DataSettings, IndexSettings, Settings
 from newsmon.app.indexing import index_store
-from newsmon.app.search import SearchRequest, Searcher
-
+from newsmon.app.search import Searcher, SearchRequest
+from newsmon.index.core.settings import DataSettings, IndexSettings, Settings
 from tests.helpers.search_eval import HELD_OUT, ModeScores, evaluate, load, overlap_at_10
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.index.core.errors import ConfigError
 from newsmon.app.settings import DEFAULTS_FILE, load_settings
+from newsmon.index.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 

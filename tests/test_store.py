@@ -9,9 +9,9 @@ import pytest
 from newsmon.index.core.article import Article
 from newsmon.index.core.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
 from newsmon.index.core.errors import StoreError
+from newsmon.index.store import Store
 from newsmon.index.store.migrations import MIGRATIONS
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
-from newsmon.index.store import Store
 
 
 def _art(n: int, **kw) -> Article:

@@ -4,7 +4,7 @@ re-strips and re-enriches the articles already stored; the title as extracted ca
 rebuilt from what was removed)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -113,7 +113,7 @@ def _article(source: str, n: int, title: str, when: datetime) -> Article:
 
 def test_first_batch_of_a_new_source_is_stripped_and_what_was_removed_is_kept(setup) -> None:
     settings, ctx, store = setup
-    t0 = datetime(2026, 12, 8, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 8, tzinfo=UTC)
     harbour = [_article("harbour", n, f"Harbour Digest｜{h}", t0) for n, h in enumerate(EN)]
     # another source: two titles share a kicker, too few to be its template
     other = [_article("other", 10 + n, t, t0) for n, t in enumerate(
@@ -142,7 +142,7 @@ def test_first_batch_of_a_new_source_is_stripped_and_what_was_removed_is_kept(se
 
 def test_an_affix_learned_later_restrips_and_reenriches_stored_articles(setup) -> None:
     settings, ctx, store = setup
-    t0 = datetime(2026, 12, 8, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 8, tzinfo=UTC)
     first = [_article("daily", n, f"{h} - The Daily Thing", t0) for n, h in enumerate(EN[:2])]
     store.articles.upsert(first)
     stats = enrich_store(settings, store, context=ctx)

@@ -29,8 +29,8 @@ from urllib.parse import urljoin
 from newsmon.crawler.extract.body import find_body
 from newsmon.crawler.extract.byline import find_authors
 from newsmon.crawler.extract.dates import DATE_ONLY, page_dates
-from newsmon.crawler.extract.ja_byline import JaByline, split_byline
 from newsmon.crawler.extract.decode import read_page
+from newsmon.crawler.extract.ja_byline import JaByline, split_byline
 from newsmon.crawler.extract.metadata import page_lang, read_metadata
 from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
 from newsmon.crawler.extract.title import pick_title
@@ -38,9 +38,9 @@ from newsmon.crawler.extract.visible import body_end, title_tag, visible
 from newsmon.crawler.page import Page
 from newsmon.crawler.text import clean_space
 from newsmon.crawler.urls import Domains, choose_canonical
+from newsmon.index.core import reasons
 from newsmon.index.core.article import Article
 from newsmon.index.core.errors import ExtractError
-from newsmon.index.core import reasons
 
 __all__ = ["REASONS", "extract_article"]
 

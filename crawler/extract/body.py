@@ -113,7 +113,8 @@ def _run_trafilatura(tree: HtmlElement, url: str, lang_key: str) -> tuple[str, s
 
 # -- JSON-LD articleBody ----------------------------------------------------------------------
 
-_BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "figcaption", "section", "pre", "ul", "ol", "table"}
+_BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "figcaption",
+               "section", "pre", "ul", "ol", "table"}
 
 
 def _ld_body_text(raw: str) -> str:

@@ -36,7 +36,8 @@ def _clean_author(name: str, site_names: list[str]) -> str | None:
     for _ in range(3):
         before = text
         text = _AUTHOR_NOISE.sub("", text).strip()
-        m = re.fullmatch(r"[(\[【〔「《]\s*(.+?)\s*[)\]】〕」》]?", text) or re.fullmatch(r"(.+?)\s*[)\]】〕」》]", text)
+        m = (re.fullmatch(r"[(\[【〔「《]\s*(.+?)\s*[)\]】〕」》]?", text)
+             or re.fullmatch(r"(.+?)\s*[)\]】〕」》]", text))
         if m and (text[0] in "([【〔「《" or text[-1] in ")]】〕」》"):
             text = m.group(1).strip()
         text = text.strip(" ,;|・/-=·•–—")
@@ -65,7 +66,8 @@ def _cleaned(names: list[str], site_names: list[str]) -> list[str]:
 
 
 def _declared(meta: PageMetadata, vis: Visible, site_names: list[str], body_end: int | None) -> list[str]:
-    sources: list[list[str]] = [meta.ld_authors, [a for a in meta.meta_authors if "://" not in a], meta.itemprop_authors]
+    sources: list[list[str]] = [meta.ld_authors, [a for a in meta.meta_authors if "://" not in a],
+                                meta.itemprop_authors]
     for names in sources:
         parts = [p for raw in names
                  for p in (_split_authors(raw) if "、" in raw or " and " in raw or "," in raw else [raw])]

@@ -6,9 +6,9 @@ import re
 from datetime import datetime
 
 from newsmon.crawler.dates import find_dates, parse_date
-from newsmon.crawler.published import DATE_ONLY
 from newsmon.crawler.extract.metadata import PageMetadata
 from newsmon.crawler.extract.visible import Visible
+from newsmon.crawler.published import DATE_ONLY
 from newsmon.crawler.text import normalize
 
 __all__ = ["DATE_ONLY", "has_time", "page_dates"]

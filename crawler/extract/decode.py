@@ -9,8 +9,8 @@ from newsmon.crawler.extract.charset import decode_html
 from newsmon.crawler.extract.engine import load_html
 from newsmon.crawler.page import Page
 from newsmon.crawler.sniff import HTML_TYPES, binary_kind, looks_like_html
-from newsmon.index.core.errors import ExtractError
 from newsmon.index.core import reasons
+from newsmon.index.core.errors import ExtractError
 
 __all__ = ["check_bytes", "read_page"]
 

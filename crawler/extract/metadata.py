@@ -11,8 +11,9 @@ import html
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from lxml.html import HtmlElement
 
@@ -82,7 +83,8 @@ _MODIFIED_META = (
     "article:modified_time", "og:updated_time", "og:article:modified_time", "datemodified",
     "last-modified", "lastmod", "dcterms.modified", "article.updated", "modified_time",
 )
-_AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author", "cxenseparse:author")
+_AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author",
+                "cxenseparse:author")
 
 
 def _text(value: Any) -> str | None:
@@ -202,7 +204,8 @@ def _read_jsonld(tree: HtmlElement, meta: PageMetadata) -> None:
             if article is None and ARTICLE_TYPES.intersection(types):
                 article = obj
             free = _free(obj.get("isAccessibleForFree"))
-            if free is False and (ARTICLE_TYPES.intersection(types) or "webpagelement" in types or "webpageelement" in types):
+            if free is False and (ARTICLE_TYPES.intersection(types) or "webpagelement" in types
+                                  or "webpageelement" in types):
                 meta.ld_free = False
             elif free is True and meta.ld_free is None and ARTICLE_TYPES.intersection(types):
                 meta.ld_free = True

@@ -15,9 +15,9 @@ from lxml.html import HtmlElement
 from newsmon.crawler.extract.body import Body, prose
 from newsmon.crawler.extract.metadata import ARTICLE_TYPES, PageMetadata
 from newsmon.crawler.extract.visible import Visible, paragraphs
+from newsmon.index.core import reasons
 from newsmon.index.core.article import Status
 from newsmon.index.core.errors import ExtractError
-from newsmon.index.core import reasons
 
 __all__ = ["challenge_kind", "page_status", "require_article"]
 

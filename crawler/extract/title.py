@@ -32,8 +32,14 @@ def strip_site_name(title: str, site_names: list[str]) -> str:
     if len(parts) < 2:
         return title
     names = {_fold(n) for n in site_names if n}
+
+    def names_site(part: str) -> bool:
+        folded = _fold(part)
+        return folded in names or any(folded.startswith(n) or n.startswith(folded)
+                                      for n in names if len(n) > 3)
+
     # drop leading and trailing segments that are the site's name (or a section name before it)
-    while len(parts) > 1 and (_fold(parts[-1]) in names or (names and any(_fold(parts[-1]).startswith(n) or n.startswith(_fold(parts[-1])) for n in names if len(n) > 3))):
+    while len(parts) > 1 and names_site(parts[-1]):
         parts = parts[:-1]
     while len(parts) > 1 and _fold(parts[0]) in names:
         parts = parts[1:]

@@ -11,6 +11,7 @@ from typing import Any
 
 from newsmon.index.core.errors import ConfigError
 
+
 @dataclass(frozen=True, slots=True)
 class DataSettings:
     dir: Path = Path("data")
@@ -133,7 +134,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     config_file: Path | None = None
 
-    def replace(self, section: str, **values: Any) -> "Settings":
+    def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (used by flags and tests)."""
         current = getattr(self, section)
         checked = {k: coerce(section, k, v, "override") for k, v in values.items()}

@@ -4,7 +4,7 @@ what a user types (--since, the API's since/until)."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from newsmon.index.core.errors import ConfigError
 
@@ -13,7 +13,7 @@ UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def utc_iso(value: datetime | None) -> str | None:
@@ -21,8 +21,8 @@ def utc_iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 def now_iso() -> str:
@@ -35,7 +35,7 @@ def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
     when = datetime.fromisoformat(value)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def parse_since(value: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
@@ -47,15 +47,15 @@ def parse_since(value: str, *, now: datetime | None = None, option: str = "--sin
     match = RELATIVE.match(text)
     try:
         if match:
-            now = now or datetime.now(timezone.utc)
+            now = now or datetime.now(UTC)
             return now - timedelta(**{UNITS[match[2]]: int(match[1])})
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
-            return moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         # ValueError after a RELATIVE match: int() refuses a count of thousands of digits
         if match or isinstance(exc, OverflowError):

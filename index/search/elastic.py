@@ -36,9 +36,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from newsmon.index.search.backend import FACETS, Filters, Hit, IndexDoc
 from newsmon.index.core.errors import IndexingError
 from newsmon.index.core.times import utc_iso
+from newsmon.index.search.backend import FACETS, Filters, Hit, IndexDoc
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _wrap(fn: Callable[..., T]) -> Callable[..., T]:
     """Client and transport errors become IndexingError with a one-line reason."""
 
     @functools.wraps(fn)
-    def inner(self: "ElasticBackend", *args: Any, **kwargs: Any) -> T:
+    def inner(self: ElasticBackend, *args: Any, **kwargs: Any) -> T:
         from elasticsearch import ApiError, TransportError
 
         try:

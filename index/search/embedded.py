@@ -23,17 +23,16 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from newsmon.index.search.backend import FACETS, Filters, Hit, IndexDoc
 from newsmon.index.core.codec import vector_from_bytes, vector_to_bytes
-from newsmon.index.search.keyword_cache import KeywordCache, single_term
-from newsmon.index.store.repos import chunked, marks
-from newsmon.index.store import Store
 from newsmon.index.core.times import utc_iso
+from newsmon.index.search.backend import FACETS, Filters, Hit, IndexDoc
+from newsmon.index.search.keyword_cache import KeywordCache, single_term
+from newsmon.index.store import Store
+from newsmon.index.store.repos import chunked, marks
 
 log = logging.getLogger(__name__)
 

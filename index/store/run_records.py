@@ -18,7 +18,6 @@ from typing import Any
 
 from newsmon.index.core.times import now_iso
 
-
 RUN_RUNNING, RUN_OK, RUN_PARTIAL, RUN_FAILED, RUN_INTERRUPTED = (
     "running", "ok", "partial", "failed", "interrupted")
 

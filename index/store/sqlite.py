@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.index.core.errors import StoreError
+from newsmon.index.core.times import utc_iso, utcnow
 from newsmon.index.store.migrations import MIGRATIONS, migrate
 from newsmon.index.store.repos.alerts import AlertRepo
 from newsmon.index.store.repos.articles import ArticleRepo
@@ -47,7 +48,6 @@ from newsmon.index.store.repos.runs import (
     RunLog,
 )
 from newsmon.index.store.repos.vectors import VectorRepo
-from newsmon.index.core.times import utc_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,10 +16,11 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from newsmon import __version__
 from newsmon.alerts.render import Message
@@ -94,7 +95,7 @@ def send_webhook(channel: Channel, message: Message, *, settings: AlertsSettings
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"{where} answered HTTP {exc.code}", reason=f"http_{exc.code}"
                             ) from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise DeliveryError(f"{where} did not answer in {settings.webhook_timeout:g}s",
                             reason="timeout") from None
     except urllib.error.URLError as exc:
@@ -153,7 +154,7 @@ def send_email(channel: Channel, message: Message, *, settings: AlertsSettings,
         raise DeliveryError(f"{where}: {exc}", reason="smtp") from None
     except ssl.SSLError as exc:
         raise DeliveryError(f"{where}: TLS failed: {exc}", reason="tls") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise DeliveryError(f"{where} did not answer in {settings.smtp_timeout:g}s",
                             reason="timeout") from None
     except OSError as exc:

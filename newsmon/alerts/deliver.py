@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from newsmon.alerts.channels import send
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
-from newsmon.index.store.repos.alerts import PARKED, AlertRepo
 from newsmon.index.core.errors import DeliveryError
 from newsmon.index.core.settings import Settings
+from newsmon.index.store.repos.alerts import PARKED, AlertRepo
 
 log = logging.getLogger(__name__)
 

@@ -87,7 +87,7 @@ class Channel:
         return spec
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> "Channel":
+    def from_spec(cls, spec: dict[str, Any]) -> Channel:
         return cls(type=spec["type"], path=spec.get("path"), url_env=spec.get("url_env"),
                    to=tuple(spec.get("to") or ()),
                    subject_prefix=spec.get("subject_prefix", "[newsmon]"),

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from newsmon.alerts import health as source_health
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
@@ -26,9 +27,9 @@ from newsmon.alerts.evaluate import decide_rule
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store.repos.alerts import idempotency_key
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.yamlfile import load_yaml
+from newsmon.index.store.repos.alerts import idempotency_key
 from newsmon.index.store.run_records import RUN_OK, RUN_PARTIAL
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class AlertOutcome:
                 "preview": self.preview, "errors": self.errors, "elapsed_s": self.elapsed_s}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "AlertOutcome":
+    def from_dict(cls, d: Mapping[str, Any]) -> AlertOutcome:
         """The outcome back from ``to_dict`` (a run step's recorded counts)."""
         return cls(status=d["status"], decided=d["decided"], delivered=d["delivered"],
                    failed=d["failed"], parked=d["parked"], deferred=d["deferred"],
@@ -120,7 +121,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
     cfg = load_config(settings)
     rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
     repo = store.alerts
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tz = zone(settings.alerts.timezone)
     outcome = AlertOutcome(dry_run=dry_run)
     if retry and not dry_run:

@@ -18,14 +18,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from newsmon.index.search.backend import IndexDoc, SearchBackend
+from newsmon.app.searchtext import search_text, text_hash
 from newsmon.index.core.errors import ConfigError, IndexingError
 from newsmon.index.core.settings import Settings
+from newsmon.index.search.backend import IndexDoc, SearchBackend
 from newsmon.index.store import Store
-from newsmon.app.searchtext import search_text, text_hash
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsmon.app import stages as _stages
-from newsmon.app.outcome import RunOutcome, StageOutcome
-from newsmon.crawler.sources import Source, load_sources, select_sources
-from newsmon.index.core.errors import ConfigError
-from newsmon.index.store.run_records import RUN_FAILED, RunRecords
-from newsmon.index.store import Store
 from newsmon.app.lock import RunLock
+from newsmon.app.outcome import RunOutcome, StageOutcome
 from newsmon.app.progress import ProgressView, StageProgress
 from newsmon.app.settings import Settings
+from newsmon.crawler.sources import Source, load_sources, select_sources
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.store import Store
+from newsmon.index.store.run_records import RUN_FAILED, RunRecords
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ class StageProgress:
     amount of work (a bar is drawn when it is known). Thread-safe.
     """
 
-    def __init__(self, view: "ProgressView", name: str, *, rate_key: str,
+    def __init__(self, view: ProgressView, name: str, *, rate_key: str,
                  total_key: str | None) -> None:
         self.view = view
         self.name = name
@@ -91,7 +91,7 @@ class StageProgress:
             self._closed = True
             self.view.show(self, final=True)
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,7 +133,7 @@ class ProgressView:
         self.lock = threading.RLock()
         self._rich: Any = None
 
-    def __enter__(self) -> "ProgressView":
+    def __enter__(self) -> ProgressView:
         if self.tty and self._rich is None:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsmon.app.pipeline import PIPELINE
-from newsmon.index.core.errors import ConfigError
 from newsmon.app.settings import Settings
+from newsmon.index.core.errors import ConfigError
 
 EVERY = re.compile(r"^\s*(\d+)\s*(m|min|h|d)\s*$")
 

@@ -25,14 +25,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from newsmon.index.search import backend as engine
-from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
-from newsmon.index.core.errors import ConfigError
-from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
-from newsmon.index.core.times import utc_iso
 from newsmon.app.indexing import index_model, open_backend
 from newsmon.app.searchtext import MAX_QUERY_CHARS, query_tokens, text_lang
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.settings import Settings
+from newsmon.index.core.times import utc_iso
+from newsmon.index.search import backend as engine
+from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
+from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,8 @@ def snippet(body: str, lang: str | None, tokens: Sequence[str],
 
 def _margin(hits: Sequence[Hit]) -> float | None:
     """Best minus MARGIN_RANK-th best cosine of the semantic list (or the last one it has)."""
-    sims = sorted(((h.semantic_rank, h.semantic_score) for h in hits
-                   if h.semantic_rank is not None and h.semantic_score is not None))
+    sims = sorted((h.semantic_rank, h.semantic_score) for h in hits
+                   if h.semantic_rank is not None and h.semantic_score is not None)
     if len(sims) < 2:
         return None
     top = [s for r, s in sims if r <= MARGIN_RANK]
@@ -428,7 +428,7 @@ class Searcher:
         self.backend.close()
         self.store.close()
 
-    def __enter__(self) -> "Searcher":
+    def __enter__(self) -> Searcher:
         return self
 
     def __exit__(self, *exc: object) -> None:

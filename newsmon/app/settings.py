@@ -5,11 +5,11 @@ NEWSMON_CONFIG) < NEWSMON_<SECTION>__<KEY> environment variables < command-line 
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from newsmon.index.core.defaults import default_file
 from newsmon.index.core.errors import ConfigError

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from newsmon.app.outcome import StageOutcome
-from newsmon.crawler.sources import Source
-from newsmon.index.store.run_records import RUN_FAILED, RUN_OK, RUN_PARTIAL
-from newsmon.index.store import Store
 from newsmon.app.progress import StageProgress
 from newsmon.app.settings import Settings
+from newsmon.crawler.sources import Source
+from newsmon.index.store import Store
+from newsmon.index.store.run_records import RUN_FAILED, RUN_OK, RUN_PARTIAL
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def index(settings: Settings, store: Store, *, run_id: int,
     failed with a one-line reason (exit code 1) and the cursor stays after the last batch the
     backend accepted, so the next run catches up.
     """
-    from newsmon.index.core.errors import IndexingError
     from newsmon.app.indexing import index_store
+    from newsmon.index.core.errors import IndexingError
 
     name = backend or settings.index.backend
     started = time.monotonic()

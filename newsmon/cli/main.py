@@ -15,7 +15,9 @@ import click
 
 from newsmon import __version__
 from newsmon.app.failures import MachineFailure, machine_failure
+from newsmon.app.lock import LockHeld
 from newsmon.app.outcome import EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsmon.app.settings import load_settings
 from newsmon.cli.commands.alert import alert_command
 from newsmon.cli.commands.crawl import crawl_command
 from newsmon.cli.commands.demo import demo_command
@@ -30,8 +32,6 @@ from newsmon.cli.commands.search import search_command
 from newsmon.cli.commands.serve import serve_command
 from newsmon.cli.commands.status import status_command
 from newsmon.index.core.errors import ConfigError, NewsmonError
-from newsmon.app.lock import LockHeld
-from newsmon.app.settings import load_settings
 
 # every command of the group, in help order
 COMMANDS = (run_command, crawl_command, enrich_command, index_command, search_command,

@@ -129,6 +129,7 @@ open_router = APIRouter()
          operation_id="search", dependencies=[Depends(only(
              "q", "mode", "lang", "topic", "min_topic_score", "source", "entity",
              "since", "until", "limit", "collapse"))])
+# FastAPI copies a list default per request, so `= []` is safe here (B006)
 async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
@@ -138,12 +139,12 @@ async def search(
     lang: Annotated[Literal["en", "ja"] | None, Query()] = None,
     topic: Annotated[list[str], Query(
         max_length=MAX_FILTER_VALUES,
-        description="repeatable; every listed topic must be labelled")] = [],
+        description="repeatable; every listed topic must be labelled")] = [],  # noqa: B006
     min_topic_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     source: Annotated[list[str], Query(
-        max_length=MAX_FILTER_VALUES, description="repeatable; any of them")] = [],
+        max_length=MAX_FILTER_VALUES, description="repeatable; any of them")] = [],  # noqa: B006
     entity: Annotated[list[str], Query(
-        max_length=MAX_FILTER_VALUES, description="repeatable; all of them")] = [],
+        max_length=MAX_FILTER_VALUES, description="repeatable; all of them")] = [],  # noqa: B006
     since: Annotated[str | None, Query(
         pattern=WHEN_PATTERN, description="published at or after: " + WHEN_HELP)] = None,
     until: Annotated[str | None, Query(

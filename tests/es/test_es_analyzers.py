@@ -8,7 +8,7 @@ JapaneseAnalyzer under those names (.ci/analysis-plugin, NEWSMON_ES_FLAVOR=analy
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ MODEL = "test:2d"
 def _doc(i: str, title: str, body: str, lang: str | None, tokens: str = "") -> IndexDoc:
     return IndexDoc(id=i, url=f"http://x.example/{i}", title=title, body=body,
                     title_tokens=tokens, body_tokens=tokens, source="s", lang=lang,
-                    published=datetime(2026, 11, 15, tzinfo=timezone.utc), story=None,
+                    published=datetime(2026, 11, 15, tzinfo=UTC), story=None,
                     topics={}, entities=(), model=MODEL,
                     vector=np.asarray([1.0, 0.0], dtype=np.float32))
 

@@ -28,7 +28,7 @@ import gzip
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +49,7 @@ ENCODED = (
     ("NikkanGeadai_2025_01_31", "cp932", "text/html", "Shift_JIS"),  # only <meta> says it
     ("AsahiShimbun_2025_01_13", "euc_jp", "text/html; charset=utf-8", "EUC-JP"),  # header lies
 )
-PAGE_TIME = datetime(2025, 1, 20, 9, 0, tzinfo=timezone.utc)
+PAGE_TIME = datetime(2025, 1, 20, 9, 0, tzinfo=UTC)
 
 
 def Route(body: bytes = b"", content_type: str | None = "text/html; charset=utf-8", *,  # noqa: N802
@@ -173,7 +173,7 @@ def _section(links: list[str], next_page: str | None) -> bytes:
            '<a href="https://twitter.example/share">Share</a>')
     pager = f'<a class="next" href="{next_page}">Next page</a>' if next_page else ""
     return (f"<!doctype html><html><head><meta charset=utf-8><title>Section</title></head>"
-            f"<body><nav>{nav}</nav><ul>{items}</ul>{pager}</body></html>").encode("utf-8")
+            f"<body><nav>{nav}</nav><ul>{items}</ul>{pager}</body></html>").encode()
 
 
 def build_news_site(base: str, offsite_base: str) -> NewsSite:
@@ -265,7 +265,7 @@ def build_news_site(base: str, offsite_base: str) -> NewsSite:
         f"<sitemap><loc>{base}/sitemaps/articles.xml</loc></sitemap>"
         f"<sitemap><loc>{base}/sitemaps/news.xml</loc></sitemap>"
         f"<sitemap><loc>{offsite_base}/sitemap.xml</loc></sitemap>"
-        "</sitemapindex>").encode("utf-8"), "application/xml")
+        "</sitemapindex>").encode(), "application/xml")
     routes["/sitemaps/articles.xml"] = Route(
         _urlset([u for u, _, _ in en_items] + [base + amp_path] + trap_urls[4:], news=False),
         "application/xml")
@@ -282,7 +282,7 @@ def build_news_site(base: str, offsite_base: str) -> NewsSite:
     routes["/section/page/2/"] = Route(_section(page2, None))
     routes["/robots.txt"] = Route(
         f"User-agent: *\nDisallow: /private/\n\nSitemap: {base}/sitemap_index.xml\n"
-        .encode("utf-8"), "text/plain; charset=utf-8")
+        .encode(), "text/plain; charset=utf-8")
 
     # phase 2: one new English article in the RSS feed; every other listing unchanged
     new_path = "/en/theguardian_0-followup.html"

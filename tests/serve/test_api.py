@@ -8,7 +8,7 @@ import re
 import socket
 import urllib.parse
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,7 @@ def test_topic_source_and_date_filters(served: Served) -> None:
     assert hits
     for h in hits:
         assert datetime.fromisoformat(h["published"]) >= datetime(2025, 6, 1,
-                                                                  tzinfo=timezone.utc)
+                                                                  tzinfo=UTC)
     status, body = served.get_json("/api/search?" + q(q="x", topic="no-such-topic"))
     assert status == 400 and "no-such-topic" in body["message"]  # type: ignore[index]
 
@@ -121,7 +121,7 @@ def test_coverage_per_day_counts_labelled_articles(served: Served, demo_config: 
     for a in store_articles(demo_config).values():
         for topic, value in a.topics.items():
             if value.get("label") and a.published:
-                expected[(a.published.astimezone(timezone.utc).date().isoformat(), topic)] += 1
+                expected[(a.published.astimezone(UTC).date().isoformat(), topic)] += 1
     assert {(d["day"], d["topic"]): d["count"] for d in days} == dict(expected)
     status, body = served.get_json("/api/coverage?since=2025-03-01&until=2025-04-01")
     assert status == 200 and body["days"]  # type: ignore[index]

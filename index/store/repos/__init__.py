@@ -14,7 +14,7 @@ CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 class Repo:
     """Base of a repository: the store it belongs to and its connection."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     @property

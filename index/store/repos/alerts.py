@@ -1,4 +1,5 @@
-"""Alerts in the store (migration 4): the outbox: decided alerts, the articles each one covers, and one delivery per channel.
+"""Alerts in the store (migration 4): the outbox: decided alerts, the articles each one covers,
+and one delivery per channel.
 
 An alert is decided once: ``alerts.key`` is unique (``rule:<rule>:story:<story>`` for a rule
 match, ``health:<source>:<condition>:<since>`` for source health), so a second decision about the
@@ -22,16 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from newsmon.index.store.repos import Repo, chunked, marks
 from newsmon.index.core.times import now_iso
-
+from newsmon.index.store.repos import Repo, chunked, marks
 
 PENDING, SENT, PARKED = "pending", "sent", "parked"
 
 
 def idempotency_key(alert_key: str, channel: str) -> str:
     """Stable per (alert, channel): the same value on every retry and after a crash."""
-    return hashlib.sha256(f"{alert_key}\x1f{channel}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{alert_key}\x1f{channel}".encode()).hexdigest()[:32]
 
 
 @dataclass(slots=True)

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from newsmon.index.core.article import Article, Stage
-from newsmon.index.store.repos import Repo, chunked, marks
 from newsmon.index.core.times import now_iso, utc_iso
+from newsmon.index.store.repos import Repo, chunked, marks
 
 
 def _load(data: str) -> Article:

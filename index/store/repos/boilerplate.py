@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from newsmon.index.store.repos import Repo, chunked, marks
 from newsmon.index.core.times import now_iso
+from newsmon.index.store.repos import Repo, chunked, marks
 
 
 class BoilerplateRepo(Repo):

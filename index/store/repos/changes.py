@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from newsmon.index.store.repos import Repo, chunked, marks
 from newsmon.index.core.times import now_iso
+from newsmon.index.store.repos import Repo, chunked, marks
 
 Op = Literal["upsert", "delete"]
 

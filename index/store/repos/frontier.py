@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from newsmon.index.store.repos import Repo, chunked, marks
 from newsmon.index.core.times import now_iso
+from newsmon.index.store.repos import Repo, chunked, marks
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from newsmon.index.store.repos import Repo
 from newsmon.index.core.times import now_iso
+from newsmon.index.store.repos import Repo
 
 # outcomes written to fetch_log
 STORED, NOT_MODIFIED, DISCOVERED, REJECTED, FAILED, SKIPPED = (

@@ -11,8 +11,8 @@ import numpy as np
 
 from newsmon.index.core.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
 from newsmon.index.core.errors import StoreError
-from newsmon.index.store.repos import Repo, chunked, marks
 from newsmon.index.core.times import now_iso, parse_iso, utc_iso
+from newsmon.index.store.repos import Repo, chunked, marks
 
 
 @dataclass(frozen=True, slots=True)

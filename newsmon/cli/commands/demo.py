@@ -19,16 +19,16 @@ from typing import Any
 
 import click
 
-from newsmon.index.core.defaults import default_file
-from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import Store
 from newsmon.app.pipeline import run
-from newsmon.cli.context import get_settings
+from newsmon.app.settings import PATH_KEYS, load_settings
 from newsmon.cli.commands.crawl import summary_text
 from newsmon.cli.commands.enrich import summary_text as enrich_summary_text
 from newsmon.cli.commands.status import collect_status, status_text
+from newsmon.cli.context import get_settings
 from newsmon.demo.server import DemoServer
-from newsmon.app.settings import PATH_KEYS, load_settings
+from newsmon.index.core.defaults import default_file
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.store import Store
 
 DEMO_CONFIG_DIR = default_file("demo")
 SETTINGS_NAME = "newsmon.toml"

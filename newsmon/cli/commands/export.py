@@ -12,11 +12,12 @@ from typing import TextIO
 
 import click
 
+from newsmon.cli.context import get_settings
 from newsmon.index.core.article import Article
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.times import parse_since
 from newsmon.index.store import Store
-from newsmon.cli.context import get_settings
+
 
 def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
     """Articles published at or after `since` (all of them when None), in id order. The store

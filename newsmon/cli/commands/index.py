@@ -6,9 +6,9 @@ import json
 
 import click
 
+from newsmon.app.indexing import BACKENDS
 from newsmon.app.pipeline import run
 from newsmon.cli.context import get_settings
-from newsmon.app.indexing import BACKENDS
 
 
 @click.command("index")

@@ -27,7 +27,8 @@ def export_command(ctx: click.Context, folder: str | None, force: bool) -> None:
     SentenceTransformer(FOLDER) and transformers' AutoModel/AutoTokenizer load offline.
 
     FOLDER defaults to the copy enrich uses: multilingual-e5-small-q4 in the data folder's
-    models/ if that exists, else in the user's cache (~/.cache/newsmon/models). A current export is kept; needs the st extra (pip install 'newsmon[st]').
+    models/ if that exists, else in the user's cache (~/.cache/newsmon/models). A current export is kept;
+    needs the st extra (pip install 'newsmon[st]').
 
     \b
     Example:

@@ -7,9 +7,9 @@ import click
 
 from newsmon.app.outcome import EXIT_OK, RunOutcome, StageOutcome
 from newsmon.app.pipeline import PIPELINE, run
-from newsmon.cli.context import get_settings, stdout_is_terminal
 from newsmon.cli.commands.crawl import summary_text as crawl_summary
 from newsmon.cli.commands.enrich import summary_text as enrich_summary
+from newsmon.cli.context import get_settings, stdout_is_terminal
 
 # the counters that make a stage's one-line summary, in order
 BRIEF = {

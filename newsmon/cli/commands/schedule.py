@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from newsmon.cli.context import get_settings
 from newsmon.app.schedule import Crontab, build_schedule, installed, removed
+from newsmon.cli.context import get_settings
 
 
 @click.command("schedule")

@@ -8,11 +8,11 @@ import re
 
 import click
 
+from newsmon.app.search import MAX_LIMIT, Searcher, SearchRequest, SearchResponse
 from newsmon.cli.context import get_settings
+from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.times import parse_since
 from newsmon.index.search.backend import MODES
-from newsmon.index.core.errors import ConfigError
-from newsmon.app.search import MAX_LIMIT, SearchRequest, SearchResponse, Searcher
 
 _TAGS = re.compile(r"</?mark>")
 

@@ -8,9 +8,9 @@ import socket
 
 import click
 
+from newsmon.app.settings import Settings
 from newsmon.cli.context import get_settings
 from newsmon.index.core.errors import ConfigError
-from newsmon.app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import click
 
-from newsmon.app.pipeline import open_store
-from newsmon.cli.context import get_settings
-from newsmon.index.core import reasons
 from newsmon.alerts import status as alerts_status
 from newsmon.alerts import status_lines
-from newsmon.index.store.run_records import RunRecords
-from newsmon.index.store import Store
 from newsmon.app.lock import running_holder
+from newsmon.app.pipeline import open_store
 from newsmon.app.settings import Settings
+from newsmon.cli.context import get_settings
+from newsmon.index.core import reasons
+from newsmon.index.store import Store
+from newsmon.index.store.run_records import RunRecords
 
 RECENT_RUNS = 5
 
