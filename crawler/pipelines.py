@@ -10,7 +10,7 @@ class:
   say;
 - ``ArticleBatcher`` writes articles ``batch_size`` at a time, each batch in one transaction
   with the fetch-log rows and URL decisions recorded since the last one
-  (``CrawlContext.write``), so a kill -9 loses at most the batch in flight, and the next run
+  (``CrawlRecorder.write``), so a kill -9 loses at most the batch in flight, and the next run
   fetches those pages again.
 """
 from __future__ import annotations
@@ -144,7 +144,7 @@ class ArticleBatcher:
         if article.id in self._ids:
             # the same article reached again this run (AMP copy, redirect, variant link)
             self._alias(article, aliases_set | {article.url})
-            self.ctx.skipped(article.url, reasons.DUPLICATE_CANONICAL, counter="skipped_known",
+            self.ctx.recorder.skipped(article.url, reasons.DUPLICATE_CANONICAL, counter="skipped_known",
                              source=article.source, kind="article", detail=article.canonical_url)
             return "duplicate"
         if (canonicalize_url(article.url) != article.canonical_url
@@ -153,7 +153,7 @@ class ArticleBatcher:
             # a variant (e.g. AMP) of an article stored by an earlier run: keep that one
             self._ids.add(article.id)
             self._alias(article, aliases_set | {article.url})
-            self.ctx.skipped(article.url, reasons.KNOWN_CANONICAL, counter="skipped_known",
+            self.ctx.recorder.skipped(article.url, reasons.KNOWN_CANONICAL, counter="skipped_known",
                              source=article.source, kind="article", detail=article.canonical_url)
             return "known"
         self._ids.add(article.id)
@@ -173,7 +173,7 @@ class ArticleBatcher:
         if article_id in self._batch:
             self._aliases[article_id].update(urls)
             return
-        self.ctx.mark_urls(urls, "stored", source=source, article_id=article_id)
+        self.ctx.recorder.mark_urls(urls, "stored", source=source, article_id=article_id)
 
     def flush_if_stale(self, max_age: float = FLUSH_SECONDS) -> None:
         if self._oldest is not None and time.monotonic() - self._oldest >= max_age:
@@ -181,17 +181,17 @@ class ArticleBatcher:
 
     def flush(self) -> int:
         """Write the batch, and every outcome recorded since the last write, in one
-        transaction (``CrawlContext.write``)."""
+        transaction (``CrawlRecorder.write``)."""
         if not self._batch:
             return 0
         batch, aliases = list(self._batch.values()), self._aliases
         self._batch, self._aliases, self._oldest = {}, {}, None
         for art in batch:
-            self.ctx.log(art.url, STORED, source=art.source, kind="article", http_status=200,
+            self.ctx.recorder.log(art.url, STORED, source=art.source, kind="article", http_status=200,
                          reason=None if art.status is Status.OK else art.status.value,
                          detail=art.canonical_url if art.canonical_url != art.url else None)
-        written = self.ctx.write(batch, aliases)
-        if self.ctx.store_failure is not None:
+        written = self.ctx.recorder.write(batch, aliases)
+        if self.ctx.recorder.store_failure is not None:
             return 0  # not stored: the crawl stops, and the next run fetches these again
         self.ctx.stats.count("stored", n=len(batch))
         for art in batch:
@@ -234,10 +234,10 @@ def record_extraction(ctx: CrawlContext, batcher: ArticleBatcher, item: PageItem
         if reason == "challenge":
             ctx.stats.count("flagged")  # a bot wall instead of the page: tried again next run
         if reason in RETRY_REASONS:
-            ctx.article_failed(url, reason, source=source.id, http_status=item.page.http_status,
+            ctx.recorder.article_failed(url, reason, source=source.id, http_status=item.page.http_status,
                                detail=result.message)
             return "failed"
-        ctx.article_rejected(url, reason, source=source.id, http_status=item.page.http_status,
+        ctx.recorder.article_rejected(url, reason, source=source.id, http_status=item.page.http_status,
                              detail=result.message, also=(item.page.url, *item.aliases, *more))
         return "rejected"
     article = settle_article(result.article, item, source)
@@ -270,9 +270,12 @@ class ExtractStorePipeline:
     def from_crawler(cls, crawler: Crawler) -> ExtractStorePipeline:
         from scrapy import signals
 
+        from newsmon.crawler.signals import url_variant
+
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.url_variant, signal=url_variant)
         return pipeline
 
     def spider_opened(self, spider: Any) -> None:
@@ -281,13 +284,14 @@ class ExtractStorePipeline:
         ctx = self.ctx
         workers = ctx.crawl.extract_workers or os.cpu_count() or 1
         self.batcher = ArticleBatcher(ctx, ctx.crawl.batch_size)
-        variants, batcher = VariantAliases(), self.batcher
-        self.variants = variants
-        self.crawler.spider.variant_sink = (  # type: ignore[union-attr]
-            lambda canonical, url: variants.found(batcher, canonical, url))
+        self.variants = VariantAliases()
         self._ticker = task.LoopingCall(self.tick)
         self._ticker.start(1.0, now=False)
         log.info("crawl started: %d sources, %d extraction workers", len(ctx.sources), workers)
+
+    def url_variant(self, canonical: str, url: str) -> None:
+        if self.batcher is not None and self.variants is not None:
+            self.variants.found(self.batcher, canonical, url)
 
     async def process_item(self, item: PageItem) -> PageItem:
         assert self.batcher is not None
@@ -323,7 +327,7 @@ class ExtractStorePipeline:
     def tick(self) -> None:
         assert self.batcher is not None
         self.batcher.flush_if_stale()
-        self.ctx.flush_if_stale()
+        self.ctx.recorder.flush_if_stale()
         snap = self.ctx.snapshot(pending=_pending_requests(self.crawler),
                                  extracting=self.extracting, unflushed=len(self.batcher))
         if self.ctx.progress is not None:
@@ -342,7 +346,7 @@ class ExtractStorePipeline:
             self._ticker.stop()
         if self.batcher is not None:
             self.batcher.flush()
-        self.ctx.write()  # outcomes recorded since the last batch
+        self.ctx.recorder.write()  # outcomes recorded since the last batch
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
         if self.ctx.progress is not None and self.batcher is not None:

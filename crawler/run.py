@@ -63,9 +63,9 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
     process.start()  # blocks until the crawl ends
 
     ctx = CrawlContext.of(crawler)
-    if ctx.store_failure is not None:
-        raise ctx.store_failure
-    saved = ctx.save_validators(finished=ctx.finish_reason == "finished")
+    if ctx.recorder.store_failure is not None:
+        raise ctx.recorder.store_failure
+    saved = ctx.save_validators()
     stats = ctx.result()
     log.info("crawl %s: %s (feed validators saved: %d)", stats.finish_reason or "ended",
              json.dumps(stats.to_dict(), sort_keys=True), saved)

@@ -8,7 +8,7 @@ store before anything is requested, and every answer ends in a recorded outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -23,6 +23,8 @@ from newsmon.crawler.context import CrawlContext
 from newsmon.crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
 from newsmon.crawler.middlewares import classify_failure, response_validators
 from newsmon.crawler.page import Page
+from newsmon.crawler.recorder import CrawlRecorder
+from newsmon.crawler.signals import url_variant
 from newsmon.crawler.sniff import non_html_reason
 from newsmon.crawler.sources import Source
 from newsmon.crawler.urls import canonicalize_url
@@ -76,14 +78,15 @@ class NewsSpider(scrapy.Spider):
         self._listed_published: dict[str, datetime] = {}
         self._queued_per_source: dict[str, int] = {}
         self._offsite_seen: set[str] = set()
-        # told about a URL not fetched because its canonical form is already queued this run
-        # (the pipeline records it as an alias of that article): (canonical, url)
-        self.variant_sink: Callable[[str, str], None] | None = None
 
     @cached_property
     def ctx(self) -> CrawlContext:
         """The crawl's context, reached through the crawler (built with its extensions)."""
         return CrawlContext.of(self.crawler)
+
+    @cached_property
+    def recorder(self) -> CrawlRecorder:
+        return self.ctx.recorder
 
     # -- start ------------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -142,14 +145,14 @@ class NewsSpider(scrapy.Spider):
                 self._offsite_seen.add(entry.url)
                 # off-site links of section pages are navigation and share buttons: counted,
                 # not logged one by one; off-site entries of feeds and sitemaps are logged
-                self.ctx.skipped(entry.url, reasons.OFFSITE, counter="offsite_blocked",
+                self.recorder.skipped(entry.url, reasons.OFFSITE, counter="offsite_blocked",
                                  source=source.id, kind=kind, log_it=kind not in ("section",))
                 continue
             canonical = canonicalize_url(entry.url)
             # allow/deny are written for clean URLs: match them without tracking parameters
             if not source.is_article_url(canonical):
                 # counted, not logged: a shared sitemap lists thousands of other pages
-                self.ctx.skipped(entry.url, reasons.NOT_ARTICLE_URL, counter=None, source=source.id,
+                self.recorder.skipped(entry.url, reasons.NOT_ARTICLE_URL, counter=None, source=source.id,
                                  kind=kind, log_it=False)
                 continue
             if entry.published is not None:
@@ -159,8 +162,8 @@ class NewsSpider(scrapy.Spider):
                 if entry.url not in self._articles_seen:
                     # e.g. the feed's tracking-parameter link after the section's clean one
                     self._articles_seen.add(entry.url)
-                    if self.variant_sink is not None:
-                        self.variant_sink(canonical, entry.url)
+                    self.crawler.signals.send_catch_log(url_variant, canonical=canonical,
+                                                        url=entry.url)
                 continue
             self._articles_seen.update((entry.url, canonical))
             fresh.append((entry, canonical))
@@ -178,7 +181,7 @@ class NewsSpider(scrapy.Spider):
             queued = self._queued_per_source.get(source.id, 0)
             if limit and queued >= limit:
                 self.ctx.limited_sources.add(source.id)
-                self.ctx.skipped(entry.url, reasons.ARTICLE_LIMIT, counter=None, source=source.id,
+                self.recorder.skipped(entry.url, reasons.ARTICLE_LIMIT, counter=None, source=source.id,
                                  kind="article", log_it=False)
                 continue
             self._queued_per_source[source.id] = queued + 1
@@ -206,8 +209,8 @@ class NewsSpider(scrapy.Spider):
         url = response.request.url if response.request else response.url
         if response.status == 304:
             self.ctx.stats.count("not_modified")
-            self.ctx.not_modified(url, source.id)
-            self.ctx.log(url, NOT_MODIFIED, source=source.id, kind=kind, http_status=304)
+            self.recorder.not_modified(url, source.id)
+            self.recorder.log(url, NOT_MODIFIED, source=source.id, kind=kind, http_status=304)
             return
         self.ctx.stats.count("feeds_fetched")
         try:
@@ -224,17 +227,17 @@ class NewsSpider(scrapy.Spider):
                     max_bytes=self.ctx.crawl.max_bytes,
                 )
         except FetchError as exc:
-            self.ctx.listing_failed(url, exc.reason, source=source.id, kind=kind,
+            self.recorder.listing_failed(url, exc.reason, source=source.id, kind=kind,
                                     http_status=response.status, detail=str(exc))
             return
         if kind != "robots":
             etag, last_modified = response_validators(response)
-            self.ctx.remember_validators(url, source.id, response.status, etag, last_modified,
+            self.recorder.remember_validators(url, source.id, response.status, etag, last_modified,
                                          listing.kind)
         depth = meta.get("newsmon_depth", 0)
         for sitemap in listing.sitemaps:
             if not source.allows_domain(sitemap):
-                self.ctx.skipped(sitemap, reasons.OFFSITE, counter="offsite_blocked",
+                self.recorder.skipped(sitemap, reasons.OFFSITE, counter="offsite_blocked",
                                  source=source.id, kind="sitemap")
             elif depth < MAX_SITEMAP_DEPTH:
                 yield from self._listing(source, sitemap, "sitemap", depth=depth + 1)
@@ -249,7 +252,7 @@ class NewsSpider(scrapy.Spider):
                    if e.url.rstrip("/") not in start
                    and (source.id, e.url) not in self._listings_seen]
         requests = self._articles(source, entries, kind="section" if kind == "section" else kind)
-        self.ctx.log(url, DISCOVERED, source=source.id, kind=kind, http_status=response.status,
+        self.recorder.log(url, DISCOVERED, source=source.id, kind=kind, http_status=response.status,
                      detail=f"{listing.kind}: {len(listing.entries)} links, "
                             f"{len(listing.sitemaps)} sitemaps, {len(listing.pages)} pages, "
                             f"{len(requests)} to fetch")
@@ -261,17 +264,17 @@ class NewsSpider(scrapy.Spider):
         info = classify_failure(failure)
         source, kind = meta["newsmon_source"], meta["newsmon_kind"]
         if info.reason == reasons.ROBOTS:
-            self.ctx.skipped(request.url, reasons.ROBOTS, counter="robots_blocked", source=source,
+            self.recorder.skipped(request.url, reasons.ROBOTS, counter="robots_blocked", source=source,
                              kind=kind, detail=info.detail)
         elif info.reason == reasons.OFFSITE:
-            self.ctx.skipped(request.url, reasons.OFFSITE, counter="offsite_blocked", source=source,
+            self.recorder.skipped(request.url, reasons.OFFSITE, counter="offsite_blocked", source=source,
                              kind=kind, detail=info.detail)
         elif kind == "robots" and info.http_status == 404:
             # no robots.txt: nothing to read, nothing missed
-            self.ctx.log(request.url, DISCOVERED, source=source, kind=kind, http_status=404,
+            self.recorder.log(request.url, DISCOVERED, source=source, kind=kind, http_status=404,
                          detail="no robots.txt")
         else:
-            self.ctx.listing_failed(request.url, info.reason, source=source, kind=kind,
+            self.recorder.listing_failed(request.url, info.reason, source=source, kind=kind,
                                     http_status=info.http_status, detail=info.detail)
 
     # -- articles ---------------------------------------------------------------------------------
@@ -291,14 +294,14 @@ class NewsSpider(scrapy.Spider):
                     or self.ctx.store.frontier.is_known(final_canonical,
                                                max_attempts=self.ctx.crawl.max_attempts)):
                 # a redirect to an article this run or an earlier one already has
-                self.ctx.skipped(discovered, reasons.REDIRECT_KNOWN, counter="skipped_known",
+                self.recorder.skipped(discovered, reasons.REDIRECT_KNOWN, counter="skipped_known",
                                  source=source.id, kind="article", detail=response.url)
                 return
             self._articles_seen.add(final_canonical)
         ctype = _header(response, b"Content-Type")
         what = non_html_reason(ctype, response.body)
         if what:
-            self.ctx.article_rejected(response.url, reasons.NOT_HTML, source=source.id,
+            self.recorder.article_rejected(response.url, reasons.NOT_HTML, source=source.id,
                                       http_status=response.status, detail=what, also=aliases)
             return
         etag, last_modified = response_validators(response)
@@ -330,17 +333,17 @@ class NewsSpider(scrapy.Spider):
         url = (meta.get("redirect_urls") or [request.url])[0]
         info = classify_failure(failure)
         if info.reason == reasons.ROBOTS:
-            self.ctx.skipped(url, reasons.ROBOTS, counter="robots_blocked", source=source,
+            self.recorder.skipped(url, reasons.ROBOTS, counter="robots_blocked", source=source,
                              kind="article", detail=info.detail)
         elif info.reason == reasons.OFFSITE:
-            self.ctx.skipped(url, reasons.OFFSITE, counter="offsite_blocked", source=source,
+            self.recorder.skipped(url, reasons.OFFSITE, counter="offsite_blocked", source=source,
                              kind="article", detail=info.detail)
         elif info.outcome == "rejected":
-            self.ctx.article_rejected(url, info.reason, source=source,
+            self.recorder.article_rejected(url, info.reason, source=source,
                                       http_status=info.http_status, detail=info.detail,
                                       also=(meta["newsmon_canonical"],))
         else:
-            self.ctx.article_failed(url, info.reason, source=source,
+            self.recorder.article_failed(url, info.reason, source=source,
                                     http_status=info.http_status, detail=info.detail)
 
 

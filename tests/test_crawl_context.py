@@ -1,6 +1,6 @@
 """The crawl's context as a Scrapy component: built by Scrapy in from_crawler, reached through the
-crawler, counting in crawler.stats, and writing recorded outcomes with the next batch of
-articles in one transaction (real Scrapy crawler object, real SQLite store)."""
+crawler, counting in crawler.stats, and its recorder writing recorded outcomes with the next
+batch of articles in one transaction (real Scrapy crawler object, real SQLite store)."""
 from __future__ import annotations
 
 import dataclasses
@@ -52,9 +52,9 @@ def _article(n: int) -> Article:
 def test_context_is_the_crawlers_extension_and_counts_in_its_stats(store: Store) -> None:
     crawler, ctx = _context(store)
     assert crawler.get_extension(CrawlContext) is ctx
-    ctx.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
-    ctx.skipped("http://news.example/y", reasons.ROBOTS, counter="robots_blocked", source="s",
-                kind="article")
+    ctx.recorder.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
+    ctx.recorder.skipped("http://news.example/y", reasons.ROBOTS, counter="robots_blocked",
+                         source="s", kind="article")
     crawler.stats.inc_value("downloader/request_count", 3)  # what Scrapy's DownloaderStats does
     stats = crawler.stats.get_stats()
     assert stats["newsmon/rejected"] == 1 and stats["newsmon/robots_blocked"] == 1
@@ -66,12 +66,12 @@ def test_context_is_the_crawlers_extension_and_counts_in_its_stats(store: Store)
 
 def test_outcomes_wait_for_the_next_batch_and_commit_with_it(store: Store) -> None:
     _, ctx = _context(store)
-    ctx.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
-    ctx.article_failed("http://news.example/z", reasons.TIMEOUT, source="s")
+    ctx.recorder.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
+    ctx.recorder.article_failed("http://news.example/z", reasons.TIMEOUT, source="s")
     # nothing written yet: no transaction per recorded row
     assert store.runs.fetch_log(run_id=7) == []
     assert not store.frontier.is_known("http://news.example/x")
-    assert ctx.write([_article(1), _article(2)], {}) == 2
+    assert ctx.recorder.write([_article(1), _article(2)], {}) == 2
     assert {r.url for r in store.runs.fetch_log(run_id=7)} == {
         "http://news.example/x", "http://news.example/z"}
     assert store.frontier.is_known("http://news.example/x")
@@ -79,12 +79,12 @@ def test_outcomes_wait_for_the_next_batch_and_commit_with_it(store: Store) -> No
 
 def test_a_failed_write_keeps_nothing_of_it_and_the_outcomes_for_the_next(store: Store) -> None:
     _, ctx = _context(store)
-    ctx.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
+    ctx.recorder.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
     broken = dataclasses.replace(_article(3), flags=[object()])  # cannot be serialised
     with pytest.raises(TypeError):
-        ctx.write([_article(4), broken], {})
+        ctx.recorder.write([_article(4), broken], {})
     assert store.runs.fetch_log(run_id=7) == []
     assert not store.frontier.is_known("http://news.example/x")
     assert store.articles.get(_article(4).id) is None
-    ctx.write()  # the outcomes were kept: the next write has them
+    ctx.recorder.write()  # the outcomes were kept: the next write has them
     assert [r.url for r in store.runs.fetch_log(run_id=7)] == ["http://news.example/x"]
