@@ -3,8 +3,8 @@
 Serves N pages (saved corpus pages from ../shared/corpora, repeated under distinct URLs) from a
 local HTTP server behind one sitemap, then in the same run:
 
-1. newsmon: ``python -m newsmon.crawler.run`` (fetch over HTTP, extraction in worker processes, batched
-   SQLite writes), wall time of the whole process, start-up included;
+1. newsmon: ``python -m newsmon --config FILE crawl --json`` (fetch over HTTP, extraction in
+   worker processes, batched SQLite writes), wall time of the whole process, start-up included;
 2. baseline: ``trafilatura.bare_extraction(html_bytes, with_metadata=True)`` over the same
    pages already in memory, one process, no HTTP, no store (half the pages before the crawl,
    half after, so that changes in the load of a shared machine hit both sides).
@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers.crawlproc import crawl_cli, crawl_stats, write_config  # noqa: E402
 from tests.helpers.webserver import CORPORA, NewsSite, Route, serve  # noqa: E402
 
 CORPUS_DIRS = (
@@ -147,11 +148,9 @@ def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, dict, dict]:
         "crawl.per_host_concurrency": "32", "crawl.extract_workers": str(workers),
         "crawl.batch_size": "50", "crawl.retries": "0", "crawl.timeout": "60",
     }
-    cmd = [sys.executable, "-m", "newsmon.crawler.run", "--data-dir", str(tmp / "data"),
-           "--sources", str(sources), "--log-level", "WARNING"]
-    for k, v in settings.items():
-        cmd += ["--set", f"{k}={v}"]
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    cmd = crawl_cli(write_config(tmp / "data", sources, settings, log_level="WARNING"))
+    env = {k: v for k, v in os.environ.items()
+           if "proxy" not in k.lower() and not k.startswith("NEWSMON_")}
     busy0, own0 = _machine_busy_s(), time.process_time()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -161,8 +160,8 @@ def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, dict, dict]:
     wall = time.perf_counter() - start
     main_cpu, rest_cpu = tree.stop()
     busy, own = _machine_busy_s() - busy0, time.process_time() - own0
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if not lines:
+    stats = crawl_stats(out)
+    if stats is None:
         raise SystemExit(f"crawl failed (rc={proc.returncode}):\n{err[-3000:]}")
     cpu = {
         "main_s": main_cpu,
@@ -171,7 +170,7 @@ def run_newsmon(base: str, workers: int, tmp: Path) -> tuple[float, dict, dict]:
         # everything else the machine did during the crawl (other people's work)
         "others_s": max(0.0, busy - main_cpu - rest_cpu - own),
     }
-    return wall, cpu, json.loads(lines[-1])
+    return wall, cpu, stats
 
 
 def run_trafilatura(bodies: list[bytes]) -> tuple[float, float, int]:

@@ -3,7 +3,7 @@
 Scrapy runs in this process on Twisted's asyncio reactor. A Twisted reactor cannot be started
 twice in one process, so ``run_crawl`` may be called **once per process**; a second call raises
 ``RuntimeError``. Callers that crawl repeatedly (tests of incremental crawling, a daemon) start
-one process per crawl, e.g. ``python -m newsmon.crawler.run --data-dir DIR --sources FILE``.
+one process per crawl, e.g. ``python -m newsmon --config FILE crawl --json``.
 
 SIGINT/SIGTERM stop the crawl gracefully (the batch in flight is written, feed validators are
 kept from the previous run so nothing unfetched is skipped next time); a second signal, or
@@ -11,22 +11,19 @@ kill -9, stops at once and loses at most the batch in flight.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from newsmon.crawler.context import JOB_SETTING, CrawlContext, CrawlJob
-from newsmon.crawler.sources import Source, load_sources, select_sources
+from newsmon.crawler.sources import Source
 from newsmon.crawler.stats import CrawlProgress, CrawlStats
-from newsmon.index.core.settings import DataSettings, Settings
+from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_crawl", "CrawlStats", "CrawlProgress", "main"]
+__all__ = ["run_crawl", "CrawlStats", "CrawlProgress"]
 
 _started = False
 
@@ -70,46 +67,3 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
     log.info("crawl %s: %s (feed validators saved: %d)", stats.finish_reason or "ended",
              json.dumps(stats.to_dict(), sort_keys=True), saved)
     return stats
-
-
-def _coerce_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
-            raise SystemExit(f"--set wants SECTION.KEY=VALUE, got {pair!r}")
-        out.setdefault(section, {})[name] = value
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m newsmon.crawler.run``: one crawl in this process (for tests, benchmarks and tools
-    that need a crawl per process; people use ``newsmon crawl``)."""
-    ap = argparse.ArgumentParser(prog="python -m newsmon.crawler.run", description=main.__doc__)
-    ap.add_argument("--data-dir", required=True, type=Path, help="folder of newsmon.db")
-    ap.add_argument("--sources", required=True, type=Path, help="sources YAML file")
-    ap.add_argument("--source", action="append", default=[], help="only these source ids")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override a setting, e.g. crawl.timeout=2")
-    ap.add_argument("--log-level", default="INFO")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings(data=DataSettings(dir=args.data_dir))
-    for section, values in _coerce_overrides(args.set).items():
-        settings = settings.replace(section, **values)
-    sources = select_sources(load_sources(args.sources), args.source)
-    with Store(settings.data.store_path) as store:
-        run_id = store.runs.start("crawl")
-        stats = CrawlStats(finish_reason="error")
-        try:
-            stats = run_crawl(settings, sources, store, run_id=run_id)
-        finally:
-            store.runs.finish(run_id, "ok" if stats.ok else "failed", stats.to_dict())
-    print(json.dumps({"run_id": run_id, **stats.to_dict()}, sort_keys=True), flush=True)
-    return 0 if stats.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
