@@ -16,7 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import lxml.etree as etree
 import lxml.html
@@ -101,8 +101,10 @@ def _children(el: etree._Element, name: str) -> list[etree._Element]:
 def _child_text(el: etree._Element, *names: str) -> str | None:
     for name in names:
         for c in el:
-            if _local(c) == name and (c.text or "").strip():
-                return c.text.strip()
+            if _local(c) == name:
+                text: str = (c.text or "").strip()
+                if text:
+                    return text
     return None
 
 
@@ -269,16 +271,16 @@ def section_links(html: str | bytes, page_url: str, section_url: str | None = No
     return Listing("html", [Entry(u) for u in links], pages=pages)
 
 
-def _is_pagination(url: str, section: object, section_path: str) -> bool:
+def _is_pagination(url: str, section: SplitResult, section_path: str) -> bool:
     parts = urlsplit(url)
-    if (parts.hostname or "").lower() != (section.hostname or "").lower():  # type: ignore[attr-defined]
+    if (parts.hostname or "").lower() != (section.hostname or "").lower():
         return False
     if not parts.path.startswith(section_path):
         return False
     rest = parts.path[len(section_path):]
     if rest and _PAGINATION_PATH.match(rest):
         return True
-    if parts.path == section.path or not rest:  # type: ignore[attr-defined]
+    if parts.path == section.path or not rest:
         return any(k.lower() in _PAGINATION_PARAMS and v.isdigit()
                    for k, v in parse_qsl(parts.query))
     return False

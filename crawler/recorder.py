@@ -75,7 +75,8 @@ class CrawlRecorder:
         try:
             with self.store.transaction():
                 if articles:
-                    written = self.store.articles.upsert(articles, aliases=aliases or {})
+                    # a copy the store's Iterable-valued mapping type accepts
+                    written = self.store.articles.upsert(articles, aliases=dict(aliases or {}))
                 for write in pending:
                     write()
         except (sqlite3.Error, OSError) as exc:

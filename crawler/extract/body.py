@@ -136,7 +136,7 @@ def _ld_body_text(raw: str) -> str:
         if isinstance(el.tag, str) and el.tag in _BLOCK_TAGS:
             el.tail = "\n" + (el.tail or "")
             el.text = "\n" + (el.text or "")
-    return frag.text_content()
+    return str(frag.text_content())
 
 
 # -- bodies split over sibling containers -----------------------------------------------------

@@ -190,9 +190,9 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
 
     declared: list[str] = []
     for label in (charset_from_content_type(content_type), charset_from_meta(body)):
-        codec = normalize_charset(label)
-        if codec and codec not in declared:
-            declared.append(codec)
+        named = normalize_charset(label)
+        if named and named not in declared:
+            declared.append(named)
 
     is_ascii = body.isascii()
     if is_ascii and (not declared or not declared[0].startswith(("utf-16", "utf-32", "iso2022"))):

@@ -42,7 +42,7 @@ def page_dates(meta: PageMetadata, vis: Visible, tz: str
         for raw in values:
             value = parse_date(raw, tz)
             if value is not None:
-                published, origin, precise = value, origin_name, has_time(raw)
+                published, origin, precise = value, origin_name, raw is not None and has_time(raw)
                 break
         if published is not None:
             break

@@ -9,7 +9,7 @@ pass). pyproject pins trafilatura below 3, and tests/test_extract.py checks both
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import trafilatura
 from lxml.html import HtmlElement
@@ -26,7 +26,8 @@ __all__ = ["SANITIZED_XPATH", "bare_document", "extract_author", "load_html"]
 def bare_document(tree: HtmlElement, url: str, *, precision: bool, fast: bool) -> Document | None:
     """trafilatura's main-text pass without metadata: precision or recall mode, fast (no
     readability / jusText comparison) or full."""
-    return trafilatura.bare_extraction(
+    # a dict only with as_dict=True, which trafilatura's annotation does not tell apart
+    return cast("Document | None", trafilatura.bare_extraction(
         tree, url=url, include_comments=False, favor_precision=precision,
         favor_recall=not precision, with_metadata=False, fast=fast,
-    )
+    ))

@@ -63,8 +63,8 @@ def split_byline(paragraphs: list[str]) -> JaByline:
             continue
         for form in _LINE_FORMS:
             m = form.match(text)
-            if m and _name(m.group(1)):
-                out.authors.append(_name(m.group(1)))
+            if m and (name := _name(m.group(1))):
+                out.authors.append(name)
                 del paras[i]
                 break
         if out.authors:

@@ -161,6 +161,7 @@ def _names(value: Any) -> tuple[list[str], list[str]]:
     people: list[str] = []
     orgs: list[str] = []
     items = value if isinstance(value, list) else [value]
+    name: str | None
     for item in items:
         if isinstance(item, str):
             name = item.strip()
