@@ -25,7 +25,7 @@ class _Bundled:
         self.values = bundled_settings().get(section, {})
 
     def __call__(self, key: str, kind: type[_Value]) -> _Value:
-        value = self.values.get(key)
+        value: Any = self.values.get(key)
         if kind is bool:
             ok = isinstance(value, bool)
         elif kind is int:
