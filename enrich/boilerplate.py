@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 SHORT_LINE = 40  # characters (after normalisation) up to which digits are folded
 _DIGITS = re.compile(r"\d+")
@@ -65,7 +66,7 @@ def boilerplate_keys(counts: Mapping[str, int], total: int, rule: BoilerplateRul
     return {k for k, n in counts.items() if rule.is_boilerplate(k, n, total)} | set(rule.markers)
 
 
-def restore(text: str, removed: list[dict]) -> str:
+def restore(text: str, removed: list[dict[str, Any]]) -> str:
     """The text as extracted, from the cleaned text and the removed lines with positions."""
     if not removed:
         return text
@@ -75,7 +76,7 @@ def restore(text: str, removed: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def clean(text: str, keys: set[str]) -> tuple[str, list[dict]]:
+def clean(text: str, keys: set[str]) -> tuple[str, list[dict[str, Any]]]:
     """Drop the lines whose key is in ``keys``; returns the text and what was removed (each
     ``{"line": index in the original text, "text": the line}``). Blank lines left doubled by
     a removal are dropped too (and recorded), so paragraphs stay one blank line apart."""

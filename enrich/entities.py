@@ -44,7 +44,7 @@ class Gazetteer:
     version: str  # hash of the definition: a change means articles need re-tagging
     source: str = ""
     # (doc lang) -> matcher; built once at load time
-    _matchers: dict[str, PhraseMatcher] = field(default_factory=dict, compare=False, repr=False)
+    _matchers: dict[str, PhraseMatcher[tuple[str, ...]]] = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, entity_id: str) -> Entity:
         for e in self.entities:
@@ -52,7 +52,7 @@ class Gazetteer:
                 return e
         raise KeyError(entity_id)
 
-    def matcher(self, lang: str) -> PhraseMatcher:
+    def matcher(self, lang: str) -> PhraseMatcher[tuple[str, ...]]:
         return self._matchers["ja" if lang == "ja" else "en"]
 
 
@@ -127,7 +127,7 @@ def load_gazetteer(path: str | Path) -> Gazetteer:
             parsed = []
             for item in items:
                 name, cs = _parse_name(item, path, f"{where}: {key}")
-                probe = PhraseMatcher()
+                probe: PhraseMatcher[None] = PhraseMatcher()  # only checks that a name has words
                 if not probe.add(name, lang, None):
                     raise _fail(path, where, f"{key}: {name!r} has no word in it")
                 parsed.append(name)
@@ -137,7 +137,7 @@ def load_gazetteer(path: str | Path) -> Gazetteer:
             names[lang] = tuple(parsed)
         entities.append(Entity(eid, raw["type"], names))
 
-    matchers = {"en": PhraseMatcher(), "ja": PhraseMatcher()}
+    matchers: dict[str, PhraseMatcher[tuple[str, ...]]] = {"en": PhraseMatcher(), "ja": PhraseMatcher()}
     for (lang, name, cs), ids in phrases.items():
         doc_langs = ("ja", "en") if lang == "en" else ("ja",)
         for doc_lang in doc_langs:
@@ -147,7 +147,7 @@ def load_gazetteer(path: str | Path) -> Gazetteer:
     return Gazetteer(tuple(entities), version, str(path), matchers)
 
 
-def find_entities(title: str, text: str, lang: str, gazetteer: Gazetteer) -> list[dict]:
+def find_entities(title: str, text: str, lang: str, gazetteer: Gazetteer) -> list[dict[str, Any]]:
     """Entities in the title and text: ``[{"id", "type", "name", "count"}]``, most mentioned first.
 
     ``name`` is the entity's display name in the article's language; ``count`` the number of
@@ -159,9 +159,9 @@ def find_entities(title: str, text: str, lang: str, gazetteer: Gazetteer) -> lis
     for part in (title or "", text or ""):
         for sent in analyze(part, lang):
             for m in matcher.find(sent.tokens):
-                for eid in m.key:  # type: ignore[union-attr]
+                for eid in m.key:
                     counts[eid] = counts.get(eid, 0) + 1
-    out = []
+    out: list[dict[str, Any]] = []
     for eid, count in counts.items():
         e = gazetteer[eid]
         out.append({"id": e.id, "type": e.type, "name": e.display_name(lang), "count": count})

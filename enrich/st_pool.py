@@ -208,7 +208,8 @@ class SplitEncoder:
             if isinstance(value, str):
                 self._broken(value)
                 return None
-            return value
+            vectors: np.ndarray = value
+            return vectors
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -33,6 +33,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -98,7 +99,8 @@ def center(vectors: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
         out = out - mean[None, :].astype(np.float32)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (out / norms).astype(np.float32)
+    centred: np.ndarray = (out / norms).astype(np.float32)
+    return centred
 
 
 def alignment(a: np.ndarray, b: np.ndarray, *, skip_identical: bool = False) -> float:
@@ -153,7 +155,10 @@ class LanguageMeans:
         total_rows = sum(self._rows.values())
         if sum(self._articles.values()) < 2 or total_rows == 0:
             return None
-        return (sum(self._sums.values()) / total_rows).astype(np.float32)
+        every = np.zeros(self.dim, dtype=np.float64)
+        for sums in self._sums.values():
+            every += sums
+        return (every / total_rows).astype(np.float32)
 
     def counts(self) -> dict[str, int]:
         return dict(self._articles)
@@ -256,7 +261,7 @@ def is_opinion(title: str, url: str) -> bool:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def anchors(title: str, text: str, entities: Iterable[dict] | None) -> frozenset[str]:
+def anchors(title: str, text: str, entities: Iterable[dict[str, Any]] | None) -> frozenset[str]:
     """What two reports of one event tend to share whatever their language: the gazetteer's
     specific entities (people, organisations, programmes, minerals; countries are too common to
     tell events apart) and the numbers in the text (NFKC, so １２０人 and 120 officials agree),

@@ -21,9 +21,10 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import snowballstemmer
-from sudachipy import Dictionary
+from sudachipy import Dictionary, Tokenizer
 
 __all__ = [
     "Token",
@@ -88,7 +89,8 @@ def stem(word: str) -> str:
     word = word.replace("'", "")
     if not word or not word.isascii() or not word.isalpha():
         return word
-    return _stemmer().stemWord(word)
+    stemmed: str = _stemmer().stemWord(word)  # snowballstemmer has no type information
+    return stemmed
 
 
 def _en_tokens(text: str, offset: int = 0) -> list[Token]:
@@ -115,10 +117,10 @@ def _sudachi_dictionary() -> Dictionary:
     return Dictionary(dict="core")
 
 
-def _sudachi():  # -> sudachipy.Tokenizer
+def _sudachi() -> Tokenizer:
     # Building a tokenizer is slow and one instance must not be used by two threads at once:
     # the dictionary is shared, each thread gets its own tokenizer, built on first use.
-    tok = getattr(_SUDACHI_LOCAL, "tokenizer", None)
+    tok: Tokenizer | None = getattr(_SUDACHI_LOCAL, "tokenizer", None)
     if tok is None:
         tok = _SUDACHI_LOCAL.tokenizer = _sudachi_dictionary().tokenizer(mode="A")
     return tok
@@ -285,15 +287,18 @@ def analyze(text: str, lang: str) -> tuple[Sentence, ...]:
 # --- phrase matching -----------------------------------------------------------------------
 
 
+K = TypeVar("K")
+
+
 @dataclass(frozen=True, slots=True)
-class Match:
-    key: object  # what the phrase was registered with (a term, an entity id…)
+class Match(Generic[K]):
+    key: K  # what the phrase was registered with (a term, an entity id…)
     phrase: str  # the phrase as written in the configuration
     start: int  # token index of the first matched token
     end: int  # token index after the last matched token
 
 
-class PhraseMatcher:
+class PhraseMatcher(Generic[K]):
     """Finds phrases in token sequences: longest match first, matches never overlap.
 
     Phrases are tokenised with the same tokeniser as the text (``tokenize``), so a phrase
@@ -303,9 +308,9 @@ class PhraseMatcher:
     """
 
     def __init__(self) -> None:
-        self._by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...] | None, object, str]]] = {}
+        self._by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...] | None, K, str]]] = {}
 
-    def add(self, phrase: str, lang: str, key: object, *, case_sensitive: bool = False) -> bool:
+    def add(self, phrase: str, lang: str, key: K, *, case_sensitive: bool = False) -> bool:
         """Register ``phrase``; returns False when it has no tokens (all punctuation)."""
         toks = _tokens(normalize(phrase), "ja" if lang == "ja" else "en")
         if not toks:
@@ -317,8 +322,8 @@ class PhraseMatcher:
         entries.sort(key=lambda e: -len(e[0]))
         return True
 
-    def find(self, tokens: Sequence[Token]) -> list[Match]:
-        out: list[Match] = []
+    def find(self, tokens: Sequence[Token]) -> list[Match[K]]:
+        out: list[Match[K]] = []
         i, n = 0, len(tokens)
         while i < n:
             entries = self._by_first.get(tokens[i].norm)

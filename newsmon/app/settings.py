@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from newsmon.index.core.defaults import default_file
+from newsmon.index.core.defaults import SETTINGS_FILE, default_file
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import (
     SECTIONS,
@@ -23,7 +23,7 @@ from newsmon.index.core.settings import (
     coerce,
 )
 
-DEFAULTS_FILE = default_file("newsmon.toml")
+DEFAULTS_FILE = default_file(SETTINGS_FILE)
 ENV_PREFIX = "NEWSMON_"
 # keys whose values are paths, resolved against the file that set them
 PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities"),
