@@ -15,7 +15,7 @@ from newsmon.app.searchtext import query_tokens
 from newsmon.enrich.text import normalize, tokenize
 from newsmon.index.search.backend import Filters, IndexDoc
 from newsmon.index.search.embedded import EmbeddedBackend
-from newsmon.index.search.keyword_cache import fts_terms, single_term
+from newsmon.index.search.keyword_cache import KeywordCache, fts_terms, single_term
 from newsmon.index.store import Store
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
@@ -128,3 +128,13 @@ def test_tokens_fts5_reads_as_phrases_are_left_to_fts5(backends) -> None:
     assert single_term("c++") == "c++" and fts_terms("Rare-Earth 日英") == ["rare", "earth", "日英"]
     for tokens in (("f-35", "gcap"), ("u.k.", "japan"), ('"', "*", "gcap")):
         _same(fts.keyword(tokens, Filters(), 20), cached.keyword(tokens, Filters(), 20))
+
+
+def test_an_index_without_tokens_matches_nothing() -> None:
+    # the mean document length is 0 there: nothing may be divided by it
+    rows = [(1, "a", None, "s", None, "{}", "[]", "", ""),
+            (2, "b", "en", "s", None, "{}", "[]", None, None)]
+    cache = KeywordCache.build(1, rows, 2.0)
+    assert cache.avgdl == 0.0
+    assert cache.search(["x"], None, 5) == []
+    assert KeywordCache.build(1, [], 2.0).search(["x"], None, 5) == []

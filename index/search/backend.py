@@ -77,7 +77,8 @@ class Filters:
             raise ConfigError(f"unknown language filter {self.lang!r}; allowed: en, ja")
         if self.min_topic_score is not None and not 0.0 <= self.min_topic_score <= 1.0:
             raise ConfigError(f"min topic score {self.min_topic_score} is not within 0..1")
-        if self.since and self.until and utc_iso(self.since) >= utc_iso(self.until):
+        since, until = utc_iso(self.since), utc_iso(self.until)
+        if since is not None and until is not None and since >= until:
             raise ConfigError("the date range is empty: since is not before until")
 
     @property

@@ -168,11 +168,12 @@ class KeywordCache:
         counted as FTS5 counts them), among the documents ``mask`` keeps; ties by article
         id."""
         n = self.n
-        if not n or not terms or k <= 0:
+        # avgdl 0: no document has a token, so no term has postings
+        if not n or not terms or k <= 0 or not self.avgdl:
             return []
         scores = np.zeros(n, dtype=np.float64)
         matched = np.zeros(n, dtype=bool)
-        norm = K1 * (1.0 - B + B * self.doc_len / self.avgdl) if self.avgdl else None
+        norm = K1 * (1.0 - B + B * self.doc_len / self.avgdl)
         for term in terms:
             t = self.vocab.get(term)
             if t is None:
@@ -185,7 +186,7 @@ class KeywordCache:
             idf = float(np.log((n - (hi - lo) + 0.5) / ((hi - lo) + 0.5)))
             if idf <= 0.0:
                 idf = 1e-6
-            scores[docs] += idf * (tf * (K1 + 1.0)) / (tf + norm[docs])  # type: ignore[index]
+            scores[docs] += idf * (tf * (K1 + 1.0)) / (tf + norm[docs])
             matched[docs] = True
         if mask is not None:
             matched &= mask

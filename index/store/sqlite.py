@@ -47,6 +47,7 @@ from newsmon.index.store.repos.runs import (
     STORED,
     RunLog,
 )
+from newsmon.index.store.repos.search import SearchIndexRepo
 from newsmon.index.store.repos.vectors import VectorRepo
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Store:
         self.search_text = SearchTextRepo(self)
         self.alerts = AlertRepo(self)
         self.boilerplate = BoilerplateRepo(self)
+        self.search_index = SearchIndexRepo(self)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
