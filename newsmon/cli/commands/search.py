@@ -13,7 +13,7 @@ from newsmon.app.settings import Settings
 from newsmon.cli.context import get_settings
 from newsmon.cli.options import json_option, since_option, since_value, source_option
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.search.backend import MODES
+from newsmon.index.search.backend import MODES, Mode
 
 _TAGS = re.compile(r"</?mark>")
 
@@ -35,7 +35,7 @@ _TAGS = re.compile(r"</?mark>")
               help="Search backend (default: [index] backend).")
 @json_option("Print results as one JSON object.")
 @click.pass_context
-def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
+def search_command(ctx: click.Context, query: str, mode: Mode, lang: str | None,
                    topics: tuple[str, ...], min_topic_score: float | None,
                    sources: tuple[str, ...], entities: tuple[str, ...], since: str | None,
                    until: str | None, limit: int, backend: str | None, as_json: bool) -> None:
