@@ -5,7 +5,7 @@ import importlib.util
 from pathlib import Path
 
 from newsmon.app.settings import load_settings
-from newsmon.cli.commands.init import FILES, settings_text
+from newsmon.app.starter import FILES, settings_text
 from newsmon.cli.main import EXIT_OK, EXIT_USAGE, main
 from newsmon.crawler.sources import load_sources
 

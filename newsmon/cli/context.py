@@ -10,7 +10,8 @@ from newsmon.app.settings import Settings
 
 def get_settings(ctx: click.Context) -> Settings:
     """The settings the group built once for this invocation."""
-    return ctx.find_root().obj
+    settings: Settings = ctx.find_root().obj
+    return settings
 
 
 def stdout_is_terminal() -> bool:

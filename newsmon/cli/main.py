@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -57,15 +58,15 @@ class _QuietLibraries(logging.Filter):
                        for n in NOISY_LOGGERS)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the time: click's test runner swaps it, and the
     progress view on a terminal redirects it so log lines print above the live rows."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
@@ -73,9 +74,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _isatty(stream: object) -> bool:
+def _isatty(stream: TextIO) -> bool:
     try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
+        return stream.isatty()
     except (AttributeError, ValueError):
         return False
 

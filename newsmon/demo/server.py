@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import posixpath
+import socket
 import sys
 import threading
 import time
@@ -107,7 +108,8 @@ class LocalServer:
     @property
     def url(self) -> str:
         """The server's own address (as ``http_proxy``, it reaches a ``DemoServer``'s hosts)."""
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
+        host = self._httpd.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     base = url
 
@@ -257,7 +259,8 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
+                     client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
             return  # the client hung up (a timeout, or a page too large for it): expected
         super().handle_error(request, client_address)

@@ -164,7 +164,7 @@ async def search(
         collapse=collapse)
     t0 = time.perf_counter()
     resp = await _call(request, lambda s: s.search(req))
-    body = resp.to_json()
+    body: dict[str, Any] = resp.to_json()
     body.setdefault("mode", mode)
     body.setdefault("total", len(body.get("results", [])))
     for key_name in ("facets", "confident"):

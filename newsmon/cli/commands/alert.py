@@ -5,11 +5,9 @@ import json
 
 import click
 
-from newsmon.alerts import run_alerts
-from newsmon.alerts.service import AlertOutcome
-from newsmon.app.pipeline import run
+from newsmon.app.alerting import alert
 from newsmon.cli.context import get_settings
-from newsmon.index.store import Store
+from newsmon.cli.options import json_option
 
 
 @click.command("alert")
@@ -20,7 +18,7 @@ from newsmon.index.store import Store
               help="Send parked deliveries (failed too many runs) again.")
 @click.option("--backfill", is_flag=True,
               help="Alert on coverage already stored instead of setting a silent baseline.")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@json_option("Print the outcome as JSON.")
 @click.pass_context
 def alert_command(ctx: click.Context, dry_run: bool, rule_id: str | None, retry: bool,
                   backfill: bool, as_json: bool) -> None:
@@ -37,15 +35,8 @@ def alert_command(ctx: click.Context, dry_run: bool, rule_id: str | None, retry:
       newsmon alert --dry-run --rule japan-uk-pact
       newsmon alert --retry
     """
-    settings = get_settings(ctx)
-    if dry_run:
-        # a dry run reads and writes nothing, so it needs neither the run lock nor a run record
-        with Store(settings.data.store_path, timeout=settings.data.busy_timeout) as store:
-            outcome = run_alerts(settings, store, dry_run=True, backfill=backfill, rule=rule_id)
-    else:
-        result = run(settings, command="alert", stages=("alert",), options={
-            "alert": {"retry": retry, "backfill": backfill, "rule": rule_id}})
-        outcome = AlertOutcome.from_dict(result.steps[0].stats)
+    outcome = alert(get_settings(ctx), dry_run=dry_run, rule=rule_id, retry=retry,
+                    backfill=backfill)
     if as_json:
         click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:

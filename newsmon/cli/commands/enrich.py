@@ -5,32 +5,14 @@ import json
 
 import click
 
-from newsmon.app.outcome import StageOutcome
 from newsmon.app.pipeline import run
 from newsmon.cli.context import get_settings
-
-SUMMARY_FIELDS = (
-    ("pending", "pending"), ("embedded", "embedded"), ("vectors_reused", "vectors reused"),
-    ("enriched", "enriched"), ("new_stories", "new stories"),
-    ("joined_duplicate", "joined as copies"), ("joined_similar", "joined as same event"),
-    ("failed", "failed"),
-)
-
-
-def summary_text(step: StageOutcome, run_id: int) -> str:
-    s = step.stats
-    lines = [f"enrich run {run_id}: {step.status} in {step.elapsed_s:.1f}s "
-             f"(model {s.get('model')} on {s.get('engine')}, version {s.get('version')})"]
-    width = max(len(label) for _, label in SUMMARY_FIELDS)
-    for key, label in SUMMARY_FIELDS:
-        lines.append(f"  {label:<{width}}  {s.get(key, 0)}")
-    if s.get("failures"):
-        lines.append("  reasons: " + ", ".join(f"{k} {v}" for k, v in s["failures"].items()))
-    return "\n".join(lines)
+from newsmon.cli.options import json_option
+from newsmon.cli.presenters.runs import enrich_summary
 
 
 @click.command("enrich")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@json_option("Print the run summary as JSON.")
 @click.pass_context
 def enrich_command(ctx: click.Context, as_json: bool) -> None:
     """Add language, topics, entities, an embedding and a story id to stored articles.
@@ -52,5 +34,5 @@ def enrich_command(ctx: click.Context, as_json: bool) -> None:
                                "elapsed_s": step.elapsed_s, "stats": step.stats},
                               ensure_ascii=False, indent=2))
     else:
-        click.echo(summary_text(step, outcome.run_id))
+        click.echo(enrich_summary(step, outcome.run_id))
     ctx.exit(outcome.exit_code)

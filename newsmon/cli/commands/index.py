@@ -9,6 +9,7 @@ import click
 from newsmon.app.indexing import BACKENDS
 from newsmon.app.pipeline import run
 from newsmon.cli.context import get_settings
+from newsmon.cli.options import json_option
 
 
 @click.command("index")
@@ -17,7 +18,7 @@ from newsmon.cli.context import get_settings
 @click.option("--rebuild", is_flag=True,
               help="Build the index again from every stored article (a new versioned index "
                    "on Elasticsearch, swapped in when complete).")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+@json_option("Print the outcome as one JSON object.")
 @click.pass_context
 def index_command(ctx: click.Context, backend: str | None, rebuild: bool, as_json: bool) -> None:
     """Bring a search index up to date with the store: every article inserted, updated or

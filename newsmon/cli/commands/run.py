@@ -5,49 +5,16 @@ import json
 
 import click
 
-from newsmon.app.outcome import EXIT_OK, RunOutcome, StageOutcome
+from newsmon.app.outcome import EXIT_OK
 from newsmon.app.pipeline import PIPELINE, run
-from newsmon.cli.commands.crawl import summary_text as crawl_summary
-from newsmon.cli.commands.enrich import summary_text as enrich_summary
 from newsmon.cli.context import get_settings, stdout_is_terminal
-
-# the counters that make a stage's one-line summary, in order
-BRIEF = {
-    "crawl": (("stored", "stored"), ("not_modified", "not modified"),
-              ("skipped_known", "already known"), ("rejected", "rejected"),
-              ("failed", "failed")),
-    "enrich": (("pending", "pending"), ("enriched", "enriched"),
-               ("new_stories", "new stories"), ("failed", "failed")),
-    "index": (("upserted", "upserted"), ("deleted", "deleted"), ("documents", "documents")),
-}
-DETAILS = {"crawl": crawl_summary, "enrich": enrich_summary}
-
-
-def stage_line(step: StageOutcome) -> str:
-    counts = ", ".join(f"{label} {step.stats[key]}" for key, label in BRIEF.get(step.stage, ())
-                       if isinstance(step.stats.get(key), int))
-    if step.stats.get("error"):
-        counts = f"error: {step.stats['error']}"
-    return f"  {step.stage:<7} {step.status:<8} {step.elapsed_s:>7.1f}s  {counts}"
-
-
-def summary_text(outcome: RunOutcome, *, details: bool) -> str:
-    lines = [f"run {outcome.run_id}: {outcome.status} in {outcome.elapsed_s:.1f}s"]
-    if outcome.interrupted_runs:
-        lines.append("  earlier run(s) found interrupted (process gone): "
-                     + ", ".join(map(str, outcome.interrupted_runs)))
-    lines += [stage_line(s) for s in outcome.steps]
-    if details:
-        for step in outcome.steps:
-            if step.stage in DETAILS:
-                lines += ["", DETAILS[step.stage](step, outcome.run_id)]
-    return "\n".join(lines)
+from newsmon.cli.options import json_option, source_option
+from newsmon.cli.presenters.runs import run_summary
 
 
 @click.command("run")
-@click.option("--source", "source_ids", multiple=True, metavar="ID",
-              help="Crawl only this source (repeatable); default: every enabled source.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@source_option()
+@json_option("Print the run summary as JSON.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Print the summary even when all is well and nobody is at a terminal.")
 @click.pass_context
@@ -71,5 +38,5 @@ def run_command(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool,
     if as_json:
         click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2))
     elif verbose or failed or stdout_is_terminal():
-        click.echo(summary_text(outcome, details=verbose or failed))
+        click.echo(run_summary(outcome, details=verbose or failed))
     ctx.exit(outcome.exit_code)

@@ -9,10 +9,11 @@ import re
 import click
 
 from newsmon.app.search import MAX_LIMIT, Searcher, SearchRequest, SearchResponse
+from newsmon.app.settings import Settings
 from newsmon.cli.context import get_settings
+from newsmon.cli.options import json_option, since_option, since_value, source_option
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.core.times import parse_since
-from newsmon.index.search.backend import MODES
+from newsmon.index.search.backend import MODES, Mode
 
 _TAGS = re.compile(r"</?mark>")
 
@@ -25,16 +26,16 @@ _TAGS = re.compile(r"</?mark>")
               "(repeat for several: all must apply).")
 @click.option("--min-topic-score", type=click.FloatRange(0, 1),
               help="With --topic: the topic's score must be at least this.")
-@click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
+@source_option("sources", help="Only this source id (repeatable).", metavar=None)
 @click.option("--entity", "entities", multiple=True, help="Only articles naming this entity.")
-@click.option("--since", help="Published at or after: ISO date/date-time or 24h, 7d, 2w.")
+@since_option("Published at or after: ISO date/date-time or 24h, 7d, 2w.")
 @click.option("--until", help="Published before: ISO date/date-time or 24h, 7d, 2w.")
 @click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=10, show_default=True)
 @click.option("--backend", type=click.Choice(["sqlite", "elasticsearch"]),
               help="Search backend (default: [index] backend).")
-@click.option("--json", "as_json", is_flag=True, help="Print results as one JSON object.")
+@json_option("Print results as one JSON object.")
 @click.pass_context
-def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
+def search_command(ctx: click.Context, query: str, mode: Mode, lang: str | None,
                    topics: tuple[str, ...], min_topic_score: float | None,
                    sources: tuple[str, ...], entities: tuple[str, ...], since: str | None,
                    until: str | None, limit: int, backend: str | None, as_json: bool) -> None:
@@ -47,12 +48,11 @@ def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
       newsmon search 日英 次期戦闘機 --lang ja --since 7d
       newsmon search GCAP --mode keyword --topic defence --json | jq '.results[].url'
     """
+    since_at, until_at = since_value(since), since_value(until, option="--until")
     try:
         req = SearchRequest(query=query, mode=mode, lang=lang, topics=topics,
                             min_topic_score=min_topic_score, sources=sources,
-                            entities=entities, since=parse_since(since) if since else None,
-                            until=parse_since(until, option="--until") if until else None,
-                            limit=limit)
+                            entities=entities, since=since_at, until=until_at, limit=limit)
         resp = _run(get_settings(ctx), backend, req)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
@@ -74,6 +74,6 @@ def search_command(ctx: click.Context, query: str, mode: str, lang: str | None,
             click.echo(f"   also: [{other['lang']}] {other['source']}: {other['title']}")
 
 
-def _run(settings, backend: str | None, req: SearchRequest) -> SearchResponse:  # noqa: ANN001
+def _run(settings: Settings, backend: str | None, req: SearchRequest) -> SearchResponse:
     with Searcher(settings, backend=backend) as searcher:
         return searcher.search(req)

@@ -1,0 +1,95 @@
+"""Summaries of a run: the crawl and enrich reports (`newsmon crawl`, `enrich`, `demo`) and the
+per-stage lines of `newsmon run`, which adds the detailed reports when something failed."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from newsmon.app.outcome import RunOutcome, StageOutcome
+from newsmon.index.store.run_records import RUN_OK
+
+CRAWL_FIELDS = (
+    ("requests", "requests"), ("feeds_fetched", "listings read"),
+    ("not_modified", "not modified (304)"), ("discovered", "candidates"),
+    ("skipped_known", "already known"), ("fetched_articles", "articles fetched"),
+    ("stored", "stored"), ("flagged", "flagged"), ("rejected", "rejected"),
+    ("failed", "failed"), ("listing_failures", "listings failed"),
+    ("robots_blocked", "blocked by robots.txt"), ("offsite_blocked", "off-site, skipped"),
+)
+
+ENRICH_FIELDS = (
+    ("pending", "pending"), ("embedded", "embedded"), ("vectors_reused", "vectors reused"),
+    ("enriched", "enriched"), ("new_stories", "new stories"),
+    ("joined_duplicate", "joined as copies"), ("joined_similar", "joined as same event"),
+    ("failed", "failed"),
+)
+
+# the counters that make a stage's one-line summary in `newsmon run`, in order
+BRIEF = {
+    "crawl": (("stored", "stored"), ("not_modified", "not modified"),
+              ("skipped_known", "already known"), ("rejected", "rejected"),
+              ("failed", "failed")),
+    "enrich": (("pending", "pending"), ("enriched", "enriched"),
+               ("new_stories", "new stories"), ("failed", "failed")),
+    "index": (("upserted", "upserted"), ("deleted", "deleted"), ("documents", "documents")),
+}
+
+
+def crawl_summary(step: StageOutcome, run_id: int) -> str:
+    s = step.stats
+    sources = s.get("sources") or []
+    lines = [
+        f"crawl run {run_id}: {step.status} in {step.elapsed_s:.1f}s "
+        f"({len(sources)} source(s): {', '.join(sources)})",
+    ]
+    width = max(len(label) for _, label in CRAWL_FIELDS)
+    for key, label in CRAWL_FIELDS:
+        if key in s:
+            lines.append(f"  {label:<{width}}  {s[key]}")
+    if s.get("finish_reason") not in (None, "", "finished"):
+        lines.append(f"  crawl stopped early: {s['finish_reason']}")
+    reasons = s.get("reasons") or {}
+    if reasons:
+        lines.append("  reasons: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
+    if step.status != RUN_OK:
+        lines.append("  details: newsmon status (failures by reason) and the log above")
+    return "\n".join(lines)
+
+
+def enrich_summary(step: StageOutcome, run_id: int) -> str:
+    s = step.stats
+    lines = [f"enrich run {run_id}: {step.status} in {step.elapsed_s:.1f}s "
+             f"(model {s.get('model')} on {s.get('engine')}, version {s.get('version')})"]
+    width = max(len(label) for _, label in ENRICH_FIELDS)
+    for key, label in ENRICH_FIELDS:
+        lines.append(f"  {label:<{width}}  {s.get(key, 0)}")
+    if s.get("failures"):
+        lines.append("  reasons: " + ", ".join(f"{k} {v}" for k, v in s["failures"].items()))
+    return "\n".join(lines)
+
+
+DETAILS: dict[str, Callable[[StageOutcome, int], str]] = {
+    "crawl": crawl_summary, "enrich": enrich_summary}
+
+
+def stage_line(step: StageOutcome) -> str:
+    counts = ", ".join(f"{label} {step.stats[key]}" for key, label in BRIEF.get(step.stage, ())
+                       if isinstance(step.stats.get(key), int))
+    if step.stats.get("error"):
+        counts = f"error: {step.stats['error']}"
+    return f"  {step.stage:<7} {step.status:<8} {step.elapsed_s:>7.1f}s  {counts}"
+
+
+def run_summary(outcome: RunOutcome, *, details: bool) -> str:
+    lines = [f"run {outcome.run_id}: {outcome.status} in {outcome.elapsed_s:.1f}s"]
+    if outcome.interrupted_runs:
+        lines.append("  earlier run(s) found interrupted (process gone): "
+                     + ", ".join(map(str, outcome.interrupted_runs)))
+    lines += [stage_line(s) for s in outcome.steps]
+    if details:
+        for step in outcome.steps:
+            if step.stage in DETAILS:
+                lines += ["", DETAILS[step.stage](step, outcome.run_id)]
+    return "\n".join(lines)
+
+
+__all__ = ["crawl_summary", "enrich_summary", "run_summary", "stage_line"]
