@@ -162,4 +162,16 @@ class Crontab:
                               f"{(done.stderr or '').strip() or done.returncode}")
 
 
-__all__ = ["Schedule", "Crontab", "build_schedule", "cron_times", "installed", "removed"]
+def edit_crontab(crontab: Crontab, schedule: Schedule, action: str) -> bool:
+    """Install (``action="install"``) or remove the schedule's lines; False when the crontab
+    already was as asked and was left untouched."""
+    current = crontab.read()
+    new = installed(current, schedule) if action == "install" else removed(current, schedule)
+    if "\n".join(new).strip() == current.strip():
+        return False
+    crontab.write(new)
+    return True
+
+
+__all__ = ["Schedule", "Crontab", "build_schedule", "cron_times", "edit_crontab", "installed",
+           "removed"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from newsmon.app.schedule import Crontab, build_schedule, installed, removed
+from newsmon.app.schedule import Crontab, build_schedule, edit_crontab
 from newsmon.cli.context import get_settings
 
 
@@ -35,14 +35,10 @@ def schedule_command(ctx: click.Context, every: str, action: str | None,
     if action is None:
         click.echo("\n".join(schedule.lines()))
         return
-    crontab = Crontab(crontab_command)
-    current = crontab.read()
-    new = installed(current, schedule) if action == "install" else removed(current, schedule)
-    if "\n".join(new).strip() == current.strip():
+    if not edit_crontab(Crontab(crontab_command), schedule, action):
         click.echo(f"crontab unchanged: the newsmon lines for {schedule.data_dir} are "
                    + ("already installed" if action == "install" else "not there"))
         return
-    crontab.write(new)
     if action == "install":
         click.echo(f"installed in your crontab (every {every}):\n" + "\n".join(schedule.lines()))
     else:
