@@ -116,7 +116,11 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
                backfill: bool = False, rule: str | None = None, run_id: int | None = None,
                now: datetime | None = None, env: Mapping[str, str] | None = None,
                searcher: Any = None) -> AlertOutcome:
-    """Evaluate the rules (or the one named) and source health; deliver what is pending."""
+    """Evaluate the rules (or the one named) and source health; deliver what is pending.
+
+    Rules search through ``searcher``, or else through a ``Searcher`` over ``store`` itself,
+    not a second Store on the same file: that would be one more connection, migrated again
+    and waiting on locks with the default busy timeout instead of the one ``store`` has."""
     started = time.monotonic()
     cfg = load_config(settings)
     rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
@@ -139,7 +143,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
                 continue  # nothing indexed yet: the baseline waits for the first articles
             if searcher is None:
                 from newsmon.app.search import Searcher
-                searcher = Searcher(settings)
+                searcher = Searcher(settings, store=store)
             decision = decide_rule(r, store, repo, searcher, end=end, first=first,
                                    backfill=backfill, now=now)
             outcome.per_rule[r.id] = decision.summary()

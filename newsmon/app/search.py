@@ -271,15 +271,19 @@ def hit_facets(hits: Sequence[Hit]) -> dict[str, dict[str, int]]:
 
 
 class Searcher:
-    """Opens the store and the backend; the embedding model is loaded on the first query that
-    needs a vector. Thread-safe for concurrent searches."""
+    """Opens the store (unless given one) and the backend; the embedding model is loaded on the
+    first query that needs a vector. Thread-safe for concurrent searches."""
 
-    def __init__(self, settings: Settings, *, backend: str | None = None,
-                 embedder: Any = None, long_lived: bool = False) -> None:
-        """``long_lived``: this Searcher will answer many queries (`newsmon serve`), so
-        caches that take seconds to build pay off (the embedded backend's keyword cache)."""
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 backend: str | None = None, embedder: Any = None,
+                 long_lived: bool = False) -> None:
+        """``store``: search over this open store rather than open a second connection to the
+        same file (alert evaluation passes the run's); it stays the caller's to close.
+        ``long_lived``: this Searcher will answer many queries (`newsmon serve`), so caches
+        that take seconds to build pay off (the embedded backend's keyword cache)."""
         self.settings = settings
-        self.store = Store(settings.data.store_path)
+        self._own_store = store is None
+        self.store = Store(settings.data.store_path) if store is None else store
         self.backend = open_backend(settings, self.store, backend, long_lived=long_lived)
         if long_lived and hasattr(self.backend, "warm"):
             self.backend.warm()
@@ -426,7 +430,8 @@ class Searcher:
 
     def close(self) -> None:
         self.backend.close()
-        self.store.close()
+        if self._own_store:
+            self.store.close()
 
     def __enter__(self) -> Searcher:
         return self
