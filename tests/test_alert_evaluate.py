@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from newsmon.alerts import run_alerts
+from newsmon.alerts.evaluate import RuleSearch
 from newsmon.app.indexing import index_store
-from newsmon.app.search import Searcher, SearchRequest
+from newsmon.app.search import Searcher, SearchRequest, SearchResponse
 from newsmon.app.settings import load_settings
 from newsmon.cli.main import main
 from newsmon.index.core.article import Article, Stage
@@ -104,3 +105,24 @@ def test_searcher_over_a_given_store_leaves_it_open(settings: Settings) -> None:
     with pytest.raises(Exception, match="closed"):
         own.store.changes.head()             # the Searcher's own store closes with it
 
+
+def test_a_rule_searches_through_any_rule_search(settings: Settings) -> None:
+    """Evaluation asks only for RuleSearch: a caller's searcher is used, and not closed."""
+    calls: list[SearchRequest] = []
+
+    class Recording:
+        def __init__(self, inner: Searcher) -> None:
+            self.inner = inner
+
+        def search(self, req: SearchRequest) -> SearchResponse:
+            calls.append(req)
+            return self.inner.search(req)
+
+    with Store(settings.data.store_path) as store, \
+            Searcher(settings, store=store) as inner:
+        searcher: RuleSearch = Recording(inner)
+        outcome = run_alerts(settings, store, backfill=True, now=NOW, searcher=searcher)
+        assert inner.search(SearchRequest("zeppelin", mode="keyword")).results  # still open
+    assert outcome.decided == 2 and len(calls) == 1
+    assert calls[0].ids is not None and sorted(calls[0].ids) == sorted(
+        a.id for a in map(_article, range(3), TITLES))

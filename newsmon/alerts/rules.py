@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.yamlfile import load_yaml
 
 MODES = ("hybrid", "semantic", "keyword")
+Mode = Literal["hybrid", "semantic", "keyword"]  # a search mode, as SearchRequest takes it
 LANGS = ("en", "ja")
 CHANNEL_TYPES = ("file", "webhook", "email", "stdout", "apprise")
 DIGESTS = ("off", "per_run")
@@ -98,7 +99,7 @@ class Channel:
 class Rule:
     id: str
     query: str
-    mode: str = "hybrid"
+    mode: Mode = "hybrid"
     description: str = ""
     langs: tuple[str, ...] = ()
     topics: tuple[tuple[str, float | None], ...] = ()
