@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from newsmon import __version__
 from newsmon.alerts.render import Message
@@ -62,7 +62,7 @@ def send_file(channel: Channel, message: Message, *, data_dir: Path) -> None:
         raise DeliveryError(f"cannot append to {path}: {exc}", reason="file") from exc
 
 
-def _ends_with_newline(fh: Any, size: int) -> bool:
+def _ends_with_newline(fh: BinaryIO, size: int) -> bool:
     fh.seek(size - 1)
     last = fh.read(1)
     fh.seek(0, os.SEEK_END)

@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
-from newsmon.alerts.rules import Rule
+from newsmon.alerts.rules import Mode, Rule
+from newsmon.index.core.article import Article
+from newsmon.index.store import Store
 from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
+
+if TYPE_CHECKING:
+    # types only: the search stack (numpy, the backends) loads when a rule is evaluated
+    from newsmon.app.search import SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,99 @@ PASSAGE_CHARS = 200
 # A matched "term" written only in hiragana is a particle or an inflection (の, は, する), not a
 # reason: left out of "why".
 HIRAGANA_ONLY = re.compile(r"^[\u3041-\u309f]+$")
+
+
+class RuleHit(Protocol):
+    """What evaluation reads of a search hit (``SearchHit`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def similarity(self) -> float | None: ...  # cosine to the query; None in keyword mode
+    @property
+    def matched(self) -> Sequence[str]: ...    # the query terms as the article spells them
+    @property
+    def snippet(self) -> str: ...              # HTML-escaped, matches in <mark>
+
+
+class RuleHits(Protocol):
+    @property
+    def results(self) -> Sequence[RuleHit]: ...
+
+
+class RuleSearch(Protocol):
+    """The search a rule runs: its saved search restricted to the changed articles. Only this
+    is asked of search, so evaluation works over any searcher built on the run's store
+    (``Searcher(settings, store=store)``) and tests can hand in their own."""
+
+    def search(self, req: SearchRequest) -> RuleHits: ...
+
+
+class Brief(TypedDict):
+    """An article listed under "also covered by" (JSON in alert payloads)."""
+
+    id: str
+    url: str
+    title: str
+    lang: str | None
+    source: str
+    published: str | None
+
+
+class StoryUpdate(Brief):
+    """More coverage of a story the rule already alerted on (a digest's "updates")."""
+
+    story: str
+
+
+class TopicWhy(TypedDict):
+    score: float
+    evidence: list[str]
+
+
+class Why(TypedDict):
+    """Why an article alerted: the terms, the closest passage, the topics and the score."""
+
+    terms: list[str]
+    passage: str
+    topics: dict[str, TopicWhy]
+    score: float
+    mode: Mode
+    min_score: float
+
+
+class MatchPayload(TypedDict):
+    """A match alert as stored, rendered and written by the file channel."""
+
+    type: Literal["match"]
+    rule: str
+    rule_description: str
+    story: str
+    article: dict[str, Any]
+    score: float
+    alerted_at: str
+    why: Why
+    also: list[Brief]
+
+
+class DigestPayload(TypedDict):
+    type: Literal["digest"]
+    rule: str
+    rule_description: str
+    items: list[MatchPayload]
+    updates: list[StoryUpdate]
+    alerted_at: str
+
+
+# "from" is a keyword, hence the functional form
+RuleSummary = TypedDict("RuleSummary", {
+    "baseline": bool, "from": int, "watermark": int, "candidates": int, "matched": int,
+    "alerts": int, "digest_items": int, "baseline_stories": int, "also": int})
+
+
+def _json(payload: MatchPayload | DigestPayload) -> dict[str, Any]:
+    # the outbox keeps payloads as plain JSON objects; to mypy a TypedDict is not a dict[str, Any]
+    return dict(payload)
 
 
 @dataclass(slots=True)
@@ -45,9 +145,9 @@ class RuleDecision:
     matched: int = 0
     alerts: list[NewAlert] = field(default_factory=list)
     also: list[tuple[str, str, int]] = field(default_factory=list)   # (rule, article, alert id)
-    updates: list[dict[str, Any]] = field(default_factory=list)      # also-coverage, for digests
+    updates: list[StoryUpdate] = field(default_factory=list)        # also-coverage, for digests
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RuleSummary:
         return {"baseline": self.baseline, "from": self.start, "watermark": self.watermark,
                 "candidates": self.candidates, "matched": self.matched,
                 "alerts": sum(a.kind in ("match", "digest") for a in self.alerts),
@@ -57,7 +157,7 @@ class RuleDecision:
                 "also": len(self.also)}
 
 
-def changed_ids(store: Any, start: int, end: int) -> list[str]:
+def changed_ids(store: Store, start: int, end: int) -> list[str]:
     """Article ids upserted in (start, end] of the change feed, each once, oldest first."""
     seen: dict[str, None] = {}
     position = start
@@ -77,7 +177,7 @@ def changed_ids(store: Any, start: int, end: int) -> list[str]:
     return list(seen)
 
 
-def brief(article: Any) -> dict[str, Any]:
+def brief(article: Article) -> Brief:
     """The short form of an article listed under "also covered by"."""
     return {"id": article.id, "url": article.canonical_url or article.url,
             "title": article.title, "lang": article.lang,
@@ -85,20 +185,19 @@ def brief(article: Any) -> dict[str, Any]:
             "published": article.published.isoformat() if article.published else None}
 
 
-def export_dict(article: Any) -> dict[str, Any]:
+def export_dict(article: Article) -> dict[str, Any]:
     """The article as `newsmon export` writes it (DESIGN.md's file channel format)."""
     return article.to_dict()
 
 
-def _why(match: Any, article: Any, rule: Rule) -> dict[str, Any]:
+def _why(match: Match, article: Article, rule: Rule) -> Why:
     hit = match.hit
-    terms = [t for t in (getattr(hit, "matched", None) or [])
-             if t and not HIRAGANA_ONLY.match(t)]
-    snippet = getattr(hit, "snippet", "") or ""
+    terms = [t for t in hit.matched if t and not HIRAGANA_ONLY.match(t)]
+    snippet = hit.snippet or ""
     passage = (snippet.replace("<mark>", "").replace("</mark>", "")
                .replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
                .replace("&#x27;", "'").replace("&amp;", "&"))
-    topics = {}
+    topics: dict[str, TopicWhy] = {}
     for name, info in (article.topics or {}).items():
         if not isinstance(info, dict) or not info.get("label"):
             continue
@@ -121,7 +220,7 @@ def _why(match: Any, article: Any, rule: Rule) -> dict[str, Any]:
 class Match:
     """A search hit that passed the rule, with the score the rule's ``min_score`` is about."""
 
-    hit: Any
+    hit: RuleHit
     score: float
 
     @property
@@ -129,7 +228,7 @@ class Match:
         return self.hit.id
 
 
-def alert_score(rule: Rule, hit: Any, query_terms: set[str], doc_terms: set[str] | None
+def alert_score(rule: Rule, hit: RuleHit, query_terms: set[str], doc_terms: set[str] | None
                 ) -> float | None:
     """The absolute score a rule's ``min_score`` is compared with.
 
@@ -145,13 +244,13 @@ def alert_score(rule: Rule, hit: Any, query_terms: set[str], doc_terms: set[str]
     return None if hit.similarity is None else float(hit.similarity)
 
 
-def labelled(article: Any, topic: str) -> bool:
+def labelled(article: Article, topic: str) -> bool:
     """Whether the article carries the topic as a label (not merely a score)."""
     info = (article.topics or {}).get(topic)
     return isinstance(info, dict) and bool(info.get("label"))
 
 
-def mentions(article: Any) -> dict[str, int]:
+def mentions(article: Article) -> dict[str, int]:
     out: dict[str, int] = {}
     for e in article.entities or []:
         if isinstance(e, dict) and e.get("id"):
@@ -159,8 +258,8 @@ def mentions(article: Any) -> dict[str, int]:
     return out
 
 
-def search_ids(searcher: Any, store: Any, rule: Rule, ids: list[str],
-               articles: dict[str, Any]) -> list[Match]:
+def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
+               articles: Mapping[str, Article]) -> list[Match]:
     """Matches of the rule's saved search among ``ids`` at or above its ``min_score``."""
     from newsmon.app.search import SearchRequest
     from newsmon.app.searchtext import query_tokens
@@ -171,7 +270,7 @@ def search_ids(searcher: Any, store: Any, rule: Rule, ids: list[str],
     for start in range(0, len(ids), SEARCH_BATCH):
         chunk = tuple(ids[start:start + SEARCH_BATCH])
         hits = searcher.search(SearchRequest(
-            query=rule.query, mode=rule.mode,  # type: ignore[arg-type]
+            query=rule.query, mode=rule.mode,
             lang=rule.langs[0] if len(rule.langs) == 1 else None,
             topics=tuple(t for t, _ in rule.topics), min_topic_score=min_topic,
             sources=rule.sources, entities=tuple(e for e, _ in rule.entities),
@@ -196,7 +295,7 @@ def search_ids(searcher: Any, store: Any, rule: Rule, ids: list[str],
     return out
 
 
-def decide_rule(rule: Rule, store: Any, repo: AlertRepo, searcher: Any, *, end: int,
+def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch, *, end: int,
                 first: bool, backfill: bool, now: datetime) -> RuleDecision:
     """What the rule decides about the changes up to ``end`` (nothing is written here)."""
     start = 0 if (first or backfill) else store.cursors.get(rule.cursor)
@@ -216,44 +315,47 @@ def decide_rule(rule: Rule, store: Any, repo: AlertRepo, searcher: Any, *, end: 
     decision.matched = len(hits)
     seen = repo.seen_articles(rule.id, [h.id for h in hits])
     hits = [h for h in hits if h.id not in seen and h.id in articles]
-    stories = {h.id: articles[h.id].story for h in hits}
+    # every article kept has a story; the walrus only tells mypy so
+    stories = {h.id: story for h in hits if (story := articles[h.id].story)}
     decided = repo.story_alerts(rule.id, set(stories.values()))
-    by_story: dict[str, list[Any]] = {}
+    by_story: dict[str, list[Match]] = {}
     for hit in hits:
         story = stories[hit.id]
         if story in decided:
             decision.also.append((rule.id, hit.id, decided[story]))
-            decision.updates.append({**brief(articles[hit.id]), "story": story})
+            decision.updates.append(StoryUpdate(**brief(articles[hit.id]), story=story))
             continue
         by_story.setdefault(story, []).append(hit)
     stamp = now.isoformat(timespec="seconds")
     channels = {c.key: c.to_spec() for c in rule.channels}
-    items = []
+    items: list[MatchPayload] = []
     for story, group in by_story.items():
         group.sort(key=lambda h: -h.score)
         best = group[0]
         article = articles[best.id]
         others = [i for i in store.vectors.story_members(story) if i != best.id]
         also = [brief(a) for a in store.articles.get_many(others)]
-        payload = {
-            "type": "match", "rule": rule.id, "rule_description": rule.description,
-            "story": story, "article": export_dict(article), "score": round(best.score, 4),
-            "alerted_at": stamp, "why": _why(best, article, rule), "also": also,
-        }
+        payload = MatchPayload(
+            type="match", rule=rule.id, rule_description=rule.description,
+            story=story, article=export_dict(article), score=round(best.score, 4),
+            alerted_at=stamp, why=_why(best, article, rule), also=also,
+        )
         roles = {h.id: ("trigger" if h is best else "also") for h in group}
         kind = "baseline" if baseline else "match"
         decision.alerts.append(NewAlert(
-            key=f"rule:{rule.id}:story:{story}", rule=rule.id, kind=kind, payload=payload,
+            key=f"rule:{rule.id}:story:{story}", rule=rule.id, kind=kind, payload=_json(payload),
             story=story, article_id=best.id, score=best.score, articles=roles,
             channels=None if baseline or rule.digest == "per_run" else channels))
         items.append(payload)
     if rule.digest == "per_run" and not baseline and (items or decision.updates):
         decision.alerts.append(NewAlert(
             key=f"rule:{rule.id}:digest:{start}-{end}", rule=rule.id, kind="digest",
-            payload={"type": "digest", "rule": rule.id, "rule_description": rule.description,
-                     "items": items, "updates": decision.updates, "alerted_at": stamp},
+            payload=_json(DigestPayload(
+                type="digest", rule=rule.id, rule_description=rule.description,
+                items=items, updates=decision.updates, alerted_at=stamp)),
             channels=channels))
     return decision
 
 
-__all__ = ["decide_rule", "changed_ids", "search_ids", "RuleDecision"]
+__all__ = ["decide_rule", "changed_ids", "search_ids", "RuleDecision", "RuleSearch",
+           "RuleSummary"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,17 +28,19 @@ class Message:
     idempotency_key: str
 
 
-def zone(name: str) -> Any:
+def zone(name: str) -> tzinfo:
     """The zone alerts show times in: an IANA name, or "" for this machine's local zone."""
     if not name:
-        return datetime.now().astimezone().tzinfo
+        local = datetime.now().astimezone().tzinfo
+        assert local is not None  # astimezone() always sets one
+        return local
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(f"[alerts].timezone {name!r} is not a known time zone") from None
 
 
-def local_time(value: str | None, tz: Any) -> str:
+def local_time(value: str | None, tz: tzinfo) -> str:
     if not value:
         return "time unknown"
     try:
@@ -73,7 +75,7 @@ def _why_lines(why: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _article_block(item: dict[str, Any], tz: Any) -> tuple[list[str], list[str], list[str]]:
+def _article_block(item: dict[str, Any], tz: tzinfo) -> tuple[list[str], list[str], list[str]]:
     """(text lines, html parts, slack lines) for one matched article with its why and also."""
     art = item["article"]
     link = art.get("canonical_url") or art.get("url") or ""  # not the feed's utm_ variant
@@ -120,7 +122,7 @@ def _article_block(item: dict[str, Any], tz: Any) -> tuple[list[str], list[str],
     return text, parts, slack
 
 
-def render(payload: dict[str, Any], idempotency_key: str, tz: Any) -> Message:
+def render(payload: dict[str, Any], idempotency_key: str, tz: tzinfo) -> Message:
     kind = payload.get("type", "match")
     if kind in ("health", "recovery"):
         verb = {"failing": "is failing", "silent": "has gone silent"}.get(

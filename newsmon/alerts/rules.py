@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.yamlfile import load_yaml
 
 MODES = ("hybrid", "semantic", "keyword")
+Mode = Literal["hybrid", "semantic", "keyword"]  # a search mode, as SearchRequest takes it
 LANGS = ("en", "ja")
 CHANNEL_TYPES = ("file", "webhook", "email", "stdout", "apprise")
 DIGESTS = ("off", "per_run")
@@ -98,7 +99,7 @@ class Channel:
 class Rule:
     id: str
     query: str
-    mode: str = "hybrid"
+    mode: Mode = "hybrid"
     description: str = ""
     langs: tuple[str, ...] = ()
     topics: tuple[tuple[str, float | None], ...] = ()
@@ -138,11 +139,11 @@ class AlertConfig:
                           f"{', '.join(r.id for r in self.rules) or '(none)'}")
 
 
-def _where(path: Path, index: int, rid: Any) -> str:
+def _where(path: Path, index: int, rid: object) -> str:
     return f"{path}: rules[{index}]" + (f" (id={rid})" if rid else "")
 
 
-def _str_list(value: Any, where: str, key: str, *, allowed: tuple[str, ...] | None = None
+def _str_list(value: object, where: str, key: str, *, allowed: tuple[str, ...] | None = None
               ) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -159,7 +160,7 @@ def _str_list(value: Any, where: str, key: str, *, allowed: tuple[str, ...] | No
     return tuple(value)
 
 
-def _number(value: Any, where: str, key: str, *, low: float | None = None,
+def _number(value: object, where: str, key: str, *, low: float | None = None,
             high: float | None = None, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             integer and not float(value).is_integer()):
@@ -171,7 +172,7 @@ def _number(value: Any, where: str, key: str, *, low: float | None = None,
     return int(value) if integer else float(value)
 
 
-def parse_channel(raw: Any, where: str) -> Channel:
+def parse_channel(raw: object, where: str) -> Channel:
     if not isinstance(raw, dict) or raw.get("type") not in CHANNEL_TYPES:
         raise ConfigError(f"{where}: a channel must be a mapping with 'type' one of "
                           f"{', '.join(CHANNEL_TYPES)}, got {raw!r}")
@@ -194,7 +195,9 @@ def parse_channel(raw: Any, where: str) -> Channel:
                 f"{where}: '{key}' must name an environment variable (like NEWSMON_WEBHOOK_URL)"
                 f" that holds the URL{'s' if kind == 'apprise' else ''}; secrets never go in "
                 f"this file, got {name!r}")
-        return Channel(type=kind, **{key: name})
+        if kind == "webhook":
+            return Channel(type=kind, url_env=name)
+        return Channel(type=kind, urls_env=name)
     if kind == "email":
         to = _str_list(raw.get("to"), where, "to")
         if not to:
@@ -209,7 +212,7 @@ def parse_channel(raw: Any, where: str) -> Channel:
     return Channel(type="stdout")
 
 
-def _channels(value: Any, where: str) -> tuple[Channel, ...]:
+def _channels(value: object, where: str) -> tuple[Channel, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -222,7 +225,7 @@ def _channels(value: Any, where: str) -> tuple[Channel, ...]:
     return channels
 
 
-def parse_rule(raw: Any, path: Path, index: int) -> Rule:
+def parse_rule(raw: object, path: Path, index: int) -> Rule:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: rules[{index}] must be a mapping with keys "
                           f"{', '.join(sorted(RULE_KEYS))}")
@@ -293,7 +296,7 @@ def parse_rule(raw: Any, path: Path, index: int) -> Rule:
     )
 
 
-def parse_health(raw: Any, path: Path) -> HealthConfig:
+def parse_health(raw: object, path: Path) -> HealthConfig:
     where = f"{path}: health"
     if raw is None:
         return HealthConfig()

@@ -17,22 +17,60 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from newsmon.alerts import health as source_health
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
-from newsmon.alerts.evaluate import decide_rule
+from newsmon.alerts.evaluate import RuleSearch, RuleSummary, decide_rule
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.yamlfile import load_yaml
-from newsmon.index.store.repos.alerts import idempotency_key
+from newsmon.index.store import Store
+from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
 from newsmon.index.store.run_records import RUN_OK, RUN_PARTIAL
 
+if TYPE_CHECKING:
+    from newsmon.app.search import Searcher
+
 log = logging.getLogger(__name__)
+
+
+class WaitingRule(TypedDict):
+    """A rule's summary while nothing is indexed yet (its baseline waits)."""
+
+    waiting: Literal[True]
+    baseline: bool
+    watermark: int
+
+
+class Preview(TypedDict):
+    """What a dry run would send: one alert, rendered for its first channel."""
+
+    rule: str
+    kind: str
+    key: str
+    channels: list[str]
+    subject: str
+    text: str
+
+
+class HealthState(TypedDict):
+    condition: str
+    since: str
+    detail: str | None
+
+
+class AlertStatus(TypedDict):
+    """What `newsmon status` shows about alerts (and prints as JSON)."""
+
+    deliveries: dict[str, dict[str, int]]
+    parked: list[dict[str, Any]]
+    rules: dict[str, int]
+    health: dict[str, HealthState]
 
 
 @dataclass(slots=True)
@@ -43,9 +81,9 @@ class AlertOutcome:
     failed: int = 0
     parked: int = 0
     deferred: int = 0
-    per_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
-    health: list[dict[str, Any]] = field(default_factory=list)
-    preview: list[dict[str, Any]] = field(default_factory=list)
+    per_rule: dict[str, RuleSummary | WaitingRule] = field(default_factory=dict)
+    health: list[dict[str, Any]] = field(default_factory=list)    # the health alerts' payloads
+    preview: list[Preview] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
     elapsed_s: float = 0.0
@@ -75,7 +113,7 @@ class AlertOutcome:
                  f"{self.delivered} delivered, {self.failed} failed (retried next run), "
                  f"{self.parked} parked"]
         for rid, info in self.per_rule.items():
-            if info.get("waiting"):
+            if "waiting" in info:
                 lines.append(f"  {rid}: waiting for the first indexed articles")
                 continue
             what = ("baseline: {baseline_stories} stories recorded without alerting"
@@ -105,18 +143,22 @@ def load_config(settings: Settings) -> AlertConfig:
     return load_rules(settings.alerts.rules, known_topics=_topic_names(settings.enrich.topics))
 
 
-def _preview(alert: Any, tz: Any) -> dict[str, Any]:
+def _preview(alert: NewAlert, tz: tzinfo) -> Preview:
     keys = sorted((alert.channels or {"(baseline: none)": {}}).keys())
     message = render(alert.payload, idempotency_key(alert.key, keys[0]), tz)
     return {"rule": alert.rule, "kind": alert.kind, "key": alert.key, "channels": keys,
             "subject": message.subject, "text": message.text}
 
 
-def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: bool = False,
+def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry: bool = False,
                backfill: bool = False, rule: str | None = None, run_id: int | None = None,
                now: datetime | None = None, env: Mapping[str, str] | None = None,
-               searcher: Any = None) -> AlertOutcome:
-    """Evaluate the rules (or the one named) and source health; deliver what is pending."""
+               searcher: RuleSearch | None = None) -> AlertOutcome:
+    """Evaluate the rules (or the one named) and source health; deliver what is pending.
+
+    Rules search through ``searcher``, or else through a ``Searcher`` over ``store`` itself,
+    not a second Store on the same file: that would be one more connection, migrated again
+    and waiting on locks with the default busy timeout instead of the one ``store`` has."""
     started = time.monotonic()
     cfg = load_config(settings)
     rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
@@ -130,7 +172,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
     # alert only on what the search backend has indexed: its cursor caps every rule's
     end = min(store.changes.head(), store.cursors.get(f"backend:{settings.index.backend}"))
     cursors = store.cursors.all()
-    own_searcher = searcher is None
+    own: Searcher | None = None
     try:
         for r in rules:
             first = r.cursor not in cursors
@@ -139,7 +181,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
                 continue  # nothing indexed yet: the baseline waits for the first articles
             if searcher is None:
                 from newsmon.app.search import Searcher
-                searcher = Searcher(settings)
+                searcher = own = Searcher(settings, store=store)
             decision = decide_rule(r, store, repo, searcher, end=end, first=first,
                                    backfill=backfill, now=now)
             outcome.per_rule[r.id] = decision.summary()
@@ -151,8 +193,8 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
                 store.cursors.set(r.cursor, decision.watermark)
             outcome.decided += sum(a.kind in ("match", "digest") for a in decision.alerts)
     finally:
-        if own_searcher and searcher is not None:
-            searcher.close()
+        if own is not None:
+            own.close()
     if cfg.health.enabled and rule is None:
         conditions = source_health.assess(store.connection, cfg.health, now)
         alerts, changed = source_health.decide(repo, conditions, cfg.health, now)
@@ -178,7 +220,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
     return outcome
 
 
-def status(store: Any) -> dict[str, Any]:
+def status(store: Store) -> AlertStatus:
     """What `newsmon status` shows about alerts: deliveries per channel, parked ones, each
     rule's watermark, and the source-health states."""
     repo = store.alerts
@@ -192,7 +234,7 @@ def status(store: Any) -> dict[str, Any]:
     }
 
 
-def status_lines(st: dict[str, Any]) -> list[str]:
+def status_lines(st: AlertStatus) -> list[str]:
     """`newsmon status` lines for what ``status(store)`` returned."""
     lines = []
     if st["rules"]:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from newsmon.index.core.times import utc_iso
 from newsmon.index.search import backend as engine
 from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
 from newsmon.index.store import Store
+
+if TYPE_CHECKING:
+    from newsmon.enrich.embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ class SearchHit:
     story: str | None
     score: float
     snippet: str                # HTML-escaped text with <mark>…</mark>
-    also: list[dict] = field(default_factory=list)
+    also: list[dict[str, Any]] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     similarity: float | None = None    # cosine to the query (semantic and hybrid)
 
@@ -118,6 +121,8 @@ def check_request(req: SearchRequest, known_topics: Sequence[str] | None = None)
             or not 1 <= req.limit <= MAX_LIMIT:
         raise ConfigError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     for name, when in (("since", req.since), ("until", req.until)):
+        if when is None:
+            continue
         try:
             utc_iso(when)   # what both backends compare with
         except OverflowError:  # year 1 at +09:00 is before year 1 in UTC (9999 at -05:00 after)
@@ -224,7 +229,10 @@ def snippet(body: str, lang: str | None, tokens: Sequence[str],
             score = len({m.group().lower() for m in pattern.finditer(sent)})
             if score > best_score:
                 best, best_score = i, score
-    out, matched, used, last_line = [], [], 0, None
+    out: list[str] = []
+    matched: list[str] = []
+    used = 0
+    last_line: int | None = None
     for sent, line in sents[best:]:
         if used >= width or (out and used + len(sent) > width):
             break
@@ -271,15 +279,19 @@ def hit_facets(hits: Sequence[Hit]) -> dict[str, dict[str, int]]:
 
 
 class Searcher:
-    """Opens the store and the backend; the embedding model is loaded on the first query that
-    needs a vector. Thread-safe for concurrent searches."""
+    """Opens the store (unless given one) and the backend; the embedding model is loaded on the
+    first query that needs a vector. Thread-safe for concurrent searches."""
 
-    def __init__(self, settings: Settings, *, backend: str | None = None,
-                 embedder: Any = None, long_lived: bool = False) -> None:
-        """``long_lived``: this Searcher will answer many queries (`newsmon serve`), so
-        caches that take seconds to build pay off (the embedded backend's keyword cache)."""
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 backend: str | None = None, embedder: Embedder | None = None,
+                 long_lived: bool = False) -> None:
+        """``store``: search over this open store rather than open a second connection to the
+        same file (alert evaluation passes the run's); it stays the caller's to close.
+        ``long_lived``: this Searcher will answer many queries (`newsmon serve`), so caches
+        that take seconds to build pay off (the embedded backend's keyword cache)."""
         self.settings = settings
-        self.store = Store(settings.data.store_path)
+        self._own_store = store is None
+        self.store = Store(settings.data.store_path) if store is None else store
         self.backend = open_backend(settings, self.store, backend, long_lived=long_lived)
         if long_lived and hasattr(self.backend, "warm"):
             self.backend.warm()
@@ -290,7 +302,7 @@ class Searcher:
 
     # -- helpers ------------------------------------------------------------------------------
     @property
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from newsmon.enrich.embed import configured_embedder
 
@@ -322,7 +334,7 @@ class Searcher:
                     self._vectors.pop(next(iter(self._vectors)))
         return hit
 
-    def _also(self, story: str | None, shown: str) -> list[dict]:
+    def _also(self, story: str | None, shown: str) -> list[dict[str, Any]]:
         if not story:
             return []
         ids = [i for i in self.store.vectors.story_members(story) if i != shown]
@@ -401,11 +413,11 @@ class Searcher:
             return True
         return margin >= threshold
 
-    def article(self, article_id: str) -> dict | None:
+    def article(self, article_id: str) -> dict[str, Any] | None:
         art = self.store.articles.get(article_id)
         return art.to_dict() if art else None
 
-    def story(self, story_id: str, *, max_text: int = 2000) -> list[dict]:
+    def story(self, story_id: str, *, max_text: int = 2000) -> list[dict[str, Any]]:
         out = []
         for art in self.store.articles.get_many(self.store.vectors.story_members(story_id)):
             d = art.to_dict()
@@ -413,7 +425,7 @@ class Searcher:
             out.append(d)
         return out
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         st = self.store.status()
         return {"articles": st["articles"], "by_lang": st["by_lang"],
                 "by_source": st["by_source"], "by_stage": st["by_stage"],
@@ -421,12 +433,13 @@ class Searcher:
                 "index": self.backend.stats()}
 
     def coverage_per_day(self, since: datetime | None = None,
-                         until: datetime | None = None) -> list[dict]:
+                         until: datetime | None = None) -> list[dict[str, Any]]:
         return self.store.articles.coverage_per_day(since, until)
 
     def close(self) -> None:
         self.backend.close()
-        self.store.close()
+        if self._own_store:
+            self.store.close()
 
     def __enter__(self) -> Searcher:
         return self
