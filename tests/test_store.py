@@ -1,6 +1,8 @@
 """The store of record split by concern: change feed, cursors, transactions, migrations."""
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from newsmon.index.core.article import Article
 from newsmon.index.core.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
 from newsmon.index.core.errors import StoreError
-from newsmon.index.store import Store
+from newsmon.index.store import RUN_INTERRUPTED, RUN_OK, Store, pid_alive
 from newsmon.index.store.migrations import MIGRATIONS
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
 
@@ -151,3 +153,48 @@ def test_typed_rows(store: Store) -> None:
                                    kind="rss")
     state = store.frontier.feed_state("https://x.example/feed")
     assert (state.etag, state.kind) == ("e1", "rss")
+
+
+def test_every_run_records_its_pid_and_host_and_its_steps(store: Store) -> None:
+    run = store.runs.start("crawl")
+    store.runs.start_step(run, "crawl")
+    store.runs.finish_step(run, "crawl", status=RUN_OK, duration_s=1.23456, exit_code=0,
+                           counts={"stored": 2})
+    store.runs.finish(run, RUN_OK, {"stored": 2})
+    record = store.runs.get(run)
+    assert record is not None
+    assert (record.pid, record.host) == (os.getpid(), socket.gethostname())
+    [step] = record.steps
+    assert (step.stage, step.status, step.duration_s, step.exit_code, step.counts) == (
+        "crawl", RUN_OK, 1.235, 0, {"stored": 2})
+    assert [r.id for r in store.runs.recent(5)] == [run]
+
+
+def test_runs_of_processes_that_are_gone_are_marked_interrupted(store: Store) -> None:
+    dead = store.runs.start("run")
+    store.runs.start_step(dead, "crawl")
+    finished = store.runs.start("crawl")
+    store.runs.finish(finished, RUN_OK, {})
+    # this process is alive, so the row must look like another process's
+    store.connection.execute("UPDATE runs SET pid = pid + 1 WHERE id = ?", (dead,))
+    assert store.runs.mark_interrupted(alive=lambda pid: True) == []
+    assert store.runs.mark_interrupted(alive=lambda pid: False) == [dead]
+    record = store.runs.get(dead)
+    assert record is not None and record.status == RUN_INTERRUPTED
+    assert [s.status for s in record.steps] == [RUN_INTERRUPTED]
+    assert store.runs.get(finished).status == RUN_OK
+    assert pid_alive(os.getpid())
+
+
+def test_a_store_of_schema_5_upgrades_its_runs(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "old.db"
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", MIGRATIONS[:5])
+    with Store(path) as old:
+        old.connection.execute(
+            "INSERT INTO runs (command, started_at, status) VALUES ('crawl', 'then', 'ok')")
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", MIGRATIONS)
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        [old_run] = s.runs.recent(5)
+        assert (old_run.command, old_run.pid, old_run.host, old_run.steps) == (
+            "crawl", None, None, ())

@@ -29,8 +29,8 @@ from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.yamlfile import load_yaml
+from newsmon.index.store import RUN_OK, RUN_PARTIAL
 from newsmon.index.store.repos.alerts import idempotency_key
-from newsmon.index.store.run_records import RUN_OK, RUN_PARTIAL
 
 log = logging.getLogger(__name__)
 

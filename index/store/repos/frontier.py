@@ -51,6 +51,13 @@ class Frontier(Repo):
             """SELECT url FROM urls WHERE source = ? AND state = 'failed' AND attempts < ?
                ORDER BY last_seen""", (source, max_attempts))]
 
+    def retry_count(self, *, max_attempts: int = 3) -> int:
+        """How many URLs, of every source, failed and may be tried again (the crawl's queue)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM urls WHERE state = 'failed' AND attempts < ?",
+            (max_attempts,)).fetchone()
+        return int(row[0])
+
     def is_known(self, url: str, *, max_attempts: int = 3) -> bool:
         return bool(self.known_urls([url], max_attempts=max_attempts))
 

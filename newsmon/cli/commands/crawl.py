@@ -8,7 +8,7 @@ import click
 from newsmon.app.outcome import StageOutcome
 from newsmon.app.pipeline import run
 from newsmon.cli.context import get_settings
-from newsmon.index.store.run_records import RUN_OK
+from newsmon.index.store import RUN_OK
 
 SUMMARY_FIELDS = (
     ("requests", "requests"), ("feeds_fetched", "listings read"),

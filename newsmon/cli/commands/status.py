@@ -1,78 +1,18 @@
-"""`newsmon status`: what the store holds, how the last run went, and why things failed."""
+"""`newsmon status`: what the store holds, how the last run went, and why things failed.
+
+The gathering is newsmon.app.status; this module reads the options and prints.
+"""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
-from newsmon.alerts import status as alerts_status
 from newsmon.alerts import status_lines
-from newsmon.app.lock import running_holder
-from newsmon.app.pipeline import open_store
-from newsmon.app.settings import Settings
+from newsmon.app.status import collect_status
 from newsmon.cli.context import get_settings
 from newsmon.index.core import reasons
-from newsmon.index.store import Store
-from newsmon.index.store.run_records import RunRecords
-
-RECENT_RUNS = 5
-
-
-def last_embedding(store: Store) -> dict[str, Any] | None:
-    """Model and engine of the latest run that embedded (from its recorded stats)."""
-    best = None
-    for command in ("enrich", "demo-enrich", "run"):
-        run = store.runs.last(command)
-        if run is None:
-            continue
-        stats = run.stats or {}
-        if "engine" not in stats and isinstance(stats.get("enrich"), dict):
-            stats = stats["enrich"]  # a run that crawls and enriches nests the enrich stats
-        if stats.get("engine") and (best is None or run.id > best["run"]):
-            best = {"model": stats.get("model"), "engine": stats["engine"], "run": run.id}
-    return best
-
-
-def empty_status(path: Path) -> dict[str, Any]:
-    """The shape of Store.status() for a store not created yet (status never creates one)."""
-    return {"store": str(path), "articles": 0, "by_source": {}, "by_lang": {}, "by_stage": {},
-            "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None,
-            "runs": [], "queued": {},
-            "embedding": None}
-
-
-def queued(settings: Settings, store: Store) -> dict[str, int]:
-    """Work waiting per stage: URLs to retry (crawl), articles not enriched with this version,
-    change-feed entries the search backend has not taken (index)."""
-    from newsmon.enrich.pipeline import current_version  # topics and gazetteer, not the model
-
-    retry = store.connection.execute(
-        "SELECT COUNT(*) FROM urls WHERE state = 'failed' AND attempts < ?",
-        (settings.crawl.max_attempts,)).fetchone()[0]
-    backend = f"backend:{settings.index.backend}"
-    return {"crawl": int(retry),
-            "enrich": len(store.articles.enrich_pending(current_version(settings))),
-            # changes in the feed the configured search backend has not taken yet
-            "index": max(store.changes.head() - store.cursors.get(backend), 0)}
-
-
-def collect_status(settings: Settings) -> dict[str, Any]:
-    path = settings.data.store_path
-    if path.exists():
-        with open_store(settings) as store:
-            out = store.status()
-            out["alerts"] = alerts_status(store)
-            out["runs"] = [r.as_dict() for r in RunRecords(store).recent(RECENT_RUNS)]
-            out["queued"] = queued(settings, store)
-            out["embedding"] = last_embedding(store)
-    else:
-        out = empty_status(path)
-    out["exists"] = path.exists()
-    out["running"] = running_holder(settings.data.lock_path)
-    return out
-
 
 # the counters a step shows in `status`, when non-zero
 STEP_COUNTS = ("stored", "not_modified", "enriched", "new_stories", "upserted", "alerts",
