@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from newsmon.index.core.article import Article
 from newsmon.index.core.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
 from newsmon.index.core.errors import StoreError
+from newsmon.index.core.times import utc_iso
 from newsmon.index.store import RUN_INTERRUPTED, RUN_OK, Store, pid_alive
 from newsmon.index.store.migrations import MIGRATIONS
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
@@ -198,3 +200,37 @@ def test_a_store_of_schema_5_upgrades_its_runs(tmp_path, monkeypatch) -> None:
         [old_run] = s.runs.recent(5)
         assert (old_run.command, old_run.pid, old_run.host, old_run.steps) == (
             "crawl", None, None, ())
+
+
+def test_listing_runs_say_per_source_and_run_whether_a_listing_answered(store: Store) -> None:
+    first = store.runs.start("crawl")
+    store.runs.log_fetch("https://a.example/rss", "failed", run_id=first, source="a",
+                         kind="feed", reason="http_503")
+    store.runs.log_fetch("https://a.example/map", "discovered", run_id=first, source="a",
+                         kind="sitemap")
+    second = store.runs.start("crawl")
+    store.runs.log_fetch("https://a.example/rss", "failed", run_id=second, source="a",
+                         kind="feed", reason="timeout")
+    store.runs.log_fetch("https://a.example/story", "failed", run_id=second, source="a",
+                         kind="article", reason="http_404")
+    runs = store.runs.listing_runs(("feed", "sitemap"), ("discovered", "not_modified"))
+    assert [(r.source, r.run_id, r.answered, r.reasons) for r in runs] == [
+        ("a", second, False, "timeout"), ("a", first, True, "http_503,discovered")]
+
+
+def test_what_source_health_reads_of_urls_and_articles(store: Store) -> None:
+    assert store.frontier.stored_sources() == set() and store.frontier.last_stored("s") is None
+    store.frontier.mark_stored([("https://x.example/1", "id1", "s", "2026-01-01T00:00:00Z",
+                                 "2026-01-01T00:00:00Z"),
+                                ("https://x.example/2", "id2", "s", "2026-01-03T00:00:00Z",
+                                 "2026-01-03T00:00:00Z")])
+    assert store.frontier.stored_sources() == {"s"}
+    assert store.frontier.last_stored("s") == "2026-01-03T00:00:00Z"
+    days = [datetime(2026, 1, n, tzinfo=UTC) for n in (1, 2, 3)]
+    store.articles.upsert([_art(n, published=day) for n, day in enumerate(days)])
+    assert store.articles.recent_published("uk-paper", 2) == [utc_iso(days[2]),
+                                                              utc_iso(days[1])]
+    assert store.articles.count_by("source") == {"uk-paper": 3}
+    with pytest.raises(ValueError):
+        store.articles.count_by("title")
+    assert store.vectors.model_dim("no-such-model") is None

@@ -154,7 +154,7 @@ def run_alerts(settings: Settings, store: Any, *, dry_run: bool = False, retry: 
         if own_searcher and searcher is not None:
             searcher.close()
     if cfg.health.enabled and rule is None:
-        conditions = source_health.assess(store.connection, cfg.health, now)
+        conditions = source_health.assess(store, cfg.health, now)
         alerts, changed = source_health.decide(repo, conditions, cfg.health, now)
         outcome.health = [a.payload for a in alerts]
         if dry_run:

@@ -169,6 +169,12 @@ class ArticleRepo(Repo):
         return {(r[0] or "unknown"): int(r[1]) for r in self._db.execute(
             f"SELECT {column}, COUNT(*) FROM articles GROUP BY {column}")}
 
+    def recent_published(self, source: str, limit: int) -> list[str]:
+        """The newest ``limit`` publication times (ISO) of ``source``'s articles, newest first."""
+        return [r[0] for r in self._db.execute(
+            """SELECT published FROM articles WHERE source = ? AND published IS NOT NULL
+               ORDER BY published DESC LIMIT ?""", (source, limit))]
+
     def coverage_per_day(self, since: datetime | None = None,
                          until: datetime | None = None) -> list[dict[str, Any]]:
         """Articles per published day (UTC) and labelled topic:

@@ -58,6 +58,18 @@ class Frontier(Repo):
             (max_attempts,)).fetchone()
         return int(row[0])
 
+    def stored_sources(self) -> set[str]:
+        """The sources that have at least one stored article."""
+        return {r[0] for r in self._db.execute(
+            "SELECT DISTINCT source FROM urls WHERE state = 'stored' AND source IS NOT NULL")}
+
+    def last_stored(self, source: str) -> str | None:
+        """When the newest stored URL of ``source`` was first seen (ISO), None if none is."""
+        row = self._db.execute(
+            "SELECT MAX(first_seen) FROM urls WHERE source = ? AND state = 'stored'",
+            (source,)).fetchone()
+        return None if row[0] is None else str(row[0])
+
     def is_known(self, url: str, *, max_attempts: int = 3) -> bool:
         return bool(self.known_urls([url], max_attempts=max_attempts))
 

@@ -16,7 +16,7 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,6 +89,17 @@ class FetchEntry:
     outcome: str
     reason: str | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRun:
+    """What one crawl run got from one source's listings (feeds, sitemaps, section pages)."""
+
+    source: str
+    run_id: int
+    answered: bool        # at least one listing fetch had one of the answering outcomes
+    first_at: str         # the run's first listing fetch of the source
+    reasons: str          # the distinct reasons (or outcomes) of its fetches, comma-separated
 
 
 def pid_alive(pid: int) -> bool:
@@ -231,8 +242,20 @@ class RunRepo(Repo):
             )
         }
 
+    def listing_runs(self, kinds: Sequence[str], answered: Sequence[str]) -> list[ListingRun]:
+        """Per source and crawl run, whether any fetch of the ``kinds`` of listing had one of the
+        ``answered`` outcomes; newest run first within each source."""
+        return [ListingRun(r["source"], r["run_id"], bool(r["ok"]), r["at"], r["reasons"])
+                for r in self._db.execute(
+            f"""SELECT source, run_id, MAX(outcome IN ({marks(len(answered))})) AS ok,
+                       MIN(at) AS at,
+                       GROUP_CONCAT(DISTINCT COALESCE(reason, outcome)) AS reasons
+                FROM fetch_log WHERE source IS NOT NULL AND run_id IS NOT NULL
+                  AND kind IN ({marks(len(kinds))})
+                GROUP BY source, run_id ORDER BY source, run_id DESC""",
+            [*answered, *kinds])]
 
 
-__all__ = ["RunRepo", "Run", "RunRecord", "Step", "FetchEntry", "pid_alive",
+__all__ = ["RunRepo", "Run", "RunRecord", "Step", "FetchEntry", "ListingRun", "pid_alive",
            "RUN_RUNNING", "RUN_OK", "RUN_PARTIAL", "RUN_FAILED", "RUN_INTERRUPTED",
            "STORED", "NOT_MODIFIED", "DISCOVERED", "REJECTED", "FAILED", "SKIPPED"]
