@@ -74,9 +74,9 @@ def build_docs(store: Store, ids: Sequence[str], model: str) -> tuple[list[Index
     stories = store.vectors.stories(list(articles))
     docs = []
     for aid in ids:
-        art = articles.get(aid)
-        if art is None:
+        if aid not in articles:
             continue
+        art = articles[aid]
         st = texts[aid]
         topics = {t: round(float(v.get("score", 0.0)), 4) for t, v in (art.topics or {}).items()
                   if v.get("label")}

@@ -160,7 +160,8 @@ class ArticleRepo(Repo):
                 value = filters[key]
                 params.append(getattr(value, "value", value))
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return self._db.execute(f"SELECT COUNT(*) FROM articles {clause}", params).fetchone()[0]
+        return int(
+            self._db.execute(f"SELECT COUNT(*) FROM articles {clause}", params).fetchone()[0])
 
     def count_by(self, column: str) -> dict[str, int]:
         """Articles per value of ``column`` (source, lang, stage or status); NULL is 'unknown'."""

@@ -105,7 +105,7 @@ class Frontier(Repo):
         return state.kind if state else None
 
     def feed_count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM feed_state").fetchone()[0]
+        return int(self._db.execute("SELECT COUNT(*) FROM feed_state").fetchone()[0])
 
     def save_feed_state(self, url: str, *, source: str | None, status: int,
                         etag: str | None = None, last_modified: str | None = None,

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newsmon.index.core.times import now_iso
-from newsmon.index.store.repos import Repo, marks
+from newsmon.index.store.repos import Repo, inserted_id, marks
 
 # statuses of a run and of its steps
 RUN_RUNNING, RUN_OK, RUN_PARTIAL, RUN_FAILED, RUN_INTERRUPTED = (
@@ -123,7 +123,7 @@ class RunRepo(Repo):
             cur = db.execute(
                 "INSERT INTO runs (command, started_at, pid, host) VALUES (?, ?, ?, ?)",
                 (command, now_iso(), os.getpid(), socket.gethostname()))
-            return int(cur.lastrowid or 0)
+            return inserted_id(cur)
 
     def finish(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
         with self._tx() as db:
