@@ -33,7 +33,7 @@ def _crawl(store: Store, outcome: str, source: str = "harbourline") -> None:
 
 def _evaluate(store: Store, now: datetime = NOW) -> list[dict]:
     repo = store.alerts
-    alerts, changed = health.decide(repo, health.assess(store.connection, CFG, now), CFG, now)
+    alerts, changed = health.decide(repo, health.assess(store, CFG, now), CFG, now)
     with store.transaction():
         ids = repo.record(alerts)
         by_source = {a.payload["source"]: i for a, i in zip(alerts, ids)}

@@ -19,7 +19,6 @@ import pytest
 from newsmon.demo.server import DEMO_SITE, DemoServer, Hit, read_access_log
 from newsmon.index.core.article import Article
 from newsmon.index.store import Store
-from newsmon.index.store.run_records import RunRecords
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,7 +147,7 @@ def test_second_run_fetches_nothing_new(demo: tuple[Path, DemoRun, DemoRun]) -> 
                                               "/world/", "/policy/"}
     assert len(stored(data_dir)) == len(EXPECTED)
     with Store(data_dir / "newsmon.db") as store:
-        [run] = RunRecords(store).recent(1)
+        [run] = store.runs.recent(1)
     # one run of the demo, crawl and enrich as its steps
     assert run.command == "demo" and run.status == "ok"
     crawl, enrich = run.steps

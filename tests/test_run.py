@@ -20,7 +20,6 @@ import pytest
 from newsmon.demo.server import DEMO_SITE, DemoServer
 from newsmon.index.core.defaults import default_file
 from newsmon.index.store import Store
-from newsmon.index.store.run_records import RunRecords
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SOURCES = default_file("demo") / "sources.yaml"
@@ -208,7 +207,7 @@ def test_run_chains_the_stages_under_one_lock_with_a_step_each(clean: dict) -> N
     assert len(clean["snapshot"]["index"]) == N_DEMO_ARTICLES
     assert clean["snapshot"]["index_caught_up"] == 1
     with Store(clean["dir"] / "data" / "newsmon.db") as store:
-        first, = [r for r in RunRecords(store).recent(5) if r.id == out["run_id"]]
+        first, = [r for r in store.runs.recent(5) if r.id == out["run_id"]]
     assert first.status == "ok" and first.pid and first.host
     assert [(s.stage, s.status, s.exit_code) for s in first.steps] == [
         ("crawl", "ok", 0), ("enrich", "ok", 0), ("index", "ok", 0),

@@ -1,7 +1,10 @@
 """The store of record split by concern: change feed, cursors, transactions, migrations."""
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -9,7 +12,8 @@ import pytest
 from newsmon.index.core.article import Article
 from newsmon.index.core.codec import matrix_from_bytes, vector_from_bytes, vector_to_bytes
 from newsmon.index.core.errors import StoreError
-from newsmon.index.store import Store
+from newsmon.index.core.times import utc_iso
+from newsmon.index.store import RUN_INTERRUPTED, RUN_OK, Store, pid_alive
 from newsmon.index.store.migrations import MIGRATIONS
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
 
@@ -151,3 +155,82 @@ def test_typed_rows(store: Store) -> None:
                                    kind="rss")
     state = store.frontier.feed_state("https://x.example/feed")
     assert (state.etag, state.kind) == ("e1", "rss")
+
+
+def test_every_run_records_its_pid_and_host_and_its_steps(store: Store) -> None:
+    run = store.runs.start("crawl")
+    store.runs.start_step(run, "crawl")
+    store.runs.finish_step(run, "crawl", status=RUN_OK, duration_s=1.23456, exit_code=0,
+                           counts={"stored": 2})
+    store.runs.finish(run, RUN_OK, {"stored": 2})
+    record = store.runs.get(run)
+    assert record is not None
+    assert (record.pid, record.host) == (os.getpid(), socket.gethostname())
+    [step] = record.steps
+    assert (step.stage, step.status, step.duration_s, step.exit_code, step.counts) == (
+        "crawl", RUN_OK, 1.235, 0, {"stored": 2})
+    assert [r.id for r in store.runs.recent(5)] == [run]
+
+
+def test_runs_of_processes_that_are_gone_are_marked_interrupted(store: Store) -> None:
+    dead = store.runs.start("run")
+    store.runs.start_step(dead, "crawl")
+    finished = store.runs.start("crawl")
+    store.runs.finish(finished, RUN_OK, {})
+    # this process is alive, so the row must look like another process's
+    store.connection.execute("UPDATE runs SET pid = pid + 1 WHERE id = ?", (dead,))
+    assert store.runs.mark_interrupted(alive=lambda pid: True) == []
+    assert store.runs.mark_interrupted(alive=lambda pid: False) == [dead]
+    record = store.runs.get(dead)
+    assert record is not None and record.status == RUN_INTERRUPTED
+    assert [s.status for s in record.steps] == [RUN_INTERRUPTED]
+    assert store.runs.get(finished).status == RUN_OK
+    assert pid_alive(os.getpid())
+
+
+def test_a_store_of_schema_5_upgrades_its_runs(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "old.db"
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", MIGRATIONS[:5])
+    with Store(path) as old:
+        old.connection.execute(
+            "INSERT INTO runs (command, started_at, status) VALUES ('crawl', 'then', 'ok')")
+    monkeypatch.setattr("newsmon.index.store.migrations.MIGRATIONS", MIGRATIONS)
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        [old_run] = s.runs.recent(5)
+        assert (old_run.command, old_run.pid, old_run.host, old_run.steps) == (
+            "crawl", None, None, ())
+
+
+def test_listing_runs_say_per_source_and_run_whether_a_listing_answered(store: Store) -> None:
+    first = store.runs.start("crawl")
+    store.runs.log_fetch("https://a.example/rss", "failed", run_id=first, source="a",
+                         kind="feed", reason="http_503")
+    store.runs.log_fetch("https://a.example/map", "discovered", run_id=first, source="a",
+                         kind="sitemap")
+    second = store.runs.start("crawl")
+    store.runs.log_fetch("https://a.example/rss", "failed", run_id=second, source="a",
+                         kind="feed", reason="timeout")
+    store.runs.log_fetch("https://a.example/story", "failed", run_id=second, source="a",
+                         kind="article", reason="http_404")
+    runs = store.runs.listing_runs(("feed", "sitemap"), ("discovered", "not_modified"))
+    assert [(r.source, r.run_id, r.answered, r.reasons) for r in runs] == [
+        ("a", second, False, "timeout"), ("a", first, True, "http_503,discovered")]
+
+
+def test_what_source_health_reads_of_urls_and_articles(store: Store) -> None:
+    assert store.frontier.stored_sources() == set() and store.frontier.last_stored("s") is None
+    store.frontier.mark_stored([("https://x.example/1", "id1", "s", "2026-01-01T00:00:00Z",
+                                 "2026-01-01T00:00:00Z"),
+                                ("https://x.example/2", "id2", "s", "2026-01-03T00:00:00Z",
+                                 "2026-01-03T00:00:00Z")])
+    assert store.frontier.stored_sources() == {"s"}
+    assert store.frontier.last_stored("s") == "2026-01-03T00:00:00Z"
+    days = [datetime(2026, 1, n, tzinfo=UTC) for n in (1, 2, 3)]
+    store.articles.upsert([_art(n, published=day) for n, day in enumerate(days)])
+    assert store.articles.recent_published("uk-paper", 2) == [utc_iso(days[2]),
+                                                              utc_iso(days[1])]
+    assert store.articles.count_by("source") == {"uk-paper": 3}
+    with pytest.raises(ValueError):
+        store.articles.count_by("title")
+    assert store.vectors.model_dim("no-such-model") is None

@@ -7,10 +7,22 @@ from newsmon.index.store.repos.runs import (
     FAILED,
     NOT_MODIFIED,
     REJECTED,
+    RUN_FAILED,
+    RUN_INTERRUPTED,
+    RUN_OK,
+    RUN_PARTIAL,
+    RUN_RUNNING,
     SKIPPED,
     STORED,
+    pid_alive,
 )
 from newsmon.index.store.sqlite import Store
 
-# the fetch log's outcomes, which the crawler writes
-__all__ = ["Store", "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED", "STORED"]
+__all__ = [
+    "Store",
+    # the fetch log's outcomes, which the crawler writes
+    "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED", "STORED",
+    # the statuses of a run and of its steps, and the liveness check that tells a run killed
+    # while running from one still going
+    "RUN_RUNNING", "RUN_OK", "RUN_PARTIAL", "RUN_FAILED", "RUN_INTERRUPTED", "pid_alive",
+]

@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 
 from newsmon.index.core.errors import StoreError
-from newsmon.index.store.run_records import MIGRATION as RUN_RECORDS_MIGRATION
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +300,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX source_block_articles_source ON source_block_articles(source);
     """,
-    # 6: run records with pid and host, one row per step (index/run_records.py)
-    RUN_RECORDS_MIGRATION,
+    # 6: runs with pid and host, one row per step of a run (index/store/repos/runs.py)
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    CREATE TABLE run_steps (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_s REAL,
+        exit_code INTEGER,
+        counts TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, stage)
+    );
+    CREATE INDEX runs_status ON runs(status);
+""",
 ]
 
 

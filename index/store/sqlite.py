@@ -11,7 +11,7 @@ on it::
 
     store.articles   articles (Article records) and their search text
     store.frontier   URLs decided about, feed/sitemap validators (the crawl frontier)
-    store.runs       runs and the fetch log
+    store.runs       runs, their steps and the fetch log
     store.vectors    embeddings, near-duplicate fingerprints, story membership
     store.changes    the change feed (a seq per insert/update/delete of an article)
     store.cursors    per-consumer positions in the change feed
@@ -45,7 +45,7 @@ from newsmon.index.store.repos.runs import (
     REJECTED,
     SKIPPED,
     STORED,
-    RunLog,
+    RunRepo,
 )
 from newsmon.index.store.repos.search import SearchIndexRepo
 from newsmon.index.store.repos.vectors import VectorRepo
@@ -75,7 +75,7 @@ class Store:
         self.schema_version = migrate(self._db, self.path)
         self.articles = ArticleRepo(self)
         self.frontier = Frontier(self)
-        self.runs = RunLog(self)
+        self.runs = RunRepo(self)
         self.vectors = VectorRepo(self)
         self.changes = ChangeFeed(self)
         self.cursors = Cursors(self)
@@ -142,19 +142,14 @@ class Store:
 
     def status(self) -> dict[str, Any]:
         """Counts for `newsmon status`."""
-        db = self._db
-        by = lambda col: {  # noqa: E731
-            (r[0] or "unknown"): r[1]
-            for r in db.execute(f"SELECT {col}, COUNT(*) FROM articles GROUP BY {col}")
-        }
         last = self.runs.last()
         return {
             "store": str(self.path),
             "articles": self.articles.count(),
-            "by_source": by("source"),
-            "by_lang": by("lang"),
-            "by_stage": by("stage"),
-            "by_status": by("status"),
+            "by_source": self.articles.count_by("source"),
+            "by_lang": self.articles.count_by("lang"),
+            "by_stage": self.articles.count_by("stage"),
+            "by_status": self.articles.count_by("status"),
             "feeds": self.frontier.feed_count(),
             "failures_by_reason": self.runs.failures_by_reason(),
             "last_run": last.as_dict() if last else None,

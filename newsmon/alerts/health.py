@@ -16,11 +16,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from newsmon.alerts.rules import HealthConfig
 from newsmon.index.core.times import parse_iso
+from newsmon.index.store import Store
 from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
+from newsmon.index.store.repos.runs import ListingRun
 
 LISTING_KINDS = ("feed", "sitemap", "section")
 OK_OUTCOMES = ("discovered", "not_modified")
@@ -35,48 +36,37 @@ class SourceCondition:
     detail: str
 
 
-def assess(db: Any, cfg: HealthConfig, now: datetime) -> list[SourceCondition]:
+def assess(store: Store, cfg: HealthConfig, now: datetime) -> list[SourceCondition]:
     """The condition of every source the crawl has recorded."""
-    runs: dict[str, list[tuple[int, bool, str]]] = {}
-    for r in db.execute(
-            f"""SELECT source, run_id, MAX(outcome IN ({','.join('?' * len(OK_OUTCOMES))})) AS ok,
-                       MIN(at) AS at,
-                       GROUP_CONCAT(DISTINCT COALESCE(reason, outcome)) AS reasons
-                FROM fetch_log WHERE source IS NOT NULL AND run_id IS NOT NULL
-                  AND kind IN ({','.join('?' * len(LISTING_KINDS))})
-                GROUP BY source, run_id ORDER BY source, run_id DESC""",
-            [*OK_OUTCOMES, *LISTING_KINDS]):
-        runs.setdefault(r["source"], []).append((r["run_id"], bool(r["ok"]),
-                                                 f"{r['at']}|{r['reasons']}"))
-    sources = set(runs) | {r[0] for r in db.execute(
-        "SELECT DISTINCT source FROM urls WHERE state = 'stored' AND source IS NOT NULL")}
+    runs: dict[str, list[ListingRun]] = {}
+    for listing in store.runs.listing_runs(LISTING_KINDS, OK_OUTCOMES):
+        runs.setdefault(listing.source, []).append(listing)
+    sources = set(runs) | store.frontier.stored_sources()
     out = []
     for source in sorted(sources):
         history = runs.get(source, [])
         streak = 0
-        for _, ok, _ in history:
-            if ok:
+        for listing in history:
+            if listing.answered:
                 break
             streak += 1
         if history and streak >= cfg.failed_runs:
-            first_at, _, reasons = history[streak - 1][2].partition("|")
+            first = history[streak - 1]
             out.append(SourceCondition(
-                source, "failing", first_at,
+                source, "failing", first.first_at,
                 f"every feed, sitemap and section fetch failed in the last {streak} crawl runs "
-                f"(reasons: {reasons})"))
+                f"(reasons: {first.reasons})"))
             continue
-        silent = _silence(db, source, cfg, now)
+        silent = _silence(store, source, cfg, now)
         out.append(silent or SourceCondition(source, "ok", now.isoformat(timespec="seconds"),
                                              ""))
     return out
 
 
-def _silence(db: Any, source: str, cfg: HealthConfig, now: datetime) -> SourceCondition | None:
-    last = db.execute("SELECT MAX(first_seen) FROM urls WHERE source = ? AND state = 'stored'",
-                      (source,)).fetchone()[0]
-    published = [p for (p,) in db.execute(
-        """SELECT published FROM articles WHERE source = ? AND published IS NOT NULL
-           ORDER BY published DESC LIMIT ?""", (source, CADENCE_SAMPLE))]
+def _silence(store: Store, source: str, cfg: HealthConfig,
+             now: datetime) -> SourceCondition | None:
+    last = store.frontier.last_stored(source)
+    published = store.articles.recent_published(source, CADENCE_SAMPLE)
     last_new = parse_iso(last)
     if last_new is None or len(published) < 3:
         return None  # too little history to know the source's rhythm

@@ -29,9 +29,8 @@ from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.yamlfile import load_yaml
-from newsmon.index.store import Store
+from newsmon.index.store import RUN_OK, RUN_PARTIAL, Store
 from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
-from newsmon.index.store.run_records import RUN_OK, RUN_PARTIAL
 
 if TYPE_CHECKING:
     from newsmon.app.search import Searcher
@@ -196,7 +195,7 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
         if own is not None:
             own.close()
     if cfg.health.enabled and rule is None:
-        conditions = source_health.assess(store.connection, cfg.health, now)
+        conditions = source_health.assess(store, cfg.health, now)
         alerts, changed = source_health.decide(repo, conditions, cfg.health, now)
         outcome.health = [a.payload for a in alerts]
         if dry_run:

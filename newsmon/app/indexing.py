@@ -57,12 +57,6 @@ def index_model(settings: Settings) -> str:
     return settings.enrich.model
 
 
-def model_dim(store: Store, model: str) -> int | None:
-    row = store.connection.execute(
-        "SELECT dim FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone()
-    return int(row[0]) if row else None
-
-
 def build_docs(store: Store, ids: Sequence[str], model: str) -> tuple[list[IndexDoc], list[str]]:
     """Search documents of the articles ``ids`` (from the store), and the ids that are gone."""
     articles = {a.id: a for a in store.articles.get_many(ids)}
@@ -80,9 +74,9 @@ def build_docs(store: Store, ids: Sequence[str], model: str) -> tuple[list[Index
     stories = store.vectors.stories(list(articles))
     docs = []
     for aid in ids:
-        art = articles.get(aid)
-        if art is None:
+        if aid not in articles:
             continue
+        art = articles[aid]
         st = texts[aid]
         topics = {t: round(float(v.get("score", 0.0)), 4) for t, v in (art.topics or {}).items()
                   if v.get("label")}
@@ -136,7 +130,7 @@ def index_store(settings: Settings, store: Store, *, backend: str | None = None,
         stats.cursor_before = cursor
         head = store.changes.head()
         stats.head = head
-        full = be.prepare(model, model_dim(store, model), rebuild=rebuild or cursor == 0)
+        full = be.prepare(model, store.vectors.model_dim(model), rebuild=rebuild or cursor == 0)
         stats.full = full
         if full:
             ids = store.articles.ids()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.index.core.errors import NewsmonError
-from newsmon.index.store.run_records import pid_alive
+from newsmon.index.store import pid_alive
 
 
 class LockHeld(NewsmonError):

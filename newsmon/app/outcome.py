@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsmon.index.store.run_records import RUN_FAILED, RUN_OK, RUN_PARTIAL
+from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_STORE_BUSY, EXIT_STORE_CORRUPT, EXIT_DISK_FULL, EXIT_READ_ONLY = 4, 5, 6, 7

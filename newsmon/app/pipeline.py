@@ -26,8 +26,8 @@ from newsmon.app.progress import ProgressView, StageProgress
 from newsmon.app.settings import Settings
 from newsmon.crawler.sources import Source, load_sources, select_sources
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import Store
-from newsmon.index.store.run_records import RUN_FAILED, RunRecords
+from newsmon.index.store import RUN_FAILED, Store
+from newsmon.index.store.repos.runs import RunRepo
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
     view = view or ProgressView()
     started = time.monotonic()
     with RunLock(settings.data.lock_path, command), open_store(settings) as store:
-        records = RunRecords(store)
+        records = store.runs
         interrupted = records.mark_interrupted()
         if interrupted:
             log.warning("runs %s were left running by a process that is gone (killed?): marked "
@@ -108,7 +108,7 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
         return outcome
 
 
-def _run_step(spec: StageSpec, settings: Settings, store: Store, records: RunRecords,
+def _run_step(spec: StageSpec, settings: Settings, store: Store, records: RunRepo,
               run_id: int, view: ProgressView, sources: list[Source],
               kwargs: dict[str, Any]) -> StageOutcome:
     records.start_step(run_id, spec.name)

@@ -15,8 +15,7 @@ from newsmon.app.outcome import StageOutcome
 from newsmon.app.progress import StageProgress
 from newsmon.app.settings import Settings
 from newsmon.crawler.sources import Source
-from newsmon.index.store import Store
-from newsmon.index.store.run_records import RUN_FAILED, RUN_OK, RUN_PARTIAL
+from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL, Store
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
+
+from newsmon.index.core.errors import StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     from newsmon.index.store import Store
@@ -21,7 +24,7 @@ class Repo:
     def _db(self) -> sqlite3.Connection:
         return self._store.connection
 
-    def _tx(self):  # noqa: ANN202 - a context manager yielding the connection
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._store.transaction()
 
 
@@ -31,8 +34,15 @@ def chunked(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield values[start:start + size]
 
 
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just gave its row."""
+    if cur.lastrowid is None:  # pragma: no cover - sqlite3 sets it after every INSERT
+        raise StoreError("the insert gave no row id")
+    return cur.lastrowid
+
+
 def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-__all__ = ["Repo", "chunked", "marks", "CHUNK"]
+__all__ = ["Repo", "chunked", "inserted_id", "marks", "CHUNK"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsmon.index.core.times import now_iso
-from newsmon.index.store.repos import Repo, chunked, marks
+from newsmon.index.store.repos import Repo, chunked, inserted_id, marks
 
 PENDING, SENT, PARKED = "pending", "sent", "parked"
 
@@ -109,7 +109,7 @@ class AlertRepo(Repo):
                        created_at, run_id) VALUES (?,?,?,?,?,?,?,?,?)""",
                 (a.key, a.rule, a.kind, a.story, a.article_id, a.score,
                  json.dumps(a.payload, ensure_ascii=False, default=str), now, run_id))
-            alert_id = int(cur.lastrowid)
+            alert_id = inserted_id(cur)
             ids.append(alert_id)
             db.executemany(
                 """INSERT INTO alert_articles (rule, article_id, alert_id, role, added_at)

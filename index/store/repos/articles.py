@@ -10,6 +10,9 @@ from newsmon.index.core.article import Article, Stage
 from newsmon.index.core.times import now_iso, utc_iso
 from newsmon.index.store.repos import Repo, chunked, marks
 
+# the columns `count_by` may group on (a column name cannot be a bound parameter)
+GROUPABLE = ("source", "lang", "stage", "status")
+
 
 def _load(data: str) -> Article:
     return Article.from_dict(json.loads(data))
@@ -157,7 +160,21 @@ class ArticleRepo(Repo):
                 value = filters[key]
                 params.append(getattr(value, "value", value))
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return self._db.execute(f"SELECT COUNT(*) FROM articles {clause}", params).fetchone()[0]
+        return int(
+            self._db.execute(f"SELECT COUNT(*) FROM articles {clause}", params).fetchone()[0])
+
+    def count_by(self, column: str) -> dict[str, int]:
+        """Articles per value of ``column`` (source, lang, stage or status); NULL is 'unknown'."""
+        if column not in GROUPABLE:
+            raise ValueError(f"cannot count articles by {column!r}; allowed: {GROUPABLE}")
+        return {(r[0] or "unknown"): int(r[1]) for r in self._db.execute(
+            f"SELECT {column}, COUNT(*) FROM articles GROUP BY {column}")}
+
+    def recent_published(self, source: str, limit: int) -> list[str]:
+        """The newest ``limit`` publication times (ISO) of ``source``'s articles, newest first."""
+        return [r[0] for r in self._db.execute(
+            """SELECT published FROM articles WHERE source = ? AND published IS NOT NULL
+               ORDER BY published DESC LIMIT ?""", (source, limit))]
 
     def coverage_per_day(self, since: datetime | None = None,
                          until: datetime | None = None) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ in enrich and its settings.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from newsmon.index.core.times import now_iso
 from newsmon.index.store.repos import Repo, chunked, marks
@@ -52,12 +53,14 @@ class BoilerplateRepo(Repo):
 
     def total(self, source: str) -> int:
         """How many articles of ``source`` are counted."""
-        return self._db.execute("SELECT COUNT(*) FROM source_block_articles WHERE source = ?",
-                                (source,)).fetchone()[0]
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM source_block_articles WHERE source = ?", (source,)
+        ).fetchone()[0])
 
-    def blocks(self, source: str | None = None, *, min_articles: int = 1) -> list[dict]:
+    def blocks(self, source: str | None = None, *, min_articles: int = 1) -> list[dict[str, Any]]:
         """The counted blocks (for inspection), most frequent first."""
-        where, params = "WHERE articles >= ?", [min_articles]
+        where = "WHERE articles >= ?"
+        params: list[Any] = [min_articles]
         if source is not None:
             where += " AND source = ?"
             params.append(source)

@@ -51,6 +51,25 @@ class Frontier(Repo):
             """SELECT url FROM urls WHERE source = ? AND state = 'failed' AND attempts < ?
                ORDER BY last_seen""", (source, max_attempts))]
 
+    def retry_count(self, *, max_attempts: int = 3) -> int:
+        """How many URLs, of every source, failed and may be tried again (the crawl's queue)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM urls WHERE state = 'failed' AND attempts < ?",
+            (max_attempts,)).fetchone()
+        return int(row[0])
+
+    def stored_sources(self) -> set[str]:
+        """The sources that have at least one stored article."""
+        return {r[0] for r in self._db.execute(
+            "SELECT DISTINCT source FROM urls WHERE state = 'stored' AND source IS NOT NULL")}
+
+    def last_stored(self, source: str) -> str | None:
+        """When the newest stored URL of ``source`` was first seen (ISO), None if none is."""
+        row = self._db.execute(
+            "SELECT MAX(first_seen) FROM urls WHERE source = ? AND state = 'stored'",
+            (source,)).fetchone()
+        return None if row[0] is None else str(row[0])
+
     def is_known(self, url: str, *, max_attempts: int = 3) -> bool:
         return bool(self.known_urls([url], max_attempts=max_attempts))
 
@@ -86,7 +105,7 @@ class Frontier(Repo):
         return state.kind if state else None
 
     def feed_count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM feed_state").fetchone()[0]
+        return int(self._db.execute("SELECT COUNT(*) FROM feed_state").fetchone()[0])
 
     def save_feed_state(self, url: str, *, source: str | None, status: int,
                         etag: str | None = None, last_modified: str | None = None,

@@ -122,6 +122,12 @@ class VectorRepo(Repo):
                 out[r[0]] = vector_from_bytes(r[1], r[2])
         return out
 
+    def model_dim(self, model: str) -> int | None:
+        """The dimension of ``model``'s stored vectors, None while it has none."""
+        row = self._db.execute(
+            "SELECT dim FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone()
+        return int(row[0]) if row else None
+
     def vector_models(self, ids: Iterable[str]) -> dict[str, str]:
         """article id -> the model its stored vector was made with."""
         out: dict[str, str] = {}

@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 # status's text still lives beside its command; it moves to newsmon.app.status (issue 15)
-from newsmon.cli.commands.status import collect_status, status_text
+from newsmon.app.status import collect_status
 from newsmon.cli.presenters.runs import crawl_summary, enrich_summary
+from newsmon.cli.presenters.status import status_text
 from newsmon.demo.flow import DemoRun
 from newsmon.demo.server import DemoServer
 from newsmon.index.store import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from newsmon.app.outcome import RunOutcome, StageOutcome
-from newsmon.index.store.run_records import RUN_OK
+from newsmon.index.store import RUN_OK
 
 CRAWL_FIELDS = (
     ("requests", "requests"), ("feeds_fetched", "listings read"),

@@ -1,0 +1,71 @@
+"""What `newsmon status` reports: the store's counts, the last runs with their steps, the work
+queued per stage, the model that embedded, the alert outbox, and who holds the run lock.
+
+Gathering never creates anything: a data folder without a store gets the same shape, empty.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from newsmon.alerts import status as alerts_status
+from newsmon.app.lock import running_holder
+from newsmon.app.pipeline import open_store
+from newsmon.app.settings import Settings
+from newsmon.index.store import Store
+
+RECENT_RUNS = 5
+
+
+def last_embedding(store: Store) -> dict[str, Any] | None:
+    """Model and engine of the latest run that embedded (from its recorded stats)."""
+    best = None
+    for command in ("enrich", "demo-enrich", "run"):
+        run = store.runs.last(command)
+        if run is None:
+            continue
+        stats = run.stats or {}
+        if "engine" not in stats and isinstance(stats.get("enrich"), dict):
+            stats = stats["enrich"]  # a run that crawls and enriches nests the enrich stats
+        if stats.get("engine") and (best is None or run.id > best["run"]):
+            best = {"model": stats.get("model"), "engine": stats["engine"], "run": run.id}
+    return best
+
+
+def empty_status(path: Path) -> dict[str, Any]:
+    """The shape of Store.status() for a store not created yet (status never creates one)."""
+    return {"store": str(path), "articles": 0, "by_source": {}, "by_lang": {}, "by_stage": {},
+            "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None,
+            "runs": [], "queued": {},
+            "embedding": None}
+
+
+def queued(settings: Settings, store: Store) -> dict[str, int]:
+    """Work waiting per stage: URLs to retry (crawl), articles not enriched with this version,
+    change-feed entries the search backend has not taken (index)."""
+    from newsmon.enrich.pipeline import current_version  # topics and gazetteer, not the model
+
+    backend = f"backend:{settings.index.backend}"
+    return {"crawl": store.frontier.retry_count(max_attempts=settings.crawl.max_attempts),
+            "enrich": len(store.articles.enrich_pending(current_version(settings))),
+            # changes in the feed the configured search backend has not taken yet
+            "index": max(store.changes.head() - store.cursors.get(backend), 0)}
+
+
+def collect_status(settings: Settings) -> dict[str, Any]:
+    path = settings.data.store_path
+    if path.exists():
+        with open_store(settings) as store:
+            out = store.status()
+            out["alerts"] = alerts_status(store)
+            out["runs"] = [r.as_dict() for r in store.runs.recent(RECENT_RUNS)]
+            out["queued"] = queued(settings, store)
+            out["embedding"] = last_embedding(store)
+    else:
+        out = empty_status(path)
+    out["exists"] = path.exists()
+    out["running"] = running_holder(settings.data.lock_path)
+    return out
+
+
+__all__ = ["collect_status", "empty_status", "last_embedding", "queued", "RECENT_RUNS"]
