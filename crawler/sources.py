@@ -204,3 +204,6 @@ def select_sources(sources: list[Source], ids: list[str] | tuple[str, ...] | Non
             f"unknown source id(s): {', '.join(missing)}; known: {', '.join(sorted(by_id))}"
         )
     return [by_id[i] for i in ids]
+
+
+__all__ = ["Source", "LANGS", "load_sources", "parse_source", "select_sources"]

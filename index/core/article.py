@@ -115,4 +115,4 @@ def _copy_json(value: Any) -> Any:
     return value
 
 
-__all__ = ["Article", "Stage", "Status", "article_id", "_iso"]
+__all__ = ["Article", "Stage", "Status", "article_id"]

@@ -39,3 +39,6 @@ def bundled_settings() -> Mapping[str, Mapping[str, Any]]:
         data = tomllib.load(fh)
     return MappingProxyType({section: MappingProxyType(dict(values))
                              for section, values in data.items()})
+
+
+__all__ = ["DEFAULTS_PACKAGE", "SETTINGS_FILE", "defaults_dir", "default_file", "bundled_settings"]

@@ -52,3 +52,7 @@ class IndexingError(NewsmonError):
 
 class DeliveryError(NewsmonError):
     reason = "delivery"
+
+
+__all__ = ["NewsmonError", "ConfigError", "FetchError", "ExtractError", "StoreError",
+           "IndexingError", "DeliveryError"]

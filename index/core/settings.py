@@ -229,3 +229,7 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
             f"{', '.join(map(str, allowed))}"
         )
     return result
+
+
+__all__ = ["Settings", "DataSettings", "CrawlSettings", "IndexSettings", "EnrichSettings",
+           "AlertsSettings", "LogSettings", "coerce"]
