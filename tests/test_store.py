@@ -15,6 +15,7 @@ from newsmon.index.core.errors import StoreError
 from newsmon.index.core.times import utc_iso
 from newsmon.index.store import RUN_INTERRUPTED, RUN_OK, Store, pid_alive
 from newsmon.index.store.migrations import MIGRATIONS
+from newsmon.index.store.repos import CHUNK
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
 
 
@@ -234,3 +235,15 @@ def test_what_source_health_reads_of_urls_and_articles(store: Store) -> None:
     with pytest.raises(ValueError):
         store.articles.count_by("title")
     assert store.vectors.model_dim("no-such-model") is None
+
+
+def test_lookups_by_id_span_more_ids_than_one_statement_binds(store: Store) -> None:
+    arts = [_art(n) for n in range(CHUNK + 20)]
+    store.articles.upsert(arts)
+    store.vectors.save_members([StoryMember(a.id, f"s{n % 3}", "en", None, "new")
+                                for n, a in enumerate(arts)])
+    asked = [a.id for a in reversed(arts)] + ["0" * 24]  # the order asked, one id unknown
+    assert [a.id for a in store.articles.get_many(asked)] == asked[:-1]
+    assert store.articles.sources(asked) == {"uk-paper"}
+    stories = store.vectors.stories(asked)
+    assert len(stories) == len(arts) and stories[arts[-1].id] == f"s{(len(arts) - 1) % 3}"

@@ -27,6 +27,13 @@ class Repo:
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._store.transaction()
 
+    def _rows_in(self, sql: str, ids: Iterable[Any], *params: Any) -> Iterator[Any]:
+        """The rows of ``sql`` for every id of ``ids``, queried in chunks (SQLite bounds the
+        variables of one statement): ``{ids}`` in ``sql`` stands for a chunk's placeholders,
+        ``params`` bind before them."""
+        for chunk in chunked(ids):
+            yield from self._db.execute(sql.format(ids=marks(len(chunk))), [*params, *chunk])
+
 
 def chunked(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     values = list(values)

@@ -71,12 +71,9 @@ class AlertRepo(Repo):
     # -- decisions ------------------------------------------------------------------------------
     def seen_articles(self, rule: str, ids: Iterable[str]) -> dict[str, int]:
         """article id -> alert id, for those of ``ids`` the rule has already attached."""
-        out: dict[str, int] = {}
-        for chunk in chunked(ids):
-            out.update((r[0], r[1]) for r in self._db.execute(
-                f"""SELECT article_id, alert_id FROM alert_articles WHERE rule = ?
-                    AND article_id IN ({marks(len(chunk))})""", [rule, *chunk]))
-        return out
+        return {r[0]: r[1] for r in self._rows_in(
+            "SELECT article_id, alert_id FROM alert_articles WHERE rule = ? AND article_id IN ({ids})",
+            ids, rule)}
 
     def story_alerts(self, rule: str, stories: Iterable[str]) -> dict[str, int]:
         """story -> alert id (match or baseline) for those of ``stories`` the rule decided."""

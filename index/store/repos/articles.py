@@ -70,11 +70,8 @@ class ArticleRepo(Repo):
 
     def sources(self, ids: Iterable[str]) -> set[str]:
         """The sources of the articles ``ids``."""
-        out: set[str] = set()
-        for chunk in chunked(ids):
-            out.update(r[0] for r in self._db.execute(
-                f"SELECT DISTINCT source FROM articles WHERE id IN ({marks(len(chunk))})", chunk))
-        return out
+        return {r[0] for r in self._rows_in(
+            "SELECT DISTINCT source FROM articles WHERE id IN ({ids})", ids)}
 
     def titles(self, source: str) -> dict[str, tuple[str, dict[str, str]]]:
         """id → (title, title_affix) of every article of ``source``, without loading texts."""
@@ -105,12 +102,8 @@ class ArticleRepo(Repo):
     def get_many(self, ids: Iterable[str]) -> list[Article]:
         """Articles by id, in the order asked (missing ids are left out)."""
         ids = list(ids)
-        found: dict[str, Article] = {}
-        for chunk in chunked(ids):
-            for row in self._db.execute(
-                f"SELECT id, data FROM articles WHERE id IN ({marks(len(chunk))})", chunk,
-            ):
-                found[row["id"]] = _load(row["data"])
+        found = {row["id"]: _load(row["data"]) for row in self._rows_in(
+            "SELECT id, data FROM articles WHERE id IN ({ids})", ids)}
         return [found[i] for i in ids if i in found]
 
     def iter(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from newsmon.index.core.times import now_iso
-from newsmon.index.store.repos import Repo, chunked, marks
+from newsmon.index.store.repos import Repo
 
 
 class BoilerplateRepo(Repo):
@@ -20,12 +20,8 @@ class BoilerplateRepo(Repo):
 
     def counted(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are already counted."""
-        out: set[str] = set()
-        for chunk in chunked(ids):
-            out.update(r[0] for r in self._db.execute(
-                f"SELECT article_id FROM source_block_articles WHERE article_id IN "
-                f"({marks(len(chunk))})", chunk))
-        return out
+        return {r[0] for r in self._rows_in(
+            "SELECT article_id FROM source_block_articles WHERE article_id IN ({ids})", ids)}
 
     def add(self, source: str, articles: dict[str, dict[str, str]]) -> None:
         """Count the blocks of new articles of one source: ``{article id: {key: sample}}``.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from newsmon.index.core.times import now_iso
-from newsmon.index.store.repos import Repo, chunked, marks
+from newsmon.index.store.repos import Repo
 
 Op = Literal["upsert", "delete"]
 
@@ -87,14 +87,9 @@ class Cursors(Repo):
 
 class SearchTextRepo(Repo):
     def get_many(self, ids: Iterable[str]) -> dict[str, SearchText]:
-        out: dict[str, SearchText] = {}
-        for chunk in chunked(ids):
-            for r in self._db.execute(
-                f"""SELECT article_id, lang, title, body, title_tokens, body_tokens, tokenizer,
-                           text_hash FROM search_text WHERE article_id IN ({marks(len(chunk))})""",
-                    chunk):
-                out[r[0]] = SearchText(*r)
-        return out
+        return {r[0]: SearchText(*r) for r in self._rows_in(
+            """SELECT article_id, lang, title, body, title_tokens, body_tokens, tokenizer,
+                      text_hash FROM search_text WHERE article_id IN ({ids})""", ids)}
 
     def save(self, rows: Iterable[SearchText]) -> int:
         data = [(t.article_id, t.lang, t.title, t.body, t.title_tokens, t.body_tokens,

@@ -68,12 +68,9 @@ def _pool_row(r: Any, fingerprint_kind: str, story: str | None = None) -> PoolRo
 class VectorRepo(Repo):
     def embedding_hashes(self, ids: Iterable[str], model: str) -> dict[str, str]:
         """article id -> text hash of its stored vector, for vectors made by ``model`` only."""
-        out: dict[str, str] = {}
-        for chunk in chunked(ids):
-            out.update((r[0], r[1]) for r in self._db.execute(
-                f"""SELECT article_id, text_hash FROM embeddings WHERE model = ?
-                    AND article_id IN ({marks(len(chunk))})""", [model, *chunk]))
-        return out
+        return {r[0]: r[1] for r in self._rows_in(
+            "SELECT article_id, text_hash FROM embeddings WHERE model = ? AND article_id IN ({ids})",
+            ids, model)}
 
     def save_embeddings(self, rows: Iterable[EmbeddingRow]) -> int:
         """Store vectors and fingerprints of a batch in one transaction."""
@@ -130,12 +127,8 @@ class VectorRepo(Repo):
 
     def vector_models(self, ids: Iterable[str]) -> dict[str, str]:
         """article id -> the model its stored vector was made with."""
-        out: dict[str, str] = {}
-        for chunk in chunked(ids):
-            out.update((r[0], r[1]) for r in self._db.execute(
-                f"SELECT article_id, model FROM embeddings WHERE article_id IN "
-                f"({marks(len(chunk))})", chunk))
-        return out
+        return {r[0]: r[1] for r in self._rows_in(
+            "SELECT article_id, model FROM embeddings WHERE article_id IN ({ids})", ids)}
 
     def iter_vectors(self, model: str, *, batch_size: int = 1000
                      ) -> Iterator[tuple[str, np.ndarray]]:
@@ -237,12 +230,8 @@ class VectorRepo(Repo):
         if ids is None:
             return {r[0]: r[1] for r in self._db.execute(
                 "SELECT article_id, story FROM story_members")}
-        out: dict[str, str] = {}
-        for chunk in chunked(ids):
-            out.update((r[0], r[1]) for r in self._db.execute(
-                f"SELECT article_id, story FROM story_members WHERE article_id IN "
-                f"({marks(len(chunk))})", chunk))
-        return out
+        return {r[0]: r[1] for r in self._rows_in(
+            "SELECT article_id, story FROM story_members WHERE article_id IN ({ids})", ids)}
 
 
 __all__ = ["VectorRepo", "PoolRow", "StoryMember", "EmbeddingRow"]
