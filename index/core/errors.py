@@ -19,15 +19,13 @@ class NewsmonError(Exception):
 
     reason: str = "error"
 
+    # Exception pickles as (type, args, __dict__): the message is the one positional argument
+    # and a per-instance reason sits in __dict__, so both cross process boundaries
+    # (tests/test_errors.py); a required second argument would break that.
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         if reason is not None:
             self.reason = reason
-
-    def __reduce__(self) -> tuple[type[NewsmonError], tuple[str], dict[str, object]]:
-        # the default rebuilds from args alone and would drop a per-instance reason; errors cross
-        # process boundaries (the embedding pool, procrastinate workers) and must keep it
-        return (type(self), (str(self),), dict(self.__dict__))
 
 
 class ConfigError(NewsmonError):
