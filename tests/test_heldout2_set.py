@@ -26,6 +26,7 @@ from tests.helpers.heldout import (
     HELDOUT,
     HELDOUT2,
     article_pattern,
+    content_type,
     labels,
     sites,
     sources_yaml,
@@ -116,8 +117,6 @@ def test_labels_are_complete_and_unique(recs: list[dict]) -> None:
 
 
 def test_every_page_decodes_in_the_charset_it_declares(recs: list[dict]) -> None:
-    from tests.helpers.heldout import _content_type
-
     for rec in recs:
         info = sites(HELDOUT2)[rec["source"]]
         file = _file(rec["source"], rec["path"])
@@ -125,7 +124,7 @@ def test_every_page_decodes_in_the_charset_it_declares(recs: list[dict]) -> None
         text = raw.decode(CODECS[info["charset"]])  # strict: raises on a foreign byte
         declared = re.search(r"<meta[^>]*charset=\"?([\w-]+)", text, re.IGNORECASE)
         assert declared and declared.group(1).lower() == HEADER_CHARSETS[info["charset"]].lower()
-        header = _content_type(file, info["charset"])
+        header = content_type(file, info["charset"])
         assert header.lower().endswith("charset=" + declared.group(1).lower()), header
         if info["charset"] != "utf-8":  # a page that is only ASCII would prove nothing
             with pytest.raises(UnicodeDecodeError):
@@ -194,13 +193,12 @@ def test_data_table_is_in_the_page_as_a_table(recs: list[dict]) -> None:
         tree = etree.HTML(_file(rec["source"], rec["path"]).read_bytes(),
                           etree.HTMLParser(encoding="euc-jp"))
         for table in rec["tables"]:
-            found = [t for t in tree.iter("table")
-                     if "".join(t.findtext("caption") or "") == table["caption"]]
+            found = [t for t in tree.iter("table") if t.findtext("caption") == table["caption"]]
             assert len(found) == 1, rec["id"]
             rows = [[("".join(c.itertext())) for c in tr if c.tag in ("td", "th")]
                     for tr in found[0].iter("tr")]
             assert rows == [table["head"], *table["rows"]]
-            assert [c.tag for c in found[0].iter("tr").__next__()] == ["th"] * len(table["head"])
+            assert [c.tag for c in next(found[0].iter("tr"))] == ["th"] * len(table["head"])
             assert 0 < table["after"] < len(_paragraphs(rec["text"]))
 
 

@@ -47,7 +47,7 @@ def article_pattern(key: str, info: dict) -> str:
     return info.get("allow") or ARTICLE_PATTERNS[key]
 
 
-def _content_type(path: Path, charset: str) -> str:
+def content_type(path: Path, charset: str) -> str:
     header = HEADER_CHARSETS.get(charset, charset)
     if path.suffix == ".html":
         return f"text/html; charset={header}"
@@ -69,7 +69,7 @@ def site_routes(key: str, origin: str, folder: Path = HELDOUT) -> dict[str, Repl
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root).as_posix()
         body = file.read_bytes().replace(b"__BASE__", origin.encode("ascii"))
-        route = Route(body=body, content_type=_content_type(file, info["charset"]))
+        route = Route(body=body, content_type=content_type(file, info["charset"]))
         path = "/" + rel
         if rel.endswith("index.html"):
             path = path[: -len("index.html")]
