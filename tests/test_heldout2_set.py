@@ -33,7 +33,8 @@ from tests.helpers.heldout import (
     start_heldout_sites,
 )
 
-CODECS = {"utf-8": "utf-8", "euc-jp": "euc_jp", "shift_jis": "shift_jis"}
+CODECS = {"utf-8": "utf-8", "euc-jp": "euc_jp", "shift_jis": "shift_jis",
+          "windows-1252": "cp1252"}
 LABEL_FIELDS = {"id", "source", "lang", "path", "title", "authors", "dateline", "published",
                 "story", "topics", "pact", "key_sentences", "boilerplate", "text", "event",
                 "role", "party", "tables"}
@@ -46,6 +47,7 @@ DAY_FORMATS = {
     "toyo": lambda d: f"{d:%Y.%m.%d %H:%M}",
     "meridian": lambda d: f"{d:%A} {d.day} {d:%B %Y, %H:%M} GMT",
     "severn": lambda d: f"{d.day} {d:%B %Y}",
+    "tradewinds": lambda d: f"Posted: {d.day} {d:%B %Y, %H:%M} (Tokyo)",
 }
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -91,7 +93,8 @@ def test_sites_have_their_own_hosts_and_article_patterns(recs: list[dict]) -> No
     first = {s["host"] for s in sites(HELDOUT).values()}
     assert len(set(hosts)) == len(hosts) and not first & set(hosts)
     assert all(re.fullmatch(r"127\.0\.0\.2[1-7]", h) for h in hosts)
-    assert {s["charset"] for s in info.values()} >= {"euc-jp", "shift_jis", "utf-8"}
+    assert {s["charset"] for s in info.values()} >= {"euc-jp", "shift_jis", "utf-8",
+                                                      "windows-1252"}
     assert {s["lang"] for s in info.values()} == {"en", "ja"}
     for rec in recs:
         pattern = re.compile(article_pattern(rec["source"], info[rec["source"]]))
@@ -245,7 +248,7 @@ def test_traps_of_issue_17_are_present(recs: list[dict]) -> None:
             CODECS[sites(HELDOUT2)[key]["charset"]]) for r in recs if r["source"] == key)
 
     n = {key: sum(r["source"] == key for r in recs) for key in sites(HELDOUT2)}
-    for key in ("sanriku", "chikuma"):  # the article inside a cell of a layout table
+    for key in ("sanriku", "chikuma", "tradewinds"):  # the article in a layout table's cell
         assert count(key, "<article") == 0 and count(key, "<td") == n[key]
     assert count("sanriku", '<div class="midashi"><h2>') == n["sanriku"]
     assert count("chikuma", "<br><br>") >= 2

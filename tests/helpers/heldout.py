@@ -4,7 +4,7 @@ placeholder ``__BASE__`` for their site's origin.
 
 Two sets, each a folder with ``sites.json``, ``labels.jsonl`` and ``site/`` built by its
 ``build.py``: ``HELDOUT`` (issue 9, tests/data/heldout, 127.0.0.11-14) and ``HELDOUT2``
-(issue 17, tests/data/heldout2, 127.0.0.21-25). Every function takes the set's folder and
+(issue 17, tests/data/heldout2, 127.0.0.21-26). Every function takes the set's folder and
 defaults to the first set::
 
     servers = start_heldout_sites(HELDOUT2)       # {site key: LocalServer}
@@ -31,7 +31,8 @@ ARTICLE_PATTERNS = {
     "hokuriku": r"/news/\d{8}/k\d+\.html$",
 }
 # charset of sites.json -> the name a Content-Type header gives
-HEADER_CHARSETS = {"shift_jis": "Shift_JIS", "euc-jp": "EUC-JP", "utf-8": "utf-8"}
+HEADER_CHARSETS = {"shift_jis": "Shift_JIS", "euc-jp": "EUC-JP", "utf-8": "utf-8",
+                   "windows-1252": "windows-1252"}
 
 
 def sites(folder: Path = HELDOUT) -> dict[str, dict]:

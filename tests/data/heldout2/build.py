@@ -3,8 +3,8 @@
 
     python3 tests/data/heldout2/build.py       # rewrites site/, labels.jsonl and sites.json
 
-Five fictional news sites, each with the traps of issue 17, served by tests/helpers/heldout.py
-on 127.0.0.21-25 (``start_heldout_sites(HELDOUT2)``). Nobody tunes on these pages: they are
+Six fictional news sites, 49 articles, each site with traps of issue 17, served by
+tests/helpers/heldout.py on 127.0.0.21-26 (``start_heldout_sites(HELDOUT2)``). Nobody tunes on these pages: they are
 for reporting floors only (calibrate on ../shared/devset).
 
 - ``sanriku`` (三陸民報, ja, EUC-JP, RSS 2.0): an old table layout. The article sits in the
@@ -31,6 +31,12 @@ for reporting floors only (calibrate on ../shared/devset).
   ``<article>``, but a legal line "© 2026 Severn Gazette Media Ltd. All rights reserved. No
   part of this article may be reproduced without permission." is the last ``<p>`` of the body
   on every page; most articles are one or two short paragraphs (2-3 sentences).
+- ``tradewinds`` (Tradewinds Industry Bulletin, en, windows-1252 pages and RSS 2.0, published
+  in Tokyo): a table layout in English: a left navigation table and the article in a table
+  nested in the content cell; the headline a ``<b>`` in a ``<font>``, no heading element; the
+  date line ``Posted: 9 December 2026, 19:30 (Tokyo)`` has no offset (the source's tz is
+  Asia/Tokyo); the byline ``By NAME, Tokyo correspondent`` carries a role that is not part of
+  the name; curly apostrophes, dashes and £ are single windows-1252 bytes.
 
 Stories: four events (``events`` in articles.yaml), three of them about the Japan-UK
 agreements, each with a preview, an outcome and two parties' reactions (a business reaction
@@ -68,7 +74,7 @@ HERE = Path(__file__).resolve().parent
 BASE = "__BASE__"
 # Python codec and the name pages and HTTP headers declare, per charset of articles.yaml
 CODECS = {"utf-8": ("utf-8", "utf-8"), "euc-jp": ("euc_jp", "EUC-JP"),
-          "shift_jis": ("shift_jis", "Shift_JIS")}
+          "shift_jis": ("shift_jis", "Shift_JIS"), "windows-1252": ("cp1252", "windows-1252")}
 # which links of each site are articles, as a user would write it in config/sources.yaml
 ALLOW = {
     "sanriku": r"/news/\d{4}/\d{2}/\d{2}/\d{4}\.html$",
@@ -76,6 +82,7 @@ ALLOW = {
     "meridian": r"/(?:world/[a-z]+|business|uk)/[a-z0-9-]+/$",
     "toyo": r"/articles/\d{8}-[0-9a-f]{4}\.html$",
     "severn": r"/news/\d{4}/\d{2}/\d{2}/[a-z0-9-]+/$",
+    "tradewinds": r"/bulletin/\d{4}/\d{2}/\d{2}/[a-z0-9-]+\.html$",
 }
 SANRIKU_PROMO = "三陸民報電子版は月額８８０円。紙面ビューアーで朝刊がそのまま読めます。"
 SANRIKU_COPY = "Copyright (C) 2026 三陸民報社 All Rights Reserved."
@@ -84,6 +91,9 @@ MERIDIAN_SHARE = "Share this article: Email · X · LinkedIn"
 TOYO_NOTICE = "記事・写真・図表の無断転載・複製を禁じます"
 SEVERN_LEGAL = ("© 2026 Severn Gazette Media Ltd. All rights reserved. No part of this article "
                 "may be reproduced without permission.")
+TRADEWINDS_MEMBERS = "Subscribers can download this bulletin as a PDF from the member area."
+TRADEWINDS_FOOT = "Tradewinds Industry Bulletin K.K. · Minato-ku, Tokyo"
+TRADEWINDS_ROLES = {"Hiroshi Tanaka": "Tokyo correspondent", "Naomi Sato": "Industry editor"}
 WEEKDAYS_JA = "月火水木金土日"
 
 
@@ -98,6 +108,8 @@ def _paths(art: dict) -> tuple[str, str]:
         return f"/{slug}/", f"{slug}/index.html"
     if site in ("sanriku", "chikuma"):
         return f"/news/{slug}.html", f"news/{slug}.html"
+    if site == "tradewinds":
+        return f"/bulletin/{slug}.html", f"bulletin/{slug}.html"
     return f"/{slug}.html", f"{slug}.html"
 
 
@@ -355,8 +367,52 @@ def severn_page(art: dict, site: dict, siblings: list[dict]) -> tuple[str, list[
     return page, ([by] if by else []) + [date, SEVERN_LEGAL]
 
 
+def tradewinds_page(art: dict, site: dict, siblings: list[dict]) -> tuple[str, list[str]]:
+    dt = _local(art, site["tz"])
+    date = f'Posted: {dt.day} {dt.strftime("%B %Y, %H:%M")} (Tokyo)'
+    boiler = [date]
+    byline = ""
+    if art["author"]:
+        boiler.append(f'By {art["author"]}, {TRADEWINDS_ROLES[art["author"]]}')
+        byline = f'<font face="Arial" size="2"><i>{_e(boiler[-1])}</i></font>\n'
+    paras = "\n".join(f"<p>{_e(p)}</p>" for p in art["paragraphs"])
+    nav = "\n".join(f'<tr><td><font face="Arial" size="2"><a href="/">{s}</a></font></td></tr>'
+                    for s in ("Home", "Industry", "Energy", "Defence", "Markets", "Subscribe"))
+    page = f"""<html>
+<head>
+<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">
+<title>{_e(site["name"])} :: {_e(art["title"])}</title>
+<link rel="canonical" href="{BASE}{_paths(art)[0]}">
+</head>
+<body bgcolor="#ffffff">
+<table width="100%" border="0" cellpadding="0" cellspacing="0">
+<tr><td colspan="2" bgcolor="#00334d"><font face="Arial" color="#ffffff" size="5"><b>Tradewinds</b> Industry Bulletin</font><br>
+<font face="Arial" color="#cccccc" size="1">Japan business and industry news in English since 1998</font></td></tr>
+<tr>
+<td width="150" valign="top" bgcolor="#e8eef2">
+<table width="100%" border="0" cellpadding="4" cellspacing="0">
+{nav}
+</table>
+</td>
+<td valign="top" class="content">
+<table width="100%" border="0" cellpadding="8" cellspacing="0"><tr><td>
+<font face="Arial" size="5"><b>{_e(art["title"])}</b></font><br>
+<font face="Arial" size="1" color="#777777">{date}</font><br>
+{byline}{paras}
+<p><font size="1">{TRADEWINDS_MEMBERS}</font></p>
+</td></tr></table>
+</td>
+</tr>
+<tr><td colspan="2" align="center"><font size="1">{_e(TRADEWINDS_FOOT)}</font></td></tr>
+</table>
+</body>
+</html>
+"""
+    return page, boiler + [TRADEWINDS_MEMBERS, TRADEWINDS_FOOT]
+
+
 RENDER = {"sanriku": sanriku_page, "chikuma": chikuma_page, "meridian": meridian_page,
-          "toyo": toyo_page, "severn": severn_page}
+          "toyo": toyo_page, "severn": severn_page, "tradewinds": tradewinds_page}
 
 
 def _index(site: dict, arts: list[dict]) -> str:
@@ -422,7 +478,8 @@ def _news_sitemap(site: dict, arts: list[dict]) -> str:
 # (kind in sources.yaml, file name, renderer)
 FEEDS = {"sanriku": ("feed", "rss.xml", _rss), "chikuma": ("feed", "index.rdf", _rdf),
          "meridian": ("feed", "rss.xml", _rss), "toyo": ("feed", "atom.xml", _atom),
-         "severn": ("sitemap", "news-sitemap.xml", _news_sitemap)}
+         "severn": ("sitemap", "news-sitemap.xml", _news_sitemap),
+         "tradewinds": ("feed", "rss.xml", _rss)}
 
 
 def _sentences(text: str, lang: str) -> list[str]:
