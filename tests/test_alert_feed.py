@@ -12,7 +12,6 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import feedparser
 import pytest
 
 from newsmon.alerts.deliver import deliver_pending
@@ -23,8 +22,8 @@ from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 from newsmon.index.store.repos.alerts import NewAlert
+from tests.helpers.atom import ATOM, check_atom
 
-A = "{http://www.w3.org/2005/Atom}"
 TITLE_JA = "日英、重要鉱物で新枠組み　レアアース供給網を強化"
 FEED = Channel("feed", path="feeds/japan-uk-pact.atom")
 
@@ -68,26 +67,6 @@ def store(tmp_path: Path):
         yield s
 
 
-def check_atom(raw: bytes) -> feedparser.FeedParserDict:
-    """RFC 4287's required elements, read by ElementTree, and the feed as feedparser reads it."""
-    root = ET.fromstring(raw)
-    assert root.tag == f"{A}feed"
-    for tag in ("id", "title", "updated"):
-        assert len(root.findall(f"{A}{tag}")) == 1, tag
-    feed_author = root.find(f"{A}author/{A}name") is not None
-    for entry in root.findall(f"{A}entry"):
-        for tag in ("id", "title", "updated"):
-            assert len(entry.findall(f"{A}{tag}")) == 1, tag
-        # an author on the feed or on every entry; a link or content on every entry
-        assert feed_author or entry.find(f"{A}author/{A}name") is not None
-        assert entry.find(f"{A}content") is not None or entry.find(
-            f"{A}link[@rel='alternate']") is not None
-    parsed = feedparser.parse(raw)
-    assert not parsed.bozo, parsed.get("bozo_exception")
-    assert parsed.version == "atom10"
-    return parsed
-
-
 def _feed(tmp_path: Path) -> bytes:
     return (tmp_path / "feeds" / "japan-uk-pact.atom").read_bytes()
 
@@ -114,7 +93,7 @@ def test_feed_entries_carry_the_alert_japanese_intact(tmp_path: Path, store: Sto
     assert "Japanese (日本語)" in content and "2026-11-13 09:30 JST" in content
     assert "matched: 重要鉱物, レアアース" in content and "closest passage" in content
     assert "Also covered by" in content and "harbourline.example/x/" in content
-    assert ET.fromstring(raw).find(f"{A}entry").get(
+    assert ET.fromstring(raw).find(f"{ATOM}entry").get(
         "{http://www.w3.org/XML/1998/namespace}lang") == "ja"
 
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
-from newsmon.alerts.feed import entry_id
+from newsmon.alerts.feed import atom, entry_id, feed_id, newest
+from newsmon.alerts.render import zone
+from newsmon.alerts.service import load_config
+from newsmon.index.core.errors import ConfigError
+from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 
 
@@ -78,4 +82,31 @@ def history(store: Store, *, rule: str | None = None, since: datetime | None = N
                                                        limit=limit)]
 
 
-__all__ = ["history", "HistoryItem", "DeliveryState"]
+def rule_ids(store: Store, settings: Settings) -> list[str]:
+    """The rules there is a history or a feed of: those configured and those that alerted."""
+    ids = set(store.alerts.alert_rules())
+    try:
+        ids |= {r.id for r in load_config(settings).rules}
+    except ConfigError:
+        pass  # a broken rules file must not hide what was sent
+    return sorted(ids)
+
+
+def served_feed(store: Store, settings: Settings, rule: str | None, *,
+                self_url: str | None = None, alternate: str | None = None) -> bytes:
+    """The Atom feed `newsmon serve` answers: a rule's newest alerts (every rule's when
+    ``rule`` is None), whatever channels they went to; the entry ids are the feed channel's."""
+    limit = settings.alerts.feed_entries
+    rows = store.alerts.feed_alerts(rule=rule, limit=limit)
+    entries = newest(rows, zone(settings.alerts.timezone), limit)
+    subtitle = next((str(r["payload"].get("rule_description")) for r in rows
+                     if r["payload"].get("rule_description")), "")
+    if rule is None:
+        title, subtitle = "newsmon alerts: every rule", ", ".join(rule_ids(store, settings))
+    else:
+        title = f"newsmon alerts: {rule}"
+    return atom(entries, id=feed_id(f"serve:{rule or '*'}"), title=title, subtitle=subtitle,
+                self_url=self_url, alternate=alternate)
+
+
+__all__ = ["history", "HistoryItem", "DeliveryState", "rule_ids", "served_feed"]

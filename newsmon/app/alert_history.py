@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsmon.alerts.history import HistoryItem, history
-from newsmon.alerts.service import load_config
+from newsmon.alerts.history import HistoryItem, history, rule_ids
 from newsmon.app.settings import Settings
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.store import Store
@@ -19,15 +18,11 @@ def alert_history(settings: Settings, *, rule: str | None = None,
         raise ConfigError(f"no store at {path} yet: run `newsmon crawl` (or `newsmon demo`)")
     with Store(path, timeout=settings.data.busy_timeout) as store:
         if rule is not None:
-            known = set(store.alerts.alert_rules())
-            try:
-                known |= {r.id for r in load_config(settings).rules}
-            except ConfigError:
-                pass  # a broken rules file must not hide the history of what was sent
+            known = rule_ids(store, settings)
             if rule not in known:
                 raise ConfigError(f"--rule {rule!r}: no such rule in {settings.alerts.rules} "
                                   f"nor in the store's alerts; rules: "
-                                  f"{', '.join(sorted(known)) or '(none)'}")
+                                  f"{', '.join(known) or '(none)'}")
         return history(store, rule=rule, since=since, limit=limit)
 
 
