@@ -246,3 +246,19 @@ def test_a_killed_writer_never_leaves_a_half_written_feed(tmp_path: Path) -> Non
     # the next write clears the temporary files the killed writers left
     write_atomic(tmp_path / "atomic.atom", b"<x/>")
     assert not list(tmp_path.glob(".atomic.atom.*.tmp"))
+
+
+def test_source_health_notices_can_go_to_a_feed_too(tmp_path: Path, store: Store) -> None:
+    health = Channel("feed", path="feeds/health.atom")
+    store.alerts.record([NewAlert(
+        key="health:demo-paper:failing:2026-11-13T00:00:00+00:00", rule="health",
+        kind="health", payload={"type": "health", "source": "demo-paper", "condition": "failing",
+                                "since": "2026-11-13T00:00:00+00:00",
+                                "detail": "3 crawl runs without a working listing",
+                                "alerted_at": "2026-11-13T10:00:00+00:00"},
+        channels={health.key: health.to_spec()})])
+    deliver_pending(_settings(tmp_path), store.alerts)
+    [entry] = check_atom((tmp_path / "feeds" / "health.atom").read_bytes()).entries
+    assert entry.title == "source demo-paper is failing"
+    assert "3 crawl runs without a working listing" in entry.content[0].value
+    assert entry.id == entry_id("health:demo-paper:failing:2026-11-13T00:00:00+00:00")
