@@ -3,9 +3,10 @@
 Every channel carries the delivery's idempotency key, stable across retries: the webhook sends it
 as the ``Idempotency-Key`` header and the ``idempotency_key`` JSON field, email as the
 Message-ID (``<key@newsmon>``), the file channel as a field of the JSON line (and it skips a key
-already in the file's tail), the feed channel as its entries' ids (it rebuilds the whole Atom
-file from the store's history, so it never holds an alert twice). Secrets (webhook URLs, Apprise
-URLs, the SMTP login) come only from the environment variables the rule names.
+already in the file's tail); a feed entry's id derives from the alert's key alone, and the feed
+channel rebuilds its whole Atom file from the store's history, so it never holds an alert twice.
+Secrets (webhook URLs, Apprise URLs, the SMTP login) come only from the environment variables
+the rule names.
 """
 from __future__ import annotations
 
