@@ -81,7 +81,7 @@ def test_bad_keys_are_named(tmp_path: Path, bad: str, message: str) -> None:
     ("{type: webhook, url_env: 'http://hooks'}", r"'url_env' must name an environment variable"),
     ("{type: email, to: [not-an-address]}", r"'to' has 'not-an-address'"),
     ("{type: file}", r"'path' must name a file"),
-    ("{type: pager}", r"'type' one of file, webhook, email, stdout, apprise"),
+    ("{type: pager}", r"'type' one of file, feed, webhook, email, stdout, apprise"),
 ])
 def test_bad_channels_are_named(tmp_path: Path, channel: str, message: str) -> None:
     text = f"rules:\n  - id: pact\n    query: q\n    channels: [{channel}]\n"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from newsmon.alerts.feed import entry_id
+from tests.helpers.atom import check_atom
 from tests.test_demo import REPO, clean_env
 
 pytestmark = pytest.mark.slow
@@ -38,3 +40,25 @@ def test_demo_shows_the_alert_after_new_articles_appear(tmp_path: Path) -> None:
     assert f"== {len(alerts)} alert(s) delivered this run" in out
     assert "日英が初のサイバー共同演習" in out and "closest passage" in out
     assert "marathon" not in "".join(lines).lower()
+
+    # a feed reader's parser reads the rule's Atom feed: one entry per alert, under the
+    # alert's stable id, Japanese intact; the baseline's stories are not in it
+    feed = tmp_path / "feeds" / "japan-uk-pact.atom"
+    assert f"== Atom feed for a feed reader: {feed}" in out
+    parsed = check_atom(feed.read_bytes())
+    assert sorted(e.id for e in parsed.entries) == sorted(
+        entry_id(f"rule:japan-uk-pact:story:{a['story']}") for a in alerts)
+    assert sorted(e.link for e in parsed.entries) == sorted(triggers)
+    if JA in triggers:
+        assert any("日英が初のサイバー共同演習" in e.title for e in parsed.entries)
+    # the history shows the demo's alert(s), delivered to each channel
+    history = subprocess.run(
+        [sys.executable, "-m", "newsmon", "--config", str(tmp_path / "newsmon.toml"), "alerts",
+         "--json"], capture_output=True, text=True, env=clean_env(), cwd=REPO, timeout=120)
+    assert history.returncode == 0, history.stderr[-3000:]
+    items = json.loads(history.stdout)
+    assert sorted(i["url"] for i in items) == sorted(triggers)
+    for item in items:
+        assert {d["channel"]: d["state"] for d in item["deliveries"]} == {
+            "file:alerts.jsonl": "sent", "feed:feeds/japan-uk-pact.atom": "sent",
+            "stdout": "sent"}

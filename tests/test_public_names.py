@@ -60,6 +60,7 @@ PUBLIC: dict[str, set[str]] = {
     "newsmon.app.indexing": {"BACKENDS", "open_backend", "build_docs", "index_store",
                              "IndexStats", "ES_API_KEY_ENV", "IndexingError"},
     "newsmon.app.alerting": {"alert"},
+    "newsmon.app.alert_history": {"alert_history"},
     "newsmon.app.export": {"articles_since", "export_articles", "write_jsonl"},
     "newsmon.app.starter": {"FILES", "TEMPLATES", "settings_text", "write_starter"},
     "newsmon.alerts": {"run_alerts", "AlertOutcome", "status", "status_lines", "load_config"},

@@ -46,7 +46,8 @@ def test_wheel_installs_one_namespace_with_its_data(installed: Path) -> None:
     assert not any((site / name).exists() for name in ("crawler", "enrich", "index", "config"))
     for data in ("defaults/newsmon.toml", "defaults/init/alerts.yaml", "defaults/demo/sources.yaml",
                  "demo/site/www.harbour-times.example/index.html", "crawler/extract/__init__.py",
-                 "serve/web/index.html", "serve/web/app.js", "serve/web/app.css", "py.typed"):
+                 "serve/web/index.html", "serve/web/app.js", "serve/web/app.css",
+                 "serve/web/alerts.html", "serve/web/alerts.js", "py.typed"):
         assert (site / "newsmon" / data).is_file(), data
     assert sysconfig.get_paths()["purelib"] != str(site)  # not this test's own environment
 

@@ -135,6 +135,7 @@ class AlertsSettings:
     smtp_cafile: str = _alerts("smtp_cafile", str)
     smtp_from: str = _alerts("smtp_from", str)
     smtp_timeout: float = _alerts("smtp_timeout", float)
+    feed_entries: int = _alerts("feed_entries", int)
 
 
 @dataclass(frozen=True, slots=True)

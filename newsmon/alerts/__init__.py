@@ -4,7 +4,8 @@
     evaluate.py  a rule's decisions about the articles changed since its watermark
     health.py    source health: failing / silent sources, one alert and one recovery notice
     render.py    subject, plain text, HTML and Slack text of an alert
-    channels.py  file, webhook, email (SMTP STARTTLS), stdout, Apprise
+    channels.py  file, feed, webhook, email (SMTP STARTTLS), stdout, Apprise
+    feed.py      Atom feeds of alerts, rebuilt from the store and replaced atomically
     deliver.py   the outbox loop: retries with backoff, parking, one channel never blocks another
     service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store)
 

@@ -3,8 +3,10 @@
 Every channel carries the delivery's idempotency key, stable across retries: the webhook sends it
 as the ``Idempotency-Key`` header and the ``idempotency_key`` JSON field, email as the
 Message-ID (``<key@newsmon>``), the file channel as a field of the JSON line (and it skips a key
-already in the file's tail). Secrets (webhook URLs, Apprise URLs, the SMTP login) come only from
-the environment variables the rule names.
+already in the file's tail); a feed entry's id derives from the alert's key alone, and the feed
+channel rebuilds its whole Atom file from the store's history, so it never holds an alert twice.
+Secrets (webhook URLs, Apprise URLs, the SMTP login) come only from the environment variables
+the rule names.
 """
 from __future__ import annotations
 
@@ -16,16 +18,18 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, tzinfo
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from newsmon import __version__
+from newsmon.alerts import feed
 from newsmon.alerts.render import Message
 from newsmon.alerts.rules import Channel
-from newsmon.index.core.errors import DeliveryError
+from newsmon.index.core.errors import ConfigError, DeliveryError
 from newsmon.index.core.settings import AlertsSettings
 
 FILE_TAIL_BYTES = 256 * 1024
@@ -67,6 +71,25 @@ def _ends_with_newline(fh: BinaryIO, size: int) -> bool:
     last = fh.read(1)
     fh.seek(0, os.SEEK_END)
     return last == b"\n"
+
+
+def send_feed(channel: Channel, alerts: list[dict[str, Any]], *, limit: int, data_dir: Path,
+              tz: tzinfo) -> None:
+    """Rebuild the channel's Atom file from ``alerts`` (the store's newest alerts delivered to
+    it, this one included) and replace the file atomically."""
+    path = Path(channel.path or "feeds/alerts.atom").expanduser()
+    if not path.is_absolute():
+        path = data_dir / path
+    try:
+        entries = feed.newest(alerts, tz, limit)
+    except ConfigError as exc:
+        raise DeliveryError(str(exc), reason="config") from None
+    title, subtitle = feed.feed_title(alerts)
+    document = feed.atom(entries, id=feed.feed_id(channel.key), title=title, subtitle=subtitle)
+    try:
+        feed.write_atomic(path, document)
+    except OSError as exc:
+        raise DeliveryError(f"cannot write the feed {path}: {exc}", reason="file") from exc
 
 
 def _env_value(name: str | None, env: Mapping[str, str], what: str) -> str:
@@ -185,10 +208,20 @@ def send_apprise(channel: Channel, message: Message, *, env: Mapping[str, str]) 
 
 
 def send(channel: Channel, message: Message, *, settings: AlertsSettings, data_dir: Path,
-         env: Mapping[str, str] | None = None) -> None:
+         env: Mapping[str, str] | None = None,
+         history: Callable[[], list[dict[str, Any]]] | None = None,
+         tz: tzinfo | None = None) -> None:
+    """Send one alert. A feed channel also needs ``history``: the store's newest alerts
+    delivered to it, this one included (AlertRepo.feed_alerts)."""
     env = os.environ if env is None else env
     if channel.type == "file":
         send_file(channel, message, data_dir=data_dir)
+    elif channel.type == "feed":
+        if history is None:
+            raise DeliveryError("the feed channel is rebuilt from the store's alert history, "
+                                "and none was given", reason="config")
+        send_feed(channel, history(), limit=settings.feed_entries, data_dir=data_dir,
+                  tz=tz if tz is not None else UTC)
     elif channel.type == "webhook":
         send_webhook(channel, message, settings=settings, env=env)
     elif channel.type == "email":
@@ -201,5 +234,5 @@ def send(channel: Channel, message: Message, *, settings: AlertsSettings, data_d
         raise DeliveryError(f"unknown channel type {channel.type!r}", reason="config")
 
 
-__all__ = ["send", "send_file", "send_webhook", "send_email", "send_stdout", "send_apprise",
+__all__ = ["send", "send_file", "send_feed", "send_webhook", "send_email", "send_stdout", "send_apprise",
            "email_message", "file_record"]

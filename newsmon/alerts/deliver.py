@@ -21,7 +21,7 @@ from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
 from newsmon.index.core.errors import DeliveryError
 from newsmon.index.core.settings import Settings
-from newsmon.index.store.repos.alerts import PARKED, AlertRepo
+from newsmon.index.store.repos.alerts import PARKED, AlertRepo, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,18 @@ def deliver_pending(settings: Settings, repo: AlertRepo, *, rule: str | None = N
             continue
         channel = Channel.from_spec(delivery.spec)
         message = render(delivery.payload, delivery.idempotency_key, tz)
+        history = None
+        if channel.type == "feed":
+            def history(d: Delivery = delivery) -> list[dict[str, Any]]:
+                return repo.feed_alerts(channel=d.channel, including=d.id,
+                                        limit=cfg.feed_entries)
         error: DeliveryError | None = None
         for attempt in range(cfg.retries + 1):
             if attempt:
                 sleep(cfg.retry_backoff * 2 ** (attempt - 1))
             try:
-                send(channel, message, settings=cfg, data_dir=data_dir, env=env)
+                send(channel, message, settings=cfg, data_dir=data_dir, env=env,
+                     history=history, tz=tz)
             except DeliveryError as exc:
                 error = exc
                 log.warning("delivery %s to %s failed (try %d of %d): %s", delivery.alert_key,

@@ -17,7 +17,7 @@ from newsmon.index.core.yamlfile import load_yaml
 MODES = ("hybrid", "semantic", "keyword")
 Mode = Literal["hybrid", "semantic", "keyword"]  # a search mode, as SearchRequest takes it
 LANGS = ("en", "ja")
-CHANNEL_TYPES = ("file", "webhook", "email", "stdout", "apprise")
+CHANNEL_TYPES = ("file", "feed", "webhook", "email", "stdout", "apprise")
 DIGESTS = ("off", "per_run")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -35,12 +35,14 @@ RULE_KEYS = {
     "entities": "entity ids (config/entities.yaml) a match must mention: a list, or a mapping "
                 "entity -> minimum number of mentions (a passing mention is one)",
     "min_score": "the search score at or above which an article alerts (calibrated per mode)",
-    "channels": "where alerts go: a list of {type: file|webhook|email|stdout|apprise, ...}",
+    "channels": "where alerts go: a list of {type: file|feed|webhook|email|stdout|apprise, "
+                "...}",
     "digest": "off (one message per alert) or per_run (one message per channel per run)",
     "enabled": "false to keep the rule without evaluating it",
 }
 CHANNEL_KEYS = {
     "file": {"type", "path"},
+    "feed": {"type", "path"},
     "webhook": {"type", "url_env"},
     "email": {"type", "to", "subject_prefix"},
     "stdout": {"type"},
@@ -58,7 +60,7 @@ HEALTH_KEYS = {
 @dataclass(frozen=True, slots=True)
 class Channel:
     type: str
-    path: str | None = None          # file
+    path: str | None = None          # file, feed
     url_env: str | None = None       # webhook
     to: tuple[str, ...] = ()         # email
     subject_prefix: str = "[newsmon]"
@@ -69,6 +71,8 @@ class Channel:
         """Names the channel in the outbox: one delivery per (alert, key)."""
         if self.type == "file":
             return f"file:{self.path}"
+        if self.type == "feed":
+            return f"feed:{self.path}"
         if self.type == "webhook":
             return f"webhook:{self.url_env}"
         if self.type == "email":
@@ -172,7 +176,8 @@ def _number(value: object, where: str, key: str, *, low: float | None = None,
     return int(value) if integer else float(value)
 
 
-def parse_channel(raw: object, where: str) -> Channel:
+def parse_channel(raw: object, where: str, owner: str = "alerts") -> Channel:
+    """One channel; ``owner`` (the rule's id, or "health") names a feed channel's default file."""
     if not isinstance(raw, dict) or raw.get("type") not in CHANNEL_TYPES:
         raise ConfigError(f"{where}: a channel must be a mapping with 'type' one of "
                           f"{', '.join(CHANNEL_TYPES)}, got {raw!r}")
@@ -186,6 +191,12 @@ def parse_channel(raw: object, where: str) -> Channel:
         path = raw.get("path")
         if not isinstance(path, str) or not path.strip():
             raise ConfigError(f"{where}: 'path' must name a file (relative: in the data folder)")
+        return Channel(type=kind, path=path)
+    if kind == "feed":
+        path = raw.get("path", f"feeds/{owner}.atom")
+        if not isinstance(path, str) or not path.strip():
+            raise ConfigError(f"{where}: 'path' must name the Atom file (relative: in the data "
+                              f"folder; default feeds/<rule>.atom)")
         return Channel(type=kind, path=path)
     if kind in ("webhook", "apprise"):
         key = "url_env" if kind == "webhook" else "urls_env"
@@ -212,12 +223,13 @@ def parse_channel(raw: object, where: str) -> Channel:
     return Channel(type="stdout")
 
 
-def _channels(value: object, where: str) -> tuple[Channel, ...]:
+def _channels(value: object, where: str, owner: str) -> tuple[Channel, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
         raise ConfigError(f"{where}: 'channels' must be a list of channels")
-    channels = tuple(parse_channel(c, f"{where}: channels[{i}]") for i, c in enumerate(value))
+    channels = tuple(parse_channel(c, f"{where}: channels[{i}]", owner)
+                     for i, c in enumerate(value))
     keys = [c.key for c in channels]
     for key in keys:
         if keys.count(key) > 1:
@@ -284,7 +296,7 @@ def parse_rule(raw: object, path: Path, index: int) -> Rule:
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{where}: 'enabled' must be true or false, not {enabled!r}")
-    channels = _channels(raw.get("channels"), where)
+    channels = _channels(raw.get("channels"), where, rid)
     if not channels:
         raise ConfigError(f"{where}: 'channels' must list at least one channel")
     return Rule(
@@ -315,7 +327,7 @@ def parse_health(raw: object, path: Path) -> HealthConfig:
         silence_factor=_number(raw.get("silence_factor", 4.0), where, "silence_factor", low=1),
         min_silence_hours=_number(raw.get("min_silence_hours", 24.0), where,
                                   "min_silence_hours", low=0),
-        channels=_channels(raw.get("channels"), where),
+        channels=_channels(raw.get("channels"), where, "health"),
         enabled=enabled,
     )
 

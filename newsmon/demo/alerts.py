@@ -5,7 +5,8 @@ would: a run indexes the store and sets the alert rule's baseline (nothing is se
 already there); then the demo server publishes its phase-2 pages (a new English story on the
 Japan–UK cyber partnership, the Japanese paper's report of it, and an unrelated local story),
 and one more run crawls, enriches, indexes and alerts. The alert is printed (the demo rule's
-stdout channel) and appended to the demo folder's alerts.jsonl.
+stdout channel), appended to the demo folder's alerts.jsonl and added to its Atom feed
+feeds/japan-uk-pact.atom.
 
 Each stage is a child process, exactly the command a user or cron runs (a process crawls once:
 Twisted's reactor cannot restart), pointed at the demo server through ``http_proxy``.
@@ -70,6 +71,9 @@ def second_phase(server: DemoServer, settings_file: Path, data_dir: Path,
         also = ", ".join(f"{a['source']} ({a['lang']})" for a in record.get("also") or [])
         echo(f"  [{record.get('rule')}] {art.get('title')} — {art.get('source')}"
              + (f"; also covered by {also}" if also else ""))
+    for feed in sorted((data_dir / "feeds").glob("*.atom")):
+        echo(f"== Atom feed for a feed reader: {feed}")
+    echo(f"== History: newsmon --config {settings_file} alerts")
     return worst
 
 

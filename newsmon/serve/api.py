@@ -1,12 +1,16 @@
 """The HTTP API and the web page of `newsmon serve` (FastAPI under uvicorn).
 
     GET /                      the search page (newsmon/serve/web/, no CDN, no build step)
+    GET /alerts                the Alerts view: each rule's latest alerts, its feed
     GET /api/search            search: q, mode, lang, topic, min_topic_score, source, entity,
                                since, until, limit, collapse
     GET /api/articles/{id}     one article, as `newsmon export` writes it
     GET /api/stories/{id}      every article of a story
     GET /api/coverage          articles per day per topic (the page's chart)
     GET /api/stats             counts, backend, model, last runs
+    GET /api/alerts            the alert history: rule, since, limit (`newsmon alerts`)
+    GET /feeds/alerts.atom     every rule's newest alerts as an Atom feed
+    GET /feeds/alerts/{rule}.atom   one rule's (the same entries as its feed channel's file)
     GET /api/health            liveness and the backend's reachability (never needs the key)
     GET /openapi.json          the schema of all of the above
 
@@ -20,8 +24,9 @@ are in routes.py, the response models (the OpenAPI schema) in models.py, error a
 errors.py; this module builds the app from them.
 
 With an API key configured (the NEWSMON_API_KEY environment variable, read by `newsmon serve`),
-every /api/ endpoint but health requires it in the `X-API-Key` header. The page itself carries
-no data and is served without the key; it asks for the key when the API answers 401.
+every /api/ endpoint but health, and every feed, requires it in the `X-API-Key` header. The
+pages themselves carry no data and are served without the key; they ask for the key when the API
+answers 401.
 """
 
 from __future__ import annotations
@@ -87,7 +92,8 @@ def create_app(open_searcher: Callable[[], SearcherLike], *, backend_name: str |
         description=(
             "Search English and Japanese news coverage collected by newsmon.\n\n"
             f"When the server has an API key ({API_KEY_ENV}), send it in the "
-            f"`{API_KEY_HEADER}` header on every /api/ call except /api/health."),
+            f"`{API_KEY_HEADER}` header on every /api/ call except /api/health, and on "
+            f"the feeds (/feeds/)."),
         lifespan=lifespan,
         docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
     )
@@ -102,6 +108,11 @@ def create_app(open_searcher: Callable[[], SearcherLike], *, backend_name: str |
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(str(WEB_DIR / "index.html"), media_type="text/html; charset=utf-8",
+                            headers=PAGE_HEADERS)
+
+    @app.get("/alerts", include_in_schema=False)
+    async def alerts_page() -> FileResponse:
+        return FileResponse(str(WEB_DIR / "alerts.html"), media_type="text/html; charset=utf-8",
                             headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=str(WEB_DIR)), name="static")

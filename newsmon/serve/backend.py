@@ -8,11 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from newsmon.index.core.settings import Settings
+from newsmon.index.store import Store
+
 T = TypeVar("T")
 
 
 class SearcherLike(Protocol):
-    """What the API needs of newsmon.app.search.Searcher."""
+    """What the API needs of newsmon.app.search.Searcher (the alert history and feeds read
+    its store, with its settings)."""
+
+    store: Store
+    settings: Settings
 
     def search(self, req: Any) -> Any: ...
     def article(self, article_id: str) -> dict[str, Any] | None: ...

@@ -86,6 +86,42 @@ class StatsBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class AlertDelivery(BaseModel):
+    channel: str = Field(description="where it went: file:PATH, feed:PATH, webhook:VAR, ...")
+    state: Literal["pending", "sent", "parked"] = Field(
+        description="sent; pending: retried next run; parked: failed too many runs")
+    attempts: int = Field(description="runs in which the delivery failed")
+    sent_at: str | None = None
+    last_attempt_at: str | None = None
+    last_error: str | None = None
+
+
+class AlertItem(BaseModel):
+    """One alert a rule sent (`newsmon alerts`)."""
+
+    id: int
+    key: str = Field(description="rule:RULE:story:STORY for a match")
+    rule: str
+    kind: Literal["match", "digest", "health", "recovery"]
+    created_at: str = Field(description="when the rule decided it (UTC)")
+    title: str
+    url: str | None = Field(default=None, description="the story's canonical URL")
+    story: str | None = None
+    source: str | None = None
+    lang: str | None = None
+    published: str | None = None
+    score: float | None = None
+    stories: int = Field(description="stories the alert covers (a digest: several)")
+    entry_id: str | None = Field(default=None, description="its entry's id in the Atom feeds")
+    deliveries: list[AlertDelivery]
+
+
+class AlertsBody(BaseModel):
+    rules: list[str] = Field(description="every rule configured or with alerts")
+    alerts: list[AlertItem] = Field(description="newest first")
+    feed: str = Field(description="the Atom feed of these alerts (path on this server)")
+
+
 class HealthBody(BaseModel):
     status: Literal["ok", "unavailable"]
     version: str
@@ -101,8 +137,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such article or story"}}
+NO_RULE: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such alert rule"}}
+ATOM_MEDIA_TYPE = "application/atom+xml"
+ATOM: dict[int | str, dict[str, Any]] = {
+    200: {"description": "an Atom 1.0 feed (RFC 4287), newest alert first",
+          "content": {ATOM_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
 
 
 
 __all__ = ["ErrorBody", "Coverage", "Hit", "SearchBody", "ArticleBody", "StoryBody", "CoverageDay",
-           "CoverageBody", "StatsBody", "HealthBody", "ERRORS", "NOT_FOUND", "API_KEY_HEADER"]
+           "CoverageBody", "StatsBody", "HealthBody", "ERRORS", "NOT_FOUND", "API_KEY_HEADER",
+           "AlertDelivery", "AlertItem", "AlertsBody", "NO_RULE", "ATOM", "ATOM_MEDIA_TYPE"]

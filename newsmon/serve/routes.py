@@ -15,14 +15,19 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from newsmon import __version__
+from newsmon.alerts.history import HistoryItem, history, rule_ids, served_feed
 from newsmon.index.core.errors import ConfigError, IndexingError, NewsmonError
 from newsmon.index.core.times import parse_since
 from newsmon.serve.backend import Backend, SearcherLike
 from newsmon.serve.errors import ApiError
 from newsmon.serve.models import (
     API_KEY_HEADER,
+    ATOM,
+    ATOM_MEDIA_TYPE,
     ERRORS,
+    NO_RULE,
     NOT_FOUND,
+    AlertsBody,
     ArticleBody,
     CoverageBody,
     HealthBody,
@@ -37,6 +42,9 @@ MAX_LIMIT = 100
 MAX_FILTER_VALUES = 20
 # article and story ids: newsmon.index.core.article.article_id (24 hex digits of a SHA-256)
 ID_PATTERN = r"^[0-9a-f]{24}$"
+# alert rule ids: newsmon.alerts.rules.ID_RE
+RULE_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+MAX_RULE_CHARS = 100
 # since/until: an ISO date or date-time, or a span back from now (newsmon.index.core.times.parse_since)
 WHEN_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?|[0-9]{1,6}[hdw])$"
 WHEN_HELP = ("2025-03-01, an ISO date-time (2025-03-01T09:00+09:00) or a span back from now "
@@ -215,6 +223,73 @@ async def stats(request: Request) -> dict[str, Any]:
     return await _call(request, lambda s: s.stats())
 
 
+def _no_rule(rule: str, rules: list[str]) -> ApiError:
+    return ApiError(404, "not_found", f"no alert rule {rule}; rules: {', '.join(rules) or '(none)'}")
+
+
+@router.get("/api/alerts", response_model=AlertsBody, tags=["alerts"], operation_id="alerts",
+            responses={**ERRORS, **NO_RULE},
+            dependencies=[Depends(only("rule", "since", "limit"))])
+async def alerts(
+    request: Request,
+    rule: Annotated[str | None, Query(pattern=RULE_PATTERN, max_length=MAX_RULE_CHARS,
+                                      description="only this rule's alerts")] = None,
+    since: Annotated[str | None, Query(
+        pattern=WHEN_PATTERN, description="decided at or after: " + WHEN_HELP)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+) -> dict[str, Any]:
+    """The alerts the rules sent, newest first, each with its channels and delivery state (the
+    history `newsmon alerts` prints)."""
+    start = _when("since", since)
+
+    def read(s: SearcherLike) -> tuple[list[str], list[HistoryItem] | None]:
+        rules = rule_ids(s.store, s.settings)
+        if rule is not None and rule not in rules:
+            return rules, None
+        return rules, history(s.store, rule=rule, since=start, limit=limit)
+
+    rules, items = await _call(request, read)
+    if items is None:
+        raise _no_rule(str(rule), rules)
+    return {"rules": rules, "alerts": items,
+            "feed": f"/feeds/alerts/{rule}.atom" if rule else "/feeds/alerts.atom"}
+
+
+async def _feed(request: Request, rule: str | None) -> Response:
+    def build(s: SearcherLike) -> bytes | list[str]:
+        rules = rule_ids(s.store, s.settings)
+        if rule is not None and rule not in rules:
+            return rules
+        page = str(request.base_url) + ("alerts" + (f"?rule={rule}" if rule else ""))
+        return served_feed(s.store, s.settings, rule, self_url=str(request.url),
+                           alternate=page)
+
+    body = await _call(request, build)
+    if isinstance(body, list):
+        raise _no_rule(str(rule), body)
+    # nosniff: a browser shows the XML, never renders it as a page
+    return Response(body, media_type=f"{ATOM_MEDIA_TYPE}; charset=utf-8",
+                    headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/feeds/alerts.atom", response_class=Response, tags=["alerts"],
+            operation_id="alerts_feed", responses={**ATOM, **ERRORS},
+            dependencies=[Depends(only())])
+async def alerts_feed(request: Request) -> Response:
+    """Every rule's newest alerts as an Atom feed (subscribe to it in a feed reader)."""
+    return await _feed(request, None)
+
+
+@router.get("/feeds/alerts/{rule}.atom", response_class=Response, tags=["alerts"],
+            operation_id="rule_feed", responses={**ATOM, **ERRORS, **NO_RULE},
+            dependencies=[Depends(only())])
+async def rule_feed(request: Request, rule: Annotated[str, Path(
+        pattern=RULE_PATTERN, max_length=MAX_RULE_CHARS)]) -> Response:
+    """One rule's newest alerts as an Atom feed; the entry ids are those of the rule's feed
+    channel file, stable across runs."""
+    return await _feed(request, rule)
+
+
 @open_router.get("/api/health", response_model=HealthBody, tags=["stats"], operation_id="health",
          responses={400: ERRORS[400], 503: {"model": HealthBody,
                                             "description": "backend unavailable"}},
@@ -231,4 +306,4 @@ async def health(request: Request) -> Response:
 
 
 __all__ = ["router", "open_router", "require_key", "ApiState", "API_KEY_ENV", "ID_PATTERN",
-           "MAX_QUERY_CHARS"]
+           "MAX_QUERY_CHARS", "RULE_PATTERN"]

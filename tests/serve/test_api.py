@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from newsmon.index.store import Store
+from tests.helpers.atom import check_atom
 from tests.helpers.served import Served, newsmon, serve
 from tests.serve.conftest import API_KEY
 
@@ -139,7 +140,10 @@ def test_stats_health_and_schema(served: Served) -> None:
     assert status == 200
     assert set(schema["paths"]) == {  # type: ignore[index]
         "/api/search", "/api/articles/{article_id}", "/api/stories/{story_id}",
-        "/api/coverage", "/api/stats", "/api/health"}
+        "/api/coverage", "/api/stats", "/api/health", "/api/alerts", "/feeds/alerts.atom",
+        "/feeds/alerts/{rule}.atom"}
+    feed = schema["paths"]["/feeds/alerts/{rule}.atom"]["get"]  # type: ignore[index]
+    assert "application/atom+xml" in feed["responses"]["200"]["content"]
     assert "securitySchemes" not in schema.get("components", {})  # type: ignore[union-attr]
 
 
@@ -193,8 +197,12 @@ def test_api_key_from_the_environment(served_with_key: Served) -> None:
     assert status == 401
     status, body = s.get_json("/api/search?q=GCAP", headers={"X-API-Key": API_KEY})
     assert status == 200 and body["results"]  # type: ignore[index]
-    for path in ("/api/stats", "/api/coverage", "/api/articles/" + "0" * 24):
+    for path in ("/api/stats", "/api/coverage", "/api/articles/" + "0" * 24, "/api/alerts",
+                 "/feeds/alerts.atom", "/feeds/alerts/japan-uk-pact.atom"):
         assert s.get(path)[0] == 401
+    status, headers, raw = s.get("/feeds/alerts/japan-uk-pact.atom",
+                                 headers={"X-API-Key": API_KEY})
+    assert status == 200 and headers["content-type"].startswith("application/atom+xml")
     assert s.get("/api/health")[0] == 200  # health and the page need no key
     assert s.get("/")[0] == 200
     status, schema = s.get_json("/openapi.json")
@@ -206,10 +214,15 @@ def test_page_and_assets_load_nothing_from_elsewhere(served: Served) -> None:
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in headers["content-security-policy"]
     page = body.decode("utf-8")
-    for asset in ("/static/app.js", "/static/app.css"):
+    for asset in ("/static/app.js", "/static/app.css", "/alerts"):
         assert asset in page
         status, headers, _ = served.get(asset)
         assert status == 200 and "content-security-policy" in headers
+    assert 'type="application/atom+xml" href="/feeds/alerts.atom"' in page
+    alerts_page = served.get("/alerts")[2].decode("utf-8")
+    assert "/static/alerts.js" in alerts_page and "/feeds/alerts.atom" in alerts_page
+    status, headers, _ = served.get("/static/alerts.js")
+    assert status == 200 and "content-security-policy" in headers
     for path in WEB_DIR.iterdir():
         text = path.read_text(encoding="utf-8")
         for url in ("http://", "https://", "//cdn", "@import"):
@@ -252,3 +265,52 @@ def test_serve_over_elasticsearch(demo_config: Path, tmp_path: Path, es_url: str
         assert "<mark>" in body["results"][0]["snippet"]
         assert s.get("/api/search?q=%FF")[0] == 400
         assert "Traceback" not in s.log_text()
+
+
+def _ids(raw: bytes) -> list[str]:
+    return [e.id for e in check_atom(raw).entries]
+
+
+def test_served_feeds_are_the_feed_channels_entries(served: Served, demo_config: Path) -> None:
+    status, headers, raw = served.get("/feeds/alerts/japan-uk-pact.atom")
+    assert status == 200, raw[:300]
+    assert headers["content-type"] == "application/atom+xml; charset=utf-8"
+    served_ids = _ids(raw)
+    assert served_ids and len(served_ids) == len(set(served_ids))
+    # the rule's feed channel wrote the same entries into the data folder
+    written = (demo_config.parent / "feeds" / "japan-uk-pact.atom").read_bytes()
+    assert _ids(written) == served_ids
+    assert "重要鉱物".encode() in raw
+    # served twice: the same document (ids and updated stable, no new entry)
+    assert served.get("/feeds/alerts/japan-uk-pact.atom")[2] == raw
+    status, _, every = served.get("/feeds/alerts.atom")
+    assert status == 200 and set(_ids(every)) == set(served_ids)
+    status, body = served.get_json("/feeds/alerts/no-such-rule.atom")
+    assert status == 404 and "japan-uk-pact" in body["message"]  # type: ignore[index]
+    status, _, raw = served.get("/feeds/alerts/Bad_Rule.atom")
+    assert status == 422
+
+
+def test_alert_history_endpoint(served: Served, demo_config: Path) -> None:
+    status, body = served.get_json("/api/alerts?rule=japan-uk-pact&limit=100")
+    assert status == 200, body
+    assert body["rules"] == ["japan-uk-pact"]  # type: ignore[index]
+    assert body["feed"] == "/feeds/alerts/japan-uk-pact.atom"  # type: ignore[index]
+    alerts = body["alerts"]  # type: ignore[index]
+    # every alert of alerts.jsonl, newest first, each sent to its three channels
+    lines = (demo_config.parent / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    keys = {json.loads(line)["story"] for line in lines}
+    assert {a["story"] for a in alerts} == keys and len(alerts) == len(keys)
+    assert [a["id"] for a in alerts] == sorted((a["id"] for a in alerts), reverse=True)
+    for a in alerts:
+        assert {d["channel"]: d["state"] for d in a["deliveries"]} == {
+            "file:alerts.jsonl": "sent", "feed:feeds/japan-uk-pact.atom": "sent",
+            "stdout": "sent"}
+    _, _, raw = served.get("/feeds/alerts/japan-uk-pact.atom")
+    assert {a["entry_id"] for a in alerts} == set(_ids(raw))
+    status, body = served.get_json("/api/alerts?since=2999-01-01")
+    assert status == 200 and body["alerts"] == []  # type: ignore[index]
+    for path, code in (("/api/alerts?rule=nope", 404), ("/api/alerts?rule=NOPE", 422),
+                       ("/api/alerts?limit=0", 422), ("/api/alerts?since=never", 422),
+                       ("/api/alerts?rules=x", 400)):
+        assert served.get(path)[0] == code, path

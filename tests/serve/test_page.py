@@ -135,3 +135,46 @@ def test_story_coverage_and_facet_click(driver, served: Served) -> None:  # noqa
     driver.find_element(By.CSS_SELECTOR, "#results li.hit .story-link").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .also.story li"))
     driver.save_screenshot(str(artifacts_dir() / "story-en.png"))
+
+
+def test_alerts_view_lists_each_rules_latest_alerts(driver, served: Served) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT)
+    _, expected = served.get_json("/api/alerts?rule=japan-uk-pact")
+    # the search page links the Alerts view and the feed
+    driver.get(served.url + "/")
+    driver.find_element(By.CSS_SELECTOR, "nav.views a[href='/alerts']").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alerts li.alert"))
+    assert driver.find_element(By.CSS_SELECTOR,
+                               "link[rel=alternate][type='application/atom+xml']")
+    Select(driver.find_element(By.ID, "rule")).select_by_value("japan-uk-pact")
+    wait.until(lambda d: "rule=japan-uk-pact" in d.current_url and d.find_element(
+        By.ID, "alerts-title").text == "Latest alerts of japan-uk-pact")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#alerts li.alert"))
+               == len(expected["alerts"]))  # type: ignore[index]
+    items = driver.find_elements(By.CSS_SELECTOR, "#alerts li.alert")
+    assert {i.get_attribute("data-rule") for i in items} == {"japan-uk-pact"}
+    # each alert links to its story's canonical URL, newest first, in its own language
+    links = [i.find_element(By.CSS_SELECTOR, "h3 a").get_attribute("href") for i in items]
+    assert links == [a["url"] for a in expected["alerts"]]  # type: ignore[index]
+    titles = [i.find_element(By.CSS_SELECTOR, "h3").text for i in items]
+    assert any("日英" in t for t in titles), titles
+    states = {s.get_attribute("data-state") for s in
+              driver.find_elements(By.CSS_SELECTOR, "#alerts .delivery")}
+    assert states == {"sent"}
+    assert "feed:feeds/japan-uk-pact.atom" in items[0].text
+    feed = driver.find_element(By.ID, "feed-link")
+    assert feed.get_attribute("href") == served.url + "/feeds/alerts/japan-uk-pact.atom"
+    # the story behind an alert, every outlet and language of it
+    items[0].find_element(By.CSS_SELECTOR, ".story-link").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alerts .also.story li"))
+    shot = artifacts_dir() / "alerts.png"
+    assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    # the link in the page's head is a feed a reader can subscribe to
+    status, headers, _ = served.get("/feeds/alerts.atom")
+    assert status == 200 and headers["content-type"].startswith("application/atom+xml")

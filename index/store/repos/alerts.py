@@ -149,6 +149,66 @@ class AlertRepo(Repo):
             out.append(d)
         return out
 
+    def feed_alerts(self, *, limit: int, channel: str | None = None, rule: str | None = None,
+                    including: int | None = None) -> list[dict[str, Any]]:
+        """The newest alerts of an Atom feed, newest first, payloads parsed.
+
+        With ``channel``: the alerts delivered to that channel (sent, plus the delivery
+        ``including``, which is being sent now), whatever their kind. Without: the rule's match
+        alerts (every rule's when ``rule`` is None), whatever channels they went to, as
+        `newsmon serve` lists them; digests are made of those matches."""
+        params: list[Any] = []
+        if channel is not None:
+            sql = """SELECT a.* FROM alerts a WHERE EXISTS (
+                         SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.channel = ?
+                         AND (d.state = 'sent' OR d.id = ?))"""
+            params += [channel, -1 if including is None else including]
+        else:
+            sql = "SELECT a.* FROM alerts a WHERE a.kind = 'match'"
+        if rule is not None:
+            sql += " AND a.rule = ?"
+            params.append(rule)
+        out = []
+        for row in self._db.execute(sql + " ORDER BY a.id DESC LIMIT ?", [*params, limit]):
+            d = dict(row)
+            d["payload"] = json.loads(d["payload"])
+            out.append(d)
+        return out
+
+    def history(self, *, rule: str | None = None, since: str | None = None,
+                limit: int = 100) -> list[dict[str, Any]]:
+        """The newest decided alerts (not baselines), newest first, each with its deliveries
+        (channel, state, attempts, sent_at, last_attempt_at, last_error) in channel order.
+        ``since``: alerts created at or after this UTC ISO instant."""
+        sql = ("SELECT * FROM alerts WHERE kind IN ('match', 'digest', 'health', 'recovery')")
+        params: list[Any] = []
+        if rule is not None:
+            sql += " AND rule = ?"
+            params.append(rule)
+        if since is not None:
+            sql += " AND created_at >= ?"
+            params.append(since)
+        alerts = []
+        for row in self._db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]):
+            d = dict(row)
+            d["payload"] = json.loads(d["payload"])
+            d["deliveries"] = []
+            alerts.append(d)
+        by_id = {a["id"]: a for a in alerts}
+        for r in self._rows_in(
+                """SELECT alert_id, channel, state, attempts, sent_at, last_attempt_at,
+                          last_error FROM deliveries WHERE alert_id IN ({ids})
+                   ORDER BY alert_id, channel""", list(by_id)):
+            delivery = dict(r)
+            by_id[delivery.pop("alert_id")]["deliveries"].append(delivery)
+        return alerts
+
+    def alert_rules(self) -> list[str]:
+        """Every rule that has decided an alert (or a baseline), sorted."""
+        return [r[0] for r in self._db.execute(
+            "SELECT DISTINCT rule FROM alerts WHERE kind IN ('match', 'baseline', 'digest') "
+            "ORDER BY rule")]
+
     def also_articles(self, alert_id: int) -> list[str]:
         return [r[0] for r in self._db.execute(
             "SELECT article_id FROM alert_articles WHERE alert_id = ? AND role = 'also' "
