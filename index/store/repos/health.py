@@ -16,6 +16,9 @@ from typing import Any
 from newsmon.index.core.times import now_iso
 from newsmon.index.store.repos import Repo
 
+# the tables that keep crawl state per source (CrawlHealthRepo.forget)
+_SOURCE_TABLES = ("crawl_health", "urls", "feed_state", "fetch_log", "source_blocks",
+                  "source_block_articles", "source_health")
 # a source's state after a crawl run
 OK, DEGRADED, FAILING, NOT_REACHED = "ok", "degraded", "failing", "not reached"
 
@@ -136,10 +139,18 @@ class CrawlHealthRepo(Repo):
         return {r["source"]: self._health(r)
                 for r in self._db.execute("SELECT * FROM crawl_health ORDER BY source")}
 
-    def forget(self, source: str) -> int:
-        """Drop a source's health (its source was removed and purged)."""
+    def forget(self, source: str) -> dict[str, int]:
+        """Drop every crawl trace of a removed source — its health, the URLs decided about,
+        its listings' validators, its fetch log, its boilerplate memory and its source-health
+        alert state — so a source added again later starts afresh; returns rows per table.
+        (Its articles go through ``store.articles.delete``, which leaves change-feed
+        tombstones for the search backends.)"""
+        out: dict[str, int] = {}
         with self._tx() as db:
-            return db.execute("DELETE FROM crawl_health WHERE source = ?", (source,)).rowcount
+            for table in _SOURCE_TABLES:
+                out[table] = db.execute(f"DELETE FROM {table} WHERE source = ?",
+                                        (source,)).rowcount
+        return out
 
     @staticmethod
     def _health(r: Any) -> SourceHealth:
