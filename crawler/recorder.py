@@ -133,8 +133,9 @@ class CrawlRecorder:
     def log(self, url: str, outcome: str, *, source: str | None, kind: str,
             http_status: int | None = None, reason: str | None = None,
             detail: str | None = None) -> None:
-        if source is not None and kind in LISTING_KINDS and outcome in (DISCOVERED,
-                                                                         NOT_MODIFIED):
+        if source is not None and kind in LISTING_KINDS and outcome in (
+                DISCOVERED, NOT_MODIFIED) and not (kind == "robots" and http_status == 404):
+            # (a missing robots.txt is nothing missed, but no sign the source works either)
             tally = self._tally(source)
             tally.listings_ok += 1
             tally.last_success_at = now_iso()
@@ -180,6 +181,13 @@ class CrawlRecorder:
         self.stats.count(counter, reason)
         if log_it:
             self.log(url, SKIPPED, source=source, kind=kind, reason=reason, detail=detail)
+        if source is not None and kind in LISTING_KINDS and reason == reasons.ROBOTS:
+            # a configured listing the site's robots.txt forbids: never read, its news missed
+            tally = self._tally(source)
+            tally.listings_failed += 1
+            tally.listing_error = CrawlError(url, kind, reason, None, detail, now_iso())
+            log.warning("source %s: %s %s is disallowed by the site's robots.txt: not read",
+                        source, kind, url)
 
     def listing_failed(self, url: str, reason: str, *, source: str, kind: str,
                        http_status: int | None = None, detail: str | None = None) -> None:

@@ -40,6 +40,9 @@ SOURCES = """sources:
   - id: htmlfeed
     lang: en
     feeds: [http://www.htmlfeed.example/feed]
+  - id: forbidden
+    lang: en
+    feeds: [http://www.forbidden.example/feed.xml]
   - id: resting
     lang: en
     enabled: false
@@ -54,6 +57,9 @@ def site(tmp_path: Path) -> Path:
     (root / "www.good.example" / "feed.xml").write_text(FEED)
     (root / "www.broken.example").mkdir()
     (root / "www.broken.example" / "robots.txt").write_text("User-agent: *\nDisallow:\n")
+    (root / "www.forbidden.example").mkdir()
+    (root / "www.forbidden.example" / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
+    (root / "www.forbidden.example" / "feed.xml").write_text(FEED)
     (root / "www.htmlfeed.example").mkdir()
     (root / "www.htmlfeed.example" / "feed.html").write_text(HOME)
     # the feed's first article answers 500, the second is gone
@@ -114,7 +120,10 @@ def test_a_404_feed_and_an_html_feed_are_named_in_run_and_status(tmp_path: Path,
     assert "feed http://www.broken.example/feed.xml: http_404" in text
     assert "disabled" in text
     by_source = {s["source"]: s for s in st["source_health"]["sources"]}
-    assert set(by_source) == {"good", "broken", "htmlfeed", "resting"}
+    assert set(by_source) == {"good", "broken", "htmlfeed", "forbidden", "resting"}
+    # a feed robots.txt forbids is never read: the source is failing, and says why
+    assert by_source["forbidden"]["state"] == "failing"
+    assert by_source["forbidden"]["last_error"]["reason"] == "robots"
     assert by_source["broken"]["last_error"]["url"] == "http://www.broken.example/feed.xml"
     assert by_source["broken"]["last_error"]["reason"] == "http_404"
     assert by_source["htmlfeed"]["last_error"]["reason"] == reasons.NOT_A_FEED
