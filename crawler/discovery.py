@@ -36,6 +36,7 @@ __all__ = [
     "sniff",
     "parse_listing",
     "maybe_gunzip",
+    "describe_page",
 ]
 
 # How a link that pages through a section looks, after the section's own path:
@@ -284,6 +285,31 @@ def _is_pagination(url: str, section: SplitResult, section_path: str) -> bool:
         return any(k.lower() in _PAGINATION_PARAMS and v.isdigit()
                    for k, v in parse_qsl(parts.query))
     return False
+
+
+def describe_page(body: bytes | str, url: str, links: int) -> str:
+    """What an HTML page that came where a feed or sitemap was expected looks like, for the
+    warning: its title, its number of links, and the feeds it announces (where the feed went)."""
+    title = ""
+    feeds: list[str] = []
+    try:
+        doc = lxml.html.document_fromstring(body) if body.strip() else None
+    except (etree.ParserError, ValueError):
+        doc = None
+    if doc is not None:
+        title = " ".join((doc.findtext(".//title") or "").split())[:80]
+        for el in doc.iter("link"):
+            rel = (el.get("rel") or "").lower().split()
+            kind = (el.get("type") or "").lower()
+            if "alternate" in rel and kind in ("application/rss+xml", "application/atom+xml",
+                                                "application/rdf+xml") and el.get("href"):
+                feed = absolute(url, el.get("href") or "")
+                if feed and feed not in feeds:
+                    feeds.append(feed)
+    out = "an HTML page" + (f" titled {title!r}" if title else "") + f" with {links} links"
+    if feeds:
+        out += "; it announces the feed(s) " + ", ".join(feeds[:3])
+    return out
 
 
 # -- any listing ----------------------------------------------------------------------------------

@@ -18,12 +18,21 @@ from dataclasses import dataclass
 from functools import partial
 
 from newsmon.crawler.stats import CrawlCounters
+from newsmon.index.core import reasons
 from newsmon.index.core.article import Article
-from newsmon.index.store import FAILED, REJECTED, SKIPPED, Store
+from newsmon.index.core.times import now_iso
+from newsmon.index.store import DISCOVERED, FAILED, NOT_MODIFIED, REJECTED, SKIPPED, Store
+from newsmon.index.store.repos.health import CrawlError, SourceTally
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CrawlRecorder", "FLUSH_SECONDS"]
+__all__ = ["CrawlRecorder", "FLUSH_SECONDS", "LISTING_KINDS"]
+
+# the fetches that find articles: when every one of a source's fails, the source failed
+LISTING_KINDS = frozenset({"feed", "sitemap", "section", "robots"})
+# listing failures whose detail says what came instead (an HTTP error's detail says nothing more)
+_SAYS_WHAT = frozenset({reasons.NOT_A_FEED, reasons.NOT_A_SITEMAP, reasons.BAD_FEED,
+                        reasons.BAD_SITEMAP})
 
 # Recorded outcomes wait at most this long for a batch of articles to be written with.
 FLUSH_SECONDS = 5.0
@@ -56,6 +65,8 @@ class CrawlRecorder:
         self._pending_since: float | None = None
         # the first failed write to the store; the crawl stops and run_crawl raises it
         self.store_failure: Exception | None = None
+        # per source: what its listings and pages did this run (its health, see tallies())
+        self._tallies: dict[str, SourceTally] = {}
 
     # -- writing ----------------------------------------------------------------------------------
     def _later(self, write: Callable[[], None]) -> None:
@@ -77,6 +88,8 @@ class CrawlRecorder:
                 if articles:
                     # a copy the store's Iterable-valued mapping type accepts
                     written = self.store.articles.upsert(articles, aliases=dict(aliases or {}))
+                    for article in articles:
+                        self._tally(article.source).stored += 1
                 for write in pending:
                     write()
         except (sqlite3.Error, OSError) as exc:
@@ -105,10 +118,27 @@ class CrawlRecorder:
         if self._pending_since is not None and time.monotonic() - self._pending_since >= max_age:
             self.write()
 
+    # -- per-source health ------------------------------------------------------------------------
+    def _tally(self, source: str) -> SourceTally:
+        tally = self._tallies.get(source)
+        if tally is None:
+            tally = self._tallies[source] = SourceTally(source)
+        return tally
+
+    def tallies(self, sources: Iterable[str]) -> list[SourceTally]:
+        """What each of ``sources`` did this run (one entry each, crawled or not reached)."""
+        return [self._tally(s) for s in sources]
+
     # -- recording --------------------------------------------------------------------------------
     def log(self, url: str, outcome: str, *, source: str | None, kind: str,
             http_status: int | None = None, reason: str | None = None,
             detail: str | None = None) -> None:
+        if source is not None and kind in LISTING_KINDS and outcome in (
+                DISCOVERED, NOT_MODIFIED) and not (kind == "robots" and http_status == 404):
+            # (a missing robots.txt is nothing missed, but no sign the source works either)
+            tally = self._tally(source)
+            tally.listings_ok += 1
+            tally.last_success_at = now_iso()
         self._later(partial(self.store.runs.log_fetch, url, outcome, run_id=self.run_id,
                             source=source, kind=kind, http_status=http_status, reason=reason,
                             detail=detail))
@@ -126,6 +156,9 @@ class CrawlRecorder:
         self.stats.count("rejected", reason)
         self.log(url, REJECTED, source=source, kind="article", http_status=http_status,
                  reason=reason, detail=detail)
+        if http_status is not None and reason == reasons.http(http_status):
+            # a page the site says is gone is a failure of the site; not-an-article is not
+            self._page_failed(source, url, reason, http_status, detail)
         self.mark_urls((url, *also), "rejected", source=source, reason=reason)
 
     def article_failed(self, url: str, reason: str, *, source: str,
@@ -135,18 +168,39 @@ class CrawlRecorder:
         self.log(url, FAILED, source=source, kind="article", http_status=http_status,
                  reason=reason, detail=detail)
         self.mark_urls((url,), "failed", source=source, reason=reason)
+        self._page_failed(source, url, reason, http_status, detail)
+
+    def _page_failed(self, source: str, url: str, reason: str, http_status: int | None,
+                     detail: str | None) -> None:
+        tally = self._tally(source)
+        tally.pages_failed += 1
+        tally.page_error = CrawlError(url, "article", reason, http_status, detail, now_iso())
 
     def skipped(self, url: str, reason: str, *, counter: str | None, source: str | None,
                 kind: str, detail: str | None = None, log_it: bool = True) -> None:
         self.stats.count(counter, reason)
         if log_it:
             self.log(url, SKIPPED, source=source, kind=kind, reason=reason, detail=detail)
+        if source is not None and kind in LISTING_KINDS and reason == reasons.ROBOTS:
+            # a configured listing the site's robots.txt forbids: never read, its news missed
+            tally = self._tally(source)
+            tally.listings_failed += 1
+            tally.listing_error = CrawlError(url, kind, reason, None, detail, now_iso())
+            log.warning("source %s: %s %s is disallowed by the site's robots.txt: not read",
+                        source, kind, url)
 
     def listing_failed(self, url: str, reason: str, *, source: str, kind: str,
                        http_status: int | None = None, detail: str | None = None) -> None:
         self.stats.count("listing_failures", reason)
         self.log(url, FAILED, source=source, kind=kind, http_status=http_status, reason=reason,
                  detail=detail)
+        tally = self._tally(source)
+        tally.listings_failed += 1
+        tally.listing_error = CrawlError(url, kind, reason, http_status, detail, now_iso())
+        # at WARNING: a broken feed must be seen without reading the store's fetch log
+        log.warning("source %s: %s %s failed: %s — %s%s", source, kind, url, reason,
+                    reasons.describe(reason),
+                    f"; {detail}" if detail and reason in _SAYS_WHAT else "")
 
     # -- conditional GET --------------------------------------------------------------------------
     def remember_validators(self, url: str, source: str, status: int, etag: str | None,

@@ -64,6 +64,8 @@ def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id
         raise ctx.recorder.store_failure
     saved = ctx.save_validators()
     stats = ctx.result()
+    health = store.crawl_health.record(run_id, ctx.recorder.tallies(s.id for s in sources))
+    stats.health = [h.as_dict() for h in health]
     log.info("crawl %s: %s (feed validators saved: %d)", stats.finish_reason or "ended",
              json.dumps(stats.to_dict(), sort_keys=True), saved)
     return stats

@@ -20,7 +20,13 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsmon.crawler.context import CrawlContext
-from newsmon.crawler.discovery import Entry, Listing, parse_listing, robots_sitemaps
+from newsmon.crawler.discovery import (
+    Entry,
+    Listing,
+    describe_page,
+    parse_listing,
+    robots_sitemaps,
+)
 from newsmon.crawler.middlewares import classify_failure, response_validators
 from newsmon.crawler.page import Page
 from newsmon.crawler.recorder import CrawlRecorder
@@ -44,6 +50,9 @@ MAX_SITEMAP_DEPTH = 3
 # Listings are fetched before articles so discovery is complete early and article limits apply
 # to the newest-first order of feeds.
 LISTING_PRIORITY = 10
+# what a configured feed or sitemap URL must answer: its reason code when it answers HTML
+_EXPECTED = {"feed": (reasons.NOT_A_FEED, "a feed (RSS, RDF or Atom)"),
+             "sitemap": (reasons.NOT_A_SITEMAP, "a sitemap")}
 
 
 @dataclass(slots=True)
@@ -229,6 +238,17 @@ class NewsSpider(scrapy.Spider):
         except FetchError as exc:
             self.recorder.listing_failed(url, exc.reason, source=source.id, kind=kind,
                                     http_status=response.status, detail=str(exc))
+            return
+        expected = _EXPECTED.get(kind)
+        if expected is not None and listing.kind == "html":
+            # a configured feed or sitemap that answers an HTML page (a moved feed, a site
+            # redesign): its links are a home page's, not the feed's items — say so, loudly
+            reason, what = expected
+            looks = describe_page(response.text if isinstance(response, TextResponse)
+                                  else response.body, response.url, len(listing.entries))
+            self.recorder.listing_failed(url, reason, source=source.id, kind=kind,
+                                         http_status=response.status,
+                                         detail=f"not {what}: {looks}")
             return
         if kind != "robots":
             etag, last_modified = response_validators(response)

@@ -67,12 +67,14 @@ class CrawlCounters:
 
     def result(self, finish_reason: str = "") -> CrawlStats:
         stats = self.collector.get_stats()
-        return CrawlStats(
-            **{name: int(stats.get(_key(name), 0)) for name in COUNTERS},
+        out = CrawlStats(
             reasons={k[len(REASON_PREFIX):]: int(v) for k, v in stats.items()
                      if k.startswith(REASON_PREFIX)},
             finish_reason=finish_reason or str(stats.get("finish_reason") or ""),
         )
+        for name in COUNTERS:
+            setattr(out, name, int(stats.get(_key(name), 0)))
+        return out
 
 
 @dataclass(slots=True)
@@ -95,6 +97,13 @@ class CrawlStats:
     # reason code → count, over every skip, rejection and failure ("http_404": 2, "timeout": 1)
     reasons: dict[str, int] = field(default_factory=dict)
     finish_reason: str = ""
+    # per crawled source, its health after this run (SourceHealth.as_dict()), in source order
+    health: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed_sources(self) -> list[str]:
+        """Sources every listing of which failed this run: their news is missed entirely."""
+        return [h["source"] for h in self.health if h.get("state") == "failing"]
 
     @property
     def ok(self) -> bool:

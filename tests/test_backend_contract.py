@@ -105,6 +105,21 @@ def test_upsert_get_count_delete(loaded) -> None:
     assert loaded.count() == 4 and loaded.get("a1") is None
 
 
+def test_delete_source_leaves_no_document_of_the_source(loaded) -> None:
+    """`newsmon sources remove ID --purge`: every document of one source goes, others stay."""
+    assert loaded.delete_source("tohto-shimbun") == 2
+    loaded.finish()
+    assert loaded.count() == 3
+    assert loaded.get("j1") is None and loaded.get("j2") is None
+    assert loaded.count(Filters(sources=("tohto-shimbun",))) == 0
+    everything = Filters()
+    assert "j1" not in _ids(loaded.keyword(["次期", "gcap"], everything, 10))
+    assert not {"j1", "j2"} & set(_ids(loaded.semantic(_vec(.9, .2, 0, 0), everything, 10)))
+    assert loaded.facets(everything, ["a1", "a2", "n1"])["source"] == {"harbourline": 3}
+    assert loaded.delete_source("tohto-shimbun") == 0 and loaded.delete_source("nobody") == 0
+    assert loaded.count() == 3 and loaded.get("a1") is not None
+
+
 def test_keyword_ranks_by_bm25_with_title_weight(loaded) -> None:
     hits = loaded.keyword(("gcap", "italy"), Filters(), 10)
     assert _ids(hits) == ["a1"]

@@ -32,6 +32,8 @@ IGNORED = "ignored"
 # -- listings ----------------------------------------------------------------------------------
 BAD_FEED = "bad_feed"
 BAD_SITEMAP = "bad_sitemap"
+NOT_A_FEED = "not_a_feed"
+NOT_A_SITEMAP = "not_a_sitemap"
 # -- not fetched on purpose --------------------------------------------------------------------
 ROBOTS = "robots"
 OFFSITE = "offsite"
@@ -57,12 +59,17 @@ REASONS: dict[str, str] = {
     DNS: "the host name did not resolve (tried again)",
     CONNECTION: "connection refused or lost (tried again)",
     DATA_LOSS: "the response was cut short (tried again)",
-    TOO_LARGE: "larger than [crawl] max_bytes: never fetched again",
+    TOO_LARGE: "larger than [crawl] max_bytes (an article page is never fetched again; a feed, "
+               "sitemap or section page is read again every run)",
     REDIRECT_LOOP: "too many redirects",
     ERROR: "another download error (tried again)",
     IGNORED: "dropped by a downloader middleware",
-    BAD_FEED: "a feed that does not parse as RSS, RDF or Atom",
-    BAD_SITEMAP: "a sitemap that does not parse",
+    BAD_FEED: "a feed that does not parse as RSS, RDF or Atom (read again next run)",
+    BAD_SITEMAP: "a sitemap that does not parse (read again next run)",
+    NOT_A_FEED: "a configured feed URL answered something else than RSS, RDF or Atom (an HTML "
+                "page, often: the feed moved; read again next run)",
+    NOT_A_SITEMAP: "a configured sitemap URL answered something else than a sitemap (an HTML "
+                   "page, often; read again next run)",
     ROBOTS: "disallowed by the site's robots.txt",
     OFFSITE: "outside the source's domains",
     NOT_ARTICLE_URL: "a link the source's allow / deny rules exclude",
@@ -93,6 +100,9 @@ def describe(code: str) -> str:
     if m:
         status = int(m.group(1))
         if status in (404, 410):
-            return f"HTTP {status}: the page is gone, never fetched again"
-        return f"HTTP {status}" + (" (tried again)" if status >= 500 or status == 429 else "")
+            # the same code for article pages and listings, which are treated differently
+            return (f"HTTP {status}: not found (an article page is never fetched again; a "
+                    f"feed, sitemap or section page is read again every run)")
+        # an article page: tried again up to [crawl] max_attempts runs; a listing: every run
+        return f"HTTP {status} (tried again)"
     return "unknown reason (not in newsmon.index.core.reasons)"

@@ -350,6 +350,23 @@ class ElasticBackend:
             return 0
         return self._bulk({"_op_type": "delete", "_index": self._write, "_id": i} for i in ids)
 
+    @_wrap
+    def delete_source(self, source: str) -> int:
+        if not self._exists():
+            return 0
+        # ids found by search, deleted in bulk: _delete_by_query belongs to the reindex module,
+        # which a core-only node lacks. Each round is refreshed so the next finds what is left.
+        deleted = 0
+        while True:
+            self.es.indices.refresh(index=self.alias)
+            res = self.es.search(index=self.alias, query={"term": {"source": source}},
+                                 source=False, size=1000, track_total_hits=False)
+            ids = [h["_id"] for h in res["hits"]["hits"]]
+            if not ids:
+                return deleted
+            deleted += self._bulk({"_op_type": "delete", "_index": self.alias, "_id": i}
+                                  for i in ids)
+
     # -- reading ------------------------------------------------------------------------------
     def _exists(self) -> bool:
         if self._building is not None or self._meta_cache[1] is None:

@@ -115,6 +115,9 @@ class EmbeddedBackend:
     def delete(self, ids: Iterable[str]) -> int:
         return self._index.delete(ids)
 
+    def delete_source(self, source: str) -> int:
+        return self._index.delete_source(source)
+
     def finish(self) -> None:
         """End a full build: rows of older generations (articles gone meanwhile) go."""
         building = self._meta("building")

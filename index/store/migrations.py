@@ -317,6 +317,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_status ON runs(status);
 """,
+    # 7: crawl health per source (index/store/repos/health.py) and store chores (quick check)
+    """
+    CREATE TABLE crawl_health (
+        source TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        last_run_id INTEGER,
+        last_crawl_at TEXT NOT NULL,
+        last_success_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        listings_ok INTEGER NOT NULL DEFAULT 0,
+        listings_failed INTEGER NOT NULL DEFAULT 0,
+        pages_failed INTEGER NOT NULL DEFAULT 0,
+        stored INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE maintenance (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+""",
 ]
 
 

@@ -17,6 +17,8 @@ on it::
     store.cursors    per-consumer positions in the change feed
     store.search_text  the normalised text and tokens both search backends rank
     store.alerts     the alert outbox: decided alerts, their articles, deliveries, source health
+    store.crawl_health  per source: its last crawl, last success, last error, failures in a row
+    store.maintenance   when store chores (the daily quick check) last ran
 
 Writes of several repositories commit together inside ``with store.transaction():``.
 """
@@ -32,12 +34,15 @@ from typing import Any
 
 from newsmon.index.core.errors import StoreError
 from newsmon.index.core.times import utc_iso, utcnow
+from newsmon.index.store import maintenance
+from newsmon.index.store.maintenance import CheckReport
 from newsmon.index.store.migrations import MIGRATIONS, migrate
 from newsmon.index.store.repos.alerts import AlertRepo
 from newsmon.index.store.repos.articles import ArticleRepo
 from newsmon.index.store.repos.boilerplate import BoilerplateRepo
 from newsmon.index.store.repos.changes import ChangeFeed, Cursors, SearchTextRepo
 from newsmon.index.store.repos.frontier import Frontier
+from newsmon.index.store.repos.health import CrawlHealthRepo, MaintenanceRepo
 from newsmon.index.store.repos.runs import (
     DISCOVERED,
     FAILED,
@@ -83,6 +88,8 @@ class Store:
         self.alerts = AlertRepo(self)
         self.boilerplate = BoilerplateRepo(self)
         self.search_index = SearchIndexRepo(self)
+        self.crawl_health = CrawlHealthRepo(self)
+        self.maintenance = MaintenanceRepo(self)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
@@ -139,6 +146,32 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- chores -------------------------------------------------------------------------------
+    def check(self) -> CheckReport:
+        """SQLite's quick check, the damaged tables named (index.store.maintenance)."""
+        with self._lock:
+            return maintenance.quick_check(self._db)
+
+    def backup(self, dest: str | Path) -> CheckReport:
+        """An atomic, checked copy of the store at ``dest`` (SQLite's online backup)."""
+        with self._lock:
+            return maintenance.backup(self._db, Path(dest))
+
+    def restore_from(self, src: str | Path) -> int:
+        """Replace this store's whole content with the backup ``src`` (checked first: a file
+        that is not a whole newsmon store changes nothing); returns the schema version the
+        backup had, before it was migrated to this newsmon's."""
+        backup = maintenance.open_backup(Path(src), len(MIGRATIONS))
+        try:
+            version = int(backup.execute("PRAGMA user_version").fetchone()[0])
+            with self._lock:
+                maintenance.restore(backup, self._db)
+                self.schema_version = migrate(self._db, self.path)
+                maintenance.checkpoint(self._db)
+        finally:
+            backup.close()
+        return version
 
     def status(self) -> dict[str, Any]:
         """Counts for `newsmon status`."""

@@ -17,6 +17,7 @@ from newsmon.app.outcome import (
     EXIT_STORE_BUSY,
     EXIT_STORE_CORRUPT,
 )
+from newsmon.index.core.errors import StoreError
 
 # primary SQLite result codes (sqlite3.Error.sqlite_errorcode & 0xff)
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 5, 6, 8, 10, 11
@@ -67,6 +68,9 @@ def _nearly_full(folder: str) -> bool:
 def machine_failure(exc: BaseException, *, store: str, data_dir: str) -> MachineFailure | None:
     """The machine failure behind ``exc`` (looked for along its cause chain), or None."""
     for err in _chain(exc):
+        if isinstance(err, StoreError) and err.reason == "corrupt":
+            # a failed quick check or backup: the message names the damaged tables
+            return MachineFailure(EXIT_STORE_CORRUPT, "corrupt", str(err))
         if isinstance(err, sqlite3.Error):
             code = _sqlite_code(err)
             if code in (SQLITE_BUSY, SQLITE_LOCKED):

@@ -90,6 +90,12 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
             log.warning("runs %s were left running by a process that is gone (killed?): marked "
                         "interrupted; this run completes their work",
                         ", ".join(map(str, interrupted)))
+        if command == "run":
+            # once a day cron's run checks the store: a damaged page otherwise goes unnoticed
+            # until a query reads it (exit 5, the damaged tables named)
+            from newsmon.app.maintenance import check_if_due
+
+            check_if_due(store)
         run_id = records.start(command)
         outcome = RunOutcome(run_id, command, interrupted_runs=interrupted)
         try:

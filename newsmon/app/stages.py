@@ -15,17 +15,35 @@ from newsmon.app.outcome import StageOutcome
 from newsmon.app.progress import StageProgress
 from newsmon.app.settings import Settings
 from newsmon.crawler.sources import Source
+from newsmon.index.core import reasons
 from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL, Store
 
 log = logging.getLogger(__name__)
 
 
+# failures that are newsmon's own bugs, not the remote site's: they make the crawl partial
+BUG_REASONS = (reasons.SPIDER_ERROR, reasons.PIPELINE_ERROR, reasons.EXTRACT_CRASH)
+
+
 def crawl_status(stats: Any) -> str:
-    """ok when nothing failed; failed when the crawl reached nothing at all; else partial."""
+    """The crawl's status, which decides its exit code (cron mails a non-zero one):
+
+    - failed: the crawl reached nothing at all;
+    - partial: a source failed entirely (every one of its listings failed: its news is
+      missed), the crawl stopped early, or a bug of newsmon's was caught;
+    - ok otherwise — also when some remote pages failed (a 500, a 404 on one article): the
+      site's failures are counted, kept in each source's health and shown by `status`, and
+      failed pages are tried again next run.
+    """
     if stats.ok:
         return RUN_OK
     answered = stats.feeds_fetched + stats.not_modified + stats.fetched_articles
-    return RUN_FAILED if answered == 0 and stats.stored == 0 else RUN_PARTIAL
+    if answered == 0 and stats.stored == 0:
+        return RUN_FAILED
+    bugs = sum(stats.reasons.get(r, 0) for r in BUG_REASONS)
+    if stats.failed_sources or stats.finish_reason not in ("", "finished") or bugs:
+        return RUN_PARTIAL
+    return RUN_OK
 
 
 def crawl(settings: Settings, store: Store, *, run_id: int, sources: Sequence[Source],

@@ -12,6 +12,7 @@ from newsmon.alerts import status as alerts_status
 from newsmon.app.lock import running_holder
 from newsmon.app.pipeline import open_store
 from newsmon.app.settings import Settings
+from newsmon.app.sources import sources_health
 from newsmon.index.store import Store
 
 RECENT_RUNS = 5
@@ -61,8 +62,10 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             out["runs"] = [r.as_dict() for r in store.runs.recent(RECENT_RUNS)]
             out["queued"] = queued(settings, store)
             out["embedding"] = last_embedding(store)
+            out["source_health"] = sources_health(settings, store)
     else:
         out = empty_status(path)
+        out["source_health"] = sources_health(settings, None)
     out["exists"] = path.exists()
     out["running"] = running_holder(settings.data.lock_path)
     return out

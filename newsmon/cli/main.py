@@ -21,6 +21,7 @@ from newsmon.app.outcome import EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from newsmon.app.settings import load_settings
 from newsmon.cli.commands.alert import alert_command
 from newsmon.cli.commands.alerts import alerts_command
+from newsmon.cli.commands.backup import backup_command
 from newsmon.cli.commands.crawl import crawl_command
 from newsmon.cli.commands.demo import demo_command
 from newsmon.cli.commands.enrich import enrich_command
@@ -32,13 +33,14 @@ from newsmon.cli.commands.run import run_command
 from newsmon.cli.commands.schedule import schedule_command
 from newsmon.cli.commands.search import search_command
 from newsmon.cli.commands.serve import serve_command
+from newsmon.cli.commands.sources import sources_group
 from newsmon.cli.commands.status import status_command
 from newsmon.index.core.errors import ConfigError, NewsmonError
 
 # every command of the group, in help order
 COMMANDS = (run_command, crawl_command, enrich_command, index_command, search_command,
-            alert_command, alerts_command, serve_command, status_command, export_command,
-            schedule_command, init_command, model_group, demo_command)
+            alert_command, alerts_command, serve_command, status_command, sources_group,
+            export_command, backup_command, schedule_command, init_command, model_group, demo_command)
 
 NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan",
                  "elastic_transport", "charset_normalizer", "urllib3", "filelock")

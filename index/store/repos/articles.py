@@ -79,6 +79,10 @@ class ArticleRepo(Repo):
             "SELECT id, json_extract(data, '$.title'), json_extract(data, '$.title_affix') "
             "FROM articles WHERE source = ?", (source,))}
 
+    def ids_of_source(self, source: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? "
+                                                "ORDER BY id", (source,))]
+
     def delete(self, ids: Iterable[str]) -> int:
         """Delete articles (their vectors, stories and search text go with them); each leaves a
         tombstone in the change feed."""

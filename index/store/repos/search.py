@@ -207,6 +207,12 @@ class SearchIndexRepo(Repo):
                 self._bump(db)
         return n
 
+    def delete_source(self, source: str) -> int:
+        """Delete every document of ``source`` (a source removed with its articles)."""
+        ids = [r[0] for r in self._db.execute(
+            "SELECT article_id FROM search_docs WHERE source = ?", (source,))]
+        return self.delete(ids)
+
     def end_build(self, gen: int) -> None:
         """Make ``gen`` the index's generation: rows of older ones (articles gone meanwhile)
         go, and no build is in progress any more."""

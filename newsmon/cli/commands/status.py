@@ -9,6 +9,8 @@ import json
 
 import click
 
+from newsmon.app.maintenance import check_store
+from newsmon.app.pipeline import open_store
 from newsmon.app.status import collect_status
 from newsmon.cli.context import get_settings
 from newsmon.cli.presenters.status import status_text
@@ -16,18 +18,28 @@ from newsmon.cli.presenters.status import status_text
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@click.option("--check", is_flag=True,
+              help="First run SQLite's quick check of the store: a damaged store exits 5 "
+                   "naming the damaged tables (`run` does this once a day).")
 @click.pass_context
-def status_command(ctx: click.Context, as_json: bool) -> None:
-    """Show what the store holds: articles by source, language, stage and status, the last runs
-    with each stage's duration and counts, work queued per stage, and failures by reason. Never
-    creates anything.
+def status_command(ctx: click.Context, as_json: bool, check: bool) -> None:
+    """Show what the store holds: articles by source, language, stage and status, every
+    configured source with its health (last success, last error with URL and reason, failures
+    in a row), the last runs with each stage's duration and counts, work queued per stage, and
+    failures by reason. Never creates anything.
 
     \b
     Example:
       newsmon status
       newsmon status --json | jq .by_source
+      newsmon status --check
     """
-    st = collect_status(get_settings(ctx))
+    settings = get_settings(ctx)
+    if check and settings.data.store_path.exists():
+        with open_store(settings) as store:
+            check_store(store)  # a damaged store raises: exit 5, the tables named
+        click.echo(f"store check: ok ({settings.data.store_path})", err=True)
+    st = collect_status(settings)
     if as_json:
         click.echo(json.dumps(st, ensure_ascii=False, indent=2, default=str))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from newsmon.app.outcome import RunOutcome, StageOutcome
+from newsmon.cli.presenters.health import health_lines
 from newsmon.index.store import RUN_OK
 
 CRAWL_FIELDS = (
@@ -50,6 +51,9 @@ def crawl_summary(step: StageOutcome, run_id: int) -> str:
     reasons = s.get("reasons") or {}
     if reasons:
         lines.append("  reasons: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
+    if s.get("health"):
+        lines.append("  sources:")
+        lines += ["  " + line for line in health_lines(s["health"])]
     if step.status != RUN_OK:
         lines.append("  details: newsmon status (failures by reason) and the log above")
     return "\n".join(lines)
@@ -85,6 +89,11 @@ def run_summary(outcome: RunOutcome, *, details: bool) -> str:
         lines.append("  earlier run(s) found interrupted (process gone): "
                      + ", ".join(map(str, outcome.interrupted_runs)))
     lines += [stage_line(s) for s in outcome.steps]
+    crawl = outcome.step("crawl")
+    if crawl is not None and crawl.stats.get("health") and not details:
+        # every crawled source, its state and its last error: a broken feed is named here
+        lines.append("  sources:")
+        lines += ["  " + line for line in health_lines(crawl.stats["health"])]
     if details:
         for step in outcome.steps:
             if step.stage in DETAILS:

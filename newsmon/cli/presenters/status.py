@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from newsmon.alerts import status_lines
+from newsmon.cli.presenters.health import health_lines
 from newsmon.index.core import reasons
 
 # the counters a step shows in `status`, when non-zero
@@ -14,6 +15,21 @@ STEP_COUNTS = ("stored", "not_modified", "enriched", "new_stories", "upserted", 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) \
         or "-"
+
+
+def source_health_lines(sh: dict[str, Any] | None) -> list[str]:
+    """Every configured source with its health; the sources no longer configured."""
+    if not sh:
+        return []
+    if sh.get("error"):
+        return [f"sources: cannot read {sh.get('file')}: {sh['error']}"]
+    lines = [f"sources ({len(sh['sources'])} in {sh.get('file')}):"]
+    lines += health_lines(sh["sources"])
+    for gone in sh.get("unconfigured") or ():
+        lines.append(f"notice: source {gone['source']} is not in {sh.get('file')} any more but "
+                     f"{gone['articles']} of its articles are stored (and searchable); remove "
+                     f"them with `newsmon sources remove {gone['source']} --purge`")
+    return lines
 
 
 def status_text(st: dict[str, Any]) -> str:
@@ -27,6 +43,7 @@ def status_text(st: dict[str, Any]) -> str:
                        ("by_stage", "by stage"), ("by_status", "by status")):
         lines.append(f"  {label + ':':<13}{_counts(st[key])}")
     lines.append(f"feeds tracked: {st['feeds']}")
+    lines += source_health_lines(st.get("source_health"))
     run = st.get("last_run")
     if run:
         stats = run.get("stats") or {}

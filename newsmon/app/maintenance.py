@@ -1,0 +1,102 @@
+"""Keeping the store whole: `status --check` (SQLite's quick check, the damaged tables named),
+the daily check `run` makes, and `newsmon backup` / `newsmon backup --restore`.
+
+A damaged store raises StoreError with reason ``corrupt``: exit 5 and one line naming the
+tables (newsmon.app.failures). Restoring replaces the whole store under the run lock, so no run
+writes meanwhile; the embedded search index lives in the store file and comes back with it,
+while a remote search backend (Elasticsearch) holds documents of the store as it is now: its
+cursor is dropped, so the next `newsmon index` (or `run`) rebuilds it from the restored store.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from newsmon.app.lock import RunLock
+from newsmon.app.pipeline import open_store
+from newsmon.app.settings import Settings
+from newsmon.index.core.errors import StoreError
+from newsmon.index.core.times import now_iso, parse_iso, utcnow
+from newsmon.index.store import Store
+from newsmon.index.store.maintenance import CheckReport
+
+log = logging.getLogger(__name__)
+
+# how often `run` checks the store; the time of the last check is kept in the store
+CHECK_EVERY = timedelta(days=1)
+LAST_CHECK = "quick_check_at"
+EMBEDDED_CURSOR = "backend:sqlite"
+
+
+def damaged(store: Store, report: CheckReport) -> StoreError:
+    tables = ", ".join(report.tables) if report.tables else "tables not identified"
+    first = report.messages[0] if report.messages else "quick_check failed"
+    return StoreError(
+        f"the store {store.path} is damaged in table(s) {tables} (SQLite quick_check: "
+        f"{first}); restore it from a backup (`newsmon backup --restore FILE`, see README: "
+        f"Backup and restore)", reason="corrupt")
+
+
+def check_store(store: Store) -> CheckReport:
+    """Run the quick check now and remember when (a damaged store raises StoreError)."""
+    report = store.check()
+    if not report.ok:
+        raise damaged(store, report)
+    store.maintenance.set(LAST_CHECK, now_iso())
+    return report
+
+
+def check_if_due(store: Store) -> bool:
+    """The daily check of `run`: quick check when the last one is a day old or more;
+    returns whether it ran."""
+    last = parse_iso(store.maintenance.get(LAST_CHECK))
+    if last is not None and utcnow() - last < CHECK_EVERY:
+        return False
+    log.info("daily store check of %s (SQLite quick_check)", store.path)
+    check_store(store)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    store: Path
+    backup: Path
+    schema_version: int          # the backup's, before migration
+    reset_cursors: list[str]     # search backends that rebuild on their next index run
+
+
+def backup_store(settings: Settings, dest: str | Path) -> Path:
+    """Copy the store to ``dest`` (a file, or a folder to put a dated file in)."""
+    path = Path(dest).expanduser()
+    if path.is_dir():
+        path = path / f"newsmon-{utcnow():%Y%m%dT%H%M%SZ}.db"
+    if not settings.data.store_path.exists():
+        raise StoreError(f"no store at {settings.data.store_path} to back up")
+    if path.resolve() == settings.data.store_path.resolve():
+        raise StoreError(f"{path} is the store itself; back it up elsewhere")
+    with open_store(settings) as store:
+        store.backup(path)
+    return path
+
+
+def restore_store(settings: Settings, src: str | Path) -> Restored:
+    """Replace the store with the backup ``src`` under the run lock (LockHeld: a run is on)."""
+    path = Path(src).expanduser()
+    if path.resolve() == settings.data.store_path.resolve():
+        raise StoreError(f"{path} is the store itself; name a backup file")
+    with RunLock(settings.data.lock_path, "restore"), open_store(settings) as store:
+        # a remote index holds the documents of the store as it is now, the backup's cursor
+        # (if it has one) those of the store as it was: both must go, for a full rebuild
+        before = set(store.cursors.all())
+        version = store.restore_from(path)
+        remote = sorted((before | set(store.cursors.all())) - {EMBEDDED_CURSOR})
+        for name in remote:
+            store.cursors.delete(name)
+        store.maintenance.set(LAST_CHECK, now_iso())
+    return Restored(settings.data.store_path, path, version, remote)
+
+
+__all__ = ["CHECK_EVERY", "check_store", "check_if_due", "backup_store", "restore_store",
+           "Restored", "damaged"]
