@@ -31,6 +31,8 @@ from newsmon.crawler.extract.byline import find_authors
 from newsmon.crawler.extract.dates import DATE_ONLY, page_dates
 from newsmon.crawler.extract.decode import read_page
 from newsmon.crawler.extract.ja_byline import JaByline, split_byline
+from newsmon.crawler.extract.layout import unwrap_layout_tables
+from newsmon.crawler.extract.lead import strip_lead
 from newsmon.crawler.extract.metadata import page_lang, read_metadata
 from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
 from newsmon.crawler.extract.title import pick_title
@@ -52,8 +54,11 @@ def extract_article(page: Page) -> Article:
     """Extract one article from a fetched page; raises ``ExtractError`` (see ``REASONS``)."""
     text, tree, charset = read_page(page)
     meta = read_metadata(tree)
-    vis = visible(tree)
+    # before anything reads the body: an article in a layout table's cell is a column of
+    # blocks, not a table row
+    unwrap_layout_tables(tree)
     html_title = title_tag(tree)
+    vis = visible(tree, [t for t in (meta.ld_headline, meta.og_title, html_title) if t])
     lang = page_lang(meta, page.lang)
     lang_key = "ja" if lang in ("ja", "zh", "ko") else "en"
     challenge = challenge_kind(html_title, text)
@@ -68,20 +73,26 @@ def extract_article(page: Page) -> Article:
     status, flags = page_status(paragraphs, vis, end, challenge, meta, lang_key)
     if published is not None and not precise:
         flags = [*flags, DATE_ONLY]
-    byline = split_byline(paragraphs) if lang_key == "ja" else JaByline(paragraphs)
-    paragraphs = byline.paragraphs
     site_names = [n for n in (meta.og_site_name, meta.ld_publisher) if n]
+    title = pick_title(meta, vis, html_title, site_names)
+    # the headline, date line and byline that open the body repeat the page's header; the
+    # dateline (【北京＝…】) is then looked for in the first paragraph after them
+    lead = strip_lead(paragraphs, [title, *(t for t in (vis.h1, meta.og_title, html_title) if t)],
+                      page.tz)
+    byline = split_byline(lead.paragraphs) if lang_key == "ja" else JaByline(lead.paragraphs)
+    paragraphs = byline.paragraphs
     return Article(
         url=page.url,
         canonical_url=choose_canonical(page.url, (meta.canonical, meta.og_url),
                                        page.site or Domains.of_page(page.url)),
         source=page.source,
-        title=pick_title(meta, vis, html_title, site_names),
+        title=title,
         text="\n\n".join(paragraphs),
         lang=lang,
         published=published,
         updated=updated,
-        authors=find_authors(tree, meta, vis, site_names, end, byline.authors),
+        authors=find_authors(tree, meta, vis, site_names, end,
+                             [*lead.authors, *byline.authors]),
         dateline=byline.dateline,
         section=clean_space(meta.ld_section or meta.meta_section) or None,
         image=_resolve(page.url, meta.ld_image or meta.og_image),
