@@ -354,7 +354,9 @@ def _boilerplate_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str,
         for art in store.articles.get_many(chunk):
             sources.setdefault(art.source, set()).add(art.id)
             if art.id not in counted:
-                lines = restore(art.text or "", art.boilerplate).split("\n")
+                # the page's template lines count with the text's: a footer every page shows
+                # is learned from all pages, not only from the short ones it leaks into
+                lines = [*art.template, *restore(art.text or "", art.boilerplate).split("\n")]
                 new.setdefault(art.source, {})[art.id] = {
                     k: ln for ln in lines if (k := block_key(ln))}
         before = {src: _source_keys(repo, src, rule) for src in new}

@@ -114,3 +114,11 @@ def test_strip_lead_only_takes_what_repeats_the_header() -> None:
     assert is_date_line("掲載日：2026年11月13日（金）", "Asia/Tokyo")
     assert strip_lead(["Starmer and Takaichi sign pacts in Tokyo"], ["Starmer and Takaichi sign pacts in Tokyo"],
                       "UTC").paragraphs == ["Starmer and Takaichi sign pacts in Tokyo"]
+
+
+def test_template_lines_are_short_plain_blocks_outside_the_body() -> None:
+    art = extract_article(page(_table_page("euc-jp"), url="https://chiho.example.jp/news/20261113_0042.html",
+                               lang="ja", tz="Asia/Tokyo", content_type="text/html"))
+    assert "Copyright (C) 地方新報社 無断転載・複製を禁じます" in art.template
+    assert not any(line.startswith("カテゴリ") for line in art.template)  # menu links
+    assert not any(line.strip("\u3000") in art.text for line in art.template)

@@ -35,6 +35,7 @@ from newsmon.crawler.extract.layout import unwrap_layout_tables
 from newsmon.crawler.extract.lead import strip_lead
 from newsmon.crawler.extract.metadata import page_lang, read_metadata
 from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
+from newsmon.crawler.extract.template import template_lines
 from newsmon.crawler.extract.title import pick_title
 from newsmon.crawler.extract.visible import body_end, title_tag, visible
 from newsmon.crawler.page import Page
@@ -104,6 +105,7 @@ def extract_article(page: Page) -> Article:
         http_etag=page.etag,
         http_last_modified=page.last_modified,
         charset=charset,
+        template=template_lines(tree, paragraphs),
     )
 
 
