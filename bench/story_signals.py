@@ -108,13 +108,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="story-signals-") as tmp:
         work = Path(tmp)
         raw = crawl_heldout(work) if any(s.startswith("heldout") for s in sets) else None
-        for margin, phase, party in grid:
+        for margin, phase_margin, party in grid:
             for name in sets:
                 data = work / f"run-{len(list(work.iterdir()))}"
                 data.mkdir()
                 settings = Settings(data=DataSettings(dir=data)).replace(
                     "enrich", engine=args.engine, story_anchor_margin=margin,
-                    story_phase_margin=phase, story_party_margin=party)
+                    story_phase_margin=phase_margin, story_party_margin=party)
                 if name == "heldout-nomemory":
                     settings = settings.replace("enrich", boilerplate_min_articles=10 ** 6,
                                                 boilerplate_markers="")
@@ -138,7 +138,7 @@ def main() -> None:
                             ref = truth["/" + a.canonical_url.split("/", 3)[3]]
                             gold[a.id], lang[a.id] = ref["story"], ref["lang"]
                 print(json.dumps({"set": name, "story_anchor_margin": margin,
-                                  "story_phase_margin": phase, "story_party_margin": party,
+                                  "story_phase_margin": phase_margin, "story_party_margin": party,
                                   "template_skip": not args.no_template_skip,
                                   **pair_scores(pred, gold, lang)}), flush=True)
 
