@@ -122,3 +122,26 @@ def test_template_lines_are_short_plain_blocks_outside_the_body() -> None:
     assert "Copyright (C) 地方新報社 無断転載・複製を禁じます" in art.template
     assert not any(line.startswith("カテゴリ") for line in art.template)  # menu links
     assert not any(line.strip("\u3000") in art.text for line in art.template)
+
+
+def _brief(h1: str, url: str = "https://toyo.example.jp/articles/20261209-0a1b.html") -> str:
+    return f"""<html lang="ja"><head><meta charset="utf-8"><title>東京で初氷、平年より３日早く | 東洋時報</title></head>
+<body><div id="header"><a href="/">東洋時報</a><ul><li><a href="/">トップ</a></li><li><a href="/">政治</a></li></ul></div>
+<div id="main"><h1>{h1}</h1><p class="date">2026.12.09 08:10</p>
+<p>気象庁は９日、東京都心で初氷を観測したと発表した。平年より３日早い。朝の最低気温は氷点下０．８度で、この冬一番の冷え込みとなった。</p>
+</div><div id="footer"><p>© 東洋時報社</p></div></body></html>"""
+
+
+def test_a_brief_under_its_headline_and_date_is_an_article() -> None:
+    art = extract_article(page(_brief("東京で初氷、平年より３日早く"),
+                               url="https://toyo.example.jp/articles/20261209-0a1b.html", lang="ja",
+                               tz="Asia/Tokyo"))
+    assert art.text.startswith("気象庁は９日") and "\n" not in art.text
+    assert art.published is not None and art.published.isoformat() == "2026-12-09T08:10:00+09:00"
+    # the same short text under a heading that is not the page's title is not enough
+    from newsmon.index.core.errors import ExtractError
+
+    with pytest.raises(ExtractError) as err:
+        extract_article(page(_brief("お知らせ"), url="https://toyo.example.jp/articles/20261209-0a1b.html",
+                             lang="ja", tz="Asia/Tokyo"))
+    assert err.value.reason == "not_article"

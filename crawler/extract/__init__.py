@@ -37,7 +37,7 @@ from newsmon.crawler.extract.metadata import page_lang, read_metadata
 from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
 from newsmon.crawler.extract.template import template_lines
 from newsmon.crawler.extract.title import pick_title
-from newsmon.crawler.extract.visible import body_end, title_tag, visible
+from newsmon.crawler.extract.visible import body_end, similar, title_tag, visible
 from newsmon.crawler.page import Page
 from newsmon.crawler.text import clean_space
 from newsmon.crawler.urls import Domains, choose_canonical
@@ -59,13 +59,15 @@ def extract_article(page: Page) -> Article:
     # blocks, not a table row
     unwrap_layout_tables(tree)
     html_title = title_tag(tree)
-    vis = visible(tree, [t for t in (meta.ld_headline, meta.og_title, html_title) if t])
+    declared = [t for t in (meta.ld_headline, meta.og_title, html_title) if t]
+    vis = visible(tree, declared)
     lang = page_lang(meta, page.lang)
     lang_key = "ja" if lang in ("ja", "zh", "ko") else "en"
     challenge = challenge_kind(html_title, text)
     body = find_body(tree, page.url, meta, lang_key)
     published, updated, date_origin, precise = page_dates(meta, vis, page.tz)
-    require_article(page.url, tree, vis, body, challenge, meta, published, date_origin, lang_key)
+    require_article(page.url, tree, vis, body, challenge, meta, published, date_origin, lang_key,
+                    headline=bool(vis.h1) and any(similar(vis.h1 or "", t) for t in declared))
 
     paragraphs = body.complete(tree)
     if not paragraphs:
