@@ -55,11 +55,14 @@ def template_lines(tree: HtmlElement, body: list[str]) -> list[str]:
 
     def _take(el: HtmlElement) -> None:
         text = clean_space(el.text_content())
-        norm = normalize(text)
-        if not norm or len(norm) > MAX_CHARS or norm in in_body or norm in seen:
+        # cheap tests before normalising: prose is long, menus and teasers are links
+        if not text or len(text) > 2 * MAX_CHARS:
             return
         links = sum(len(clean_space(a.text_content())) for a in el.iter("a"))
         if links > _LINK_SHARE * len(text):
+            return
+        norm = normalize(text)
+        if not norm or len(norm) > MAX_CHARS or norm in in_body or norm in seen:
             return
         seen.add(norm)
         out.append(text)

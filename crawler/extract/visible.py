@@ -39,7 +39,10 @@ def similar(a: str, b: str) -> bool:
         return False
     if x in y or y in x:
         return min(len(x), len(y)) >= 0.5 * max(len(x), len(y))
-    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.6
+    # the cheap upper bounds first: most headings are nothing like the title
+    matcher = SequenceMatcher(None, x, y, autojunk=False)
+    return (matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6
+            and matcher.ratio() >= 0.6)
 
 
 def _headline(tree: HtmlElement, titles: list[str]) -> HtmlElement | None:
