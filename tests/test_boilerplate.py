@@ -115,3 +115,47 @@ def test_a_block_learned_later_recleans_and_reenriches_stored_articles(setup) ->
     assert restore(art.text, art.boilerplate) == first[0].text
     for a in second:
         assert other not in store.articles.get(a.id).text
+
+
+FOOTER = "Copyright (C) 海岸日報社 無断転載・複製を禁じます"
+
+
+def test_a_footer_every_page_shows_is_learned_though_it_leaks_only_into_short_pages(setup) -> None:
+    """Issue 17: the footer stays out of the long pages' text and leaks into two short ones;
+    the pages' template lines (every page shows it) teach the memory, whatever the length."""
+    settings, ctx, store = setup
+    t0 = datetime(2026, 12, 8, tzinfo=UTC)
+    arts = []
+    for n in range(7):
+        art = _article(n, None, t0)
+        lines = art.text.split("\n\n")[:-1]  # no copyright line from the helper
+        if n < 2:
+            lines = [lines[0], FOOTER]  # a short page: the footer leaked into the text
+        art.text = "\n\n".join(lines)
+        art.template = ["ホーム", "地域", FOOTER, "お問い合わせ"]
+        arts.append(art)
+    store.articles.upsert(arts)
+    stats = enrich_store(settings, store, context=ctx)
+    assert stats.failed == 0
+    for orig in arts:
+        art = store.articles.get(orig.id)
+        assert FOOTER not in art.text
+        assert TOPICS[int(orig.title[2:]) % len(TOPICS)].split("。")[0] in art.text
+        assert restore(art.text, art.boilerplate) == orig.text
+    assert any(b["sample"] == FOOTER and b["articles"] == 7 for b in store.boilerplate.blocks("kaigan"))
+
+
+def test_without_template_lines_two_leaks_are_not_enough(setup) -> None:
+    """The counterpart: counted from the text alone, the footer is under the threshold (what
+    happened before the template lines were counted)."""
+    settings, ctx, store = setup
+    t0 = datetime(2026, 12, 8, tzinfo=UTC)
+    arts = []
+    for n in range(7):
+        art = _article(n, None, t0)
+        lines = art.text.split("\n\n")[:-1]
+        art.text = "\n\n".join([lines[0], FOOTER] if n < 2 else lines)
+        arts.append(art)
+    store.articles.upsert(arts)
+    enrich_store(settings, store, context=ctx)
+    assert FOOTER in store.articles.get(arts[0].id).text

@@ -31,10 +31,13 @@ from newsmon.crawler.extract.byline import find_authors
 from newsmon.crawler.extract.dates import DATE_ONLY, page_dates
 from newsmon.crawler.extract.decode import read_page
 from newsmon.crawler.extract.ja_byline import JaByline, split_byline
+from newsmon.crawler.extract.layout import unwrap_layout_tables
+from newsmon.crawler.extract.lead import strip_lead
 from newsmon.crawler.extract.metadata import page_lang, read_metadata
 from newsmon.crawler.extract.status import challenge_kind, page_status, require_article
+from newsmon.crawler.extract.template import template_lines
 from newsmon.crawler.extract.title import pick_title
-from newsmon.crawler.extract.visible import body_end, title_tag, visible
+from newsmon.crawler.extract.visible import body_end, similar, title_tag, visible
 from newsmon.crawler.page import Page
 from newsmon.crawler.text import clean_space
 from newsmon.crawler.urls import Domains, choose_canonical
@@ -52,14 +55,19 @@ def extract_article(page: Page) -> Article:
     """Extract one article from a fetched page; raises ``ExtractError`` (see ``REASONS``)."""
     text, tree, charset = read_page(page)
     meta = read_metadata(tree)
-    vis = visible(tree)
+    # before anything reads the body: an article in a layout table's cell is a column of
+    # blocks, not a table row
+    unwrap_layout_tables(tree)
     html_title = title_tag(tree)
+    declared = [t for t in (meta.ld_headline, meta.og_title, html_title) if t]
+    vis = visible(tree, declared)
     lang = page_lang(meta, page.lang)
     lang_key = "ja" if lang in ("ja", "zh", "ko") else "en"
     challenge = challenge_kind(html_title, text)
     body = find_body(tree, page.url, meta, lang_key)
     published, updated, date_origin, precise = page_dates(meta, vis, page.tz)
-    require_article(page.url, tree, vis, body, challenge, meta, published, date_origin, lang_key)
+    require_article(page.url, tree, vis, body, challenge, meta, published, date_origin, lang_key,
+                    headline=bool(vis.h1) and any(similar(vis.h1 or "", t) for t in declared))
 
     paragraphs = body.complete(tree)
     if not paragraphs:
@@ -68,20 +76,26 @@ def extract_article(page: Page) -> Article:
     status, flags = page_status(paragraphs, vis, end, challenge, meta, lang_key)
     if published is not None and not precise:
         flags = [*flags, DATE_ONLY]
-    byline = split_byline(paragraphs) if lang_key == "ja" else JaByline(paragraphs)
-    paragraphs = byline.paragraphs
     site_names = [n for n in (meta.og_site_name, meta.ld_publisher) if n]
+    title = pick_title(meta, vis, html_title, site_names)
+    # the headline, date line and byline that open the body repeat the page's header; the
+    # dateline (【北京＝…】) is then looked for in the first paragraph after them
+    lead = strip_lead(paragraphs, [title, *(t for t in (vis.h1, meta.og_title, html_title) if t)],
+                      page.tz)
+    byline = split_byline(lead.paragraphs) if lang_key == "ja" else JaByline(lead.paragraphs)
+    paragraphs = byline.paragraphs
     return Article(
         url=page.url,
         canonical_url=choose_canonical(page.url, (meta.canonical, meta.og_url),
                                        page.site or Domains.of_page(page.url)),
         source=page.source,
-        title=pick_title(meta, vis, html_title, site_names),
+        title=title,
         text="\n\n".join(paragraphs),
         lang=lang,
         published=published,
         updated=updated,
-        authors=find_authors(tree, meta, vis, site_names, end, byline.authors),
+        authors=find_authors(tree, meta, vis, site_names, end,
+                             [*lead.authors, *byline.authors]),
         dateline=byline.dateline,
         section=clean_space(meta.ld_section or meta.meta_section) or None,
         image=_resolve(page.url, meta.ld_image or meta.og_image),
@@ -93,6 +107,7 @@ def extract_article(page: Page) -> Article:
         http_etag=page.etag,
         http_last_modified=page.last_modified,
         charset=charset,
+        template=template_lines(tree, paragraphs),
     )
 
 

@@ -57,6 +57,10 @@ _SHORT_BODY = {"ja": 800, "en": 2000}
 # main text at least this long makes a page an article even with no article markup
 _ARTICLE_MIN = {"ja": 150, "en": 400}
 _LONG_TEXT = {"ja": 500, "en": 1500}
+# a brief (a paragraph or two) is an article when its URL looks like one, its headline agrees
+# with the declared title and a date is printed under the headline: a section or static page
+# shows neither that headline nor that date
+_BRIEF_MIN = {"ja": 40, "en": 120}
 # a challenge page with this much main text is an article behind a challenge banner
 _CHALLENGE_BODY = 200
 # article URLs carry a date, a numeric id or a slug of words; section and static pages rarely do
@@ -78,8 +82,9 @@ def challenge_kind(html_title: str | None, text: str) -> str | None:
 
 def require_article(url: str, tree: HtmlElement, vis: Visible, body: Body, challenge: str | None,
                     meta: PageMetadata, published: datetime | None, date_origin: str | None,
-                    lang_key: str) -> None:
-    """Raise ``ExtractError`` (challenge / empty / not_article) unless the page is an article."""
+                    lang_key: str, headline: bool = False) -> None:
+    """Raise ``ExtractError`` (challenge / empty / not_article) unless the page is an article.
+    ``headline``: the page's visible headline agrees with a declared title."""
     if challenge and len(body.text) < _CHALLENGE_BODY:
         raise ExtractError(f"bot challenge ({challenge}): {url}", reason=reasons.CHALLENGE)
     if not vis.text.strip():
@@ -101,6 +106,8 @@ def require_article(url: str, tree: HtmlElement, vis: Visible, body: Body, chall
         # recall mode's text only counts where the URL itself looks like an article's: on other
         # pages it is the whole page's text (navigation, teaser lists) and proves nothing
         or (article_url and wide_chars >= _ARTICLE_MIN[lang_key])
+        or (article_url and headline and date_origin in ("time", "visible")
+            and chars >= _BRIEF_MIN[lang_key])
     ):
         raise ExtractError(f"no article signals, {chars} chars of prose: {url}", reason=reasons.NOT_ARTICLE)
 

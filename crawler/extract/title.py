@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import html
 import re
-from difflib import SequenceMatcher
 
 from newsmon.crawler.extract.metadata import PageMetadata
-from newsmon.crawler.extract.visible import Visible
-from newsmon.crawler.text import clean_space, normalize
+from newsmon.crawler.extract.visible import Visible, fold, similar
+from newsmon.crawler.text import clean_space
 
 __all__ = ["pick_title", "same_name", "strip_site_name"]
 
@@ -15,13 +14,9 @@ __all__ = ["pick_title", "same_name", "strip_site_name"]
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:•·»]\s+|\s*[｜|]\s*|\s+::\s+|\s*[:：]\s+")
 
 
-def _fold(text: str) -> str:
-    return normalize(text).lower()
-
-
 def same_name(name: str, names: list[str]) -> bool:
     """Whether ``name`` is one of ``names`` up to width, case and spacing."""
-    return _fold(name) in {_fold(n) for n in names if n}
+    return fold(name) in {fold(n) for n in names if n}
 
 
 def strip_site_name(title: str, site_names: list[str]) -> str:
@@ -31,17 +26,17 @@ def strip_site_name(title: str, site_names: list[str]) -> str:
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
         return title
-    names = {_fold(n) for n in site_names if n}
+    names = {fold(n) for n in site_names if n}
 
     def names_site(part: str) -> bool:
-        folded = _fold(part)
+        folded = fold(part)
         return folded in names or any(folded.startswith(n) or n.startswith(folded)
                                       for n in names if len(n) > 3)
 
     # drop leading and trailing segments that are the site's name (or a section name before it)
     while len(parts) > 1 and names_site(parts[-1]):
         parts = parts[:-1]
-    while len(parts) > 1 and _fold(parts[0]) in names:
+    while len(parts) > 1 and fold(parts[0]) in names:
         parts = parts[1:]
     if len(parts) == len(_TITLE_SEPARATORS.split(title)):
         # no segment named the site: keep the longest segment only if the rest are short labels
@@ -51,15 +46,6 @@ def strip_site_name(title: str, site_names: list[str]) -> str:
     start = title.find(kept[0])
     end = title.rfind(kept[-1]) + len(kept[-1])
     return title[start:end].strip() if start >= 0 and end > start else " ".join(kept)
-
-
-def _similar(a: str, b: str) -> bool:
-    x, y = _fold(a), _fold(b)
-    if not x or not y:
-        return False
-    if x in y or y in x:
-        return min(len(x), len(y)) >= 0.5 * max(len(x), len(y))
-    return SequenceMatcher(None, x, y, autojunk=False).ratio() >= 0.6
 
 
 def pick_title(meta: PageMetadata, vis: Visible, html_title: str | None, site_names: list[str]) -> str:
@@ -72,6 +58,6 @@ def pick_title(meta: PageMetadata, vis: Visible, html_title: str | None, site_na
     ]
     declared = [strip_site_name(t, site_names) for t in declared]
     h1 = vis.h1
-    if h1 and (not declared or any(_similar(h1, t) for t in declared)):
+    if h1 and (not declared or any(similar(h1, t) for t in declared)):
         return h1
     return declared[0] if declared else (h1 or "")

@@ -3,12 +3,13 @@ dates printed under the headline and the notices after the body are all looked f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from lxml.html import HtmlElement
 
-from newsmon.crawler.text import clean_space
+from newsmon.crawler.text import clean_space, normalize
 
-__all__ = ["Visible", "body_end", "paragraphs", "title_tag", "visible"]
+__all__ = ["Visible", "body_end", "fold", "paragraphs", "similar", "title_tag", "visible"]
 
 _SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "button", "select", "textarea"}
 
@@ -26,13 +27,52 @@ class Visible:
 
 
 
-def visible(tree: HtmlElement) -> Visible:
-    chunks: list[str] = []
-    h1_el = None
+def fold(text: str) -> str:
+    """How headlines are compared: NFKC, whitespace collapsed, case-folded."""
+    return normalize(text).lower()
+
+
+def similar(a: str, b: str) -> bool:
+    """Whether two headlines are the same up to a site name or a small edit."""
+    x, y = fold(a), fold(b)
+    if not x or not y:
+        return False
+    if x in y or y in x:
+        return min(len(x), len(y)) >= 0.5 * max(len(x), len(y))
+    # the cheap upper bounds first: most headings are nothing like the title
+    matcher = SequenceMatcher(None, x, y, autojunk=False)
+    return (matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6
+            and matcher.ratio() >= 0.6)
+
+
+def _headline(tree: HtmlElement, titles: list[str]) -> HtmlElement | None:
+    """The element that shows the headline: the first <h1> that agrees with a declared title
+    (``titles``), else an <h2>/<h3> that does (table-layout and older pages put the headline
+    there and the site's logo in the <h1>, or have no <h1>), else the first <h1>."""
+    first = None
     for el in tree.iter("h1"):
-        if clean_space(el.text_content()):
-            h1_el = el
-            break
+        text = clean_space(el.text_content())
+        if not text:
+            continue
+        if first is None:
+            first = el
+            if not titles:
+                return el
+        if any(similar(text, t) for t in titles):
+            return el
+    if titles:
+        for el in tree.iter("h2", "h3"):
+            text = clean_space(el.text_content())
+            if len(fold(text)) >= 6 and any(similar(text, t) for t in titles):
+                return el
+    return first
+
+
+def visible(tree: HtmlElement, titles: list[str] | None = None) -> Visible:
+    """The page's visible text; ``titles`` (declared headlines: JSON-LD, og:title, <title>)
+    tell which heading is the headline."""
+    chunks: list[str] = []
+    h1_el = _headline(tree, [t for t in titles or [] if t])
     h1_end: int | None = None
     times: list[str] = []
     length = 0

@@ -57,6 +57,10 @@ class Article:
     http_etag: str | None = None
     http_last_modified: str | None = None
     charset: str | None = None
+    # short plain-text lines of the page's template outside the body (footer notices, labels):
+    # the source's boilerplate memory counts them with the text's lines, so a line every page
+    # shows is learned even where it leaks only into the short pages' text
+    template: list[str] = field(default_factory=list)
     stage: Stage = Stage.EXTRACTED
     # enrichment (issue: enrich); empty until `newsmon enrich` has run
     lang_confidence: float | None = None

@@ -1,0 +1,147 @@
+"""Issue 17: pages laid out with a table, and headlines, date lines and bylines repeated at the
+top of the body. Each page reproduces a failure seen on unseen sites; the data-table cases
+check that tables holding data stay tables."""
+from __future__ import annotations
+
+import lxml.html
+import pytest
+
+from newsmon.crawler.extract import extract_article
+from newsmon.crawler.extract.layout import is_layout_table, unwrap_layout_tables
+from newsmon.crawler.extract.lead import is_date_line, repeats_title, strip_lead
+from tests.test_extract import EN_PARAS, JA_PARAS, page
+
+JA_TITLE = "日英が重要鉱物で協力枠組み、中国依存の低減へ第三国で鉱山開発に共同出資"
+MENU = "".join(f'<tr><td><a href="/c{i}/">カテゴリ{i}</a></td></tr>' for i in range(6))
+
+
+def _table_page(enc: str) -> bytes:
+    paras = "".join(f"<p>{p}</p>" for p in JA_PARAS)
+    return f"""<html><head><meta http-equiv="Content-Type" content="text/html; charset={enc}">
+<title>{JA_TITLE}｜地方新報</title></head><body>
+<table width="760" border="0" cellpadding="0" cellspacing="0"><tr><td colspan="2"><img src="/logo.gif" alt="地方新報"></td></tr>
+<tr><td width="160" valign="top"><table>{MENU}</table></td>
+<td width="600" valign="top"><div class="title"><h2>{JA_TITLE}</h2></div>
+<div class="date">掲載日：2026年11月13日</div><div class="author">文／小川正樹</div>
+{paras}</td></tr>
+<tr><td colspan="2"><font size="1">Copyright (C) 地方新報社 無断転載・複製を禁じます</font></td></tr>
+</table></body></html>""".encode(enc)
+
+
+@pytest.mark.parametrize("enc", ["euc-jp", "shift_jis"])
+def test_article_in_a_layout_table_keeps_its_paragraphs_byline_and_date(enc: str) -> None:
+    art = extract_article(page(_table_page(enc), url="https://chiho.example.jp/news/20261113_0042.html",
+                               lang="ja", tz="Asia/Tokyo", content_type="text/html"))
+    paras = art.text.split("\n\n")
+    assert [p.strip("\u3000") for p in paras] == [p.strip("\u3000") for p in JA_PARAS]
+    assert art.title == JA_TITLE
+    assert art.authors == ["小川正樹"]
+    assert art.published is not None and art.published.isoformat() == "2026-11-13T00:00:00+09:00"
+    assert "|" not in art.text and "カテゴリ" not in art.text
+
+
+def _data_table(rows: int = 4, head: bool = True) -> str:
+    th = "<tr><th>Item</th><th>2025</th><th>2026</th></tr>" if head else ""
+    body = "".join(f"<tr><td>Line {i}</td><td>{i * 10}</td><td>{i * 12}</td></tr>" for i in range(rows))
+    return f"<table>{th}{body}</table>"
+
+
+def test_data_tables_stay_tables() -> None:
+    for html in (_data_table(), '<table summary="x"><tr><td>a</td></tr></table>',
+                 "<table><caption>Exports</caption><tr><td>a</td><td>b</td></tr></table>",
+                 _data_table(rows=12, head=False)):
+        table = lxml.html.fromstring(f"<div>{html}</div>").find(".//table")
+        assert not is_layout_table(table), html
+    art = extract_article(page(f"""<html lang="en"><head><title>Exports rise</title></head><body>
+<article><h1>Exports rise</h1>{"".join(f"<p>{p}</p>" for p in EN_PARAS)}{_data_table()}</article>
+</body></html>"""))
+    assert "| Line 1 | 10 | 12 |" in art.text
+
+
+def test_layout_verdicts() -> None:
+    def verdict(html: str) -> bool:
+        tree = lxml.html.fromstring(f"<div>{html}</div>")
+        return is_layout_table(tree.find(".//table"))
+
+    assert verdict('<table role="presentation"><tr><th>a</th></tr></table>')
+    assert verdict('<table datatable="0"><tr><th>a</th></tr></table>')
+    assert verdict("<table><tr><td><table><tr><td>x</td></tr></table></td></tr></table>")
+    assert verdict("<table><tr><td><h2>Headline</h2><p>Text</p></td></tr></table>")
+    assert verdict("<table><tr><td>menu</td><td>text</td></tr></table>")
+    # a data table nested in a layout cell stays, the layout around it goes
+    tree = lxml.html.fromstring(f"<div><table><tr><td><p>Text</p>{_data_table()}</td></tr></table></div>")
+    assert unwrap_layout_tables(tree) == 1
+    assert len(tree.findall(".//table")) == 1 and tree.find(".//th") is not None
+
+
+def _container_page(lang: str, title: str, paras: list[str], meta_lines: str) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    return f"""<html lang="{lang}"><head><meta charset="utf-8"><title>{title} - The Daily Site</title></head>
+<body><div id="main"><div class="article"><h1>{title}</h1>{meta_lines}{body}</div></div></body></html>"""
+
+
+def test_headline_in_the_text_container_is_not_the_first_paragraph_en() -> None:
+    title = "Starmer and Takaichi sign pacts in Tokyo"
+    art = extract_article(page(_container_page(
+        "en", title, EN_PARAS, '<p class="meta">By Jane Doe</p><p>13 November 2026 10:30 GMT</p>')))
+    assert art.text.split("\n\n")[0] == EN_PARAS[0]
+    assert art.authors == ["Jane Doe"]
+    assert art.published is not None and art.published.isoformat() == "2026-11-13T10:30:00+00:00"
+
+
+def test_dateline_after_a_repeated_headline_ja() -> None:
+    paras = list(JA_PARAS)
+    paras[0] = "【北京＝伊藤和也】" + paras[0].lstrip("\u3000")
+    art = extract_article(page(_container_page("ja", JA_TITLE, paras, "<p>2026年11月13日 10時30分</p>"),
+                               url="https://ja.example.jp/articles/20261113/k0001.html", lang="ja",
+                               tz="Asia/Tokyo"))
+    first = art.text.split("\n\n")[0]
+    assert first.startswith("日英両政府が")
+    assert art.dateline == "北京" and art.authors == ["伊藤和也"]
+    assert art.title == JA_TITLE
+
+
+def test_strip_lead_only_takes_what_repeats_the_header() -> None:
+    body = ["Starmer and Takaichi sign pacts in Tokyo", "Updated 13 Nov 2026 10:30", "By Jane Doe and Ken Sato",
+            EN_PARAS[0], "By the way, this line is prose."]
+    lead = strip_lead(body, ["Starmer and Takaichi sign pacts in Tokyo | The Daily Site"], "UTC")
+    assert lead.paragraphs == [EN_PARAS[0], "By the way, this line is prose."]
+    assert lead.authors == ["Jane Doe", "Ken Sato"]
+    # a first paragraph that only shares words with the title, or a dated sentence, stays
+    assert not repeats_title("Starmer and Takaichi met in Tokyo on Friday to sign six pacts covering "
+                             "defence and trade.", ["Starmer and Takaichi sign pacts in Tokyo"])
+    assert not is_date_line("On 13 November 2026 the two leaders signed the pacts.", "UTC")
+    assert is_date_line("掲載日：2026年11月13日（金）", "Asia/Tokyo")
+    assert strip_lead(["Starmer and Takaichi sign pacts in Tokyo"], ["Starmer and Takaichi sign pacts in Tokyo"],
+                      "UTC").paragraphs == ["Starmer and Takaichi sign pacts in Tokyo"]
+
+
+def test_template_lines_are_short_plain_blocks_outside_the_body() -> None:
+    art = extract_article(page(_table_page("euc-jp"), url="https://chiho.example.jp/news/20261113_0042.html",
+                               lang="ja", tz="Asia/Tokyo", content_type="text/html"))
+    assert "Copyright (C) 地方新報社 無断転載・複製を禁じます" in art.template
+    assert not any(line.startswith("カテゴリ") for line in art.template)  # menu links
+    assert not any(line.strip("\u3000") in art.text for line in art.template)
+
+
+def _brief(h1: str, url: str = "https://toyo.example.jp/articles/20261209-0a1b.html") -> str:
+    return f"""<html lang="ja"><head><meta charset="utf-8"><title>東京で初氷、平年より３日早く | 東洋時報</title></head>
+<body><div id="header"><a href="/">東洋時報</a><ul><li><a href="/">トップ</a></li><li><a href="/">政治</a></li></ul></div>
+<div id="main"><h1>{h1}</h1><p class="date">2026.12.09 08:10</p>
+<p>気象庁は９日、東京都心で初氷を観測したと発表した。平年より３日早い。朝の最低気温は氷点下０．８度で、この冬一番の冷え込みとなった。</p>
+</div><div id="footer"><p>© 東洋時報社</p></div></body></html>"""
+
+
+def test_a_brief_under_its_headline_and_date_is_an_article() -> None:
+    art = extract_article(page(_brief("東京で初氷、平年より３日早く"),
+                               url="https://toyo.example.jp/articles/20261209-0a1b.html", lang="ja",
+                               tz="Asia/Tokyo"))
+    assert art.text.startswith("気象庁は９日") and "\n" not in art.text
+    assert art.published is not None and art.published.isoformat() == "2026-12-09T08:10:00+09:00"
+    # the same short text under a heading that is not the page's title is not enough
+    from newsmon.index.core.errors import ExtractError
+
+    with pytest.raises(ExtractError) as err:
+        extract_article(page(_brief("お知らせ"), url="https://toyo.example.jp/articles/20261209-0a1b.html",
+                             lang="ja", tz="Asia/Tokyo"))
+    assert err.value.reason == "not_article"
