@@ -137,9 +137,22 @@ def _topic_names(path: Path) -> set[str] | None:
     return set(topics) if isinstance(topics, dict) else None
 
 
+def _entity_ids(path: Path) -> set[str] | None:
+    try:
+        data = load_yaml(path, "gazetteer", reason="entities")
+    except ConfigError:
+        return None  # enrich reports a broken gazetteer itself
+    entities = data.get("entities") if isinstance(data, dict) else None
+    if not isinstance(entities, list):
+        return None
+    return {e["id"] for e in entities if isinstance(e, dict) and isinstance(e.get("id"), str)}
+
+
 def load_config(settings: Settings) -> AlertConfig:
-    """The alert rules named by ``[alerts] rules``, validated (topic names included)."""
-    return load_rules(settings.alerts.rules, known_topics=_topic_names(settings.enrich.topics))
+    """The alert rules named by ``[alerts] rules``, validated (topic names and entity ids
+    included)."""
+    return load_rules(settings.alerts.rules, known_topics=_topic_names(settings.enrich.topics),
+                      known_entities=_entity_ids(settings.enrich.entities))
 
 
 def _preview(alert: NewAlert, tz: tzinfo) -> Preview:
