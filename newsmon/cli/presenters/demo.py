@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 # status's text still lives beside its command; it moves to newsmon.app.status (issue 15)
+from newsmon.app.outcome import StageOutcome
 from newsmon.app.status import collect_status
 from newsmon.cli.presenters.runs import crawl_summary, enrich_summary
 from newsmon.cli.presenters.status import status_text
@@ -63,6 +64,14 @@ def articles_table(store: Store, title_width: int = 52) -> str:
     return "\n".join(rows)
 
 
+def index_summary(step: StageOutcome, run_id: int) -> str:
+    s = step.stats
+    if s.get("error"):
+        return f"index run {run_id}: {step.status} in {step.elapsed_s:.1f}s: {s['error']}"
+    return (f"index run {run_id}: {step.status} in {step.elapsed_s:.1f}s ({s.get('backend')}: "
+            f"{s.get('upserted', 0)} upserted, {s.get('documents', 0)} documents searchable)")
+
+
 def _shown_path(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
@@ -73,11 +82,9 @@ def _shown_path(path: Path) -> str:
 def next_steps(settings_file: Path, commands: set[str],
                demo_data_dir: str | None = None) -> str:
     cfg = f"newsmon --config {_shown_path(settings_file)}"
+    # the demo has crawled, enriched and indexed: each of these finds the demo's articles
+    # (tests/test_demo.py runs them)
     steps = [f"{cfg} status", f"{cfg} export --since 2025-03-01"]
-    if "enrich" in commands:
-        steps.append(f"{cfg} enrich")
-    if "index" in commands:
-        steps.append(f"{cfg} index")
     if "search" in commands:
         steps.append(f'{cfg} search "critical minerals"')
         steps.append(f'{cfg} search "サイバー" --lang ja')
@@ -107,6 +114,7 @@ class DemoPrinter:
         click.echo(crawl_summary(outcome.steps[0], outcome.run_id))
         click.echo()
         click.echo(enrich_summary(outcome.steps[1], outcome.run_id))
+        click.echo(index_summary(outcome.steps[2], outcome.run_id))
         click.echo()
         with Store(demo.settings.data.store_path) as store:
             click.echo(articles_table(store))
