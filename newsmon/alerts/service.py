@@ -129,12 +129,13 @@ class AlertOutcome:
 
 
 def _topic_names(path: Path) -> set[str] | None:
+    # imported here: a process that only delivers has no use for enrich's text analysis
+    from newsmon.enrich.topics import topic_names
+
     try:
-        data = load_yaml(path, "topics")
+        return set(topic_names(path))  # a file extending the bundled one: its topics too
     except ConfigError:
         return None  # enrich reports a broken topics file itself
-    topics = data.get("topics") if isinstance(data, dict) else None
-    return set(topics) if isinstance(topics, dict) else None
 
 
 def _entity_ids(path: Path) -> set[str] | None:
