@@ -30,6 +30,7 @@ from newsmon.app.searchtext import MAX_QUERY_CHARS, query_tokens, text_lang
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.times import utc_iso
+from newsmon.index.core.titles import display_title
 from newsmon.index.search import backend as engine
 from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
 from newsmon.index.store import Store
@@ -338,7 +339,8 @@ class Searcher:
         if not story:
             return []
         ids = [i for i in self.store.vectors.story_members(story) if i != shown]
-        return [{"id": a.id, "url": a.canonical_url or a.url, "title": a.title, "lang": a.lang,
+        return [{"id": a.id, "url": a.canonical_url or a.url, "title": display_title(a.title),
+                 "lang": a.lang,
                  "source": a.source,
                  "published": a.published.isoformat() if a.published else None}
                 for a in self.store.articles.get_many(ids)]

@@ -16,6 +16,7 @@ from newsmon.cli.presenters.runs import crawl_summary, enrich_summary
 from newsmon.cli.presenters.status import status_text
 from newsmon.demo.flow import DemoRun
 from newsmon.demo.server import DemoServer
+from newsmon.index.core.titles import display_title
 from newsmon.index.store import Store
 from newsmon.serve.address import page_url
 
@@ -60,7 +61,7 @@ def articles_table(store: Store, title_width: int = 52) -> str:
     for a in arts:
         rows.append(f"{a.source:<{src_w}}  {(a.lang or '?'):<4}  {_published(a.published):<21}  "
                     f"{_labels(a.topics):<{top_w}}  {(a.story or '-')[:8]:<{story_w}}  "
-                    f"{_fit(a.title or '(no title)', title_width)}")
+                    f"{_fit(display_title(a.title) or '(no title)', title_width)}")
     return "\n".join(rows)
 
 
