@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.times import parse_iso
+from newsmon.index.core.times import zone as _zone
 from newsmon.index.core.titles import display_title
 
 LANG_NAMES = {"en": "English", "ja": "Japanese (日本語)"}
@@ -29,16 +28,12 @@ class Message:
     idempotency_key: str
 
 
-def zone(name: str) -> tzinfo:
-    """The zone alerts show times in: an IANA name, or "" for this machine's local zone."""
-    if not name:
-        local = datetime.now().astimezone().tzinfo
-        assert local is not None  # astimezone() always sets one
-        return local
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(f"[alerts].timezone {name!r} is not a known time zone") from None
+def zone(name: str, fallback: str = "") -> tzinfo:
+    """The zone alerts show times in: [alerts] timezone, else ``fallback`` ([display] timezone),
+    else this machine's local zone."""
+    if name:
+        return _zone(name, "[alerts].timezone")
+    return _zone(fallback, "[display].timezone")
 
 
 def local_time(value: str | None, tz: tzinfo) -> str:

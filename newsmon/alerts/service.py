@@ -177,7 +177,7 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
     rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
     repo = store.alerts
     now = now or datetime.now(UTC)
-    tz = zone(settings.alerts.timezone)
+    tz = zone(settings.alerts.timezone, settings.display.timezone)
     outcome = AlertOutcome(dry_run=dry_run)
     if retry and not dry_run:
         unparked = repo.unpark(rule=rule)
