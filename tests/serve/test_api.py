@@ -8,8 +8,8 @@ import re
 import socket
 import urllib.parse
 from collections import Counter
-from html.parser import HTMLParser
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
