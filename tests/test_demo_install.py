@@ -39,3 +39,10 @@ def test_demo_install_leaves_out_torch_and_the_test_extras(tmp_path: Path) -> No
     again = subprocess.run(["bash", ".ci/setup", "--demo"], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "installing" not in again.stderr, again.stderr
+    # the full setup (`make test`) sees a demo-only venv and would complete it
+    check = subprocess.run(["bash", ".ci/setup", "--check"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1 and "holds the demo's install only" in check.stderr, check
+    check = subprocess.run(["bash", ".ci/setup", "--demo", "--check"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and "up to date (demo install)" in check.stderr, check

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsmon.demo.server import DemoServer
+from newsmon.index.core.titles import display_title
 
 
 def pipeline(stages: tuple[str, ...] = ("crawl", "enrich", "index", "alert")
@@ -68,7 +69,7 @@ def second_phase(server: DemoServer, settings_file: Path, data_dir: Path,
     for record in map(json.loads, new):
         art = record.get("article") or {}
         also = ", ".join(f"{a['source']} ({a['lang']})" for a in record.get("also") or [])
-        echo(f"  [{record.get('rule')}] {art.get('title')} — {art.get('source')}"
+        echo(f"  [{record.get('rule')}] {display_title(art.get('title'))} — {art.get('source')}"
              + (f"; also covered by {also}" if also else ""))
     return worst
 
