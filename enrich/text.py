@@ -37,6 +37,7 @@ __all__ = [
     "sentences",
     "analyze",
     "stem",
+    "word_spans",
 ]
 
 # Characters that NFKC leaves alone but that only get in the way of matching.
@@ -124,6 +125,20 @@ def _sudachi() -> Tokenizer:
     if tok is None:
         tok = _SUDACHI_LOCAL.tokenizer = _sudachi_dictionary().tokenizer(mode="A")
     return tok
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word of a Japanese text as a reader sees words: Sudachi's long
+    units (split mode C: 戦闘機, not 戦闘 + 機), for showing whole words where matching works on
+    short ones."""
+    tok: Tokenizer | None = getattr(_SUDACHI_LOCAL, "long_units", None)
+    if tok is None:
+        tok = _SUDACHI_LOCAL.long_units = _sudachi_dictionary().tokenizer(mode="C")
+    spans: list[tuple[int, int]] = []
+    for start in range(0, len(text), _SUDACHI_CHUNK):
+        spans += [(start + m.begin(), start + m.end())
+                  for m in tok.tokenize(text[start:start + _SUDACHI_CHUNK])]
+    return spans
 
 
 def _is_latin_or_digit(s: str) -> bool:

@@ -29,10 +29,12 @@ from typing import Any
 import numpy as np
 
 from newsmon.enrich.text import Match, PhraseMatcher, Sentence, analyze, normalize
+from newsmon.index.core.defaults import default_file
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.yamlfile import load_yaml
 
-__all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic_vectors"]
+__all__ = ["Topic", "Scoring", "TopicSet", "load_topics", "score_topics", "topic_names",
+           "topic_vectors", "topics_document"]
 
 LANGS = ("en", "ja")
 ZONES = ("title", "lead", "body")
@@ -263,12 +265,76 @@ def _load_topic(name: str, raw: Any, c: _Check) -> Topic:
     return Topic(name, description, threshold, tuple(terms), tuple(exclude), context)
 
 
-def load_topics(path: str | Path) -> TopicSet:
-    """Read and validate a topics file; any problem raises ConfigError naming file, topic, key."""
+# `extends: bundled` in a topics file: the topics.yaml newsmon ships
+EXTENDS_BUNDLED = "bundled"
+
+
+def _merge(base: Any, over: Any, where: str, c: _Check) -> Any:
+    """``over`` laid over ``base``: mappings merge key by key, anything else replaces, and null
+    removes the key (naming a key the base lacks is an error: a typo would remove nothing)."""
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for key, value in over.items():
+        inner = f"{where}.{key}" if where else str(key)
+        if value is None:
+            if key not in out:
+                raise c.fail(inner, f"null removes {key!r}, which the extended file does not "
+                                    f"define; it has: {', '.join(map(str, sorted(out, key=str)))}")
+            del out[key]
+        elif key in out:
+            out[key] = _merge(out[key], value, inner, c)
+        else:
+            out[key] = value
+    return out
+
+
+def topics_document(path: str | Path, *, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The topics document ``path`` means, before validation of the topics themselves.
+
+    A file with ``extends:`` (``bundled``, or the path of another topics file relative to this
+    one) names only what it adds or changes: its ``topics`` and ``scoring`` are laid over the
+    extended file's (see _merge: a new topic is added whole, an existing one changes only the
+    keys given, ``null`` removes a topic, a term or a key). Without ``extends`` the file is
+    complete on its own. ConfigError names the file and the key."""
     path = Path(path)
     c = _Check(path)
     raw = load_yaml(path, "topics", reason="topics")
     doc = c.mapping(raw, "top level")
+    if "extends" not in doc:
+        c.keys(doc, "top level", {"scoring", "topics"})
+        return doc
+    c.keys(doc, "top level", {"extends"}, {"scoring", "topics"})
+    extends = doc["extends"]
+    if not isinstance(extends, str) or not extends.strip():
+        raise c.fail("extends", f"must be {EXTENDS_BUNDLED!r} or the path of a topics file, "
+                                f"got {extends!r}")
+    base_path = default_file("topics.yaml") if extends.strip() == EXTENDS_BUNDLED \
+        else (path.parent / Path(extends.strip()).expanduser()).resolve()
+    if base_path.resolve() in _seen or base_path.resolve() == path.resolve():
+        raise c.fail("extends", f"{extends!r} extends itself (a cycle)")
+    base = topics_document(base_path, _seen=(*_seen, path.resolve()))
+    merged = {"scoring": base.get("scoring"), "topics": base.get("topics")}
+    for key in ("scoring", "topics"):
+        if doc.get(key) is not None:
+            c.mapping(doc[key], key)
+            merged[key] = _merge(merged[key], doc[key], key, c)
+    return merged
+
+
+def topic_names(path: str | Path) -> tuple[str, ...]:
+    """The topic names a topics file defines (an extending file's included), without building
+    the matchers (cheap: for checking alert rules and --topic filters)."""
+    topics = _Check(Path(path)).mapping(topics_document(path).get("topics"), "topics")
+    return tuple(map(str, topics))
+
+
+def load_topics(path: str | Path) -> TopicSet:
+    """Read and validate a topics file (see topics_document for one that extends another);
+    any problem raises ConfigError naming file, topic, key."""
+    path = Path(path)
+    c = _Check(path)
+    doc = topics_document(path)
     c.keys(doc, "top level", {"scoring", "topics"})
     scoring = _load_scoring(doc["scoring"], c)
     topics_raw = c.mapping(doc["topics"], "topics")

@@ -118,6 +118,33 @@ def test_unknown_topic_is_caught_at_load_time(tmp_path: Path) -> None:
         load_config(settings)
 
 
+def test_unknown_entity_id_is_caught_at_load_time(tmp_path: Path) -> None:
+    """An entity typo is rejected like a topic typo: the known ids and the near match named."""
+    text = ("rules:\n  - {id: a, query: q, entities: {country/japan: 2, country/gb: 2}, "
+            "channels: [{type: stdout}]}\n")
+    settings = load_settings(env={"NEWSMON_ALERTS__RULES": str(_write(tmp_path, text))})
+    with pytest.raises(ConfigError) as err:
+        load_config(settings)
+    message = str(err.value)
+    assert "rules[0] (id=a): 'entities' has 'country/japan'" in message
+    assert "known entities" in message and "country/gb" in message and "org/" in message
+    assert "(did you mean country/jp or " in message, message
+    text = "rules:\n  - {id: a, query: q, entities: [country/jp, GCAP], channels: [{type: stdout}]}\n"
+    settings = load_settings(env={"NEWSMON_ALERTS__RULES": str(_write(tmp_path, text))})
+    with pytest.raises(ConfigError, match=r"'entities' has 'GCAP'; known entities.*"
+                                          r"\(did you mean programme/gcap\?\)"):
+        load_config(settings)
+    # the bundled rules name only known entities
+    assert load_config(load_settings(env={})).rules
+    # a gazetteer of one's own is what the ids are checked against
+    gazetteer = tmp_path / "entities.yaml"
+    gazetteer.write_text("entities:\n  - {id: place/atlantis, type: place, names: {en: [Atlantis]}}\n")
+    text = "rules:\n  - {id: a, query: q, entities: [place/atlantis], channels: [{type: stdout}]}\n"
+    settings = load_settings(env={"NEWSMON_ALERTS__RULES": str(_write(tmp_path, text)),
+                                  "NEWSMON_ENRICH__ENTITIES": str(gazetteer)})
+    assert load_config(settings).rules[0].entities == (("place/atlantis", 1),)
+
+
 def test_settings_key_alerts_rules_is_resolved_against_its_file(tmp_path: Path) -> None:
     _write(tmp_path, GOOD)
     local = tmp_path / "newsmon.toml"

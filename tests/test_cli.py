@@ -5,6 +5,8 @@ Exit codes, output shapes and the lock are checked through the real entry point
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -194,6 +196,64 @@ def test_export_since_compares_instants_across_time_zones(data_dir: Path, tmp_pa
     result = invoke("--data-dir", str(data_dir), "export", "--since", "2025-03-12")
     got = sorted(json.loads(line)["title"] for line in result.stdout.splitlines())
     assert got == ["GCAP venture opens headquarters", "Wire story", "重要鉱物で日英が協力枠組み"]
+
+
+def test_export_csv_parses_with_the_csv_module_and_filters(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    arts = make_articles()
+    arts[0].topics = {"cyber": {"score": 0.91, "label": True, "evidence": ["x"]},
+                      "defence": {"score": 0.2, "label": False}}
+    arts[0].entities = [{"id": "country/gb", "count": 3}, {"id": "country/jp", "count": 2}]
+    arts[0].authors = ["A. Writer", "B. Other, Jr."]
+    arts[0].title = 'UK and Japan deepen "cyber" ties, again\nsecond line'
+    arts[1].topics = {"minerals": {"score": 0.8, "label": True}}
+    with Store(data / "newsmon.db") as store:
+        store.articles.upsert(arts)
+    out = tmp_path / "all.csv"
+    result = newsmon("--data-dir", str(data), "export", "--format", "csv", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5
+    by_id = {r["id"]: r for r in rows}
+    cyber = by_id[arts[0].id]
+    assert cyber["title"] == arts[0].title  # quotes, commas and a newline survive
+    assert cyber["authors"] == "A. Writer; B. Other, Jr."
+    assert cyber["topics"] == "cyber"   # labelled topics only
+    assert cyber["entities"] == "country/gb; country/jp"
+    assert cyber["published"] == "2025-01-23T09:30:00+00:00"
+    # ISO with the offset the article was published with
+    assert by_id[arts[1].id]["published"] == "2025-03-12T23:10:00+09:00"
+    assert by_id[arts[4].id]["published"] == ""
+    assert list(rows[0]) == ["id", "published", "source", "lang", "title", "url", "authors",
+                             "topics", "entities", "story", "section", "description", "text",
+                             "fetched_at", "status", "stage"]
+
+    def ids(*args: str) -> set[str]:
+        res = invoke("--data-dir", str(data), "export", "--format", "csv", *args)
+        return {r["id"] for r in csv.DictReader(io.StringIO(res.stdout))}
+
+    assert ids("--lang", "ja") == {arts[1].id}
+    assert ids("--source", "uk-paper") == {arts[0].id, arts[2].id, arts[4].id}
+    assert ids("--source", "uk-paper", "--source", "us-wire") == \
+        {arts[0].id, arts[2].id, arts[3].id, arts[4].id}
+    assert ids("--topic", "cyber") == {arts[0].id}
+    assert ids("--topic", "cyber", "--topic", "minerals") == {arts[0].id, arts[1].id}
+    # --until: a date includes its whole day (23:00 UTC on 03-12 too), the undated is left out
+    assert ids("--until", "2025-03-12") == {arts[0].id, arts[1].id, arts[2].id, arts[3].id}
+    assert ids("--until", "2025-03-11") == {arts[0].id}
+    # a date-time is exclusive; 23:10 JST is 14:10 UTC
+    assert ids("--since", "2025-03-01", "--until", "2025-03-12T14:10:00Z") == set()
+    assert ids("--since", "2025-03-01", "--until", "2025-03-12T14:11:00Z", "--lang", "ja") == \
+        {arts[1].id}
+    # the same filters on jsonl
+    res = invoke("--data-dir", str(data), "export", "--lang", "ja", "--topic", "minerals")
+    assert [json.loads(line)["id"] for line in res.stdout.splitlines()] == [arts[1].id]
+    bad = newsmon("--data-dir", str(data), "export", "--until", "soon")
+    assert bad.returncode == 2 and "--until 'soon'" in bad.stderr
+    bad = newsmon("--data-dir", str(data), "export", "--topic", "mineral")
+    assert bad.returncode == 2 and "--topic 'mineral': no such topic" in bad.stderr
+    assert "known topics: cyber, defence, minerals" in bad.stderr
 
 
 def test_parse_since_forms() -> None:

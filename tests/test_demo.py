@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import urllib.error
@@ -148,9 +149,10 @@ def test_second_run_fetches_nothing_new(demo: tuple[Path, DemoRun, DemoRun]) -> 
     assert len(stored(data_dir)) == len(EXPECTED)
     with Store(data_dir / "newsmon.db") as store:
         [run] = store.runs.recent(1)
-    # one run of the demo, crawl and enrich as its steps
+    # one run of the demo, crawl, enrich and index as its steps
     assert run.command == "demo" and run.status == "ok"
-    crawl, enrich = run.steps
+    crawl, enrich, index = run.steps
+    assert index.stage == "index" and index.status == "ok"
     assert crawl.stage == "crawl" and crawl.status == "ok" and crawl.exit_code == 0
     assert crawl.counts["stored"] == 0 and crawl.counts["fetched_articles"] == 0
     assert crawl.counts["not_modified"] == 5
@@ -173,6 +175,8 @@ def test_demo_output_shows_table_status_and_next_steps(
     # how to search the demo data and open the page
     assert f"newsmon --config {data_dir / 'newsmon.toml'} serve    # then open " \
         "http://127.0.0.1:8750/ in a browser" in out
+    assert "index run 1: ok in " in out and "11 documents searchable" in out
+    assert "queued: crawl 0, enrich 0, index 0" in out
     assert second.result.stdout.startswith("crawl run 2: ok in ")
     assert "enrich run 2: ok in " in second.result.stdout
     assert re.search(r"^  pending +0$", second.result.stdout, re.M)
@@ -190,6 +194,46 @@ def test_demo_settings_file_opens_the_demo_store(demo: tuple[Path, DemoRun, Demo
     assert st["by_source"] == {"demo-harbour-times": 5, "demo-toto-shimpo": 4,
                                "demo-pacific-ledger": 2}
     assert st["by_lang"] == {"en": 7, "ja": 4}
+
+
+def suggestions(stdout: str) -> list[str]:
+    """The commands the demo prints under "Next, try:", comments cut."""
+    block = stdout.split("Next, try:\n", 1)[1]
+    return [line.split("    #")[0].strip() for line in block.splitlines()
+            if line.startswith("  newsmon ")]
+
+
+def test_every_printed_suggestion_finds_the_demo_articles(
+        demo: tuple[Path, DemoRun, DemoRun]) -> None:
+    """What the demo suggests works on what it built, with nothing run in between: the
+    searches find the articles (the demo indexed them), status and export show them."""
+    data_dir, first, _ = demo
+    steps = suggestions(first.result.stdout)
+    assert any(" search " in s for s in steps) and any(" export " in s for s in steps)
+    checked = 0
+    for step in steps:
+        args = shlex.split(step)[1:]
+        if args[-1] in ("serve", "demo") or args[0] == "demo" or "serve" in args:
+            continue  # long-running, or the demo itself (run twice by the fixture)
+        result = subprocess.run([sys.executable, "-m", "newsmon", *args], capture_output=True,
+                                text=True, env=clean_env(), cwd=REPO, timeout=300)
+        assert result.returncode == 0, (step, result.stderr[-2000:])
+        assert "No results" not in result.stdout, step
+        if "search" in args:
+            query = args[args.index("search") + 1]
+            assert re.search(r"^1\. ", result.stdout, re.M), (step, result.stdout)
+            if query == "critical minerals":
+                assert "minerals" in result.stdout.split("\n2. ")[0].lower(), result.stdout
+            if "--lang" in args:
+                heads = re.findall(r"^\d+\. .*  \[(\w+)\] ", result.stdout, re.M)
+                assert heads and set(heads) == {"ja"}, result.stdout
+        elif "export" in args:
+            rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+            assert rows and all(r["published"] >= "2025-03-01" for r in rows), step
+        else:
+            assert f"articles: {len(EXPECTED)}" in result.stdout, step
+        checked += 1
+    assert checked == 4, steps
 
 
 def test_search_links_are_the_canonical_urls(demo: tuple[Path, DemoRun, DemoRun]) -> None:

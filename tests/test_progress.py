@@ -99,3 +99,38 @@ def test_without_a_terminal_each_stage_logs_every_interval(
         "enrich 0:00:04: pending 8, enriched 8 (2.0/s) (done)",
     ]
     assert out.getvalue() == ""
+
+
+def test_below_100_columns_the_view_is_one_plain_line_and_log_lines_get_their_own() -> None:
+    """At 80 columns the rich rows would shrink to `cr… 0:…` and wrap: one plain line instead,
+    cut to the width, redrawn in place; a log line is printed on a line of its own."""
+    from newsmon.cli.main import configure_logging
+
+    clock, out = FakeClock(), Terminal()
+    old_stderr, sys.stderr = sys.stderr, out
+    try:
+        configure_logging("INFO")
+        with ProgressView(clock=clock, columns=80) as view:
+            assert view.plain
+            with view.stage("crawl") as crawl:
+                crawl(Snapshot(0, pending=3))
+                clock.now += 2
+                logging.getLogger("newsmon.test").warning("something to say")
+                crawl({"fetched": 10, "stored": 10, "failed": 0, "not_modified": 5,
+                       "rejected": 1, "requests": 40, "feeds_fetched": 8, "discovered": 12})
+            with view.stage("enrich", rate_key="enriched", total_key="pending") as enrich:
+                enrich({"pending": 8, "embedded": 8, "enriched": 8})
+    finally:
+        sys.stderr = old_stderr
+        configure_logging("INFO")
+    raw = out.getvalue()
+    assert "━" not in raw and "⠋" not in raw  # no rich bar, no spinner
+    # what the terminal ends up showing: each \r-redrawn line as its last drawing
+    shown = [ANSI.sub("", ln).split("\r")[-1] for ln in raw.split("\n") if ln.strip()]
+    assert all(len(ln) <= 79 for ln in shown), shown
+    assert any(ln.endswith("WARNING newsmon.test: something to say") for ln in shown), shown
+    crawl_line = next(ln for ln in shown if ln.startswith("crawl 0:00:02: fetched 10 (5.0/s)"))
+    assert crawl_line.endswith("…")  # cut to the width, not wrapped
+    assert shown[-1] == "enrich 0:00:00: pending 8, embedded 8, enriched 8 (done)"
+    # wide terminals keep the rows
+    assert not ProgressView(stream=Terminal(), columns=120).plain

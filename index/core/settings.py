@@ -48,6 +48,7 @@ _index = _Bundled("index")
 _enrich = _Bundled("enrich")
 _alerts = _Bundled("alerts")
 _log = _Bundled("log")
+_display = _Bundled("display")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,11 @@ class AlertsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DisplaySettings:
+    timezone: str = _display("timezone", str)
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = _log("level", str)
     file: str = _log("file", str)
@@ -153,7 +159,10 @@ SECTIONS: dict[str, type] = {
     "enrich": EnrichSettings,
     "alerts": AlertsSettings,
     "log": LogSettings,
+    "display": DisplaySettings,
 }
+# keys naming a time zone: checked against the zone database when read
+ZONE_KEYS = {("display", "timezone"), ("alerts", "timezone")}
 CHOICES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("index", "backend"): ("sqlite", "elasticsearch"),
     ("index", "es_text_analysis"): ("auto", "tokens"),
@@ -173,6 +182,7 @@ class Settings:
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
     config_file: Path | None = None
 
     def replace(self, section: str, **values: Any) -> Settings:
@@ -225,6 +235,10 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
         raise ConfigError(
             f"{origin}: [{section}].{key} = {value!r} is not a valid {kind.__name__}"
         ) from None
+    if (section, key) in ZONE_KEYS and result:
+        from newsmon.index.core.times import zone
+
+        zone(result, f"{origin}: [{section}].{key}")
     allowed = CHOICES.get((section, key))
     if allowed and result not in allowed:
         raise ConfigError(
@@ -235,4 +249,4 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
 
 
 __all__ = ["Settings", "DataSettings", "CrawlSettings", "IndexSettings", "EnrichSettings",
-           "AlertsSettings", "LogSettings", "coerce"]
+           "AlertsSettings", "LogSettings", "DisplaySettings", "coerce"]

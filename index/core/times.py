@@ -4,7 +4,8 @@ what a user types (--since, the API's since/until)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsmon.index.core.errors import ConfigError
 
@@ -67,4 +68,34 @@ def parse_since(value: str, *, now: datetime | None = None, option: str = "--sin
         ) from None
 
 
-__all__ = ["utcnow", "utc_iso", "now_iso", "parse_iso", "parse_since"]
+def zone(name: str, key: str = "[display].timezone") -> tzinfo:
+    """The zone times are shown in: an IANA name, or "" for this machine's local zone.
+    ConfigError naming ``key`` for a name the zone database lacks."""
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        assert local is not None  # astimezone() always sets one
+        return local
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"{key} {name!r} is not a known time zone (an IANA name such as "
+                          f"\"Asia/Tokyo\", or \"\" for this machine's zone)") from None
+
+
+def local_iso(value: str | datetime | None, tz: tzinfo) -> str | None:
+    """An instant as ISO 8601 in the zone ``tz``, with its offset (2025-03-12T23:10:00+09:00);
+    None, "" and text that is not an instant come back as they are."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        try:
+            when = parse_iso(value)
+        except ValueError:
+            return value
+        assert when is not None
+    else:
+        when = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return when.astimezone(tz).isoformat()
+
+
+__all__ = ["utcnow", "utc_iso", "now_iso", "parse_iso", "parse_since", "zone", "local_iso"]

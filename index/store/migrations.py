@@ -358,7 +358,10 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StoreError(f"store {path}: migration {number} failed: {exc}") from exc
-        log.info("store %s migrated to schema %d", path, number)
+        log.debug("store %s: migration %d applied", path, number)
+    if version < len(MIGRATIONS):
+        # one line for the whole climb: a new store takes every step at once
+        log.info("store %s: migrated schema %d → %d", path, version, len(MIGRATIONS))
     return len(MIGRATIONS)
 
 

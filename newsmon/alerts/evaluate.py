@@ -17,14 +17,15 @@ sending anything (unless ``backfill``), so a new rule never floods the user with
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 from newsmon.alerts.rules import Mode, Rule
+from newsmon.alerts.why import why_terms
 from newsmon.index.core.article import Article
+from newsmon.index.core.titles import display_title
 from newsmon.index.store import Store
 from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
 
@@ -37,9 +38,6 @@ log = logging.getLogger(__name__)
 FEED_PAGE = 1000
 SEARCH_BATCH = 100  # the search API's largest page
 PASSAGE_CHARS = 200
-# A matched "term" written only in hiragana is a particle or an inflection (の, は, する), not a
-# reason: left out of "why".
-HIRAGANA_ONLY = re.compile(r"^[\u3041-\u309f]+$")
 
 
 class RuleHit(Protocol):
@@ -180,7 +178,7 @@ def changed_ids(store: Store, start: int, end: int) -> list[str]:
 def brief(article: Article) -> Brief:
     """The short form of an article listed under "also covered by"."""
     return {"id": article.id, "url": article.canonical_url or article.url,
-            "title": article.title, "lang": article.lang,
+            "title": display_title(article.title), "lang": article.lang,
             "source": article.source,
             "published": article.published.isoformat() if article.published else None}
 
@@ -192,7 +190,7 @@ def export_dict(article: Article) -> dict[str, Any]:
 
 def _why(match: Match, article: Article, rule: Rule) -> Why:
     hit = match.hit
-    terms = [t for t in hit.matched if t and not HIRAGANA_ONLY.match(t)]
+    terms = why_terms(hit.snippet or "", hit.matched)  # whole words, not the index's pieces
     snippet = hit.snippet or ""
     passage = (snippet.replace("<mark>", "").replace("</mark>", "")
                .replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')

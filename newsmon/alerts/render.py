@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.times import parse_iso
+from newsmon.index.core.times import zone as _zone
+from newsmon.index.core.titles import display_title
 
 LANG_NAMES = {"en": "English", "ja": "Japanese (日本語)"}
 
@@ -28,16 +28,12 @@ class Message:
     idempotency_key: str
 
 
-def zone(name: str) -> tzinfo:
-    """The zone alerts show times in: an IANA name, or "" for this machine's local zone."""
-    if not name:
-        local = datetime.now().astimezone().tzinfo
-        assert local is not None  # astimezone() always sets one
-        return local
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(f"[alerts].timezone {name!r} is not a known time zone") from None
+def zone(name: str, fallback: str = "") -> tzinfo:
+    """The zone alerts show times in: [alerts] timezone, else ``fallback`` ([display] timezone),
+    else this machine's local zone."""
+    if name:
+        return _zone(name, "[alerts].timezone")
+    return _zone(fallback, "[display].timezone")
 
 
 def local_time(value: str | None, tz: tzinfo) -> str:
@@ -50,6 +46,19 @@ def local_time(value: str | None, tz: tzinfo) -> str:
     assert when is not None
     local = when.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+
+
+def slack_escape(text: object) -> str:
+    """Text as Slack shows it literally: its three control characters escaped, so that no
+    piece of an article (a title, a quoted passage, a source name) can mention <!channel>,
+    <@someone> or make a link of its own."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_link(url: object, label: object) -> str:
+    """<url|label>, both escaped: the URL's "|" and ">" percent-encoded, the label as text."""
+    href = str(url or "").replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    return f"<{href}|{slack_escape(label)}>"
 
 
 def _badges(topics: dict[str, Any]) -> list[str]:
@@ -78,6 +87,7 @@ def _why_lines(why: dict[str, Any]) -> list[str]:
 def _article_block(item: dict[str, Any], tz: tzinfo) -> tuple[list[str], list[str], list[str]]:
     """(text lines, html parts, slack lines) for one matched article with its why and also."""
     art = item["article"]
+    title = display_title(art.get("title")) or "(no title)"
     link = art.get("canonical_url") or art.get("url") or ""  # not the feed's utm_ variant
     badges = _badges(art.get("topics") or {})
     lang = LANG_NAMES.get(art.get("lang") or "", art.get("lang") or "unknown language")
@@ -85,18 +95,18 @@ def _article_block(item: dict[str, Any], tz: tzinfo) -> tuple[list[str], list[st
     meta = f"{art.get('source')} · {lang} · {when}"
     why = _why_lines(item.get("why") or {})
     also = item.get("also") or []
-    text = [art.get("title") or "(no title)", meta]
+    text = [title, meta]
     if badges:
         text.append("topics: " + " · ".join(badges))
     text += [f"why: {w}" for w in why]
     text.append(link)
     if also:
         text.append("also covered by:")
-        text += [f"  - {a.get('title')} ({a.get('source')}, {a.get('lang')}) {a.get('url')}"
-                 for a in also]
+        text += [f"  - {display_title(a.get('title'))} ({a.get('source')}, {a.get('lang')}) "
+                 f"{a.get('url')}" for a in also]
     e = html.escape
     parts = [f'<h2 style="margin:0 0 4px"><a href="{e(link)}">'
-             f'{e(art.get("title") or "(no title)")}</a></h2>',
+             f'{e(title)}</a></h2>',
              f'<p style="margin:0;color:#555">{e(meta)}</p>']
     if badges:
         parts.append("<p>" + " ".join(
@@ -106,19 +116,16 @@ def _article_block(item: dict[str, Any], tz: tzinfo) -> tuple[list[str], list[st
         parts.append("<ul>" + "".join(f"<li>{e(w)}</li>" for w in why) + "</ul>")
     if also:
         parts.append("<p>Also covered by:</p><ul>" + "".join(
-            f'<li><a href="{e(a.get("url") or "")}">{e(a.get("title") or "")}</a> '
+            f'<li><a href="{e(a.get("url") or "")}">{e(display_title(a.get("title")))}</a> '
             f'({e(str(a.get("source")))}, {e(str(a.get("lang")))})</li>' for a in also)
             + "</ul>")
-    slack_url = link.replace("|", "%7C").replace(">", "%3E")
-    slack_title = (art.get("title") or "(no title)").replace("&", "&amp;").replace(
-        "<", "&lt;").replace(">", "&gt;")
-    slack = [f"*<{slack_url}|{slack_title}>*", meta]
+    slack = [f"*{slack_link(link, title)}*", slack_escape(meta)]
     if badges:
-        slack.append(" ".join(f"`{b}`" for b in badges))
-    slack += [f"> {w}" for w in why]
+        slack.append(" ".join(f"`{slack_escape(b)}`" for b in badges))
+    slack += [f"> {slack_escape(w)}" for w in why]
     if also:
         slack.append("also covered by: " + ", ".join(
-            f"<{a.get('url')}|{a.get('source')} ({a.get('lang')})>" for a in also))
+            slack_link(a.get("url"), f"{a.get('source')} ({a.get('lang')})") for a in also))
     return text, parts, slack
 
 
@@ -135,7 +142,9 @@ def render(payload: dict[str, Any], idempotency_key: str, tz: tzinfo) -> Message
         subject = f"[newsmon] {head}"
         body_html = "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
         return Message(subject, text, f"<html><body>{body_html}</body></html>",
-                       "*" + head + "*\n" + "\n".join(lines[1:]), payload, idempotency_key)
+                       "*" + slack_escape(head) + "*\n"
+                       + "\n".join(slack_escape(line) for line in lines[1:]),
+                       payload, idempotency_key)
     items = payload["items"] if kind == "digest" else [payload]
     rule = payload.get("rule", "")
     text_lines: list[str] = []
@@ -146,7 +155,7 @@ def render(payload: dict[str, Any], idempotency_key: str, tz: tzinfo) -> Message
     if payload.get("rule_description"):
         header += f" ({payload['rule_description']})"
     text_lines.append(header)
-    slack_lines.append(header)
+    slack_lines.append(slack_escape(header))
     for item in items:
         t, h, s = _article_block(item, tz)
         text_lines += [""] + t
@@ -155,18 +164,18 @@ def render(payload: dict[str, Any], idempotency_key: str, tz: tzinfo) -> Message
     updates = payload.get("updates") or []
     if updates:
         text_lines += ["", "new coverage of stories already alerted:"]
-        text_lines += [f"  - {u.get('title')} ({u.get('source')}, {u.get('lang')}) "
+        text_lines += [f"  - {display_title(u.get('title'))} ({u.get('source')}, {u.get('lang')}) "
                        f"{u.get('url')}" for u in updates]
         html_parts.append("<p>New coverage of stories already alerted:</p><ul>" + "".join(
             f'<li><a href="{html.escape(u.get("url") or "")}">'
-            f'{html.escape(u.get("title") or "")}</a></li>' for u in updates) + "</ul>")
+            f'{html.escape(display_title(u.get("title")))}</a></li>' for u in updates) + "</ul>")
         slack_lines.append("new coverage of stories already alerted: " + ", ".join(
-            f"<{u.get('url')}|{u.get('source')} ({u.get('lang')})>" for u in updates))
+            slack_link(u.get("url"), f"{u.get('source')} ({u.get('lang')})") for u in updates))
     text_lines += ["", f"idempotency key: {idempotency_key}"]
     if kind == "digest":
         subject = f"{header.split(' (')[0]}"
     else:
-        subject = f"{items[0]['article'].get('title') or '(no title)'} [{rule}]"
+        subject = f"{display_title(items[0]['article'].get('title')) or '(no title)'} [{rule}]"
     body_html = (f'<html><body style="font-family:sans-serif"><p>{html.escape(header)}</p>'
                  + "".join(html_parts)
                  + f'<p style="color:#999;font-size:small">idempotency key: '
@@ -175,4 +184,4 @@ def render(payload: dict[str, Any], idempotency_key: str, tz: tzinfo) -> Message
                    idempotency_key)
 
 
-__all__ = ["Message", "render", "zone", "local_time"]
+__all__ = ["Message", "render", "zone", "local_time", "slack_escape", "slack_link"]

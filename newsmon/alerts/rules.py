@@ -6,6 +6,7 @@ and the key, like crawler/sources.py.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,12 +333,24 @@ def parse_health(raw: object, path: Path) -> HealthConfig:
     )
 
 
+def _unknown_name(where: str, key: str, name: str, known: set[str], what: str) -> ConfigError:
+    # an id's last part alone ("GCAP" for programme/gcap) is the likeliest slip, then spelling
+    near = [k for k in sorted(known) if k.rsplit("/", 1)[-1] == name.lower()]
+    near += [k for k in difflib.get_close_matches(name.lower(), sorted(known), n=3, cutoff=0.6)
+             if k not in near]
+    hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+    return ConfigError(f"{where}: '{key}' has {name!r}; known {what}: "
+                       f"{', '.join(sorted(known))}{hint}")
+
+
 def load_rules(path: str | Path, *, known_topics: set[str] | None = None,
-               known_sources: set[str] | None = None) -> AlertConfig:
+               known_sources: set[str] | None = None,
+               known_entities: set[str] | None = None) -> AlertConfig:
     """Load and validate an alert rules file; raise ConfigError naming the file, rule and key.
 
-    ``known_topics`` / ``known_sources``, when given, are checked too, so a typo in a topic
-    name is an error at load time rather than a rule that silently never matches.
+    ``known_topics`` / ``known_sources`` / ``known_entities``, when given, are checked too, so
+    a typo in a topic name or entity id is an error at load time (naming the near matches)
+    rather than a rule that silently never matches.
     """
     path = Path(path)
     data = load_yaml(path, "alert rules")
@@ -367,8 +380,12 @@ def load_rules(path: str | Path, *, known_topics: set[str] | None = None,
                                ("topics_any", rule.topics_any)):
                 for name in names:
                     if name not in known_topics:
-                        raise ConfigError(f"{where}: '{key}' has {name!r}; known topics: "
-                                          f"{', '.join(sorted(known_topics))}")
+                        raise _unknown_name(where, key, name, known_topics, "topics")
+        if known_entities is not None:
+            for name, _ in rule.entities:
+                if name not in known_entities:
+                    raise _unknown_name(where, "entities", name, known_entities,
+                                        "entities (ids in the gazetteer)")
         if known_sources is not None:
             for name in rule.sources:
                 if name not in known_sources:

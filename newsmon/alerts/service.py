@@ -129,17 +129,31 @@ class AlertOutcome:
 
 
 def _topic_names(path: Path) -> set[str] | None:
+    # imported here: a process that only delivers has no use for enrich's text analysis
+    from newsmon.enrich.topics import topic_names
+
     try:
-        data = load_yaml(path, "topics")
+        return set(topic_names(path))  # a file extending the bundled one: its topics too
     except ConfigError:
         return None  # enrich reports a broken topics file itself
-    topics = data.get("topics") if isinstance(data, dict) else None
-    return set(topics) if isinstance(topics, dict) else None
+
+
+def _entity_ids(path: Path) -> set[str] | None:
+    try:
+        data = load_yaml(path, "gazetteer", reason="entities")
+    except ConfigError:
+        return None  # enrich reports a broken gazetteer itself
+    entities = data.get("entities") if isinstance(data, dict) else None
+    if not isinstance(entities, list):
+        return None
+    return {e["id"] for e in entities if isinstance(e, dict) and isinstance(e.get("id"), str)}
 
 
 def load_config(settings: Settings) -> AlertConfig:
-    """The alert rules named by ``[alerts] rules``, validated (topic names included)."""
-    return load_rules(settings.alerts.rules, known_topics=_topic_names(settings.enrich.topics))
+    """The alert rules named by ``[alerts] rules``, validated (topic names and entity ids
+    included)."""
+    return load_rules(settings.alerts.rules, known_topics=_topic_names(settings.enrich.topics),
+                      known_entities=_entity_ids(settings.enrich.entities))
 
 
 def _preview(alert: NewAlert, tz: tzinfo) -> Preview:
@@ -163,7 +177,7 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
     rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
     repo = store.alerts
     now = now or datetime.now(UTC)
-    tz = zone(settings.alerts.timezone)
+    tz = zone(settings.alerts.timezone, settings.display.timezone)
     outcome = AlertOutcome(dry_run=dry_run)
     if retry and not dry_run:
         unparked = repo.unpark(rule=rule)

@@ -5,6 +5,10 @@ of the work gets a row in it: the stage, a bar when the total is known, its coun
 its main counter and the elapsed time. While the view is live, whatever is written to stderr (log
 messages) is printed above the rows by rich, so nothing garbles.
 
+A terminal narrower than ``MIN_COLUMNS`` has no room for those rows (they shrink to ``cr… 0:…``
+and wrap): there the view is one plain line, the current stage's, cut to the width and redrawn
+in place; a message written to stderr meanwhile gets a line of its own above it.
+
 Without a terminal (cron, a pipe) the same calls write a plain log line per stage every
 ``log_interval`` seconds, so a stuck run shows in the log file, and a last line when the stage
 ends.
@@ -12,6 +16,7 @@ ends.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -25,6 +30,45 @@ LEADING = ("fetched", "stored", "failed", "not_modified", "rejected", "pending",
            "enriched")
 # snapshot attributes shown beside the counters when the reporter has them
 GAUGES = (("pending_requests", "queued"), ("extracting", "extracting"))
+# below this many columns the rich rows give way to one plain line
+MIN_COLUMNS = 100
+ERASE_LINE = "\r\x1b[K"
+
+
+def _columns(stream: TextIO) -> int | None:
+    """The terminal's width, or None when the stream is no real terminal."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return None
+    return columns or None  # a terminal that reports no size (0) is of unknown width
+
+
+class _LineKeeper:
+    """Stands in for sys.stderr while the plain line is shown: what others write (log lines)
+    first erases the line, and the line is drawn again below it."""
+
+    def __init__(self, view: ProgressView, stream: TextIO) -> None:
+        self.view, self.stream = view, stream
+
+    def write(self, text: str) -> int:
+        with self.view.lock:
+            if self.view._line:
+                self.stream.write(ERASE_LINE)
+            n = self.stream.write(text)
+            if text.endswith("\n") and self.view._line:
+                self.stream.write(self.view._line)
+            self.stream.flush()
+            return n
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -124,16 +168,26 @@ class ProgressView:
     """
 
     def __init__(self, *, stream: TextIO | None = None, tty: bool | None = None,
-                 log_interval: float = 10.0,
+                 log_interval: float = 10.0, columns: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``columns``: the terminal's width (default: asked of ``stream``; unknown: rows)."""
         self.stream = stream if stream is not None else sys.stderr
         self.tty = _isatty(self.stream) if tty is None else tty
+        self.columns = columns if columns is not None else _columns(self.stream)
+        self.plain = self.tty and self.columns is not None and self.columns < MIN_COLUMNS
         self.log_interval = log_interval
         self.clock = clock
         self.lock = threading.RLock()
         self._rich: Any = None
+        self._line = ""            # the plain line as drawn
+        self._saved_stderr: TextIO | None = None
 
     def __enter__(self) -> ProgressView:
+        if self.plain:
+            if self.stream is sys.stderr and self._saved_stderr is None:
+                self._saved_stderr = sys.stderr
+                sys.stderr = _LineKeeper(self, self.stream)
+            return self
         if self.tty and self._rich is None:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
@@ -153,6 +207,14 @@ class ProgressView:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._saved_stderr is not None:
+            sys.stderr = self._saved_stderr
+            self._saved_stderr = None
+        if self._line:
+            with self.lock:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._line = ""
         if self._rich is not None:
             self._rich.stop()
             self._rich = None
@@ -165,8 +227,23 @@ class ProgressView:
                                               counters="")
         return stage
 
+    def _draw(self, stage: StageProgress, now: float, final: bool) -> None:
+        assert self.columns is not None
+        text = stage.line(now) + (" (done)" if final else "")
+        if len(text) > self.columns - 1:
+            text = text[:self.columns - 2] + "…"
+        with self.lock:
+            self.stream.write(ERASE_LINE + text)
+            self._line = "" if final else ERASE_LINE + text
+            if final:
+                self.stream.write("\n")
+            self.stream.flush()
+
     def show(self, stage: StageProgress, *, final: bool = False) -> None:
         now = self.clock()
+        if self.plain:
+            self._draw(stage, now, final)
+            return
         if self._rich is not None and stage._task is not None:
             total = stage._counts.get(stage.total_key) if stage.total_key else None
             done = stage._counts.get(stage.rate_key, 0)

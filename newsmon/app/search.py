@@ -29,7 +29,8 @@ from newsmon.app.indexing import index_model, open_backend
 from newsmon.app.searchtext import MAX_QUERY_CHARS, query_tokens, text_lang
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
-from newsmon.index.core.times import utc_iso
+from newsmon.index.core.times import local_iso, utc_iso, zone
+from newsmon.index.core.titles import display_title
 from newsmon.index.search import backend as engine
 from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
 from newsmon.index.store import Store
@@ -299,6 +300,8 @@ class Searcher:
         self._long_lived = long_lived
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
+        # results show times in the configured zone ([display] timezone), with the offset
+        self.tz = zone(settings.display.timezone)
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -338,9 +341,10 @@ class Searcher:
         if not story:
             return []
         ids = [i for i in self.store.vectors.story_members(story) if i != shown]
-        return [{"id": a.id, "url": a.canonical_url or a.url, "title": a.title, "lang": a.lang,
+        return [{"id": a.id, "url": a.canonical_url or a.url, "title": display_title(a.title),
+                 "lang": a.lang,
                  "source": a.source,
-                 "published": a.published.isoformat() if a.published else None}
+                 "published": local_iso(a.published, self.tz)}
                 for a in self.store.articles.get_many(ids)]
 
     # -- the API ------------------------------------------------------------------------------
@@ -379,7 +383,8 @@ class Searcher:
             snip, matched = snippet(body, d.get("lang"), tokens, title=d["title"])
             results.append(SearchHit(
                 id=h.id, url=d["url"], title=d["title"], lang=d.get("lang") or "",
-                source=d["source"], published=d.get("published"), topics=d.get("topics") or {},
+                source=d["source"], published=local_iso(d.get("published"), self.tz),
+                topics=d.get("topics") or {},
                 story=d.get("story"), score=h.score, snippet=snip,
                 also=self._also(d.get("story"), h.id) if req.collapse else [],
                 matched=matched, similarity=h.semantic_score))

@@ -6,6 +6,7 @@ see newsmon.app.outcome (0 ok, 1 some items failed, 2 usage, 3 locked, 4–7 mac
 """
 from __future__ import annotations
 
+import io
 import logging
 import sqlite3
 import sys
@@ -45,6 +46,8 @@ COMMANDS = (run_command, crawl_command, enrich_command, index_command, search_co
 NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan",
                  "elastic_transport", "charset_normalizer", "urllib3", "filelock")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# on a terminal, the INFO lines go here in the data folder unless [log].file names a file
+LOG_NAME = "newsmon.log"
 
 
 class _QuietLibraries(logging.Filter):
@@ -84,22 +87,40 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def configure_logging(level: str, log_file: str | Path | None = None) -> None:
+class _LogFile(logging.FileHandler):
+    """Appends to the log file, made (with its folder) at the first line: a command that logs
+    nothing leaves no file and no folder behind."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self) -> io.TextIOWrapper:
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
+def configure_logging(level: str, log_file: str | Path | None = None, *,
+                      terminal_log: str | Path | None = None, verbose: bool = False) -> None:
     """Logging is configured here only; libraries use logging.getLogger(__name__).
 
-    With a log file and no terminal (cron), stderr carries errors only: cron mails what needs
-    a human, the file keeps every line.
+    On a terminal, quiet: stderr shows warnings and errors beside the command's result, and
+    the INFO lines go to the log file (``log_file``, else ``terminal_log``: the data folder's
+    newsmon.log); ``verbose`` (-v) or DEBUG shows them on the terminal too. With a log file and
+    no terminal (cron), stderr carries errors only: cron mails what needs a human, the file
+    keeps every line. Without either, stderr carries ``level``.
     """
     debug = level.upper() == "DEBUG"
     handlers: list[logging.Handler] = []
     stderr = _StderrHandler()
-    if log_file and not _isatty(sys.stderr):
+    tty = _isatty(sys.stderr)
+    if log_file and not tty:
         stderr.setLevel(logging.ERROR)
+    elif tty and not (verbose or debug):
+        stderr.setLevel(logging.WARNING)
+        log_file = log_file or terminal_log
     handlers.append(stderr)
     if log_file:
-        path = Path(log_file).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+        handlers.append(_LogFile(Path(log_file).expanduser()))
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_newsmon", False)]:
         root.removeHandler(old)
@@ -165,11 +186,15 @@ class NewsmonGroup(click.Group):
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                                case_sensitive=False))
 @click.option("--log-file", type=click.Path(dir_okay=False),
-              help="Append log lines to this file (overrides [log].file).")
+              help="Append log lines to this file (overrides [log].file; on a terminal the "
+                   "default is newsmon.log in the data folder).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="On a terminal, show INFO log lines too (by default only warnings and "
+                   "errors; the rest goes to the log file).")
 @click.version_option(__version__, prog_name="newsmon")
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
-        log_level: str | None, log_file: str | None) -> None:
+        log_level: str | None, log_file: str | None, verbose: bool) -> None:
     """Monitor English and Japanese news: crawl sources, enrich, index, search and alert.
 
     \b
@@ -190,7 +215,8 @@ def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    configure_logging(settings.log.level, settings.log.file or None)
+    configure_logging(settings.log.level, settings.log.file or None,
+                      terminal_log=settings.data.dir / LOG_NAME, verbose=verbose)
     ctx.obj = settings
 
 

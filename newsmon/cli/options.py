@@ -3,7 +3,7 @@ spelling and parsing cannot drift apart; each command keeps its own help text.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -41,4 +41,13 @@ def since_value(text: str | None, option: str = "--since") -> datetime | None:
         raise click.UsageError(str(exc)) from None
 
 
-__all__ = ["json_option", "since_option", "since_value", "source_option"]
+def until_value(text: str | None, option: str = "--until") -> datetime | None:
+    """The exclusive end an option such as --until names: a date (2025-03-31) includes that
+    whole day (UTC, as --since reads it), a date-time or a span back from now ends there."""
+    moment = since_value(text, option)
+    if moment is not None and text is not None and len(text.strip()) == 10:
+        return moment + timedelta(days=1)
+    return moment
+
+
+__all__ = ["json_option", "since_option", "since_value", "source_option", "until_value"]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsmon.demo.server import DemoServer
+from newsmon.index.core.titles import display_title
 
 
 def pipeline(stages: tuple[str, ...] = ("crawl", "enrich", "index", "alert")
@@ -69,7 +70,7 @@ def second_phase(server: DemoServer, settings_file: Path, data_dir: Path,
     for record in map(json.loads, new):
         art = record.get("article") or {}
         also = ", ".join(f"{a['source']} ({a['lang']})" for a in record.get("also") or [])
-        echo(f"  [{record.get('rule')}] {art.get('title')} — {art.get('source')}"
+        echo(f"  [{record.get('rule')}] {display_title(art.get('title'))} — {art.get('source')}"
              + (f"; also covered by {also}" if also else ""))
     for feed in sorted((data_dir / "feeds").glob("*.atom")):
         echo(f"== Atom feed for a feed reader: {feed}")

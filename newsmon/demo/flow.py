@@ -1,5 +1,5 @@
-"""What `newsmon demo` does, in order: serve the bundled fictional news sites, crawl and enrich
-them into a demo store of their own, report, then (if asked) publish new articles and run again
+"""What `newsmon demo` does, in order: serve the bundled fictional news sites, crawl, enrich and
+index them into a demo store of their own, report, then (if asked) publish new articles and run again
 as cron would, and keep serving.
 
 Offline by design. The demo server answers for the sites' ``*.example`` host names and is handed
@@ -140,8 +140,9 @@ def run_demo(settings: Settings, view: DemoView, *, port: int = 0,
     with server:
         view.sites_up(server)
         with proxied_through(server):
-            # one run, one lock: crawl then enrich, as `newsmon run` does
-            outcome = run(demo, command="demo", stages=("crawl", "enrich"))
+            # one run, one lock: crawl, enrich and index, as `newsmon run` does, so that every
+            # command the demo suggests next (search, serve) finds the articles
+            outcome = run(demo, command="demo", stages=("crawl", "enrich", "index"))
         view.first_run(DemoRun(demo, settings_file, server, access_log, outcome))
         alerted = 0
         if new_articles:

@@ -13,6 +13,7 @@
     GET /feeds/alerts/{rule}.atom   one rule's (the same entries as its feed channel's file)
     GET /api/health            liveness and the backend's reachability (never needs the key)
     GET /openapi.json          the schema of all of the above
+    GET /docs                  the schema as a plain HTML page (docs.py; nothing from a CDN)
 
 Every input is validated before it reaches the backend; a bad one gets a 4xx whose JSON body says
 what was wrong (`{"error": ..., "message": ...}`), never a 500. Query strings that are not UTF-8
@@ -38,11 +39,12 @@ from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from newsmon import __version__
 from newsmon.serve.backend import Backend, SearcherLike
+from newsmon.serve.docs import docs_page
 from newsmon.serve.errors import install_error_handling
 from newsmon.serve.models import API_KEY_HEADER
 from newsmon.serve.routes import (
@@ -66,6 +68,10 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# the docs page carries its one style sheet inline, and nothing else
+DOCS_HEADERS = {**PAGE_HEADERS, "Content-Security-Policy":
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                "frame-ancestors 'none'"}
 
 
 def create_app(open_searcher: Callable[[], SearcherLike], *, backend_name: str | None = None,
@@ -104,6 +110,10 @@ def create_app(open_searcher: Callable[[], SearcherLike], *, backend_name: str |
     # without a key the schema must not ask for one (clients and fuzzers read it)
     app.include_router(router, dependencies=[Depends(require_key)] if api_key else [])
     app.include_router(open_router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi()), headers=DOCS_HEADERS)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -9,6 +9,7 @@ import socket
 import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,33 @@ def test_stats_health_and_schema(served: Served) -> None:
     feed = schema["paths"]["/feeds/alerts/{rule}.atom"]["get"]  # type: ignore[index]
     assert "application/atom+xml" in feed["responses"]["200"]["content"]
     assert "securitySchemes" not in schema.get("components", {})  # type: ignore[union-attr]
+
+
+def test_docs_page_describes_every_endpoint_with_nothing_from_elsewhere(served: Served) -> None:
+    status, headers, body = served.get("/docs")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    page = body.decode("utf-8")
+    _, schema = served.get_json("/openapi.json")
+    for path in schema["paths"]:  # type: ignore[index]
+        assert f"<code>GET {html.escape(path)}</code>" in page, path
+    assert 'href="/openapi.json"' in page
+    # every parameter of search is described, with its notes
+    for name in ("q", "mode", "lang", "topic", "since", "until", "limit", "collapse"):
+        assert f"<code>{name}</code>" in page, name
+
+    class Links(HTMLParser):
+        refs: list[str] = []
+        tags: set[str] = set()
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.add(tag)
+            self.refs += [v or "" for k, v in attrs if k in ("src", "href", "action")]
+
+    parser = Links()
+    parser.feed(page)
+    assert "script" not in parser.tags and "link" not in parser.tags and "img" not in parser.tags
+    assert parser.refs and all(r.startswith(("/", "#")) for r in parser.refs), parser.refs
+    assert "default-src 'none'" in headers["content-security-policy"]
 
 
 BAD = [

@@ -10,11 +10,13 @@ from typing import Any
 import click
 
 # status's text still lives beside its command; it moves to newsmon.app.status (issue 15)
+from newsmon.app.outcome import StageOutcome
 from newsmon.app.status import collect_status
 from newsmon.cli.presenters.runs import crawl_summary, enrich_summary
 from newsmon.cli.presenters.status import status_text
 from newsmon.demo.flow import DemoRun
 from newsmon.demo.server import DemoServer
+from newsmon.index.core.titles import display_title
 from newsmon.index.store import Store
 from newsmon.serve.address import page_url
 
@@ -59,8 +61,16 @@ def articles_table(store: Store, title_width: int = 52) -> str:
     for a in arts:
         rows.append(f"{a.source:<{src_w}}  {(a.lang or '?'):<4}  {_published(a.published):<21}  "
                     f"{_labels(a.topics):<{top_w}}  {(a.story or '-')[:8]:<{story_w}}  "
-                    f"{_fit(a.title or '(no title)', title_width)}")
+                    f"{_fit(display_title(a.title) or '(no title)', title_width)}")
     return "\n".join(rows)
+
+
+def index_summary(step: StageOutcome, run_id: int) -> str:
+    s = step.stats
+    if s.get("error"):
+        return f"index run {run_id}: {step.status} in {step.elapsed_s:.1f}s: {s['error']}"
+    return (f"index run {run_id}: {step.status} in {step.elapsed_s:.1f}s ({s.get('backend')}: "
+            f"{s.get('upserted', 0)} upserted, {s.get('documents', 0)} documents searchable)")
 
 
 def _shown_path(path: Path) -> str:
@@ -73,11 +83,9 @@ def _shown_path(path: Path) -> str:
 def next_steps(settings_file: Path, commands: set[str],
                demo_data_dir: str | None = None) -> str:
     cfg = f"newsmon --config {_shown_path(settings_file)}"
+    # the demo has crawled, enriched and indexed: each of these finds the demo's articles
+    # (tests/test_demo.py runs them)
     steps = [f"{cfg} status", f"{cfg} export --since 2025-03-01"]
-    if "enrich" in commands:
-        steps.append(f"{cfg} enrich")
-    if "index" in commands:
-        steps.append(f"{cfg} index")
     if "search" in commands:
         steps.append(f'{cfg} search "critical minerals"')
         steps.append(f'{cfg} search "サイバー" --lang ja')
@@ -107,6 +115,7 @@ class DemoPrinter:
         click.echo(crawl_summary(outcome.steps[0], outcome.run_id))
         click.echo()
         click.echo(enrich_summary(outcome.steps[1], outcome.run_id))
+        click.echo(index_summary(outcome.steps[2], outcome.run_id))
         click.echo()
         with Store(demo.settings.data.store_path) as store:
             click.echo(articles_table(store))
