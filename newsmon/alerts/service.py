@@ -95,6 +95,8 @@ class AlertOutcome:
     health: list[dict[str, Any]] = field(default_factory=list)    # the health alerts' payloads
     preview: list[Preview] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # channel -> {"pending": n, "parked": n}: what each failed channel left in the outbox
+    left: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
     elapsed_s: float = 0.0
 
@@ -114,7 +116,7 @@ class AlertOutcome:
                 "delivered": self.delivered, "pending": self.pending, "failed": self.failed,
                 "parked": self.parked, "deferred": self.deferred, "rules": self.per_rule,
                 "health": self.health, "preview": self.preview, "errors": self.errors,
-                "elapsed_s": self.elapsed_s}
+                "left": self.left, "elapsed_s": self.elapsed_s}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AlertOutcome:
@@ -124,6 +126,7 @@ class AlertOutcome:
                    failed=d["failed"], parked=d["parked"], deferred=d["deferred"],
                    per_rule=dict(d["rules"]), health=list(d["health"]),
                    preview=list(d["preview"]), errors=dict(d["errors"]),
+                   left=dict(d["left"]),
                    dry_run=d["dry_run"], elapsed_s=d["elapsed_s"])
 
     def summary_text(self) -> str:
@@ -265,7 +268,7 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
         stats: DeliveryStats = deliver_pending(settings, repo, rule=rule, env=env)
         outcome.delivered, outcome.failed = stats.delivered, stats.failed
         outcome.parked, outcome.deferred = stats.parked, stats.deferred
-        outcome.errors = stats.errors
+        outcome.errors, outcome.left = stats.errors, stats.left
     if outcome.failed or outcome.parked or outcome.deferred:
         outcome.status = RUN_PARTIAL
     outcome.elapsed_s = round(time.monotonic() - started, 3)

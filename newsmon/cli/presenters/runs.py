@@ -3,6 +3,7 @@ per-stage lines of `newsmon run`, which adds the detailed reports when something
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from newsmon.app.outcome import RunOutcome, StageOutcome
 from newsmon.index.store import RUN_OK
@@ -31,6 +32,8 @@ BRIEF = {
     "enrich": (("pending", "pending"), ("enriched", "enriched"),
                ("new_stories", "new stories"), ("failed", "failed")),
     "index": (("upserted", "upserted"), ("deleted", "deleted"), ("documents", "documents")),
+    "alert": (("matched", "matched"), ("decided", "new alerts"), ("delivered", "delivered"),
+              ("pending", "pending"), ("parked", "parked"), ("baselines", "baselines")),
 }
 
 
@@ -79,12 +82,51 @@ def stage_line(step: StageOutcome) -> str:
     return f"  {step.stage:<7} {step.status:<8} {step.elapsed_s:>7.1f}s  {counts}"
 
 
+def _alert_cause(s: dict[str, Any]) -> str:
+    parts = []
+    for channel, error in (s.get("errors") or {}).items():
+        left = (s.get("left") or {}).get(channel, {})
+        kept = [f"{left['pending']} pending, retried next run"] if left.get("pending") else []
+        if left.get("parked"):
+            kept.append(f"{left['parked']} parked: resend with `newsmon alert --retry`")
+        parts.append(f"{channel.replace(':', ' ', 1)} failed: {error}"
+                     + (f" ({'; '.join(kept)})" if kept else ""))
+    return "; ".join(parts)
+
+
+def _crawl_cause(s: dict[str, Any]) -> str:
+    what = [f"{s[k]} {label}" for k, label in (("failed", "pages failed"),
+                                                ("listing_failures", "listings failed"))
+            if s.get(k)]
+    reasons = ", ".join(f"{k} {v}" for k, v in (s.get("reasons") or {}).items())
+    return ", ".join(what) + (f" ({reasons})" if reasons else "")
+
+
+def _enrich_cause(s: dict[str, Any]) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in (s.get("failures") or {}).items())
+    return f"{s.get('failed', 0)} articles failed" + (f" ({reasons})" if reasons else "")
+
+
+CAUSES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "alert": _alert_cause, "crawl": _crawl_cause, "enrich": _enrich_cause}
+
+
+def cause_line(step: StageOutcome) -> str | None:
+    """Why a stage is partial or failed, in one line (stdout is what cron mails)."""
+    if step.status == RUN_OK:
+        return None
+    cause = step.stats.get("error") or (CAUSES[step.stage](step.stats)
+                                        if step.stage in CAUSES else "")
+    return f"{step.stage} {step.status}: {cause or 'see the log'}"
+
+
 def run_summary(outcome: RunOutcome, *, details: bool) -> str:
     lines = [f"run {outcome.run_id}: {outcome.status} in {outcome.elapsed_s:.1f}s"]
     if outcome.interrupted_runs:
         lines.append("  earlier run(s) found interrupted (process gone): "
                      + ", ".join(map(str, outcome.interrupted_runs)))
     lines += [stage_line(s) for s in outcome.steps]
+    lines += [line for s in outcome.steps if (line := cause_line(s))]
     if details:
         for step in outcome.steps:
             if step.stage in DETAILS:
@@ -92,4 +134,4 @@ def run_summary(outcome: RunOutcome, *, details: bool) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["crawl_summary", "enrich_summary", "run_summary", "stage_line"]
+__all__ = ["crawl_summary", "enrich_summary", "run_summary", "stage_line", "cause_line"]
