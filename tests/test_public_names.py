@@ -55,6 +55,7 @@ PUBLIC: dict[str, set[str]] = {
     "newsmon.app.search": {"SearchRequest", "SearchHit", "SearchResponse", "Searcher", "snippet",
                            "check_request", "NO_ANSWER_MARGIN"},
     "newsmon.app.status": {"collect_status", "empty_status", "last_embedding", "queued",
+                           "indexed",
                            "RECENT_RUNS"},
     "newsmon.app.lock": {"RunLock", "LockHeld", "read_holder", "running_holder"},
     "newsmon.app.indexing": {"BACKENDS", "open_backend", "build_docs", "index_store",

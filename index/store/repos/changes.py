@@ -53,7 +53,8 @@ class ChangeFeed(Repo):
             (seq, limit))]
 
     def first_seen(self, ids: Iterable[str]) -> dict[str, int]:
-        """article id -> the sequence number of its first change (when it was first stored)."""
+        """article id -> the sequence number of its first change (when it was first stored;
+        after ``compact`` only an article's newest change is left)."""
         return {r[0]: int(r[1]) for r in self._rows_in(
             "SELECT article_id, MIN(seq) FROM changes WHERE article_id IN ({ids}) "
             "GROUP BY article_id", ids)}
@@ -62,6 +63,15 @@ class ChangeFeed(Repo):
         """How many articles changed after ``seq`` (a consumer's queue, one per article)."""
         row = self._db.execute(
             "SELECT COUNT(DISTINCT article_id) FROM changes WHERE seq > ?", (seq,)).fetchone()
+        return int(row[0] or 0)
+
+    def caught_up(self, seq: int) -> int:
+        """How many stored articles a consumer at ``seq`` has taken as they are now (their
+        newest change at or before it): for a search backend, the articles it has indexed."""
+        row = self._db.execute(
+            """SELECT COUNT(*) FROM articles a WHERE (
+                   SELECT MAX(c.seq) FROM changes c WHERE c.article_id = a.id) <= ?""",
+            (seq,)).fetchone()
         return int(row[0] or 0)
 
     def compact(self, keep_after: int) -> int:

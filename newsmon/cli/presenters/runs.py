@@ -20,6 +20,7 @@ CRAWL_FIELDS = (
 ENRICH_FIELDS = (
     ("pending", "pending"), ("embedded", "embedded"), ("vectors_reused", "vectors reused"),
     ("enriched", "enriched"), ("new_stories", "new stories"),
+    ("stories_kept", "kept their story"),
     ("joined_duplicate", "joined as copies"), ("joined_similar", "joined as same event"),
     ("failed", "failed"),
 )
@@ -60,8 +61,10 @@ def crawl_summary(step: StageOutcome, run_id: int) -> str:
 
 def enrich_summary(step: StageOutcome, run_id: int) -> str:
     s = step.stats
+    # a run with nothing pending never loads the model, so no engine ran it
+    engine = f"on {s['engine']}" if s.get("engine") else "not loaded: nothing pending"
     lines = [f"enrich run {run_id}: {step.status} in {step.elapsed_s:.1f}s "
-             f"(model {s.get('model')} on {s.get('engine')}, version {s.get('version')})"]
+             f"(model {s.get('model')} {engine}, version {s.get('version')})"]
     width = max(len(label) for _, label in ENRICH_FIELDS)
     for key, label in ENRICH_FIELDS:
         lines.append(f"  {label:<{width}}  {s.get(key, 0)}")
