@@ -54,6 +54,7 @@ _log = _Bundled("log")
 class DataSettings:
     dir: Path = _data("dir", Path)
     busy_timeout: float = _data("busy_timeout", float)
+    env_file: str = _data("env_file", str)
 
     @property
     def store_path(self) -> Path:
