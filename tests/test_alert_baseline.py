@@ -134,3 +134,22 @@ def test_a_rule_first_seen_on_an_empty_store_baselines_the_first_crawl(
         index_store(settings, store)
         outcome = run_alerts(settings, store, now=NOW)
     assert outcome.baselines == 2 and outcome.decided == 0 and _alerted(settings) == []
+
+
+def test_what_was_stored_before_the_rule_stays_silent_when_the_index_lagged(
+        settings: Settings) -> None:
+    """The rule's first evaluation stops at what the search backend has indexed; articles stored
+    before the rule but indexed only later are baseline too, not news."""
+    _store_new(settings, ["Zeppelin airship museum opens"], len(OLD))   # stored, not indexed
+    settings.alerts.rules.write_text(RULE, encoding="utf-8")
+    with Store(settings.data.store_path) as store:
+        see_rules(settings, store)
+        first = run_alerts(settings, store, now=NOW)        # the index is behind: OLD only
+        assert first.baselines == 1 and first.decided == 0
+    _store_new(settings, ["Airship zeppelin crash"], len(OLD) + 1)
+    with Store(settings.data.store_path) as store:
+        index_store(settings, store)
+        second = run_alerts(settings, store, now=NOW)
+        assert second.baselines == 1 and second.decided == 1
+        assert store.alerts.rules_seen()["zeppelins"].baseline_stories == 2
+    assert _alerted(settings) == ["Airship zeppelin crash"]

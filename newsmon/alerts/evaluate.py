@@ -305,8 +305,8 @@ def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch,
                 ) -> RuleDecision:
     """What the rule decides about the changes up to ``end`` (nothing is written here).
 
-    ``seen_at`` is the change feed's head when the rule was first seen: on its first
-    evaluation, articles first stored at or before it are the silent baseline (all of them
+    ``seen_at`` is the change feed's head when the rule was first seen: stories of articles
+    first stored at or before it are the silent baseline (on its first evaluation, all of them
     when it is 0, a rule first seen on an empty store)."""
     start = 0 if (first or backfill) else store.cursors.get(rule.cursor)
     baseline = first and not backfill
@@ -329,9 +329,11 @@ def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch,
     # every article kept has a story; the walrus only tells mypy so
     stories = {h.id: story for h in hits if (story := articles[h.id].story)}
     decided = repo.story_alerts(rule.id, set(stories.values()), baseline=not backfill)
-    # the baseline: stories with an article stored before the rule was first seen
+    # the baseline: stories with an article stored before the rule was first seen; looked at on
+    # every evaluation, not only the first, since the first may stop short of ``seen_at`` (the
+    # search backend behind) and the next would otherwise alert on what it left
     old: set[str] = set()
-    if baseline:
+    if not backfill and (seen_at or first):
         first_stored = store.changes.first_seen(stories)
         old = {story for art, story in stories.items()
                if seen_at == 0 or first_stored.get(art, 0) <= seen_at}

@@ -140,7 +140,7 @@ class AlertOutcome:
                 lines.append(f"  {rid}: waiting for the first indexed articles")
                 continue
             what = "{alerts} alerts, {also} more coverage of stories already alerted"
-            if info["baseline"]:
+            if info["baseline"] or info["baseline_stories"]:
                 what = ("baseline: {baseline_stories} stories recorded without alerting "
                         "(stored before the rule was first seen; to send them: newsmon alert "
                         f"--backfill --rule {rid}); " + what)
@@ -242,8 +242,8 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
                 if backfill:
                     repo.drop_baseline(r.id)
                 repo.record(decision.alerts, also=decision.also, run_id=run_id)
-                if decision.baseline:
-                    repo.set_baseline(r.id, summary["baseline_stories"])
+                if decision.baseline or summary["baseline_stories"]:
+                    repo.add_baseline(r.id, summary["baseline_stories"])
                 store.cursors.set(r.cursor, decision.watermark)
             outcome.decided += sum(a.kind in ("match", "digest") for a in decision.alerts)
             outcome.baselines += summary["baseline_stories"]

@@ -121,11 +121,13 @@ class AlertRepo(Repo):
                     new.append(rule)
         return new
 
-    def set_baseline(self, rule: str, stories: int) -> None:
-        """The rule's baseline is recorded (inside the caller's transaction, with its alerts)."""
+    def add_baseline(self, rule: str, stories: int) -> None:
+        """Record the rule's baseline, or more stories in it (inside the caller's transaction,
+        with its alerts): ``baseline_at`` is when it was first recorded."""
         with self._tx() as db:
-            db.execute("UPDATE alert_rules SET baseline_at = ?, baseline_stories = ? "
-                       "WHERE rule = ?", (now_iso(), stories, rule))
+            db.execute("""UPDATE alert_rules SET baseline_at = COALESCE(baseline_at, ?),
+                              baseline_stories = COALESCE(baseline_stories, 0) + ?
+                          WHERE rule = ?""", (now_iso(), stories, rule))
 
     def drop_baseline(self, rule: str) -> int:
         """Forget the rule's silent baseline so a backfill alerts on those stories; returns how
