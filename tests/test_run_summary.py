@@ -47,6 +47,9 @@ def test_the_alert_stage_line_counts_its_work(settings: Settings, receiver: Rece
     assert outcome.status == "ok" and len(receiver.delivered()) == 1
     assert _alert_line(summary).endswith(
         "matched 2, new alerts 1, delivered 1, pending 0, parked 0, baselines 1")
+    assert ("  baseline recorded now for rule zeppelins: 1 stories stored before the rule was "
+            "first seen, not sent (to send them: newsmon alert --backfill --rule zeppelins)"
+            in summary.splitlines())
     index_line, = [x for x in summary.splitlines() if x.strip().startswith("index ")]
     assert "upserted 2" in index_line
     assert "partial" not in summary

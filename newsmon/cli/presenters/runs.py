@@ -123,12 +123,24 @@ def cause_line(step: StageOutcome) -> str | None:
     return f"{step.stage} {step.status}: {cause or 'see the log'}"
 
 
+def baseline_lines(step: StageOutcome) -> list[str]:
+    """The alert rules that recorded baseline stories in this run, and how to send them."""
+    if step.stage != "alert":
+        return []
+    return [f"  baseline recorded now for rule {rule}: {info['baseline_stories']} stories stored "
+            f"before the rule was first seen, not sent (to send them: newsmon alert --backfill "
+            f"--rule {rule})"
+            for rule, info in (step.stats.get("rules") or {}).items()
+            if info.get("baseline_stories")]
+
+
 def run_summary(outcome: RunOutcome, *, details: bool) -> str:
     lines = [f"run {outcome.run_id}: {outcome.status} in {outcome.elapsed_s:.1f}s"]
     if outcome.interrupted_runs:
         lines.append("  earlier run(s) found interrupted (process gone): "
                      + ", ".join(map(str, outcome.interrupted_runs)))
-    lines += [stage_line(s) for s in outcome.steps]
+    for step in outcome.steps:
+        lines += [stage_line(step), *baseline_lines(step)]
     lines += [line for s in outcome.steps if (line := cause_line(s))]
     if details:
         for step in outcome.steps:
