@@ -99,6 +99,7 @@ class EnrichStats:
     titles_cleaned: int = 0
     titles_recleaned: int = 0
     new_stories: int = 0
+    stories_kept: int = 0     # re-enriched articles that still found the story they founded
     joined_duplicate: int = 0
     joined_similar: int = 0
     batches: int = 0
@@ -585,14 +586,16 @@ def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats
                 stats.fail(aid, f"error:{type(exc).__name__}", str(exc))
                 continue
             in_pool.add(aid)
-            art.story = choice.story
+            before, art.story = art.story, choice.story
             art.embedding_model = model
             art.enrich_version = ctx.version
             art.stage = Stage.ENRICHED
             done_articles.append(art)
             members.append(StoryMember(aid, choice.story, meta.lang, meta.when, choice.how,
                                        choice.score, choice.via))
-            if choice.how == NEW_STORY:
+            if choice.how == NEW_STORY and choice.story == before:
+                stats.stories_kept += 1   # re-enriched, still founding the story it founded
+            elif choice.how == NEW_STORY:
                 stats.new_stories += 1
             elif choice.how == JOIN_DUPLICATE:
                 stats.joined_duplicate += 1

@@ -148,7 +148,8 @@ def test_model_change_re_embeds_and_vectors_never_mix(store: Store, settings: Se
 
 def test_topic_definition_change_re_enriches_without_re_embedding(
         store: Store, settings: Settings, context, tmp_path: Path) -> None:
-    enrich_store(settings, store, context=context)
+    first = enrich_store(settings, store, context=context)
+    stories = {a.id: a.story for a in store.articles.iter()}
     topics = tmp_path / "topics.yaml"
     text = (DEFAULTS_DIR / "topics.yaml").read_text(encoding="utf-8")
     assert "    threshold: 0.5\n" in text
@@ -160,6 +161,11 @@ def test_topic_definition_change_re_enriches_without_re_embedding(
     stats = enrich_store(edited, store, context=new_ctx)
     assert (stats.pending, stats.embedded, stats.vectors_reused) == (5, 0, 5)
     assert {a.enrich_version for a in store.articles.iter()} == {new_ctx.version}
+    # every story id stayed: no new story, and the counts add up to what was enriched
+    assert {a.id: a.story for a in store.articles.iter()} == stories
+    assert stats.new_stories == 0 and stats.stories_kept == first.new_stories
+    assert (stats.new_stories + stats.stories_kept + stats.joined_duplicate
+            + stats.joined_similar) == stats.enriched == 5
 
 
 def test_story_ids_are_stable_when_articles_join_later(tmp_path: Path, settings: Settings,

@@ -198,3 +198,31 @@ def test_kill_9_during_a_run_with_alerts_to_send_then_rerun_sends_each_once(
     assert again.returncode == 0, again.stderr[-3000:]
     assert sorted(file_keys(data)) == sorted(clean["files"])
     assert Counter(receiver.received()) == hooks
+
+
+def test_a_rule_added_after_the_baseline_alerts_on_the_new_articles_of_the_next_run(
+        phase1: Path, server: DemoServer, receiver: Receiver,
+        tmp_path: Path) -> None:
+    """Issue 18 item 2: the user adds a rule, the sites publish, `run` — the rule's baseline is
+    what was stored before (phase 1), and the articles this very run crawls alert."""
+    config = from_phase1(phase1, tmp_path)
+    rules_file = tmp_path / "alerts.yaml"
+    rules = rules_file.read_text(encoding="utf-8")
+    block = rules[rules.index("  - id: japan-uk-pact"):]
+    rules_file.write_text(rules + block.replace("id: japan-uk-pact", "id: pact-added-later"),
+                          encoding="utf-8")
+    server.set_phase(2)
+    out = subprocess.run(newsmon_argv(config, "run", "--json"), capture_output=True, text=True,
+                         env=env_for(server, receiver), cwd=REPO, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    alert = json.loads(out.stdout)["steps"][-1]["stats"]
+    added = alert["rules"]["pact-added-later"]
+    assert added["baseline"] and added["baseline_stories"] >= 1   # phase 1's pact stories
+    assert added["alerts"] >= 1
+    lines = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl")
+             .read_text(encoding="utf-8").splitlines()]
+    by_rule: dict[str, list[str]] = {}
+    for a in lines:
+        by_rule.setdefault(a["rule"], []).append(a["article"]["canonical_url"])
+    # the added rule alerts on exactly what the rule that was there all along alerts on
+    assert sorted(by_rule["pact-added-later"]) == sorted(by_rule["japan-uk-pact"])

@@ -143,3 +143,91 @@ def test_install_into_an_empty_crontab_and_a_missing_program(
     env = {**env, "NEWSMON_CRONTAB": str(tmp_path / "no-such-crontab")}
     result = schedule(tmp_path, env, "--install")
     assert result.returncode == 2 and "not installed" in result.stderr
+
+
+EMPTY_RSS = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+             b'<title>Quiet</title><link>http://127.0.0.1/</link><description>nothing new'
+             b'</description></channel></rss>')
+
+
+def test_the_cron_line_under_env_i_delivers_with_the_secret_from_the_env_file(
+        tmp_path: Path, crontab: tuple[Path, dict[str, str]]) -> None:
+    """Issue 18: the printed cron line, run with cron's empty environment (env -i, PATH only),
+    gets the webhook URL from [data] env_file and delivers to a real receiver. Before the
+    secret is there, the failed delivery's cause is on stdout (what cron mails), in one line."""
+    from newsmon.demo.server import LocalServer, Reply
+    from newsmon.index.store import Store
+    from newsmon.index.store.repos.alerts import NewAlert
+    from tests.helpers.receiver import start_receiver
+    from tests.test_alert_delivery import _payload
+
+    _, env = crontab
+    site = LocalServer(lambda host, path, query: Reply(EMPTY_RSS, "application/rss+xml")
+                       if path == "/rss.xml" else None).start()
+    receiver = start_receiver()
+    try:
+        (tmp_path / "sources.yaml").write_text(
+            f"sources:\n  - id: quiet\n    lang: en\n    feeds: [{site.url}/rss.xml]\n")
+        (tmp_path / "alerts.yaml").write_text(
+            "version: 1\nhealth: {enabled: false}\nrules:\n  - id: japan-uk-pact\n"
+            "    query: pact\n    mode: keyword\n"
+            "    channels: [{type: webhook, url_env: NEWSMON_WEBHOOK_URL}]\n")
+        secrets = tmp_path / "secrets.env"
+        secrets.write_text("# newsmon's secrets\n")
+        secrets.chmod(0o600)
+        config = tmp_path / "local.toml"
+        settings_text = (
+            '[data]\nenv_file = "secrets.env"\n[crawl]\nsources = "sources.yaml"\n'
+            'download_delay = 0.0\nautothrottle = false\nretries = 0\ntimeout = 10\n'
+            '[alerts]\nrules = "alerts.yaml"\nretries = 0\n[log]\nlevel = "WARNING"\n')
+        config.write_text(settings_text)
+        printed = subprocess.run(
+            [sys.executable, "-m", "newsmon", "--config", str(config), "--data-dir",
+             str(tmp_path / "data"), "schedule"],
+            capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+        assert printed.returncode == 0, printed.stderr
+        lines = printed.stdout.splitlines()
+        # the crontab carries no secret, says where they are read from, and what is missing
+        assert any(str(secrets) in ln and "never from this crontab" in ln for ln in lines)
+        assert any(ln.startswith("# Not in it yet") and "NEWSMON_WEBHOOK_URL" in ln
+                   for ln in lines)
+        [job] = [ln for ln in lines if not ln.startswith("#")]
+        assert "NEWSMON_WEBHOOK_URL" not in job and receiver.url not in job
+        command = job.split(" ", 5)[5]
+        # a decided alert waits in the outbox for the webhook
+        with Store(tmp_path / "data" / "newsmon.db") as store:
+            store.alerts.record([NewAlert(
+                key="rule:japan-uk-pact:story:s1", rule="japan-uk-pact", kind="match",
+                payload=_payload("s1"), story="s1", article_id="id-s1", score=0.91,
+                articles={"id-s1": "trigger"},
+                channels={"webhook:NEWSMON_WEBHOOK_URL": {
+                    "type": "webhook", "url_env": "NEWSMON_WEBHOOK_URL"}})])
+
+        def cron() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", "sh", "-c", command],
+                                  capture_output=True, text=True, cwd="/", timeout=300)
+
+        # the secret is not in the file yet: exit 1, and stdout says why in one line
+        first = cron()
+        assert first.returncode == 1, first.stderr
+        [cause] = [ln for ln in first.stdout.splitlines() if ln.startswith("alert partial:")]
+        assert "NEWSMON_WEBHOOK_URL is not set" in cause
+        assert cause.endswith("(1 pending, retried next run)")
+        assert receiver.requests == []
+
+        secrets.write_text(f"# newsmon's secrets\nNEWSMON_WEBHOOK_URL={receiver.url}\n")
+        second = cron()
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert second.stdout == ""     # success under cron prints nothing
+        [hook] = receiver.delivered()
+        assert hook.body["alert"]["story"] == "s1"
+
+        # a secrets file others can read is refused, naming it and the fix
+        secrets.chmod(0o644)
+        third = cron()
+        assert third.returncode == 2
+        assert str(secrets) in third.stderr and f"chmod 600 {secrets}" in third.stderr
+        assert len(receiver.requests) == 1
+    finally:
+        receiver.close()
+        site.stop()

@@ -14,7 +14,8 @@ class Stage(str, Enum):
 
     EXTRACTED = "extracted"
     ENRICHED = "enriched"
-    INDEXED = "indexed"
+    # what a search backend has indexed is not a stage of the article: each backend keeps its
+    # own cursor in the change feed (`newsmon status` shows "indexed" per backend)
 
 
 class Status(str, Enum):

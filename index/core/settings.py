@@ -55,6 +55,7 @@ _display = _Bundled("display")
 class DataSettings:
     dir: Path = _data("dir", Path)
     busy_timeout: float = _data("busy_timeout", float)
+    env_file: str = _data("env_file", str)
 
     @property
     def store_path(self) -> Path:

@@ -338,6 +338,18 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
 """,
+    # 8: when each alert rule was first seen, and its baseline (index/store/repos/alerts.py)
+    """
+    -- a rule's baseline is what was stored before it was first seen (the change feed's head
+    -- then, 0 when the store was empty: a fresh store's first crawl is the sites' backlog)
+    CREATE TABLE alert_rules (
+        rule TEXT PRIMARY KEY,
+        first_seen_at TEXT NOT NULL,
+        first_seen_seq INTEGER NOT NULL,
+        baseline_at TEXT,
+        baseline_stories INTEGER
+    );
+""",
 ]
 
 

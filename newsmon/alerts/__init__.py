@@ -11,6 +11,13 @@
 
 The tables live in newsmon.index.store.repos.alerts (store.alerts; migration 4).
 """
-from newsmon.alerts.service import AlertOutcome, load_config, run_alerts, status, status_lines
+from newsmon.alerts.service import (
+    AlertOutcome,
+    load_config,
+    run_alerts,
+    see_rules,
+    status,
+    status_lines,
+)
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config"]
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "see_rules"]

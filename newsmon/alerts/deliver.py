@@ -33,10 +33,17 @@ class DeliveryStats:
     parked: int = 0      # failed for the max_attempts-th run this run: parked
     deferred: int = 0    # not tried: their channel already failed this run
     errors: dict[str, str] = field(default_factory=dict)   # channel -> last error
+    # channel -> {"pending": n, "parked": n}: what a failed channel left in the outbox
+    left: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"delivered": self.delivered, "failed": self.failed, "parked": self.parked,
-                "deferred": self.deferred, "errors": dict(self.errors)}
+                "deferred": self.deferred, "errors": dict(self.errors),
+                "left": {k: dict(v) for k, v in self.left.items()}}
+
+    def leave(self, channel: str, state: str) -> None:
+        counts = self.left.setdefault(channel, {"pending": 0, "parked": 0})
+        counts[state] += 1
 
 
 def deliver_pending(settings: Settings, repo: AlertRepo, *, rule: str | None = None,
@@ -50,6 +57,7 @@ def deliver_pending(settings: Settings, repo: AlertRepo, *, rule: str | None = N
     for delivery in repo.deliveries(rule=rule):
         if delivery.channel in broken:
             stats.deferred += 1
+            stats.leave(delivery.channel, "pending")
             continue
         channel = Channel.from_spec(delivery.spec)
         message = render(delivery.payload, delivery.idempotency_key, tz)
@@ -82,6 +90,7 @@ def deliver_pending(settings: Settings, repo: AlertRepo, *, rule: str | None = N
         stats.errors[delivery.channel] = str(error)
         state = repo.mark_failed(delivery.id, f"{error.reason}: {error}",
                                  max_attempts=cfg.max_attempts)
+        stats.leave(delivery.channel, "parked" if state == PARKED else "pending")
         if state == PARKED:
             stats.parked += 1
             log.error("delivery %s to %s parked after %d failed runs: %s; resend with "

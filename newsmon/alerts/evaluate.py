@@ -11,8 +11,13 @@ indexed (its cursor ``backend:<name>``), runs its saved search restricted to tho
 - a new story alerts once, through its best-scoring article, with the story's other coverage
   attached. The unique key ``rule:<id>:story:<story>`` makes "once" a database fact.
 
-The first evaluation of a rule is its baseline: it records the stories that match today without
-sending anything (unless ``backfill``), so a new rule never floods the user with old coverage.
+The first evaluation of a rule records its baseline: the matching stories of articles stored
+before the rule was first seen (``alert_rules.first_seen_seq``, the change feed's head when a
+run first loaded it) are recorded without sending anything, so a new rule never floods the user
+with old coverage; articles stored after that alert as usual, even when they arrived in the very
+run that evaluates the rule first. A rule first seen on an empty store baselines everything its
+first evaluation finds (a fresh store's first crawl is the sites' backlog). ``backfill`` records
+no baseline (and drops one already recorded): every stored match alerts.
 """
 from __future__ import annotations
 
@@ -294,8 +299,13 @@ def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
 
 
 def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch, *, end: int,
-                first: bool, backfill: bool, now: datetime) -> RuleDecision:
-    """What the rule decides about the changes up to ``end`` (nothing is written here)."""
+                first: bool, backfill: bool, now: datetime, seen_at: int = 0
+                ) -> RuleDecision:
+    """What the rule decides about the changes up to ``end`` (nothing is written here).
+
+    ``seen_at`` is the change feed's head when the rule was first seen: stories of articles
+    first stored at or before it are the silent baseline (on its first evaluation, all of them
+    when it is 0, a rule first seen on an empty store)."""
     start = 0 if (first or backfill) else store.cursors.get(rule.cursor)
     baseline = first and not backfill
     decision = RuleDecision(rule, start, max(start, end), baseline)
@@ -311,11 +321,20 @@ def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch,
         return decision
     hits = search_ids(searcher, store, rule, ids, articles)
     decision.matched = len(hits)
-    seen = repo.seen_articles(rule.id, [h.id for h in hits])
+    # a backfill looks again at what the baseline held back
+    seen = repo.seen_articles(rule.id, [h.id for h in hits], baseline=not backfill)
     hits = [h for h in hits if h.id not in seen and h.id in articles]
     # every article kept has a story; the walrus only tells mypy so
     stories = {h.id: story for h in hits if (story := articles[h.id].story)}
-    decided = repo.story_alerts(rule.id, set(stories.values()))
+    decided = repo.story_alerts(rule.id, set(stories.values()), baseline=not backfill)
+    # the baseline: stories with an article stored before the rule was first seen; looked at on
+    # every evaluation, not only the first, since the first may stop short of ``seen_at`` (the
+    # search backend behind) and the next would otherwise alert on what it left
+    old: set[str] = set()
+    if not backfill and (seen_at or first):
+        first_stored = store.changes.first_seen(stories)
+        old = {story for art, story in stories.items()
+               if seen_at == 0 or first_stored.get(art, 0) <= seen_at}
     by_story: dict[str, list[Match]] = {}
     for hit in hits:
         story = stories[hit.id]
@@ -339,13 +358,15 @@ def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch,
             alerted_at=stamp, why=_why(best, article, rule), also=also,
         )
         roles = {h.id: ("trigger" if h is best else "also") for h in group}
-        kind = "baseline" if baseline else "match"
+        silent = story in old
         decision.alerts.append(NewAlert(
-            key=f"rule:{rule.id}:story:{story}", rule=rule.id, kind=kind, payload=_json(payload),
+            key=f"rule:{rule.id}:story:{story}", rule=rule.id,
+            kind="baseline" if silent else "match", payload=_json(payload),
             story=story, article_id=best.id, score=best.score, articles=roles,
-            channels=None if baseline or rule.digest == "per_run" else channels))
-        items.append(payload)
-    if rule.digest == "per_run" and not baseline and (items or decision.updates):
+            channels=None if silent or rule.digest == "per_run" else channels))
+        if not silent:
+            items.append(payload)
+    if rule.digest == "per_run" and (items or decision.updates):
         decision.alerts.append(NewAlert(
             key=f"rule:{rule.id}:digest:{start}-{end}", rule=rule.id, kind="digest",
             payload=_json(DigestPayload(

@@ -63,19 +63,30 @@ class HealthState(TypedDict):
     detail: str | None
 
 
+class BaselineState(TypedDict):
+    """When a rule was first seen and what its silent baseline holds."""
+
+    first_seen_at: str
+    baseline_at: str | None
+    baseline_stories: int | None
+
+
 class AlertStatus(TypedDict):
     """What `newsmon status` shows about alerts (and prints as JSON)."""
 
     deliveries: dict[str, dict[str, int]]
     parked: list[dict[str, Any]]
     rules: dict[str, int]
+    baselines: dict[str, BaselineState]
     health: dict[str, HealthState]
 
 
 @dataclass(slots=True)
 class AlertOutcome:
     status: str = RUN_OK
+    matched: int = 0      # articles the rules matched in what changed since their watermarks
     decided: int = 0
+    baselines: int = 0    # stories recorded silently as rules' baselines
     delivered: int = 0
     failed: int = 0
     parked: int = 0
@@ -84,6 +95,8 @@ class AlertOutcome:
     health: list[dict[str, Any]] = field(default_factory=list)    # the health alerts' payloads
     preview: list[Preview] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # channel -> {"pending": n, "parked": n}: what each failed channel left in the outbox
+    left: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
     elapsed_s: float = 0.0
 
@@ -91,33 +104,46 @@ class AlertOutcome:
     def exit_code(self) -> int:
         return 0 if self.status == RUN_OK else 1
 
+    @property
+    def pending(self) -> int:
+        """Deliveries left pending by this run (failed, or not tried after their channel
+        failed): retried next run."""
+        return self.failed + self.deferred
+
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "dry_run": self.dry_run, "decided": self.decided,
-                "delivered": self.delivered, "failed": self.failed, "parked": self.parked,
-                "deferred": self.deferred, "rules": self.per_rule, "health": self.health,
-                "preview": self.preview, "errors": self.errors, "elapsed_s": self.elapsed_s}
+        return {"status": self.status, "dry_run": self.dry_run, "matched": self.matched,
+                "decided": self.decided, "baselines": self.baselines,
+                "delivered": self.delivered, "pending": self.pending, "failed": self.failed,
+                "parked": self.parked, "deferred": self.deferred, "rules": self.per_rule,
+                "health": self.health, "preview": self.preview, "errors": self.errors,
+                "left": self.left, "elapsed_s": self.elapsed_s}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AlertOutcome:
         """The outcome back from ``to_dict`` (a run step's recorded counts)."""
-        return cls(status=d["status"], decided=d["decided"], delivered=d["delivered"],
+        return cls(status=d["status"], matched=d["matched"], decided=d["decided"],
+                   baselines=d["baselines"], delivered=d["delivered"],
                    failed=d["failed"], parked=d["parked"], deferred=d["deferred"],
                    per_rule=dict(d["rules"]), health=list(d["health"]),
                    preview=list(d["preview"]), errors=dict(d["errors"]),
+                   left=dict(d["left"]),
                    dry_run=d["dry_run"], elapsed_s=d["elapsed_s"])
 
     def summary_text(self) -> str:
         head = "alert (dry run)" if self.dry_run else "alert"
-        lines = [f"{head}: {self.status} in {self.elapsed_s:.1f}s: {self.decided} new alerts, "
-                 f"{self.delivered} delivered, {self.failed} failed (retried next run), "
-                 f"{self.parked} parked"]
+        lines = [f"{head}: {self.status} in {self.elapsed_s:.1f}s: {self.matched} matched, "
+                 f"{self.decided} new alerts, {self.delivered} delivered, {self.pending} "
+                 f"pending (retried next run), {self.parked} parked, {self.baselines} "
+                 f"baseline stories"]
         for rid, info in self.per_rule.items():
             if "waiting" in info:
                 lines.append(f"  {rid}: waiting for the first indexed articles")
                 continue
-            what = ("baseline: {baseline_stories} stories recorded without alerting"
-                    if info["baseline"] else "{alerts} alerts, {also} more coverage of "
-                                             "stories already alerted")
+            what = "{alerts} alerts, {also} more coverage of stories already alerted"
+            if info["baseline"] or info["baseline_stories"]:
+                what = ("baseline: {baseline_stories} stories recorded without alerting "
+                        "(stored before the rule was first seen; to send them: newsmon alert "
+                        f"--backfill --rule {rid}); " + what)
             lines.append(f"  {rid}: {info['candidates']} changed articles, {info['matched']} "
                          f"matched; " + what.format(**info)
                          + f"; watermark {info['watermark']}")
@@ -163,6 +189,22 @@ def _preview(alert: NewAlert, tz: tzinfo) -> Preview:
             "subject": message.subject, "text": message.text}
 
 
+def see_rules(settings: Settings, store: Store) -> list[str]:
+    """Record the enabled rules this store has not seen yet as first seen now, before a run
+    stores anything: their baseline is what was stored before this moment, so the articles
+    this run brings alert. Returns the rules seen for the first time. A rules file that does
+    not load is left to the alert stage to report."""
+    try:
+        cfg = load_config(settings)
+    except ConfigError:
+        return []
+    new = store.alerts.see_rules([r.id for r in cfg.rules if r.enabled], store.changes.head())
+    if new:
+        log.info("alert rule(s) %s first seen: stories stored before now are their baseline",
+                 ", ".join(new))
+    return new
+
+
 def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry: bool = False,
                backfill: bool = False, rule: str | None = None, run_id: int | None = None,
                now: datetime | None = None, env: Mapping[str, str] | None = None,
@@ -185,6 +227,10 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
     # alert only on what the search backend has indexed: its cursor caps every rule's
     end = min(store.changes.head(), store.cursors.get(f"backend:{settings.index.backend}"))
     cursors = store.cursors.all()
+    if not dry_run:
+        # a rule no run has seen yet (run_alerts called alone) is first seen now
+        repo.see_rules([r.id for r in rules], store.changes.head())
+    seen = repo.rules_seen()
     own: Searcher | None = None
     try:
         for r in rules:
@@ -195,16 +241,26 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
             if searcher is None:
                 from newsmon.app.search import Searcher
                 searcher = own = Searcher(settings, store=store)
+            rule_seen = seen.get(r.id)
             decision = decide_rule(r, store, repo, searcher, end=end, first=first,
-                                   backfill=backfill, now=now)
-            outcome.per_rule[r.id] = decision.summary()
+                                   backfill=backfill, now=now,
+                                   seen_at=(rule_seen.first_seen_seq if rule_seen
+                                            else store.changes.head()))
+            summary = decision.summary()
+            outcome.per_rule[r.id] = summary
+            outcome.matched += summary["matched"]
             if dry_run:
                 outcome.preview += [_preview(a, tz) for a in decision.alerts]
                 continue
             with store.transaction():
+                if backfill:
+                    repo.drop_baseline(r.id)
                 repo.record(decision.alerts, also=decision.also, run_id=run_id)
+                if decision.baseline or summary["baseline_stories"]:
+                    repo.add_baseline(r.id, summary["baseline_stories"])
                 store.cursors.set(r.cursor, decision.watermark)
             outcome.decided += sum(a.kind in ("match", "digest") for a in decision.alerts)
+            outcome.baselines += summary["baseline_stories"]
     finally:
         if own is not None:
             own.close()
@@ -226,7 +282,7 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
         stats: DeliveryStats = deliver_pending(settings, repo, rule=rule, env=env)
         outcome.delivered, outcome.failed = stats.delivered, stats.failed
         outcome.parked, outcome.deferred = stats.parked, stats.deferred
-        outcome.errors = stats.errors
+        outcome.errors, outcome.left = stats.errors, stats.left
     if outcome.failed or outcome.parked or outcome.deferred:
         outcome.status = RUN_PARTIAL
     outcome.elapsed_s = round(time.monotonic() - started, 3)
@@ -242,6 +298,9 @@ def status(store: Store) -> AlertStatus:
         "parked": repo.parked(),
         "rules": {name[len("rule:"):]: seq for name, seq in store.cursors.all().items()
                   if name.startswith("rule:")},
+        "baselines": {r.rule: {"first_seen_at": r.first_seen_at, "baseline_at": r.baseline_at,
+                               "baseline_stories": r.baseline_stories}
+                      for r in repo.rules_seen().values()},
         "health": {s: {"condition": h["condition"], "since": h["since"], "detail": h["detail"]}
                    for s, h in repo.health().items()},
     }
@@ -250,9 +309,18 @@ def status(store: Store) -> AlertStatus:
 def status_lines(st: AlertStatus) -> list[str]:
     """`newsmon status` lines for what ``status(store)`` returned."""
     lines = []
-    if st["rules"]:
-        lines.append("alert rules (watermark in the change feed): " + ", ".join(
-            f"{rule} {seq}" for rule, seq in sorted(st["rules"].items())))
+    if st["rules"] or st.get("baselines"):
+        lines.append("alert rules (watermark in the change feed): " + (", ".join(
+            f"{rule} {seq}" for rule, seq in sorted(st["rules"].items())) or "none evaluated"))
+    for rule, b in sorted(st.get("baselines", {}).items()):
+        if b["baseline_at"] is None:
+            lines.append(f"  {rule}: first seen {b['first_seen_at']}, baseline not recorded "
+                         "yet (it waits for indexed articles)")
+        elif b["baseline_stories"]:
+            lines.append(f"  {rule}: baseline recorded {b['baseline_at']}: "
+                         f"{b['baseline_stories']} stories stored before the rule was first "
+                         f"seen ({b['first_seen_at']}) were not sent; to send them: "
+                         f"newsmon alert --backfill --rule {rule}")
     for channel, counts in sorted(st["deliveries"].items()):
         lines.append(f"deliveries to {channel}: " + ", ".join(
             f"{state} {counts[state]}" for state in ("sent", "pending", "parked")))
@@ -265,4 +333,4 @@ def status_lines(st: AlertStatus) -> list[str]:
     return lines
 
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config"]
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "see_rules"]

@@ -98,6 +98,10 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
             check_if_due(store)
         run_id = records.start(command)
         outcome = RunOutcome(run_id, command, interrupted_runs=interrupted)
+        # before anything is stored: a rule added since the last run has as its baseline what
+        # was stored before, and alerts on what this run brings
+        from newsmon.alerts import see_rules
+        see_rules(settings, store)
         try:
             with view:
                 for spec in specs:

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsmon.app.envfile import read_env_file
 from newsmon.app.pipeline import PIPELINE
 from newsmon.app.settings import Settings
 from newsmon.index.core.errors import ConfigError
@@ -64,6 +65,9 @@ class Schedule:
     config_file: Path | None
     command: list[str]
     path_env: str
+    env_file: str = ""
+    # variables the alert channels read that the env file does not set
+    missing: tuple[str, ...] = ()
 
     @property
     def begin(self) -> str:
@@ -85,11 +89,25 @@ class Schedule:
             f"({self.data_dir / 'newsmon.lock'}):",
             "# a run that overlaps the previous one exits 3 at once and changes nothing. Success "
             "prints nothing;",
-            f"# a failure prints its summary (cron mails it). Log: {self.log_file}. "
-            "Secrets (NEWSMON_*) go above this block.",
+            f"# a failure prints its summary (cron mails it). Log: {self.log_file}.",
+            *self.secrets_lines(),
             f"{self.times} {job}",
             self.end,
         ]
+
+    def secrets_lines(self) -> list[str]:
+        """Where the secrets come from: never this crontab (anyone who reads it, or a
+        `crontab -l` pasted in a bug report, would have them)."""
+        if not self.env_file:
+            where = self.config_file or "your newsmon.toml"
+            return ["# Secrets (webhook URLs, passwords) do not go in this crontab: put KEY=VALUE "
+                    "lines in a file only",
+                    f"# you can read (chmod 600) and name it in {where} as [data] env_file."]
+        lines = [f"# Secrets: read by newsmon at start from {self.env_file} (KEY=VALUE lines, "
+                 "chmod 600), never from this crontab."]
+        if self.missing:
+            lines.append(f"# Not in it yet, read by your alert channels: {', '.join(self.missing)}")
+        return lines
 
 
 def build_schedule(settings: Settings, every: str = "30m") -> Schedule:
@@ -100,7 +118,26 @@ def build_schedule(settings: Settings, every: str = "30m") -> Schedule:
     bin_dir = str(Path(command[0]).parent)
     path_env = ":".join(dict.fromkeys([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"]))
     config = Path(settings.config_file).resolve() if settings.config_file else None
-    return Schedule(cron_times(every), data_dir, log_file, config, command, path_env)
+    env_file = settings.data.env_file
+    missing: tuple[str, ...] = ()
+    if env_file:
+        have = read_env_file(Path(env_file))
+        missing = tuple(v for v in channel_variables(settings) if v not in have)
+    return Schedule(cron_times(every), data_dir, log_file, config, command, path_env,
+                    env_file, missing)
+
+
+def channel_variables(settings: Settings) -> list[str]:
+    """The environment variables the enabled alert rules' channels read (a rules file that does
+    not load names none: `newsmon alert` reports it)."""
+    from newsmon.alerts import load_config
+
+    try:
+        rules = load_config(settings).rules
+    except ConfigError:
+        return []
+    names = {c.url_env or c.urls_env for r in rules if r.enabled for c in r.channels}
+    return sorted(n for n in names if n)
 
 
 def without_block(text: str, schedule: Schedule) -> list[str]:

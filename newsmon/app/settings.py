@@ -28,6 +28,12 @@ ENV_PREFIX = "NEWSMON_"
 # keys whose values are paths, resolved against the file that set them
 PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities"),
              ("alerts", "rules")}
+# paths that may be empty (unset): resolved the same way when given, kept as text
+OPTIONAL_PATH_KEYS = {("data", "env_file")}
+
+
+def _optional_path(value: str, base: Path) -> str:
+    return str((base / Path(value).expanduser()).resolve()) if value else ""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -60,6 +66,8 @@ def _apply_file(layers: dict[str, dict[str, Any]], path: Path, *,
                 base = data_base if data_base is not None and (section, key) == ("data", "dir") \
                     else path.parent
                 value = (base / Path(value).expanduser()).resolve()
+            elif (section, key) in OPTIONAL_PATH_KEYS:
+                value = _optional_path(value, path.parent)
             layers[section][key] = value
 
 
@@ -88,6 +96,8 @@ def load_settings(
         coerced = coerce(section, key, value, f"environment {name}")
         if (section, key) in PATH_KEYS:
             coerced = Path(coerced).expanduser().resolve()
+        elif (section, key) in OPTIONAL_PATH_KEYS:
+            coerced = _optional_path(coerced, Path.cwd())
         layers[section][key] = coerced
     for section, values in (overrides or {}).items():
         if section not in SECTIONS:
@@ -98,6 +108,8 @@ def load_settings(
             coerced = coerce(section, key, value, "flags")
             if (section, key) in PATH_KEYS:
                 coerced = Path(coerced).expanduser().resolve()
+            elif (section, key) in OPTIONAL_PATH_KEYS:
+                coerced = _optional_path(coerced, Path.cwd())
             layers[section][key] = coerced
     built = {name: cls(**layers[name]) for name, cls in SECTIONS.items()}
     return Settings(**built, config_file=local)

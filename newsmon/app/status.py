@@ -37,7 +37,7 @@ def empty_status(path: Path) -> dict[str, Any]:
     """The shape of Store.status() for a store not created yet (status never creates one)."""
     return {"store": str(path), "articles": 0, "by_source": {}, "by_lang": {}, "by_stage": {},
             "by_status": {}, "feeds": 0, "failures_by_reason": {}, "last_run": None,
-            "runs": [], "queued": {},
+            "runs": [], "queued": {}, "indexed": {},
             "embedding": None}
 
 
@@ -49,8 +49,16 @@ def queued(settings: Settings, store: Store) -> dict[str, int]:
     backend = f"backend:{settings.index.backend}"
     return {"crawl": store.frontier.retry_count(max_attempts=settings.crawl.max_attempts),
             "enrich": len(store.articles.enrich_pending(current_version(settings))),
-            # changes in the feed the configured search backend has not taken yet
-            "index": max(store.changes.head() - store.cursors.get(backend), 0)}
+            # articles changed since the configured search backend's cursor (each once, however
+            # many times it changed)
+            "index": store.changes.pending_articles(store.cursors.get(backend))}
+
+
+def indexed(store: Store) -> dict[str, int]:
+    """backend -> how many articles it has indexed as they are now: the stage after
+    `enriched`, per backend, since each search backend keeps its own cursor."""
+    return {name[len("backend:"):]: store.changes.caught_up(seq)
+            for name, seq in store.cursors.all().items() if name.startswith("backend:")}
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
@@ -61,6 +69,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             out["alerts"] = alerts_status(store)
             out["runs"] = [r.as_dict() for r in store.runs.recent(RECENT_RUNS)]
             out["queued"] = queued(settings, store)
+            out["indexed"] = indexed(store)
             out["embedding"] = last_embedding(store)
             out["source_health"] = sources_health(settings, store)
     else:
@@ -71,4 +80,5 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     return out
 
 
-__all__ = ["collect_status", "empty_status", "last_embedding", "queued", "RECENT_RUNS"]
+__all__ = ["collect_status", "empty_status", "last_embedding", "queued", "indexed",
+           "RECENT_RUNS"]

@@ -16,6 +16,7 @@ from typing import TextIO
 import click
 
 from newsmon import __version__
+from newsmon.app.envfile import apply_env_file
 from newsmon.app.failures import MachineFailure, machine_failure
 from newsmon.app.lock import LockHeld
 from newsmon.app.outcome import EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -213,6 +214,8 @@ def cli(ctx: click.Context, config_file: str | None, data_dir: str | None,
                        "log": {"level": log_level.upper() if log_level else None,
                                "file": str(Path(log_file).resolve()) if log_file else None}},
         )
+        # secrets for a run with an empty environment (cron), before any command reads them
+        apply_env_file(settings.data.env_file)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(settings.log.level, settings.log.file or None,

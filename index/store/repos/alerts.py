@@ -49,6 +49,17 @@ class NewAlert:
     channels: dict[str, dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RuleSeen:
+    """When a rule was first seen (the change feed's head then) and its baseline, if any."""
+
+    rule: str
+    first_seen_at: str
+    first_seen_seq: int
+    baseline_at: str | None
+    baseline_stories: int | None
+
+
 @dataclass(slots=True)
 class Delivery:
     id: int
@@ -69,20 +80,66 @@ class AlertRepo(Repo):
     """The alert tables (migration 4) over the store's one connection."""
 
     # -- decisions ------------------------------------------------------------------------------
-    def seen_articles(self, rule: str, ids: Iterable[str]) -> dict[str, int]:
-        """article id -> alert id, for those of ``ids`` the rule has already attached."""
+    def seen_articles(self, rule: str, ids: Iterable[str], *, baseline: bool = True
+                      ) -> dict[str, int]:
+        """article id -> alert id, for those of ``ids`` the rule has already attached
+        (``baseline=False``: leaving out those attached to its baseline, as a backfill does)."""
+        kinds = "('match','digest','baseline')" if baseline else "('match','digest')"
         return {r[0]: r[1] for r in self._rows_in(
-            "SELECT article_id, alert_id FROM alert_articles WHERE rule = ? AND article_id IN ({ids})",
-            ids, rule)}
+            f"""SELECT aa.article_id, aa.alert_id FROM alert_articles aa
+                JOIN alerts a ON a.id = aa.alert_id AND a.kind IN {kinds}
+                WHERE aa.rule = ? AND aa.article_id IN ({{ids}})""", ids, rule)}
 
-    def story_alerts(self, rule: str, stories: Iterable[str]) -> dict[str, int]:
+    def story_alerts(self, rule: str, stories: Iterable[str], *, baseline: bool = True
+                     ) -> dict[str, int]:
         """story -> alert id (match or baseline) for those of ``stories`` the rule decided."""
+        kinds = "('match','baseline')" if baseline else "('match')"
         out: dict[str, int] = {}
         for chunk in chunked(stories):
             out.update((r[0], r[1]) for r in self._db.execute(
-                f"""SELECT story, id FROM alerts WHERE rule = ? AND kind IN ('match','baseline')
+                f"""SELECT story, id FROM alerts WHERE rule = ? AND kind IN {kinds}
                     AND story IN ({marks(len(chunk))})""", [rule, *chunk]))
         return out
+
+    # -- rules: first sight and baseline --------------------------------------------------------
+    def rules_seen(self) -> dict[str, RuleSeen]:
+        """rule id -> when it was first seen and what its baseline holds."""
+        return {r["rule"]: RuleSeen(r["rule"], r["first_seen_at"], r["first_seen_seq"],
+                                    r["baseline_at"], r["baseline_stories"])
+                for r in self._db.execute("SELECT * FROM alert_rules ORDER BY rule")}
+
+    def see_rules(self, rules: Iterable[str], seq: int) -> list[str]:
+        """Record the rules not seen before as first seen now, at change-feed position ``seq``;
+        returns those that were new."""
+        now = now_iso()
+        new = []
+        with self._tx() as db:
+            for rule in rules:
+                if db.execute("INSERT INTO alert_rules (rule, first_seen_at, first_seen_seq) "
+                              "VALUES (?,?,?) ON CONFLICT(rule) DO NOTHING",
+                              (rule, now, int(seq))).rowcount:
+                    new.append(rule)
+        return new
+
+    def add_baseline(self, rule: str, stories: int) -> None:
+        """Record the rule's baseline, or more stories in it (inside the caller's transaction,
+        with its alerts): ``baseline_at`` is when it was first recorded."""
+        with self._tx() as db:
+            db.execute("""UPDATE alert_rules SET baseline_at = COALESCE(baseline_at, ?),
+                              baseline_stories = COALESCE(baseline_stories, 0) + ?
+                          WHERE rule = ?""", (now_iso(), stories, rule))
+
+    def drop_baseline(self, rule: str) -> int:
+        """Forget the rule's silent baseline so a backfill alerts on those stories; returns how
+        many baseline stories were dropped. Alerts it sent stay: they are never sent again."""
+        with self._tx() as db:
+            db.execute("""DELETE FROM alert_articles WHERE alert_id IN (
+                              SELECT id FROM alerts WHERE rule = ? AND kind = 'baseline')""",
+                       (rule,))
+            dropped = db.execute("DELETE FROM alerts WHERE rule = ? AND kind = 'baseline'",
+                                 (rule,)).rowcount
+            db.execute("UPDATE alert_rules SET baseline_stories = 0 WHERE rule = ?", (rule,))
+        return int(dropped)
 
     def record(self, alerts: Iterable[NewAlert], *, also: Iterable[tuple[str, str, int]] = (),
                run_id: int | None = None) -> list[int]:
@@ -291,5 +348,5 @@ class AlertRepo(Repo):
                 (source, condition, since, detail, alert_id, now_iso()))
 
 
-__all__ = ["AlertRepo", "NewAlert", "Delivery", "idempotency_key",
+__all__ = ["AlertRepo", "NewAlert", "Delivery", "RuleSeen", "idempotency_key",
            "PENDING", "SENT", "PARKED"]

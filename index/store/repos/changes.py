@@ -52,6 +52,28 @@ class ChangeFeed(Repo):
             "SELECT seq, article_id, op FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit))]
 
+    def first_seen(self, ids: Iterable[str]) -> dict[str, int]:
+        """article id -> the sequence number of its first change (when it was first stored;
+        after ``compact`` only an article's newest change is left)."""
+        return {r[0]: int(r[1]) for r in self._rows_in(
+            "SELECT article_id, MIN(seq) FROM changes WHERE article_id IN ({ids}) "
+            "GROUP BY article_id", ids)}
+
+    def pending_articles(self, seq: int) -> int:
+        """How many articles changed after ``seq`` (a consumer's queue, one per article)."""
+        row = self._db.execute(
+            "SELECT COUNT(DISTINCT article_id) FROM changes WHERE seq > ?", (seq,)).fetchone()
+        return int(row[0] or 0)
+
+    def caught_up(self, seq: int) -> int:
+        """How many stored articles a consumer at ``seq`` has taken as they are now (their
+        newest change at or before it): for a search backend, the articles it has indexed."""
+        row = self._db.execute(
+            """SELECT COUNT(*) FROM articles a WHERE (
+                   SELECT MAX(c.seq) FROM changes c WHERE c.article_id = a.id) <= ?""",
+            (seq,)).fetchone()
+        return int(row[0] or 0)
+
     def compact(self, keep_after: int) -> int:
         """Drop changes at or before ``keep_after`` that a later change of the same article
         supersedes (the newest change of each article, tombstones included, stays)."""

@@ -17,7 +17,7 @@ from newsmon.cli.options import json_option
 @click.option("--retry", is_flag=True,
               help="Send parked deliveries (failed too many runs) again.")
 @click.option("--backfill", is_flag=True,
-              help="Alert on coverage already stored instead of setting a silent baseline.")
+              help="Alert on coverage stored before the rule was added too (its silent baseline).")
 @json_option("Print the outcome as JSON.")
 @click.pass_context
 def alert_command(ctx: click.Context, dry_run: bool, rule_id: str | None, retry: bool,
@@ -25,8 +25,9 @@ def alert_command(ctx: click.Context, dry_run: bool, rule_id: str | None, retry:
     """Alert on new coverage: each rule's saved search over what was indexed since its watermark.
 
     One alert per (rule, story): copies, URL variants and other-language coverage of an alerted
-    story are listed as "also covered by", never alerted again. A rule's first run records a
-    baseline and sends nothing (unless --backfill). Deliveries are retried in later runs and
+    story are listed as "also covered by", never alerted again. A new rule's first evaluation records
+    what was stored before a run first saw it as a silent baseline and alerts on what came
+    after; --backfill sends the baseline's stories too. Deliveries are retried in later runs and
     parked after [alerts].max_attempts failed runs. Exit code 1 when a delivery failed, 3 when
     another run holds the lock.
 

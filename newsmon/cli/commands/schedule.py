@@ -24,6 +24,9 @@ def schedule_command(ctx: click.Context, every: str, action: str | None,
 
     The line names this environment's newsmon by its absolute path, PATH, the settings file, the
     data folder and the log file; newsmon's own lock makes an overlapping run exit 3 at once.
+    It carries no secrets: cron's run reads them from the file named by [data] env_file
+    (KEY=VALUE lines, chmod 600); the printed lines say which ones your alert channels still
+    miss there.
 
     \b
     Example:

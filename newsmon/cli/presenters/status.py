@@ -42,6 +42,10 @@ def status_text(st: dict[str, Any]) -> str:
     for key, label in (("by_source", "by source"), ("by_lang", "by language"),
                        ("by_stage", "by stage"), ("by_status", "by status")):
         lines.append(f"  {label + ':':<13}{_counts(st[key])}")
+        if key == "by_stage" and st.get("indexed"):
+            # the stored stage ends at enriched; each search backend has its own cursor
+            lines.append(f"  {'indexed:':<13}" + ", ".join(
+                f"{backend} {n}" for backend, n in sorted(st["indexed"].items())))
     lines.append(f"feeds tracked: {st['feeds']}")
     lines += source_health_lines(st.get("source_health"))
     run = st.get("last_run")
