@@ -37,7 +37,8 @@ PUBLIC: dict[str, set[str]] = {
     # index/search: the backend contract
     "newsmon.index.search.backend": {"Mode", "MODES", "IndexDoc", "Filters", "Query", "Hit",
                                      "SearchBackend", "ModelMismatch", "check_model", "fuse",
-                                     "search", "FACETS", "RRF_K"},
+                                     "search", "FACETS", "RRF_K", "fuse_fair", "KEYWORD_WEIGHT",
+                                     "LangStats"},
     # the stages' entry points and the use cases
     "newsmon.crawler.run": {"run_crawl", "CrawlStats", "CrawlProgress"},
     "newsmon.crawler.sources": {"Source", "LANGS", "load_sources", "parse_source",
@@ -53,7 +54,7 @@ PUBLIC: dict[str, set[str]] = {
     "newsmon.app.settings": {"Settings", "DataSettings", "CrawlSettings", "IndexSettings",
                              "LogSettings", "load_settings", "coerce"},
     "newsmon.app.search": {"SearchRequest", "SearchHit", "SearchResponse", "Searcher", "snippet",
-                           "check_request", "NO_ANSWER_MARGIN"},
+                           "check_request", "relevance", "relevance_word", "GOOD", "STRONG"},
     "newsmon.app.status": {"collect_status", "empty_status", "last_embedding", "queued",
                            "RECENT_RUNS"},
     "newsmon.app.lock": {"RunLock", "LockHeld", "read_holder", "running_holder"},

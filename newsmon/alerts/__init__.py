@@ -6,10 +6,11 @@
     render.py    subject, plain text, HTML and Slack text of an alert
     channels.py  file, webhook, email (SMTP STARTTLS), stdout, Apprise
     deliver.py   the outbox loop: retries with backoff, parking, one channel never blocks another
-    service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store)
+    service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store),
+                 explain(settings, store, rule) -> each candidate's relevance and decision
 
 The tables live in newsmon.index.store.repos.alerts (store.alerts; migration 4).
 """
-from newsmon.alerts.service import AlertOutcome, load_config, run_alerts, status, status_lines
+from newsmon.alerts.service import AlertOutcome, explain, load_config, run_alerts, status, status_lines
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config"]
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "explain"]
