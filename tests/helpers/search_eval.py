@@ -31,8 +31,10 @@ DEVSET = Path(__file__).resolve().parents[3] / "shared" / "devset"
 HELD_OUT = frozenset(f"q{n:02d}" for n in range(4, 35, 4))
 
 
-def load(name: str) -> list[dict]:
-    with (DEVSET / name).open(encoding="utf-8") as fh:
+def load(name: str, folder: Path = DEVSET) -> list[dict]:
+    """One JSON-lines file of a labelled set: the development set unless ``folder`` names another
+    in the same formats (tests/helpers/relevance_set.py, the held-out relevance set)."""
+    with (folder / name).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
