@@ -398,6 +398,8 @@ def explain_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch
         rel = None if found is None else float(found.relevance)
         if not art.story:
             decision = "not enriched yet"
+        elif found is None:
+            decision = "not matched by the query (keyword mode: no term in common)"
         elif i not in filtered_in:
             decision = "left out by the rule's lang/topics/sources/entities filters"
         elif i not in passed and rel is not None and rel < rule.threshold:

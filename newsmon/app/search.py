@@ -34,7 +34,7 @@ import html
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -143,6 +143,9 @@ class SearchResponse:
     total: int
     facets: dict[str, dict[str, int]]
     confident: bool
+    # the good matches (relevance GOOD or more, every copy) per published day and labelled
+    # topic: the page's chart of this query and these filters
+    coverage: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cut(self) -> int:
@@ -155,7 +158,8 @@ class SearchResponse:
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "mode": self.mode,
                 "results": [h.to_json() for h in self.results], "total": self.total,
-                "cut": self.cut, "facets": self.facets, "confident": self.confident}
+                "cut": self.cut, "facets": self.facets, "confident": self.confident,
+                "coverage": self.coverage}
 
 
 def check_request(req: SearchRequest, known_topics: Sequence[str] | None = None) -> Filters:
@@ -315,6 +319,19 @@ def hit_facets(hits: Sequence[Hit]) -> dict[str, dict[str, int]]:
     return out
 
 
+def match_coverage(hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """Hits per published day (UTC) and labelled topic, as ``coverage_per_day`` counts the
+    whole store: ``[{"day": "2026-11-13", "topic": "cyber", "count": 3}, ...]``."""
+    counts: dict[tuple[str, str], int] = {}
+    for h in hits:
+        day = (h.doc.get("published") or "")[:10]
+        if not day:
+            continue
+        for topic in h.doc.get("topics") or {}:
+            counts[day, topic] = counts.get((day, topic), 0) + 1
+    return [{"day": d, "topic": t, "count": n} for (d, t), n in sorted(counts.items())]
+
+
 class Searcher:
     """Opens the store (unless given one) and the backend; the embedding model is loaded on the
     first query that needs a vector. Thread-safe for concurrent searches."""
@@ -448,7 +465,9 @@ class Searcher:
         vector = self._query_vector(text)
         model = self.embedder.name
         depth = req.limit * 4 + 20 if req.collapse else req.limit
-        stats = self.lang_stats(model)
+        stats: LangStats | None = self.lang_stats(model)
+        if stats is not None and not stats.langs:
+            stats = None   # no stored vectors to measure a background with: raw cosines
         query = Query(tokens=tokens, text=text,
                       vector=vector if req.mode != "keyword" else None,
                       model=model if req.mode != "keyword" else None, mode=req.mode,
@@ -486,7 +505,8 @@ class Searcher:
                 matched=matched, similarity=h.semantic_score, relevance=rel[h.id],
                 z=h.semantic_z, evidence=evidence.get(h.id, 0.0)))
         return SearchResponse(req.query, req.mode, results, total, facets,
-                              any(h.relevance >= GOOD for h in results))
+                              any(h.relevance >= GOOD for h in results),
+                              match_coverage(h for h in hits if rel[h.id] >= GOOD))
 
     def _fill_similarity(self, hits: list[Hit], vector: np.ndarray, model: str | None) -> None:
         """Hybrid hits found by keyword only get their cosine too (the confidence needs it)."""

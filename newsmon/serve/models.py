@@ -52,6 +52,12 @@ class Hit(Coverage):
         "language)"))
 
 
+class CoverageDay(BaseModel):
+    day: str = Field(description="YYYY-MM-DD (UTC)")
+    topic: str
+    count: int
+
+
 class SearchBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     query: str
@@ -62,7 +68,11 @@ class SearchBody(BaseModel):
         "results after the first `cut` are weaker matches (relevance under 0.5)"))
     facets: dict[str, dict[str, int]] = Field(
         description='"lang", "source", "topic" -> value -> number of listed results')
-    confident: bool = Field(description="false: no good answer; the results are the closest")
+    confident: bool = Field(description="false: no good answer (no result of relevance 0.5 or "
+                                        "more); the results are the closest")
+    coverage: list[CoverageDay] = Field(default_factory=list, description=(
+        "the good matches (every copy) per published day and labelled topic: the chart of "
+        "this query and its filters"))
     took_ms: float
 
 
@@ -84,12 +94,6 @@ class ArticleBody(BaseModel):
 class StoryBody(BaseModel):
     story: str
     articles: list[ArticleBody]
-
-
-class CoverageDay(BaseModel):
-    day: str = Field(description="YYYY-MM-DD (UTC)")
-    topic: str
-    count: int
 
 
 class CoverageBody(BaseModel):
