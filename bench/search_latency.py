@@ -34,8 +34,8 @@ from _search_corpus import MODEL, Corpus  # noqa: E402
 from newsmon.app.search import Searcher, SearchRequest  # noqa: E402
 from newsmon.index.core.settings import DataSettings, IndexSettings, Settings  # noqa: E402
 from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
-from newsmon.index.store import Store  # noqa: E402
 from newsmon.index.search.fair import LangStats  # noqa: E402
+from newsmon.index.store import Store  # noqa: E402
 from newsmon.index.store.repos.changes import SearchText  # noqa: E402
 from newsmon.index.store.repos.vectors import EmbeddingRow  # noqa: E402
 

@@ -281,7 +281,9 @@ def _search_fair(backend: SearchBackend, query: Query, stats: LangStats,
     assert query.vector is not None
     filters = _lang_filters(query, stats)
     if query.mode == "semantic":
-        lists = [backend.semantic(query.vector, f, query.k) for f in filters]
+        some = getattr(backend, "semantics", None)   # one product for every list, where it helps
+        lists = some(query.vector, filters, query.k) if some is not None else \
+            [backend.semantic(query.vector, f, query.k) for f in filters]
         return _semantic_fair(lists, query, stats)[:query.k]
     depth = max(query.candidates, query.k)
     many = getattr(backend, "keyword_and_semantics", None)  # one round trip, where it helps
