@@ -61,7 +61,7 @@ SNIPPET_CHARS = 240
 # Relevance = logistic(A * z + B * evidence + C), fitted by logistic regression over
 # (query, article) pairs of the non-held-out queries of ../shared/devset (every article of
 # the store against every query; relevant = listed in the query's relevance list); see
-# bench/relevance_fit.py. The held-out queries and tests/data/relevance check it.
+# bench/relevance_levers.py. The held-out queries and tests/data/relevance check it.
 RELEVANCE_A = 2.27
 RELEVANCE_B = 4.18
 RELEVANCE_C = -6.68
