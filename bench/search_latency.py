@@ -1,6 +1,11 @@
 """Search latency p50/p95 per mode at 10k and 100k articles, embedded backend (and
 Elasticsearch with --es-url), against brute-force numpy over the same vectors in the same run.
 
+Language-fair search (index/search/fair.py) is measured against the raw-cosine search it
+replaced in the same run: "(raw)" rows are the same Searcher with the per-language statistics
+switched off. The vectors are also stored as enrichment stores them, which is where the
+statistics come from.
+
 Timed: ``Searcher.search`` end to end (tokenising the query, the backend query or queries,
 fusion, collapsing, snippets, facets, the story's other coverage), the query vector taken from
 the Searcher's cache (the model's own time is the enrich benchmark's subject). Baseline:
@@ -29,8 +34,10 @@ from _search_corpus import MODEL, Corpus  # noqa: E402
 from newsmon.app.search import Searcher, SearchRequest  # noqa: E402
 from newsmon.index.core.settings import DataSettings, IndexSettings, Settings  # noqa: E402
 from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
+from newsmon.index.search.fair import LangStats  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
 from newsmon.index.store.repos.changes import SearchText  # noqa: E402
+from newsmon.index.store.repos.vectors import EmbeddingRow  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -57,6 +64,9 @@ def fill(backend, corpus: Corpus, n: int, store: Store, batch: int = 2000) -> fl
         docs = corpus.docs(min(batch, n - start), start)
         store.search_text.save(SearchText(d.id, d.lang, d.title, d.body, d.title_tokens,
                                           d.body_tokens, "bench", "bench") for d in docs)
+        store.vectors.save_embeddings(EmbeddingRow(
+            d.id, MODEL, d.vector, d.vector[None, :], True, d.lang, d.published, "bench",
+            "bench", b"") for d in docs if d.vector is not None)
         t = time.perf_counter()
         backend.upsert(docs)
         spent += time.perf_counter() - t
@@ -66,6 +76,20 @@ def fill(backend, corpus: Corpus, n: int, store: Store, batch: int = 2000) -> fl
 
 
 ALL_MODES = (("keyword", None), ("semantic", None), ("hybrid", None), ("hybrid", "ja"))
+RAW_MODES = (("semantic", None), ("hybrid", None))
+
+
+def raw(searcher: Searcher) -> None:
+    """Switch language-fair scoring off (no statistics: raw cosines and rank fusion)."""
+    searcher.lang_stats = lambda model: LangStats({}, {}, {})  # type: ignore[method-assign]
+
+
+def measure_both(searcher: Searcher, queries, repeats: int) -> dict[str, dict[str, float]]:
+    """Every mode language-fair, then semantic and hybrid raw (the search before it)."""
+    fair = measure(searcher, queries, repeats)
+    raw(searcher)
+    before = measure(searcher, queries, repeats, modes=RAW_MODES)
+    return {**fair, **{f"{k} (raw)": v for k, v in before.items()}}
 
 
 def measure(searcher: Searcher, queries, repeats: int,
@@ -137,7 +161,7 @@ def main() -> None:
                 t = time.perf_counter()
                 s.backend.warm(wait=True)
                 cache_s = time.perf_counter() - t
-                res = measure(s, queries, args.repeats)
+                res = measure_both(s, queries, args.repeats)
                 matrix = s.backend._load_matrix().vectors
                 base = numpy_baseline(matrix, queries, args.repeats * 3)
             size = settings.data.store_path.stat().st_size / 1e6
@@ -167,7 +191,7 @@ def main() -> None:
                         build = fill(be, corpus, n, store, batch=1000)
                     be.es.indices.forcemerge(index=alias, max_num_segments=1)
                     with Searcher(settings, embedder=corpus.embedder) as s:
-                        res = measure(s, queries, args.repeats)
+                        res = measure_both(s, queries, args.repeats)
                 finally:
                     be.es.indices.delete(index=f"{alias}-v*", allow_no_indices=True)
                     be.close()

@@ -126,3 +126,35 @@ def test_a_rule_searches_through_any_rule_search(settings: Settings) -> None:
     assert outcome.decided == 2 and len(calls) == 1
     assert calls[0].ids is not None and sorted(calls[0].ids) == sorted(
         a.id for a in map(_article, range(3), TITLES))
+
+
+def test_explain_lists_each_candidate_with_relevance_and_decision(
+        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`newsmon alert --explain RULE --backfill`: every indexed article, its relevance and the
+    decision; nothing is written (a real run afterwards still alerts), and after that run the
+    same articles are explained as already alerted."""
+    cfg = tmp_path / "newsmon.toml"
+    cfg.write_text(f'[data]\ndir = "{settings.data.dir}"\n[alerts]\n'
+                   f'rules = "{settings.alerts.rules}"\n', encoding="utf-8")
+
+    def explain() -> dict[str, dict[str, Any]]:
+        capsys.readouterr()
+        assert main(["--config", str(cfg), "alert", "--explain", "zeppelins", "--backfill",
+                     "--json"]) == 0
+        return {r["title"]: r for r in json.loads(capsys.readouterr().out)}
+
+    rows = explain()
+    assert set(rows) == set(TITLES)
+    assert rows["Markets fall"]["decision"].startswith("not matched by the query")
+    for title in ("A zeppelin airship returns", "Airship zeppelin crash"):
+        assert rows[title]["decision"] == "alert" and rows[title]["relevance"] >= 0.5
+    with Store(settings.data.store_path) as store:
+        assert store.alerts.alerts() == []            # explaining sent and wrote nothing
+    assert main(["--config", str(cfg), "alert", "--backfill"]) == 0
+    assert _alerted(settings) == ["A zeppelin airship returns", "Airship zeppelin crash"]
+    rows = explain()
+    assert rows["Airship zeppelin crash"]["decision"] == "already alerted (this article)"
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "alert", "--explain", "nosuch"]) == 2
+    assert main(["--config", str(cfg), "alert", "--explain", "zeppelins", "--backfill"]) == 0
+    assert "already alerted" in capsys.readouterr().out

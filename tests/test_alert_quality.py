@@ -11,8 +11,9 @@ Gates:
   MARGIN above the strongest phase-2 article that must not (e5 similarities sit in a narrow
   band; see ../shared/notes/embeddings.md).
 
-japan-uk-pact and pact-minerals are the shipped rules (config/alerts.yaml); gcap-ja and
-cyber-grid-water, which are not mission rules, are written below as a user would.
+japan-uk-pact and pact-minerals are the shipped rules (config/alerts.yaml; their filters decide,
+min_score 0); gcap-ja and cyber-grid-water, which are not mission rules, are written below as a
+user would, with no min_score: the default relevance gate decides.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ pytestmark = [
                        reason=f"development set not found at {DEVSET}"),
 ]
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "alerts.yaml"
-MARGIN = 0.03
+MARGIN = 0.03   # on the relevance scale (0..1)
 EXTRA_RULES = """
 - id: gcap-ja
   description: Japanese news about GCAP, the next-generation fighter
@@ -46,14 +47,12 @@ EXTRA_RULES = """
   mode: keyword
   lang: ja
   topics: [defence]
-  min_score: 0.5
   channels: [{type: file, path: alerts.jsonl}]
 - id: cyber-grid-water
   description: Cyber threats to electricity grids and water systems
   query: water utility power grid 水道 電力網 送電網
   mode: keyword
   topics: [cyber]
-  min_score: 0.2
   channels: [{type: file, path: alerts.jsonl}]
 """
 
@@ -197,11 +196,13 @@ def test_thresholds_have_a_margin(scenario) -> None:
             rule = dataclasses.replace(cfg.rule(spec["id"]), min_score=0.0)
             scores = {gold[m.id]["id"]: m.score
                       for m in search_ids(searcher, store, rule, ids, articles)}
-            threshold = cfg.rule(spec["id"]).min_score
+            threshold = cfg.rule(spec["id"]).threshold
             for story in spec["phase2_alerts"]:
                 best = max((sc for a, sc in scores.items() if gold_story_of(gold, a) == story
-                            and a in spec["matching_articles"]), default=0.0)
-                assert best >= threshold + MARGIN, (spec["id"], story, best, threshold)
+                            and a in spec["matching_articles"]), default=-1.0)
+                # min_score 0 (the shipped rules): no gate, the filters must let it through
+                need = threshold + MARGIN if threshold > 0 else 0.0
+                assert best >= need, (spec["id"], story, best, threshold)
             shipped = spec["id"] in ("japan-uk-pact", "pact-minerals")
             for a, sc in scores.items():
                 if a not in spec["matching_articles"] and (

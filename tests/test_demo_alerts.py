@@ -35,7 +35,10 @@ def test_demo_shows_the_alert_after_new_articles_appear(tmp_path: Path) -> None:
     triggers = [a["article"]["canonical_url"] for a in alerts]
     also = [x["url"] for a in alerts for x in a["also"] if x["url"] in (EN, JA)]
     assert sorted(triggers + also) == sorted([EN, JA]), (triggers, also)
-    assert all(a["rule"] == "japan-uk-pact" and a["why"]["score"] >= 0.855 for a in alerts)
+    # the score is the calibrated relevance (0..1); the demo's pact rule lets its filters
+    # decide (min_score 0, config/demo/alerts.yaml)
+    assert all(a["rule"] == "japan-uk-pact" and 0.0 <= a["why"]["score"] <= 1.0
+               and a["why"]["min_score"] == 0.0 for a in alerts)
     # printed by the rule's stdout channel: title, source, language, time, why, link
     assert f"== {len(alerts)} alert(s) delivered this run" in out
     assert "日英が初のサイバー共同演習" in out and "closest passage" in out

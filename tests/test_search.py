@@ -135,7 +135,7 @@ def test_date_filter_and_facets(searcher) -> None:
     since = datetime(2026, 11, 18, tzinfo=UTC)
     resp = searcher.search(SearchRequest("Japan UK", since=since, limit=20))
     assert resp.results and all(h.published >= since.isoformat() for h in resp.results)
-    assert sum(resp.facets["lang"].values()) >= len(resp.results)
+    assert sum(resp.facets["lang"].values()) == len(resp.results)   # what is listed
     assert set(resp.facets) == {"lang", "source", "topic"}
 
 
@@ -240,3 +240,30 @@ def test_unreachable_cluster_exits_1_and_keeps_the_cursor(capsys, data_dir, tmp_
     with Store(tmp_path / "newsmon.db") as store:
         assert store.cursors.get("backend:elasticsearch") == 0
         assert store.runs.last("index").status == "failed"
+
+
+def test_relevance_is_calibrated_and_cuts_weaker_matches(searcher, capsys, data_dir) -> None:
+    """Every result carries a relevance in 0..1 with its word; results after the last good one
+    (0.5 or more) are the weaker matches; the CLI says where they start; the chart's coverage
+    counts the good matches only."""
+    from newsmon.app.search import GOOD, STRONG, relevance, relevance_word
+
+    assert relevance(None, 0.4) == 0.4          # no vector: the evidence alone
+    assert 0.0 < relevance(0.0, 0.0) < relevance(2.0, 0.0) < relevance(2.0, 1.0) < 1.0
+    assert [relevance_word(x) for x in (STRONG, GOOD, GOOD - 0.01)] == ["strong", "good", "weak"]
+    resp = searcher.search(SearchRequest("GCAP fighter programme Italy", limit=20))
+    rel = [h.relevance for h in resp.results]
+    assert all(0.0 <= r <= 1.0 for r in rel) and resp.confident
+    assert rel[0] >= GOOD and 0 < resp.cut < len(rel)
+    assert all(r < GOOD for r in rel[resp.cut:]) and rel[resp.cut - 1] >= GOOD
+    good = sum(r >= GOOD for r in rel)
+    assert sum(c["count"] for c in resp.coverage) >= 1 and good <= resp.cut
+    capsys.readouterr()
+    assert main(["--data-dir", str(data_dir), "search", "GCAP fighter programme Italy",
+                 "--limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "relevance: strong" in out or "relevance: good" in out
+    before, after = out.split("--- weaker matches below ---")
+    assert "relevance: weak" in after and f"{resp.cut}. " in before
+    # no good answer: nothing about a Mars rover in the store
+    assert not searcher.search(SearchRequest("Mars rover landing")).confident

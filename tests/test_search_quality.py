@@ -1,7 +1,8 @@
 """Search quality gates on ../shared/devset/queries.jsonl, on both backends (pinned floors).
 
 Definitions in tests/helpers/search_eval.py. Floors: hybrid MRR >= 0.9 same-language and
->= 0.8 cross-lingual on each backend; keyword and semantic floors pinned a little under what
+>= 0.8 cross-lingual on each backend, both filtered to the language and unfiltered with the
+answer only in the other language (language-fair search, index/search/fair.py); keyword and semantic floors pinned a little under what
 was measured (BENCHMARKS.md, "Search quality"), so a regression shows. Every fourth query
 (q04, q08, …, q32) was held out from every choice made while building search; the floors
 apply to all queries, and the held-out part is checked on its own too.
@@ -20,6 +21,10 @@ from tests.helpers.search_eval import HELD_OUT, ModeScores, evaluate, load, over
 
 pytestmark = pytest.mark.shared("devset/articles.jsonl", "devset/queries.jsonl")
 
+# mode -> (same-language MRR, cross-lingual MRR) with the answer only in one language, unfiltered
+# (measured on sqlite: hybrid 1.0 / 0.87, semantic 1.0 / 0.93; before language-fair search
+# hybrid 0.95 / 0.21, semantic 1.0 / 0.47)
+ONLY_FLOORS = {"hybrid": (0.9, 0.8), "semantic": (0.9, 0.8)}
 FLOORS = {  # mode -> (same-language MRR, cross-lingual MRR, nDCG@10)
     "hybrid": (0.9, 0.8, 0.65),
     "semantic": (0.9, 0.9, 0.75),
@@ -54,8 +59,10 @@ def _build(name: str, enriched_devset, tmp_path_factory, es_url: str | None = No
     dev = {aid: rec["id"] for aid, rec in by_id.items()}
     searcher = Searcher(settings)
 
-    def run(text: str, mode: str, lang: str | None):
-        r = searcher.search(SearchRequest(text, mode=mode, lang=lang, limit=50, collapse=False))
+    def run(text: str, mode: str, lang: str | None, exclude: frozenset[str] = frozenset()):
+        ids = tuple(a for a, d in dev.items() if d not in exclude) if exclude else None
+        r = searcher.search(SearchRequest(text, mode=mode, lang=lang, limit=50, collapse=False,
+                                          ids=ids))
         best = max((h.similarity for h in r.results if h.similarity is not None), default=None)
         return [dev[h.id] for h in r.results], best
 
@@ -110,14 +117,19 @@ def test_mrr_and_ndcg_floors(runner, mode: str) -> None:
     assert summary["mrr_same"] >= same, summary
     assert summary["mrr_cross"] >= cross, summary
     assert summary["ndcg10"] >= ndcg10, summary
+    if mode in ONLY_FLOORS:
+        same_only, cross_only = ONLY_FLOORS[mode]
+        assert summary["mrr_same_only"] >= same_only, summary
+        assert summary["mrr_cross_only"] >= cross_only, summary
     if mode == "hybrid":
         assert held["mrr_same"] >= same and held["mrr_cross"] >= cross, held
 
 
 def test_no_good_answer_is_told_apart(runner) -> None:
-    """q31-q33 have no relevant article: the response must say so (confident False). The
-    margin threshold was set on the non-held-out queries; q32 and the held-out answerable
-    queries check it. Measured: 3/3 unanswerable flagged, 5/31 answerable flagged as well."""
+    """q31-q33 have no relevant article: the response must say so (confident False: no result
+    of relevance 0.5 or more). The relevance was fitted on the non-held-out queries; q32 and
+    the held-out answerable queries check it. Floors: unanswerable flagged >= 90%, answerable
+    flagged <= 10%. Measured: 3/3 unanswerable flagged, 2/31 answerable (q13, q22) as well."""
     _, _, _, searcher = runner
     flagged_answerable, confident_unanswerable = [], []
     for q in load("queries.jsonl"):
@@ -129,8 +141,10 @@ def test_no_good_answer_is_told_apart(runner) -> None:
         if q["id"] in HELD_OUT:
             assert resp.confident == bool(q["relevant"]), q["id"]
     print(f"no-answer flag on answerable queries: {flagged_answerable}")
-    assert confident_unanswerable == []
-    assert len(flagged_answerable) <= 6, flagged_answerable
+    unanswerable = [q for q in load("queries.jsonl") if not q["relevant"]]
+    answerable = len(load("queries.jsonl")) - len(unanswerable)
+    assert len(confident_unanswerable) <= 0.1 * len(unanswerable), confident_unanswerable
+    assert len(flagged_answerable) <= 0.1 * answerable, flagged_answerable
 
 
 @pytest.mark.es

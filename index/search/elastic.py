@@ -487,6 +487,30 @@ class ElasticBackend:
         return self._keyword_hits(res["responses"][0]), self._semantic_hits(res["responses"][1])
 
     @_wrap
+    def keyword_and_semantics(self, tokens: Sequence[str], vector: np.ndarray,
+                              filters: Filters, semantic_filters: Sequence[Filters], k: int, *,
+                              text: str = "") -> tuple[list[Hit], list[list[Hit]]]:
+        """The keyword list and one semantic list per filter (the per-language lists of
+        language-fair search) in one round trip (``_msearch``)."""
+        if not self._exists():
+            return [], [[] for _ in semantic_filters]
+        searches: list[dict[str, Any]] = []
+        if tokens:
+            searches += [{}, self._keyword_body(tokens, filters, k, text)]
+        for f in semantic_filters:
+            searches += [{}, self._semantic_body(vector, f, k)]
+        res = self.es.msearch(index=self.alias, searches=searches)
+        for r in res["responses"]:
+            if "error" in r:
+                err = r["error"]
+                reason = err.get("reason") or err.get("type") if isinstance(err, dict) else err
+                raise IndexingError(f"Elasticsearch at {self.url} refused msearch: "
+                                    f"{r.get('status')} {reason}", reason="refused")
+        responses = list(res["responses"])
+        keyword = self._keyword_hits(responses.pop(0)) if tokens else []
+        return keyword, [self._semantic_hits(r) for r in responses]
+
+    @_wrap
     def facets(self, filters: Filters, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {name: {} for name in FACETS}
         if not ids or not self._exists():

@@ -267,12 +267,34 @@ class EmbeddedBackend:
         m = self._load_matrix()
         if not len(m.rowids):
             return []
+        return self._semantic_top(m, self._sims(m, vector), self._mask(m, filters), k)
+
+    def semantics(self, vector: np.ndarray, filters: Sequence[Filters], k: int
+                  ) -> list[list[Hit]]:
+        """One semantic list per filter (language-fair search's per-language lists) from one
+        product of the matrix with the query."""
+        m = self._load_matrix()
+        if not len(m.rowids):
+            return [[] for _ in filters]
+        sims = self._sims(m, vector)
+        return [self._semantic_top(m, sims, self._mask(m, f), k) for f in filters]
+
+    def keyword_and_semantics(self, tokens: Sequence[str], vector: np.ndarray,
+                              filters: Filters, semantic_filters: Sequence[Filters], k: int, *,
+                              text: str = "") -> tuple[list[Hit], list[list[Hit]]]:
+        keyword = self.keyword(tokens, filters, k, text=text) if tokens else []
+        return keyword, self.semantics(vector, semantic_filters, k)
+
+    @staticmethod
+    def _sims(m: _Matrix, vector: np.ndarray) -> np.ndarray:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         if q.shape[0] != m.vectors.shape[1]:
             raise ValueError(f"query vector has {q.shape[0]} dimensions, the index "
                              f"{m.vectors.shape[1]}")
-        mask = self._mask(m, filters)
-        sims = m.vectors @ q
+        return m.vectors @ q
+
+    def _semantic_top(self, m: _Matrix, sims: np.ndarray, mask: np.ndarray | None,
+                      k: int) -> list[Hit]:
         if mask is None:
             pos = np.arange(len(sims))
         else:

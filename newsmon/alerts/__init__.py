@@ -7,12 +7,14 @@
     channels.py  file, feed, webhook, email (SMTP STARTTLS), stdout, Apprise
     feed.py      Atom feeds of alerts, rebuilt from the store and replaced atomically
     deliver.py   the outbox loop: retries with backoff, parking, one channel never blocks another
-    service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store)
+    service.py   run_alerts(settings, store, ...) -> AlertOutcome, status(store),
+                 explain(settings, store, rule) -> each candidate's relevance and decision
 
 The tables live in newsmon.index.store.repos.alerts (store.alerts; migration 4).
 """
 from newsmon.alerts.service import (
     AlertOutcome,
+    explain,
     load_config,
     run_alerts,
     see_rules,
@@ -20,4 +22,5 @@ from newsmon.alerts.service import (
     status_lines,
 )
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "see_rules"]
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "see_rules",
+           "explain"]

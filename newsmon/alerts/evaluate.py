@@ -2,7 +2,9 @@
 
 A rule reads the change feed after its cursor (``rule:<id>``), up to what the search backend has
 indexed (its cursor ``backend:<name>``), runs its saved search restricted to those articles
-(``SearchRequest(ids=...)``) and keeps hits at or above ``min_score``. Then, per story:
+(``SearchRequest(ids=...)``) and keeps hits whose relevance (newsmon.app.search: 0..1, the chance
+the article is about the query) is at least the rule's threshold — ``min_score`` where the rule
+sets one, else ALERT_RELEVANCE. Then, per story:
 
 - an article the rule has already attached to an alert (or to its baseline) is skipped, so
   re-enrichment that moves it to another story never re-alerts;
@@ -53,6 +55,12 @@ class RuleHit(Protocol):
     @property
     def similarity(self) -> float | None: ...  # cosine to the query; None in keyword mode
     @property
+    def relevance(self) -> float: ...          # calibrated, 0..1
+    @property
+    def z(self) -> float | None: ...           # above its language's background, in SDs
+    @property
+    def evidence(self) -> float: ...           # share of the query's terms it holds
+    @property
     def matched(self) -> Sequence[str]: ...    # the query terms as the article spells them
     @property
     def snippet(self) -> str: ...              # HTML-escaped, matches in <mark>
@@ -99,9 +107,9 @@ class Why(TypedDict):
     terms: list[str]
     passage: str
     topics: dict[str, TopicWhy]
-    score: float
+    score: float          # the article's relevance
     mode: Mode
-    min_score: float
+    min_score: float      # the threshold it passed (the rule's min_score or the default)
 
 
 class MatchPayload(TypedDict):
@@ -216,7 +224,7 @@ def _why(match: Match, article: Article, rule: Rule) -> Why:
         topics = {k: v for k, v in topics.items() if k in wanted} or topics
     return {"terms": terms[:12], "passage": passage[:PASSAGE_CHARS].strip(),
             "topics": topics, "score": round(float(match.score), 4), "mode": rule.mode,
-            "min_score": rule.min_score}
+            "min_score": rule.threshold}
 
 
 @dataclass(slots=True)
@@ -231,20 +239,10 @@ class Match:
         return self.hit.id
 
 
-def alert_score(rule: Rule, hit: RuleHit, query_terms: set[str], doc_terms: set[str] | None
-                ) -> float | None:
-    """The absolute score a rule's ``min_score`` is compared with.
-
-    - semantic and hybrid: the cosine similarity of the article's vector to the query (hybrid's
-      fused rank says how a hit ranks among others, not how close it is);
-    - keyword: the share of the query's distinct terms (normalised tokens, as the index
-      compares them) found in the article's title or body.
-    """
-    if rule.mode == "keyword":
-        if not query_terms or doc_terms is None:
-            return None
-        return len(query_terms & doc_terms) / len(query_terms)
-    return None if hit.similarity is None else float(hit.similarity)
+def alert_score(rule: Rule, hit: RuleHit) -> float:
+    """The score a rule's threshold is compared with: the hit's calibrated relevance, the same
+    0..1 scale in every mode (keyword mode embeds the query for it too)."""
+    return float(hit.relevance)
 
 
 def labelled(article: Article, topic: str) -> bool:
@@ -265,9 +263,7 @@ def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
                articles: Mapping[str, Article]) -> list[Match]:
     """Matches of the rule's saved search among ``ids`` at or above its ``min_score``."""
     from newsmon.app.search import SearchRequest
-    from newsmon.app.searchtext import query_tokens
 
-    query_terms = set(query_tokens(rule.query)) if rule.mode == "keyword" else set()
     min_topic = next((m for _, m in rule.topics if m is not None), None)
     out = []
     for start in range(0, len(ids), SEARCH_BATCH):
@@ -278,8 +274,6 @@ def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
             topics=tuple(t for t, _ in rule.topics), min_topic_score=min_topic,
             sources=rule.sources, entities=tuple(e for e, _ in rule.entities),
             limit=len(chunk), collapse=False, ids=chunk)).results
-        texts = (store.search_text.get_many([h.id for h in hits]) if rule.mode == "keyword"
-                 else {})
         for hit in hits:
             article = articles.get(hit.id)
             if article is None:
@@ -289,11 +283,8 @@ def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
                 continue
             if rule.topics_any and not any(labelled(article, t) for t in rule.topics_any):
                 continue
-            text = texts.get(hit.id)
-            doc_terms = (set(f"{text.title_tokens} {text.body_tokens}".split())
-                         if text is not None else None)
-            score = alert_score(rule, hit, query_terms, doc_terms)
-            if score is not None and score >= rule.min_score:
+            score = alert_score(rule, hit)
+            if score >= rule.threshold:
                 out.append(Match(hit, score))
     return out
 
@@ -376,5 +367,97 @@ def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch,
     return decision
 
 
+
+
+class Explained(TypedDict):
+    """One candidate of `newsmon alert --explain`: what the rule decided about it and why."""
+
+    id: str
+    title: str
+    lang: str | None
+    source: str
+    story: str | None
+    relevance: float | None
+    z: float | None
+    evidence: float | None
+    terms: list[str]
+    decision: str
+
+
+def explain_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch, *, end: int,
+                 backfill: bool) -> list[Explained]:
+    """Every candidate of the rule's next evaluation (``backfill``: every stored article),
+    best relevance first, with the decision: alert, already alerted (story or article),
+    below the threshold, or which filter left it out. Nothing is written."""
+    from newsmon.app.search import SearchRequest
+
+    start = 0 if backfill else store.cursors.get(rule.cursor)
+    ids = changed_ids(store, start, end) if end > start else []
+    articles = {a.id: a for a in store.articles.get_many(ids)}
+    scored: dict[str, RuleHit] = {}
+    passed: set[str] = set()
+    for chunk_start in range(0, len(ids), SEARCH_BATCH):
+        chunk = tuple(ids[chunk_start:chunk_start + SEARCH_BATCH])
+        base = dict(query=rule.query, mode=rule.mode, limit=len(chunk), collapse=False,
+                    ids=chunk)
+        for hit in searcher.search(SearchRequest(**base)).results:   # type: ignore[arg-type]
+            scored[hit.id] = hit
+        enriched = [i for i in chunk if i in articles and articles[i].story]
+        passed.update(m.id for m in search_ids(searcher, store, rule, enriched, articles))
+    filtered_in = {h.id for h in _filtered_hits(searcher, rule, ids)}
+    seen = repo.seen_articles(rule.id, list(passed))
+    stories = {i: a.story for i, a in articles.items() if a.story}
+    decided = repo.story_alerts(rule.id, {stories[i] for i in passed if i in stories})
+    out: list[Explained] = []
+    for i in ids:
+        art = articles.get(i)
+        if art is None:
+            continue
+        found = scored.get(i)
+        rel = None if found is None else float(found.relevance)
+        if not art.story:
+            decision = "not enriched yet"
+        elif found is None:
+            decision = "not matched by the query (keyword mode: no term in common)"
+        elif i not in filtered_in:
+            decision = "left out by the rule's lang/topics/sources/entities filters"
+        elif i not in passed and rel is not None and rel < rule.threshold:
+            decision = f"below the threshold {rule.threshold:g}"
+        elif i not in passed:
+            decision = "left out by entity counts or topics_any"
+        elif i in seen:
+            decision = "already alerted (this article)"
+        elif art.story in decided:
+            decision = "story already alerted: listed as also covered by"
+        else:
+            decision = "alert"
+        out.append(Explained(
+            id=i, title=art.title, lang=art.lang, source=art.source, story=art.story,
+            relevance=None if rel is None else round(rel, 3),
+            z=None if found is None or found.z is None else round(float(found.z), 2),
+            evidence=None if found is None else round(float(found.evidence), 2),
+            terms=[t for t in (found.matched if found is not None else []) if t][:8],
+            decision=decision))
+    out.sort(key=lambda e: -(e["relevance"] or 0.0))
+    return out
+
+
+def _filtered_hits(searcher: RuleSearch, rule: Rule, ids: list[str]) -> list[RuleHit]:
+    """The candidates the rule's search filters keep, whatever their relevance."""
+    from newsmon.app.search import SearchRequest
+
+    min_topic = next((m for _, m in rule.topics if m is not None), None)
+    out: list[RuleHit] = []
+    for start in range(0, len(ids), SEARCH_BATCH):
+        chunk = tuple(ids[start:start + SEARCH_BATCH])
+        out += searcher.search(SearchRequest(
+            query=rule.query, mode=rule.mode,
+            lang=rule.langs[0] if len(rule.langs) == 1 else None,
+            topics=tuple(t for t, _ in rule.topics), min_topic_score=min_topic,
+            sources=rule.sources, entities=tuple(e for e, _ in rule.entities),
+            limit=len(chunk), collapse=False, ids=chunk)).results
+    return out
+
+
 __all__ = ["decide_rule", "changed_ids", "search_ids", "RuleDecision", "RuleSearch",
-           "RuleSummary"]
+           "RuleSummary", "explain_rule", "Explained"]

@@ -1,6 +1,6 @@
 """Alert rules are data (config/alerts.yaml), loaded into frozen objects and validated strictly.
 
-A rule is a saved search (query, mode, filters) plus a minimum score, channels and a digest
+A rule is a saved search (query, mode, filters) plus an optional minimum relevance, channels and a digest
 setting; the file also holds the source-health settings. Every error names the file, the rule
 and the key, like crawler/sources.py.
 """
@@ -17,6 +17,9 @@ from newsmon.index.core.yamlfile import load_yaml
 
 MODES = ("hybrid", "semantic", "keyword")
 Mode = Literal["hybrid", "semantic", "keyword"]  # a search mode, as SearchRequest takes it
+# A rule without min_score alerts on articles whose relevance (newsmon.app.search: the chance
+# the article is about the query) is at least this: more likely about the query than not.
+ALERT_RELEVANCE = 0.5
 LANGS = ("en", "ja")
 CHANNEL_TYPES = ("file", "feed", "webhook", "email", "stdout", "apprise")
 DIGESTS = ("off", "per_run")
@@ -35,7 +38,8 @@ RULE_KEYS = {
     "sources": "source ids a match must come from (default: any)",
     "entities": "entity ids (config/entities.yaml) a match must mention: a list, or a mapping "
                 "entity -> minimum number of mentions (a passing mention is one)",
-    "min_score": "the search score at or above which an article alerts (calibrated per mode)",
+    "min_score": "optional: the relevance (0..1, as search reports it) at or above which an "
+                 "article alerts; without it, articles clearly about the query (0.5)",
     "channels": "where alerts go: a list of {type: file|feed|webhook|email|stdout|apprise, "
                 "...}",
     "digest": "off (one message per alert) or per_run (one message per channel per run)",
@@ -111,7 +115,7 @@ class Rule:
     topics_any: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     entities: tuple[tuple[str, int], ...] = ()
-    min_score: float = 0.0
+    min_score: float | None = None   # None: ALERT_RELEVANCE (articles clearly about the query)
     channels: tuple[Channel, ...] = ()
     digest: str = "off"
     enabled: bool = True
@@ -119,6 +123,11 @@ class Rule:
     @property
     def cursor(self) -> str:
         return f"rule:{self.id}"
+
+    @property
+    def threshold(self) -> float:
+        """The relevance an article needs to alert: ``min_score``, else ALERT_RELEVANCE."""
+        return ALERT_RELEVANCE if self.min_score is None else self.min_score
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,10 +293,12 @@ def parse_rule(raw: object, path: Path, index: int) -> Rule:
                                                 f"entities.{name}", low=1, integer=True))))
     else:
         entities = [(e, 1) for e in _str_list(entities_raw, where, "entities")]
-    min_score = _number(raw.get("min_score", 0.0), where, "min_score", low=0.0)
-    if mode == "keyword" and min_score > 1:
-        raise ConfigError(f"{where}: 'min_score' = {min_score} for mode keyword must be at most "
-                          f"1 (the share of the query's terms an article contains)")
+    min_score = None if raw.get("min_score") is None else \
+        _number(raw["min_score"], where, "min_score", low=0.0)
+    if min_score is not None and min_score > 1:
+        raise ConfigError(f"{where}: 'min_score' = {min_score} must be at most 1 (the "
+                          f"relevance search reports, 0..1; leave it out for the default "
+                          f"{ALERT_RELEVANCE})")
     digest = raw.get("digest", "off")
     if digest is False:
         digest = "off"
@@ -396,4 +407,4 @@ def load_rules(path: str | Path, *, known_topics: set[str] | None = None,
 
 
 __all__ = ["Rule", "Channel", "HealthConfig", "AlertConfig", "load_rules", "parse_rule",
-           "parse_channel", "MODES", "CHANNEL_TYPES"]
+           "parse_channel", "MODES", "CHANNEL_TYPES", "ALERT_RELEVANCE"]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from newsmon.alerts import health as source_health
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
-from newsmon.alerts.evaluate import RuleSearch, RuleSummary, decide_rule
+from newsmon.alerts.evaluate import Explained, RuleSearch, RuleSummary, decide_rule, explain_rule
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.core.errors import ConfigError
@@ -289,6 +289,18 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
     return outcome
 
 
+def explain(settings: Settings, store: Store, rule: str, *, backfill: bool = False
+            ) -> list[Explained]:
+    """`newsmon alert --explain RULE`: every candidate of the rule's next run (``backfill``:
+    every indexed article) with its relevance, evidence and the decision; writes nothing."""
+    from newsmon.app.search import Searcher
+
+    r = load_config(settings).rule(rule)
+    end = min(store.changes.head(), store.cursors.get(f"backend:{settings.index.backend}"))
+    with Searcher(settings, store=store) as searcher:
+        return explain_rule(r, store, store.alerts, searcher, end=end, backfill=backfill)
+
+
 def status(store: Store) -> AlertStatus:
     """What `newsmon status` shows about alerts: deliveries per channel, parked ones, each
     rule's watermark, and the source-health states."""
@@ -333,4 +345,5 @@ def status_lines(st: AlertStatus) -> list[str]:
     return lines
 
 
-__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "see_rules"]
+__all__ = ["run_alerts", "AlertOutcome", "status", "status_lines", "load_config", "see_rules",
+           "explain"]

@@ -2,7 +2,8 @@
 neither the lock nor a run record since it writes and sends nothing."""
 from __future__ import annotations
 
-from newsmon.alerts import run_alerts
+from newsmon.alerts import explain, run_alerts
+from newsmon.alerts.evaluate import Explained
 from newsmon.alerts.service import AlertOutcome
 from newsmon.app.pipeline import run
 from newsmon.app.settings import Settings
@@ -19,4 +20,10 @@ def alert(settings: Settings, *, dry_run: bool = False, rule: str | None = None,
     return AlertOutcome.from_dict(result.steps[0].stats)
 
 
-__all__ = ["alert"]
+def explain_rule(settings: Settings, rule: str, *, backfill: bool = False) -> list[Explained]:
+    """`newsmon alert --explain RULE`: writes nothing, so it needs no lock."""
+    with Store(settings.data.store_path, timeout=settings.data.busy_timeout) as store:
+        return explain(settings, store, rule, backfill=backfill)
+
+
+__all__ = ["alert", "explain_rule"]

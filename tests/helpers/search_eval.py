@@ -6,6 +6,11 @@ Definitions (relevance lists are ordered, most relevant first; the order gives t
   relevant article in that language (queries that have one);
 - cross-lingual MRR: queries marked cross_lingual, filtered to the other language; reciprocal
   rank of the first relevant article in that language;
+- cross-lingual MRR, answer only in the other language (``mrr_cross_only``): queries marked
+  cross_lingual, unfiltered, with the query's own-language relevant articles taken out of the
+  store's reach (an ``ids`` restriction): the shape of the failure where same-language articles
+  on neighbouring subjects outrank the only answer; ``mrr_same_only`` likewise with the
+  other language's relevant articles taken out;
 - nDCG@10: unfiltered, uncollapsed ranking; the relevant article at position i of n has gain
   n - i; log2 discount.
 - Held out from every choice made while building search (weights, depths, the "no good
@@ -44,6 +49,8 @@ def devset_article(rec: dict) -> Article:
 class ModeScores:
     mrr_same: list[float] = field(default_factory=list)
     mrr_cross: list[float] = field(default_factory=list)
+    mrr_same_only: list[float] = field(default_factory=list)
+    mrr_cross_only: list[float] = field(default_factory=list)
     ndcg10: list[float] = field(default_factory=list)
     top10: dict[str, list[str]] = field(default_factory=dict)
     best_similarity: dict[str, float | None] = field(default_factory=dict)
@@ -51,6 +58,8 @@ class ModeScores:
     def summary(self) -> dict[str, float]:
         mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
         return {"mrr_same": mean(self.mrr_same), "mrr_cross": mean(self.mrr_cross),
+                "mrr_same_only": mean(self.mrr_same_only),
+                "mrr_cross_only": mean(self.mrr_cross_only),
                 "ndcg10": mean(self.ndcg10), "n_same": len(self.mrr_same),
                 "n_cross": len(self.mrr_cross), "n_ndcg": len(self.ndcg10)}
 
@@ -70,9 +79,13 @@ def ndcg(ranked: Sequence[str], relevant: Sequence[str], k: int = 10) -> float:
     return dcg / idcg if idcg else 0.0
 
 
-def evaluate(run: Callable[[str, str, str | None], tuple[list[str], float | None]],
-             queries: Sequence[dict], lang_of: dict[str, str], mode: str) -> ModeScores:
-    """``run(text, mode, lang)`` returns (devset ids ranked, best cosine similarity or None)."""
+Run = Callable[..., tuple[list[str], float | None]]
+
+
+def evaluate(run: Run, queries: Sequence[dict], lang_of: dict[str, str], mode: str
+             ) -> ModeScores:
+    """``run(text, mode, lang, exclude=frozenset())`` returns (devset ids ranked, best cosine
+    similarity or None), leaving the devset ids in ``exclude`` out of the search."""
     out = ModeScores()
     for q in queries:
         relevant = q["relevant"]
@@ -83,13 +96,16 @@ def evaluate(run: Callable[[str, str, str | None], tuple[list[str], float | None
             continue
         out.ndcg10.append(ndcg(ranked, relevant))
         same = {a for a in relevant if lang_of[a] == q["lang"]}
+        other = "ja" if q["lang"] == "en" else "en"
+        cross = {a for a in relevant if lang_of[a] == other}
         if same:
             out.mrr_same.append(rr(run(q["text"], mode, q["lang"])[0], same))
-        if q["cross_lingual"]:
-            other = "ja" if q["lang"] == "en" else "en"
-            cross = {a for a in relevant if lang_of[a] == other}
-            if cross:
-                out.mrr_cross.append(rr(run(q["text"], mode, other)[0], cross))
+            out.mrr_same_only.append(rr(run(q["text"], mode, None,
+                                            exclude=frozenset(cross))[0], same))
+        if q["cross_lingual"] and cross:
+            out.mrr_cross.append(rr(run(q["text"], mode, other)[0], cross))
+            out.mrr_cross_only.append(rr(run(q["text"], mode, None,
+                                             exclude=frozenset(same))[0], cross))
     return out
 
 

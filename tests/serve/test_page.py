@@ -130,7 +130,9 @@ def test_story_coverage_and_facet_click(driver, served: Served) -> None:  # noqa
     source.click()
     wait.until(lambda d: d.execute_script("return document.body.dataset.searched") != before)
     hits = driver.find_elements(By.CSS_SELECTOR, "#results li.hit")
-    assert hits and all(value in h.find_element(By.CSS_SELECTOR, ".meta").text for h in hits)
+    # textContent: the weaker matches are folded (hidden), and a hidden element has no .text
+    assert hits and all(value in h.find_element(By.CSS_SELECTOR, ".meta")
+                        .get_attribute("textContent") for h in hits)
     assert f"source={value}" in driver.current_url
     driver.find_element(By.CSS_SELECTOR, "#results li.hit .story-link").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .also.story li"))
@@ -178,3 +180,51 @@ def test_alerts_view_lists_each_rules_latest_alerts(driver, served: Served) -> N
     # the link in the page's head is a feed a reader can subscribe to
     status, headers, _ = served.get("/feeds/alerts.atom")
     assert status == 200 and headers["content-type"].startswith("application/atom+xml")
+
+
+def test_relevance_in_words_weaker_fold_query_chart_and_listed_facets(
+        driver, served: Served) -> None:  # noqa: ANN001
+    """Each result shows its relevance as a word and a bar; weaker matches are folded under
+    one summary; the chart shows the good matches of this query (not the whole store); the
+    facets count what is listed."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT)
+    driver.get(served.url + "/")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart svg rect"))
+    store_bars = len(driver.find_elements(By.CSS_SELECTOR, "#chart svg rect"))
+    assert driver.find_element(By.ID, "chart").get_attribute("data-query") == ""
+
+    driver.get(served.url + "/?q=GCAP+fighter+programme")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.hit"))
+    wait.until(lambda d: d.find_element(By.ID, "chart").get_attribute("data-query")
+               == "GCAP fighter programme")
+    hits = driver.find_elements(By.CSS_SELECTOR, "#results li.hit")
+    words = [h.find_element(By.CSS_SELECTOR, ".relevance").get_attribute("data-strength")
+             for h in hits]
+    assert set(words) <= {"strong", "good", "weak"} and words[0] in ("strong", "good"), words
+    visible = [h for h in hits if h.is_displayed()]
+    assert visible and all(h.find_element(By.CSS_SELECTOR, ".relevance").text in
+                           ("strong", "good", "weak") for h in visible)
+    folded = driver.find_elements(By.CSS_SELECTOR, "#results details.weaker")
+    weak = [w for w in words if w == "weak"]
+    if weak:
+        [fold] = folded
+        assert fold.find_element(By.TAG_NAME, "summary").text.startswith(f"{len(weak)} weaker")
+        assert not any(h.is_displayed() for h in fold.find_elements(By.CSS_SELECTOR, "li.hit"))
+        fold.find_element(By.TAG_NAME, "summary").click()
+        assert all(h.is_displayed() for h in fold.find_elements(By.CSS_SELECTOR, "li.hit"))
+    else:
+        assert not folded
+    # the chart follows the query: fewer bars than the whole store's, and says so
+    query_bars = driver.find_elements(By.CSS_SELECTOR, "#chart svg rect")
+    assert len(query_bars) < store_bars, (len(query_bars), store_bars)
+    assert "matches of" in driver.find_element(By.ID, "chart-range").text
+    # the facets count what is listed: one language count per listed result
+    counts = [int(b.find_element(By.CSS_SELECTOR, ".count").text) for b in
+              driver.find_elements(By.CSS_SELECTOR, "#facets ul[data-facet=lang] button")]
+    assert sum(counts) == len(hits), (counts, len(hits))
+    driver.save_screenshot(str(artifacts_dir() / "relevance-en.png"))
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

@@ -113,8 +113,10 @@ class VectorRepo(Repo):
         """Document vectors of ``model`` by article id (articles without one are left out)."""
         out: dict[str, np.ndarray] = {}
         for chunk in chunked(ids):
+            # "+model": look the ids up by primary key; on a big store SQLite otherwise may
+            # walk the (model, lang, published) index through every row of the model
             for r in self._db.execute(
-                f"""SELECT article_id, vector, dim FROM embeddings WHERE model = ?
+                f"""SELECT article_id, vector, dim FROM embeddings WHERE +model = ?
                     AND article_id IN ({marks(len(chunk))})""", [model, *chunk]):
                 out[r[0]] = vector_from_bytes(r[1], r[2])
         return out
@@ -143,6 +145,22 @@ class VectorRepo(Repo):
                 return
             for r in rows:
                 yield r[0], vector_from_bytes(r[1], r[2])
+            last = rows[-1][0]
+
+    def iter_lang_vectors(self, model: str, *, batch_size: int = 2000
+                          ) -> Iterator[tuple[str | None, np.ndarray]]:
+        """(language, document vector) of every article embedded by ``model``: the moments
+        of each language's vectors that language-fair search scores against."""
+        last = ""
+        while True:
+            rows = self._db.execute(
+                """SELECT article_id, lang, vector, dim FROM embeddings WHERE model = ?
+                   AND article_id > ? ORDER BY article_id LIMIT ?""",
+                (model, last, batch_size)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield r[1], vector_from_bytes(r[2], r[3])
             last = rows[-1][0]
 
     def iter_chunk_vectors(self, model: str, lang: str, *, newest: int,

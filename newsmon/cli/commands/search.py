@@ -63,15 +63,23 @@ def search_command(ctx: click.Context, query: str, mode: Mode, lang: str | None,
         click.echo("no results")
         return
     if not resp.confident:
-        click.echo("(no confident answer: the best results are only loosely related)")
+        click.echo("(no good answer: the best results are only loosely related)")
     for n, hit in enumerate(resp.results, start=1):
+        if n == resp.cut + 1 and resp.cut:
+            click.echo("--- weaker matches below ---")
         topics_s = ", ".join(f"{t} {s:.2f}" for t, s in hit.topics.items())
         click.echo(f"{n}. {hit.title}  [{hit.lang}] {hit.source} {hit.published or ''}"
                    + (f"  ({topics_s})" if topics_s else ""))
+        click.echo(f"   relevance: {hit.strength} {_bar(hit.relevance)} {hit.relevance:.2f}")
         click.echo(f"   {hit.url}")
         click.echo(f"   {html.unescape(_TAGS.sub('*', hit.snippet))}")
         for other in hit.also:
             click.echo(f"   also: [{other['lang']}] {other['source']}: {other['title']}")
+
+
+def _bar(relevance: float, width: int = 10) -> str:
+    full = round(max(0.0, min(1.0, relevance)) * width)
+    return "[" + "#" * full + "." * (width - full) + "]"
 
 
 def _run(settings: Settings, backend: str | None, req: SearchRequest) -> SearchResponse:

@@ -8,6 +8,7 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const topicColours = new Map();
 let lastCoverage = [];
+let chartOfQuery = "";   // the query the chart shows the matches of ("" = the whole store)
 let searchSeq = 0;
 
 function colourOf(topic) {
@@ -115,11 +116,24 @@ function coverageItem(a) {
     el("span", { class: "meta-inline", text: ` — ${a.source}, ${day(a.published)}` }));
 }
 
+// the calibrated relevance in a word and a bar: strong (0.9 or more), good (0.5), weak
+function relevanceBadge(hit) {
+  const r = Math.max(0, Math.min(1, hit.relevance || 0));
+  const strength = hit.strength || (r >= 0.9 ? "strong" : r >= 0.5 ? "good" : "weak");
+  const bar = el("span", { class: "bar" }, el("span", { class: "fill" }));
+  bar.firstChild.style.width = `${Math.round(r * 100)}%`;
+  return el("span", { class: `relevance ${strength}`, "data-strength": strength,
+    title: `relevance ${r.toFixed(2)}: ${strength === "weak" ? "a weaker match" :
+      strength === "good" ? "likely about the query" : "clearly about the query"}` },
+    bar, el("span", { text: strength }));
+}
+
 function renderHit(hit) {
   const title = el("h3", { lang: hit.lang || undefined },
     el("a", { href: hit.url, rel: "noreferrer", text: hit.title || hit.url }));
-  const meta = el("div", { class: "meta" }, langBadge(hit.lang), ...topicBadges(hit.topics),
-    el("span", { text: `${hit.source} · ${day(hit.published)} · score ${hit.score.toFixed(3)}` }));
+  const meta = el("div", { class: "meta" }, relevanceBadge(hit), langBadge(hit.lang),
+    ...topicBadges(hit.topics),
+    el("span", { text: `${hit.source} · ${day(hit.published)}` }));
   const snippet = el("p", { class: "snippet", lang: hit.lang || undefined },
     ...snippetNodes(hit.snippet || ""));
   const li = el("li", { class: "hit", "data-id": hit.id, "data-lang": hit.lang || "" },
@@ -185,16 +199,29 @@ async function runSearch() {
   const q = $("q").value.trim();
   const address = new URLSearchParams(params);
   history.replaceState(null, "", q ? `?${address}` : window.location.pathname);
-  const chart = refreshChart();
-  if (!q) return;
+  if (!q) { chartOfQuery = ""; await refreshChart(); return; }
   setStatus("searching…");
   $("go").disabled = true;
   const mine = ++searchSeq;
   try {
     const body = await api("/api/search", params);
     if (mine !== searchSeq) return; // a newer search is under way: its answer counts
-    $("results").replaceChildren(...body.results.map(renderHit));
+    const cut = body.cut ?? body.results.length;
+    const shown = body.results.slice(0, cut).map(renderHit);
+    const weaker = body.results.slice(cut).map(renderHit);
+    if (weaker.length) {
+      // the weaker matches are folded: a reader opens them when the good ones are not enough
+      const fold = el("details", { class: "weaker" },
+        el("summary", { text: `${weaker.length} weaker match${weaker.length === 1 ? "" : "es"}` }),
+        el("ol", {}, ...weaker));
+      shown.push(el("li", { class: "fold" }, fold));
+    }
+    $("results").replaceChildren(...shown);
     renderFacets(body.facets);
+    // the chart follows the query and its filters: the good matches per day and topic
+    lastCoverage = body.coverage || [];
+    chartOfQuery = body.query;
+    drawChart(lastCoverage);
     const n = body.results.length;
     let text = `${n} result${n === 1 ? "" : "s"} of ${body.total} (${body.mode}, ${body.took_ms} ms)`;
     if (!n) text = `No results for “${body.query}”.`;
@@ -207,7 +234,6 @@ async function runSearch() {
   } finally {
     if (mine === searchSeq) $("go").disabled = false;
   }
-  await chart;
   document.body.dataset.searched = String(Date.now());
 }
 
@@ -233,9 +259,12 @@ function drawChart(days) {
   const legend = $("legend");
   box.replaceChildren();
   legend.replaceChildren();
+  box.dataset.query = chartOfQuery;
   if (!days.length) {
-    $("chart-range").textContent = "";
-    box.append(el("p", { class: "meta", text: "No dated, topic-labelled articles in this range." }));
+    $("chart-range").textContent = chartOfQuery ? `(matches of “${chartOfQuery}”)` : "";
+    box.append(el("p", { class: "meta", text: chartOfQuery
+      ? "No dated, topic-labelled good matches for this search."
+      : "No dated, topic-labelled articles in this range." }));
     return;
   }
   const sorted = days.map((d) => d.day).sort();
@@ -300,7 +329,8 @@ function drawChart(days) {
     add("text", { x: x.toFixed(1), y: H - 6, "text-anchor": "middle" }, buckets[i]);
   }
   box.append(svg);
-  $("chart-range").textContent = `(${first} – ${last}, per ${size})`;
+  const of = chartOfQuery ? `matches of “${chartOfQuery}”, ` : "";
+  $("chart-range").textContent = `(${of}${first} – ${last}, per ${size})`;
   for (const t of topics) {
     const s = el("span", { text: t, "data-topic": t });
     s.style.setProperty("--swatch", colourOf(t));
