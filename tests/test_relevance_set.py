@@ -197,13 +197,14 @@ def test_the_devset_evaluator_reads_the_set() -> None:
     lang_of = relevance_set.lang_of()
     everything = sorted(BY_ID)
 
-    def oracle(text: str, mode: str, lang: str | None):
+    def oracle(text: str, mode: str, lang: str | None, exclude: frozenset[str] = frozenset()):
         q = next(q for q in QUERIES if q["text"] == text)
         ranked = q["relevant"] + [a for a in everything if a not in q["relevant"]]
-        return [a for a in ranked if lang is None or lang_of[a] == lang], None
+        return [a for a in ranked
+                if (lang is None or lang_of[a] == lang) and a not in exclude], None
 
-    def worst(text: str, mode: str, lang: str | None):
-        ranked, best = oracle(text, mode, lang)
+    def worst(text: str, mode: str, lang: str | None, exclude: frozenset[str] = frozenset()):
+        ranked, best = oracle(text, mode, lang, exclude)
         return ranked[::-1], best
 
     good = search_eval.evaluate(oracle, QUERIES, lang_of, "hybrid").summary()
@@ -275,7 +276,8 @@ def test_rules_load_with_newsmons_own_loader(tmp_path) -> None:
     path = relevance_set.write_rules(tmp_path / "alerts.yaml")
     config = load_config(_settings(path))
     assert [r.id for r in config.rules] == [label["id"] for label in LABELS]
-    assert all(r.min_score == 0.0 and not r.entities and not r.langs for r in config.rules)
+    # no min_score: the relevance gate decides (issue 16)
+    assert all(r.min_score is None and not r.entities and not r.langs for r in config.rules)
     for rule, label in zip(config.rules, LABELS):
         assert rule.query == label["rule"]["query"]
         assert [t for t, _ in rule.topics] == list(label["rule"].get("topics") or [])
