@@ -145,3 +145,53 @@ def test_a_brief_under_its_headline_and_date_is_an_article() -> None:
         extract_article(page(_brief("お知らせ"), url="https://toyo.example.jp/articles/20261209-0a1b.html",
                              lang="ja", tz="Asia/Tokyo"))
     assert err.value.reason == "not_article"
+
+
+def _no_heading_brief(lang: str) -> tuple[str, str]:
+    """An older page with no heading element: the headline in a bold large font, the date in a
+    small one under it, a paragraph or two of news in the article cell of a layout table."""
+    if lang == "en":
+        title, date = "Osaka port reopens after typhoon damage", "Published: 3 March 2026, 14:20 (Osaka)"
+        body = ("<p>The port of Osaka reopened its container terminals on Tuesday after repairs to "
+                "cranes damaged by the typhoon last week, the city's port authority said. Shipping "
+                "lines expect the backlog to clear by the weekend.</p>")
+        logo = "Kansai Shipping Weekly"
+    else:
+        title, date = "諏訪湖で御神渡り、３年ぶり確認", "2026年2月3日（火）"
+        body = "<p>諏訪湖の氷が盛り上がる「御神渡り」を、八剱神社の総代らが３日朝に確認した。３年ぶり。</p>"
+        logo = "諏訪日日"
+    html = f"""<html><head><meta charset="utf-8"><title>{logo} :: {title}</title></head><body>
+<table width="100%"><tr><td colspan="2"><font size="5"><b>{logo}</b></font></td></tr>
+<tr><td width="150"><a href="/">Home</a><br><a href="/news/">News</a><br><a href="/{title[:3]}">{title}</a></td>
+<td><font size="5"><b>{title}</b></font><br><font size="1">{date}</font><br>{body}</td></tr></table>
+</body></html>"""
+    return html, title
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_brief_under_a_bold_headline_with_no_heading_element(lang: str) -> None:
+    html, title = _no_heading_brief(lang)
+    art = extract_article(page(html, url="https://old.example.net/news/2026/03/03/0815.html", lang=lang,
+                               tz="Asia/Tokyo"))
+    assert art.title == title
+    assert art.text.startswith(("The port of Osaka", "諏訪湖の氷")) and "\n" not in art.text
+    want = "2026-03-03T14:20:00+09:00" if lang == "en" else "2026-02-03T00:00:00+09:00"
+    assert art.published is not None and art.published.isoformat() == want
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_site_name_in_the_text_container_is_not_the_first_paragraph(lang: str) -> None:
+    from tests.test_bylines_dates import EN, JA
+
+    paras, site = (EN, "The Fjord Times") if lang == "en" else (JA, "北海道湾岸新聞")
+    title = "Ferry operators cut winter sailings" if lang == "en" else "フェリー各社、冬季の便数を削減"
+    html = f"""<html lang="{lang}"><head><meta charset="utf-8"><title>{title} - {site}</title>
+<meta property="og:type" content="article"></head><body><div id="page"><p class="logo"><b>{site}</b></p>
+<h1>{title}</h1><p>2026-12-01 09:00</p>{"".join(f"<p>{p}</p>" for p in paras)}</div></body></html>"""
+    art = extract_article(page(html, url="https://fjord.example.net/news/20261201/a0042.html", lang=lang,
+                               tz="Asia/Tokyo"))
+    assert art.text.split("\n\n") == paras
+    # a paragraph that only mentions the site stays
+    lead = strip_lead([f"{site} has learned that the ferries will stop.", paras[0]], [f"{title} - {site}"],
+                      "UTC", [site])
+    assert len(lead.paragraphs) == 2

@@ -81,7 +81,7 @@ def extract_article(page: Page) -> Article:
     # the headline, date line and byline that open the body repeat the page's header; the
     # dateline (【北京＝…】) is then looked for in the first paragraph after them
     lead = strip_lead(paragraphs, [title, *(t for t in (vis.h1, meta.og_title, html_title) if t)],
-                      page.tz)
+                      page.tz, site_names)
     byline = split_byline(lead.paragraphs) if lang_key == "ja" else JaByline(lead.paragraphs)
     paragraphs = byline.paragraphs
     return Article(

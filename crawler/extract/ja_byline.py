@@ -3,11 +3,12 @@
 Forms (the name without role words; a dateline's place kept as ``dateline``):
 
 - ``文／小川正樹`` (also 文・写真／, 取材・文：) on its own line near the top;
-- ``記者　佐藤健一``, ``政治部　記者　佐藤健一``, ``佐藤健一記者`` on its own line near the top;
+- ``記者　佐藤健一``, ``政治部　記者　佐藤健一``, ``佐藤健一記者``, ``社会部　佐藤健一`` on its own
+  line near the top;
 - ``【北京＝伊藤和也】`` opening the first paragraph (a dateline: place ＝ writer), or
   ``【ロンドン】`` alone (a place, no writer);
-- ``（田中美咲）`` or ``（経済部・高橋直樹）`` closing the body (only short template lines,
-  such as a copyright notice, may follow it).
+- ``（田中美咲）``, ``（経済部・高橋直樹）``, ``（記者　田中美咲）`` or ``（写真と文・田中美咲）``
+  closing the body (only short template lines, such as a copyright notice, may follow it).
 
 Only short lines are candidates, and a name is two to twelve kanji/kana with at most one space:
 an age ``（３３）`` or a bracketed remark is never taken for a writer.
@@ -28,9 +29,12 @@ _LINE_FORMS = (
     re.compile(rf"^(?:文|写真と文|文と写真|文・写真|写真・文|取材・文|筆者)\s*[/:・=]\s*({_NAME})$"),
     re.compile(rf"^{_DESK}?\s*(?:記者|特派員|編集委員)\s*({_NAME})$"),
     re.compile(rf"^{_DESK}?\s*({_NAME})\s*(?:記者|特派員|編集委員)$"),
+    re.compile(rf"^{_DESK}\s*({_NAME})$"),  # the desk alone names a writer: 社会部　佐藤健一
 )
 _DATELINE = re.compile(rf"^【([^【】=\s]{{1,12}})(?:=({_NAME})(?:記者|特派員)?)?】\s*")
-_CLOSING = re.compile(rf"^\(\s*{_DESK}?({_NAME})(?:記者|特派員|編集委員)?\s*\)$")
+_CREDIT = r"(?:文|写真と文|文と写真|文・写真|写真・文|取材・文|筆者)\s*[/:・=]\s*"
+_ROLE = r"(?:記者|特派員|編集委員)"
+_CLOSING = re.compile(rf"^\(\s*(?:{_CREDIT})?{_DESK}?\s*{_ROLE}?\s*({_NAME})\s*{_ROLE}?\s*\)$")
 _TOP_LINES = 6  # paragraphs from the top searched for a byline line
 _SHORT = 30  # a byline line is at most this long (characters)
 _TAIL_LINE = 80  # lines after a closing byline are short template lines, not prose

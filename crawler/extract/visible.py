@@ -65,7 +65,29 @@ def _headline(tree: HtmlElement, titles: list[str]) -> HtmlElement | None:
             text = clean_space(el.text_content())
             if len(fold(text)) >= 6 and any(similar(text, t) for t in titles):
                 return el
+        if first is None:
+            return _styled_headline(tree, titles)
     return first
+
+
+_STYLED = ("b", "strong", "font", "big", "span", "div", "td", "p")
+_LINKED = {"a", "li", "nav", "option", "title", "head"}
+
+
+def _styled_headline(tree: HtmlElement, titles: list[str]) -> HtmlElement | None:
+    """On pages with no heading element at all (older and table-layout pages set the headline
+    in bold or a large font), the first block of its own, not a link, that agrees with a
+    declared title."""
+    longest = max(len(t) for t in titles)
+    for el in tree.iter(*_STYLED):
+        text = clean_space(el.text_content())
+        if not 6 <= len(fold(text)) <= 2 * longest + 20 or el.find(".//a") is not None:
+            continue
+        if any(a.tag in _LINKED for a in el.iterancestors()):
+            continue
+        if any(similar(text, t) for t in titles):
+            return el
+    return None
 
 
 def visible(tree: HtmlElement, titles: list[str] | None = None) -> Visible:
