@@ -137,3 +137,16 @@ def test_japanese_byline_forms(meta_line: str, closing: str, want: list[str]) ->
                                url="https://harbour.example.jp/news/20261201/a0042.html"))
     assert art.authors == want, (meta_line, closing)
     assert [p.strip() for p in art.text.split("\n\n")] == JA
+
+
+def test_japanese_byline_under_the_headline_outside_the_body() -> None:
+    from newsmon.crawler.extract import extract_article
+    from tests.test_extract import page
+
+    html = f"""<html lang="ja"><head><meta charset="utf-8"><title>フェリー各社、冬季の便数を削減｜湾岸日報</title>
+<meta property="og:type" content="article"></head><body><div class="head"><h1>フェリー各社、冬季の便数を削減</h1>
+<div class="hiduke">2026年12月1日 9時00分</div><div class="kisha">文／山口真一</div></div>
+<article>{"".join(f"<p>{p}</p>" for p in JA)}</article></body></html>"""
+    art = extract_article(page(html, lang="ja", tz="Asia/Tokyo", url="https://wangan.example.jp/news/20261201/a0042.html"))
+    assert art.authors == ["山口真一"]
+    assert [p.strip() for p in art.text.split("\n\n")] == JA

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from newsmon.crawler.extract.byline import NOT_A_NAME
 
-__all__ = ["JaByline", "split_byline"]
+__all__ = ["JaByline", "header_byline", "split_byline"]
 
 _NAME = r"[一-龥々〆ヵヶぁ-んァ-ヴー]{1,6}(?: ?[一-龥々〆ヵヶぁ-んァ-ヴー]{1,6})?"
 _DESK = r"(?:[一-龥ァ-ヴー]{1,8}(?:部|局|室|班|支局|総局)[ ・]?)"
@@ -38,6 +38,7 @@ _CLOSING = re.compile(rf"^\(\s*(?:{_CREDIT})?{_DESK}?\s*{_ROLE}?\s*({_NAME})\s*{
 _TOP_LINES = 6  # paragraphs from the top searched for a byline line
 _SHORT = 30  # a byline line is at most this long (characters)
 _TAIL_LINE = 80  # lines after a closing byline are short template lines, not prose
+_TAIL_LINES = 40  # lines from the end searched for a closing byline
 
 
 @dataclass(slots=True)
@@ -56,22 +57,37 @@ def _name(raw: str) -> str | None:
     return None if NOT_A_NAME.search(name) else name
 
 
+def _line_byline(text: str) -> str | None:
+    """The writer a byline line names (``文／NAME``, ``記者　NAME``, ``NAME記者``…), else None."""
+    if len(text) > _SHORT:
+        return None
+    for form in _LINE_FORMS:
+        m = form.match(text)
+        if m and (name := _name(m.group(1))):
+            return name
+    return None
+
+
+def header_byline(after_headline: str) -> list[str]:
+    """The writer of a byline line printed under the headline, for a page whose extracted body
+    left that line out (``after_headline``: the visible text after the headline)."""
+    for line in after_headline.split("\n")[:_TOP_LINES]:
+        name = _line_byline(_norm(line))
+        if name:
+            return [name]
+    return []
+
+
 def split_byline(paragraphs: list[str]) -> JaByline:
     """Take the byline forms above out of ``paragraphs`` (a new list; the input is unchanged)."""
     paras = list(paragraphs)
     out = JaByline(paras)
     # a byline line near the top
     for i, par in enumerate(paras[:_TOP_LINES]):
-        text = _norm(par)
-        if len(text) > _SHORT:
-            continue
-        for form in _LINE_FORMS:
-            m = form.match(text)
-            if m and (name := _name(m.group(1))):
-                out.authors.append(name)
-                del paras[i]
-                break
-        if out.authors:
+        name = _line_byline(_norm(par))
+        if name:
+            out.authors.append(name)
+            del paras[i]
             break
     # a dateline opening the first paragraph of prose
     for i, par in enumerate(paras[:_TOP_LINES]):
@@ -88,13 +104,15 @@ def split_byline(paragraphs: list[str]) -> JaByline:
             break  # the dateline opens the body or is not there
     # the writer in brackets closing the body (a template line such as a copyright notice may
     # still follow it: the boilerplate memory removes those at enrichment)
-    for i in range(len(paras) - 1, max(len(paras) - 4, -1), -1):
+    for i in range(len(paras) - 1, max(len(paras) - _TAIL_LINES, -1), -1):
         m = _CLOSING.match(_norm(paras[i]))
         name = _name(m.group(1)) if m else None
         if name:
             if name not in out.authors:
                 out.authors.append(name)
-            del paras[i]
+            # the byline closes the article: what follows it is the page's (the menu and
+            # lists of a body taken from the whole page), and goes where there is much of it
+            del paras[i : len(paras) if len(paras) - i > 4 else i + 1]
             break
         if len(_norm(paras[i])) > _TAIL_LINE:
             break  # prose: the closing byline would have come after it

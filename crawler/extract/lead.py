@@ -7,6 +7,8 @@ byline (``By Jane Doe``) as the first paragraphs. They push a dateline such as
 ``【北京＝NAME】`` out of the first paragraph of prose, and every snippet and lead would open
 with the headline. ``strip_lead`` drops, from the top only and while they come:
 
+- the short lines above the headline (the masthead's name and motto, a menu) where the body
+  was taken from the whole page;
 - a paragraph that is the site's name (declared, or a title's segment beside the headline);
 - a paragraph that repeats the title (the same normalisation as titles: NFKC, spacing, case;
   the title with or without a site-name segment);
@@ -33,6 +35,8 @@ _TOP = 5  # paragraphs from the top looked at
 _HEADLINE_MAX = 300  # a headline paragraph is at most this long (characters)
 _DATE_LINE_MAX = 80
 _SITE_NAME_MAX = 60
+_HEADER_LINES = 15  # lines of a page's header (name, motto, menu) looked through for the headline
+_HEADER_LINE_MAX = 40  # a header line is a name or a label, not prose
 # what may stand beside the date on a date line once the date is taken out
 _DATE_LABEL = re.compile(
     r"^[\s\W]*(?:(?:掲載日|掲載|公開日|公開|更新日|更新|配信日|配信|投稿日|発行日|日付|最終更新|"
@@ -96,7 +100,10 @@ def repeats_title(par: str, titles: list[str]) -> bool:
         shorter, longer = sorted((key, tkey), key=len)
         if shorter in longer and len(shorter) >= 0.8 * len(longer):
             return True
-        if SequenceMatcher(None, key, tkey, autojunk=False).ratio() >= 0.92:
+        # the cheap upper bounds of the ratio first: most first paragraphs are nothing like it
+        matcher = SequenceMatcher(None, key, tkey, autojunk=False)
+        if (matcher.real_quick_ratio() >= 0.92 and matcher.quick_ratio() >= 0.92
+                and matcher.ratio() >= 0.92):
             return True
     return False
 
@@ -108,6 +115,8 @@ def _title_then_date(par: str, titles: list[str], tz: str) -> bool:
         return False
     text = normalize(par)
     folded = fold(text)
+    if len(folded) < 7:
+        return False
     for title in titles:
         for part in {title, *_SEPARATORS.split(title)}:
             head = fold(part.strip())
@@ -148,6 +157,16 @@ def strip_lead(paragraphs: list[str], titles: list[str], tz: str,
     them (a new list; at least one paragraph is always kept)."""
     paras = list(paragraphs)
     out = Lead(paras)
+    # a body taken from the whole page (no <p> in it: text set with <br>s in a table cell)
+    # opens with the page's header: the masthead's name and motto, the menu. Short lines up
+    # to the headline are that header.
+    for i, par in enumerate(paras[:_HEADER_LINES]):
+        if i and (repeats_title(par, titles) or _title_then_date(par, titles, tz)):
+            out.dropped.extend(paras[:i])
+            del paras[:i]
+            break
+        if len(par) > _HEADER_LINE_MAX:
+            break
     seen_title = seen_site = False
     site_keys: set[str] | None = None
     for _ in range(_TOP):
