@@ -160,7 +160,7 @@ def story_params(es: EnrichSettings) -> StoryParams:
         window_hours=es.story_window_hours, same_lang=es.story_same_lang,
         cross_lang=es.story_cross_lang, early_margin=es.story_early_margin,
         anchor_margin=es.story_anchor_margin, phase_margin=es.story_phase_margin,
-        party_margin=es.story_party_margin, cross_anchor_bonus=es.story_cross_anchor_bonus,
+        party_margin=es.story_party_margin,
     )
 
 

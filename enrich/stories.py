@@ -28,9 +28,7 @@ Two tests, in this order, against articles that already have a story:
    reactions, the **party** that reacts (``reacting_party``: the country or organisation, and
    whether government or business, named before the reaction verb of the headline). A pair
    whose phases differ needs ``phase_margin`` more, and two reactions of different parties
-   ``party_margin`` more. Across languages, where the embedding puts one event's reports
-   further apart, a pair that shares at least ``CROSS_ANCHORS`` anchors needs
-   ``cross_anchor_bonus`` less.
+   ``party_margin`` more.
 
 Otherwise the article starts a new story whose id is its own id. Articles are assigned in
 published order, and a story id is never renamed: new members only ever join.
@@ -74,8 +72,6 @@ class StoryParams:
     # (``reacting_party``)
     phase_margin: float = 0.0
     party_margin: float = 0.0
-    # taken off the cross-language threshold where the two share at least CROSS_ANCHORS anchors
-    cross_anchor_bonus: float = 0.0
 
 
 @dataclass(slots=True)
@@ -246,8 +242,6 @@ class StoryAssigner:
                 threshold += p.early_margin
             if p.anchor_margin and not (item.anchors & c.anchors):
                 threshold += p.anchor_margin
-            if c.lang != item.lang and len(item.anchors & c.anchors) >= CROSS_ANCHORS:
-                threshold -= p.cross_anchor_bonus
             if item.phase and c.phase and item.phase != c.phase:
                 threshold += p.phase_margin
             if other_party(item.party, c.party):
@@ -284,7 +278,6 @@ def is_opinion(title: str, url: str) -> bool:
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-CROSS_ANCHORS = 2  # shared anchors that earn a cross-language pair ``cross_anchor_bonus``
 
 
 def anchors(title: str, text: str, entities: Iterable[dict[str, Any]] | None) -> frozenset[str]:
@@ -315,5 +308,5 @@ def _argbest(values: np.ndarray, items: Sequence[StoryItem]) -> int | None:
 __all__ = [
     "Assignment", "LanguageMeans", "StoryAssigner", "StoryItem", "StoryParams",
     "alignment", "anchors", "body_vectors", "center", "is_opinion",
-    "CROSS_ANCHORS", "JOIN_DUPLICATE", "JOIN_SIMILAR", "NEW_STORY",
+    "JOIN_DUPLICATE", "JOIN_SIMILAR", "NEW_STORY",
 ]

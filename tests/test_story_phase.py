@@ -90,22 +90,3 @@ def test_margins_keep_preview_and_outcome_and_other_parties_apart() -> None:
     assert run({"party": cn}, {"party": gb}) == NEW_STORY
     assert run({"party": cn}, {"party": cn}) == JOIN_SIMILAR
     assert run({"party": cn}, {}) == JOIN_SIMILAR
-
-
-def test_a_cross_language_pair_sharing_two_anchors_needs_less() -> None:
-    # cosine 0.75: below the cross-language threshold (0.8), above it less a bonus of 0.06
-    a_vec, b_vec = unit(1, 0), unit(0.75, np.sqrt(1 - 0.75 ** 2))
-    params = StoryParams(same_lang=0.9, cross_lang=0.8, cross_anchor_bonus=0.06)
-
-    def run(lang: str, first: frozenset[str], second: frozenset[str]) -> str:
-        assigner = StoryAssigner(params)
-        one, two = item("a1", "en", 0, [a_vec]), item("a2", lang, 1, [b_vec])
-        one.anchors, two.anchors = first, second
-        assigner.assign(one)
-        return assigner.assign(two).how
-
-    shared = frozenset({"e:org/jp-jbic", "n:400"})
-    assert run("ja", shared, shared | {"n:800"}) == JOIN_SIMILAR
-    assert run("ja", shared, frozenset({"n:400"})) == NEW_STORY  # one shared anchor is not enough
-    assert run("en", shared, shared) == NEW_STORY  # within one language the threshold stands
-    assert Settings().enrich.story_cross_anchor_bonus == 0.06
