@@ -236,6 +236,9 @@ def test_header_lines_go_only_up_to_a_headline_near_the_top() -> None:
     body = ["Harbour Post", "News from the coast", "Home", "World", title, "Three ferry operators said on "
             "Monday they would cut winter sailings."]
     assert strip_lead(body, [title], "UTC").paragraphs == body[-1:]
+    # the headline first and again further down (a subheading): only the first goes
+    again = [title, "Sponsored", "Ferries", title, "Three ferry operators said on Monday they would cut sailings."]
+    assert strip_lead(again, [title], "UTC").paragraphs == again[1:]
     # prose before a line that repeats the title: not a header, nothing goes
     prose = ["Three ferry operators said on Monday they would cut winter sailings.", title, "More prose."]
     assert strip_lead(prose, [title], "UTC").paragraphs == prose

@@ -160,8 +160,9 @@ def strip_lead(paragraphs: list[str], titles: list[str], tz: str,
     # a body taken from the whole page (no <p> in it: text set with <br>s in a table cell)
     # opens with the page's header: the masthead's name and motto, the menu. Short lines up
     # to the headline are that header.
+    # to the first line that repeats the headline (a page may repeat it further down)
     for i, par in enumerate(paras[:_HEADER_LINES]):
-        if i and (repeats_title(par, titles) or _title_then_date(par, titles, tz)):
+        if repeats_title(par, titles) or _title_then_date(par, titles, tz):
             out.dropped.extend(paras[:i])
             del paras[:i]
             break
