@@ -35,6 +35,7 @@ from newsmon.app.search import (  # noqa: E402
     RELEVANCE_C,
     Searcher,
     SearchRequest,
+    _highlight_terms,  # noqa: E402
 )
 from newsmon.index.core.settings import DataSettings, Settings  # noqa: E402
 from newsmon.index.search.fair import LangStats  # noqa: E402
@@ -180,12 +181,44 @@ def main() -> None:
                      h.evidence, h.topics) for h in r.results]
 
         queries = load("queries.jsonl")
-        fq = {q["id"]: feats(q["text"]) for q in queries}
-        fu = {t: feats(t) for t in UNANS}
-        fr = [feats(t, o.get("lang")) for t, o, _, _ in RULES]
+
+        def features() -> tuple[dict, dict, list]:
+            return ({q["id"]: feats(q["text"]) for q in queries}, {t: feats(t) for t in UNANS},
+                    [feats(t, o.get("lang")) for t, o, _, _ in RULES])
+
+        fq, fu, fr = features()
+        # 4. evidence weighted by how rare a term is in the store (idf over its articles)
+        texts = searcher.store.search_text.get_many(list(ids))
+        ents = {a.id: {v for e in a.entities for v in (str(e.get("id")), str(e.get("id")).lower())}
+                for a in searcher.store.articles.get_many(ids)}
+        held = {a: set(f"{t.title_tokens} {t.body_tokens}".split()) for a, t in texts.items()}
+        names = searcher._entity_names
+        n_docs = len(held)
+
+        def has(aid: str, term: str) -> bool:
+            return term in held.get(aid, ()) or (term in names and names[term][0] in ents[aid])
+
+        def idf(term: str) -> float:
+            return math.log((n_docs + 1) / (sum(has(a, term) for a in held) + 0.5))
+
+        def idf_evidence(tokens, hits):  # same term sets as Searcher._evidence, weighted
+            terms = _highlight_terms(tokens)
+            if not terms or not hits:
+                return {}
+            by_lang = {"en": [t for t in terms if t.isascii()],
+                       "ja": [t for t in terms if not t.isascii()]}
+            out = {}
+            for h in hits:
+                own = by_lang.get(h.doc.get("lang") or "") or terms
+                out[h.id] = sum(idf(t) for t in own if has(h.id, t)) / sum(idf(t) for t in own)
+            return out
+
+        searcher._evidence = idf_evidence  # type: ignore[method-assign]
+        searcher._vectors.clear()
+        iq, iu, ir = features()
         answerable = [q for q in queries if q["relevant"]]
 
-        def report(name: str, rel) -> None:
+        def report(name: str, rel, fq=fq, fu=fu, fr=fr) -> None:
             flagged = [q["id"] for q in answerable
                        if max(rel(z, zr, ev) for _, z, zr, ev, _ in fq[q["id"]][:10]) < 0.5]
             unans = sum(max(rel(z, zr, ev) for _, z, zr, ev, _ in fu[t][:10]) < 0.5
@@ -208,6 +241,18 @@ def main() -> None:
         report("shipped x gate(z_ref; 4.5, 3)",
                lambda z, zr, ev: sg(RELEVANCE_A * z + RELEVANCE_B * ev + RELEVANCE_C)
                * sg(3 * (zr - 4.5)))
+        report("idf-weighted evidence, shipped A B C",
+               lambda z, zr, ev: sg(RELEVANCE_A * z + RELEVANCE_B * ev + RELEVANCE_C),
+               iq, iu, ir)
+        x, t = [], []
+        for q in queries:
+            if q["id"] not in HELD_OUT:
+                for d, z, _, ev, _ in iq[q["id"]]:
+                    x.append([z, ev, 1])
+                    t.append(d in q["relevant"])
+        w_idf = fit(np.array(x, float), np.array(t, float))
+        report(f"idf-weighted evidence, refit {np.round(w_idf, 2)}",
+               lambda z, zr, ev: sg(float(np.dot(w_idf, [z, ev, 1]))), iq, iu, ir)
         variants = {"refit z, z_ref, evidence": lambda z, zr, ev: [z, zr, ev, 1],
                     "refit z_ref, evidence": lambda z, zr, ev: [zr, ev, 1]}
         for rule_weight in (0, 1, 3):
