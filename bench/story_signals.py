@@ -1,11 +1,12 @@
 """Story clustering with and without its second signals, on the devset and the held-out sites.
 
     .venv/bin/python bench/story_signals.py [--anchor-margins 0,0.03,0.06] [--no-template-skip]
-        [--phase-margins 0,0.15] [--party-margins 0,0.15] [--sets devset,heldout,...]
+        [--phase-margins 0,0.15] [--party-margins 0,0.15] [--cross-langs 0.28,0.32]
+        [--sets devset,heldout,...]
 
-For each ``story_anchor_margin`` x ``story_phase_margin`` x ``story_party_margin`` value (a
-margin of 0 switches its signal off; left out, the configured value), story pair precision /
-recall / cross-language recall:
+For each ``story_anchor_margin`` x ``story_phase_margin`` x ``story_party_margin`` x
+``story_cross_lang`` value (a margin of 0 switches its signal off; left out, the configured
+value), story pair precision / recall / cross-language recall:
 
 - **devset**: ../shared/devset/articles.jsonl enriched in its two phases (as the quality tests);
 - **heldout**: tests/data/heldout served over real HTTP, crawled once by the real crawler,
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--anchor-margins", default="0,0.03,0.06")
     ap.add_argument("--phase-margins", default="", help="story_phase_margin values (default: configured)")
     ap.add_argument("--party-margins", default="", help="story_party_margin values (default: configured)")
+    ap.add_argument("--cross-langs", default="", help="story_cross_lang values (default: configured)")
     ap.add_argument("--sets", default="devset,heldout,heldout-nomemory,heldout2",
                     help="comma-separated: devset, heldout, heldout-nomemory, heldout2 (issue 17)")
     ap.add_argument("--no-template-skip", action="store_true")
@@ -103,20 +105,22 @@ def main() -> None:
     def values(raw: str, default: float) -> list[float]:
         return [float(m) for m in raw.split(",")] if raw else [default]
 
-    grid = [(a, ph, pa) for a in values(args.anchor_margins, defaults.story_anchor_margin)
+    grid = [(a, ph, pa, cl) for a in values(args.anchor_margins, defaults.story_anchor_margin)
             for ph in values(args.phase_margins, defaults.story_phase_margin)
-            for pa in values(args.party_margins, defaults.story_party_margin)]
+            for pa in values(args.party_margins, defaults.story_party_margin)
+            for cl in values(args.cross_langs, defaults.story_cross_lang)]
     with tempfile.TemporaryDirectory(prefix="story-signals-") as tmp:
         work = Path(tmp)
         raw = {folder: crawl_heldout(work / f"crawl-{folder.name}", folder)
                for folder in {folders[s] for s in sets if s in folders}}
-        for margin, phase_margin, party in grid:
+        for margin, phase_margin, party, cross_lang in grid:
             for name in sets:
                 data = work / f"run-{len(list(work.iterdir()))}"
                 data.mkdir()
                 settings = Settings(data=DataSettings(dir=data)).replace(
                     "enrich", engine=args.engine, story_anchor_margin=margin,
-                    story_phase_margin=phase_margin, story_party_margin=party)
+                    story_phase_margin=phase_margin, story_party_margin=party,
+                    story_cross_lang=cross_lang)
                 if name == "heldout-nomemory":
                     settings = settings.replace("enrich", boilerplate_min_articles=10 ** 6,
                                                 boilerplate_markers="")
@@ -141,6 +145,7 @@ def main() -> None:
                             gold[a.id], lang[a.id] = ref["story"], ref["lang"]
                 print(json.dumps({"set": name, "story_anchor_margin": margin,
                                   "story_phase_margin": phase_margin, "story_party_margin": party,
+                                  "story_cross_lang": cross_lang,
                                   "template_skip": not args.no_template_skip,
                                   **pair_scores(pred, gold, lang)}), flush=True)
 

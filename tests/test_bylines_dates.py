@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from newsmon.crawler.extract.dates import has_time
 from newsmon.crawler.extract.ja_byline import split_byline
 from newsmon.crawler.published import (
@@ -79,3 +81,72 @@ def test_listing_date_is_a_cross_check_and_a_fallback() -> None:
     assert reconcile_published(page, [], page + timedelta(hours=2), "UTC") == (page, [])
     assert reconcile_published(None, [], far, "UTC") == (far, ["published_from_listing"])
     assert reconcile_published(page, [], None, "UTC") == (page, [])
+
+
+# -- bylines with a role, and Japanese byline forms, through the whole extraction ------------
+
+def _page_with(lang: str, meta_line: str, paras: list[str], closing: str = "") -> str:
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    title = "Ferry operators cut winter sailings" if lang == "en" else "フェリー各社、冬季の便数を削減"
+    return f"""<html lang="{lang}"><head><meta charset="utf-8"><title>{title} | Harbour Post</title>
+<meta property="og:site_name" content="Harbour Post"><meta property="og:type" content="article"></head><body>
+<div id="col"><div class="story"><h1>{title}</h1>{meta_line}{body}{closing}</div></div>
+<div id="footer"><p>About us</p></div></body></html>"""
+
+
+EN = ["Three ferry operators said on Monday they would cut winter sailings between the islands by a "
+      "fifth, blaming fuel costs and a shortage of crew that has grown since the spring.",
+      "The island councils said the cuts would leave commuters without a morning crossing on two days "
+      "a week, and asked the regional government to subsidise the early sailing until March."]
+
+
+@pytest.mark.parametrize("line, want", [
+    ("By Maria Lopez, Seoul correspondent", ["Maria Lopez"]),
+    ("Maria Lopez, Seoul correspondent", ["Maria Lopez"]),
+    ("Maria Lopez | Transport editor", ["Maria Lopez"]),
+    ("By Maria Lopez in Seoul", ["Maria Lopez"]),
+    ("By Maria Lopez and Tom Reid, Business Reporters", ["Maria Lopez", "Tom Reid"]),
+    ("By Maria Lopez, Tom Reid", ["Maria Lopez", "Tom Reid"]),
+])
+def test_english_byline_with_a_role_names_only_the_writer(line: str, want: list[str]) -> None:
+    from newsmon.crawler.extract import extract_article
+    from tests.test_extract import page
+
+    art = extract_article(page(_page_with("en", f'<p class="by">{line}</p>', EN)))
+    assert art.authors == want, line
+    assert art.text.split("\n\n")[0] == EN[0]
+
+
+JA = ["県内のフェリー３社は１日、来年１月から３月までの冬季ダイヤで、島との間の便数を約２割減らすと発表した。",
+      "燃料費の高騰と船員不足が理由で、通勤客からは朝の便の維持を求める声が上がっている。"]
+
+
+@pytest.mark.parametrize("meta_line, closing, want", [
+    ("", "<p>（記者　山口真一）</p>", ["山口真一"]),
+    ("", "<p>（写真と文・山口真一）</p>", ["山口真一"]),
+    ("<p>文・写真／山口真一</p>", "", ["山口真一"]),
+    ("<p>山口真一記者</p>", "", ["山口真一"]),
+    ("<p>社会部　山口真一</p>", "", ["山口真一"]),
+    ("", "<p>（社会部　山口真一記者）</p>", ["山口真一"]),
+])
+def test_japanese_byline_forms(meta_line: str, closing: str, want: list[str]) -> None:
+    from newsmon.crawler.extract import extract_article
+    from tests.test_extract import page
+
+    art = extract_article(page(_page_with("ja", meta_line, JA, closing), lang="ja", tz="Asia/Tokyo",
+                               url="https://harbour.example.jp/news/20261201/a0042.html"))
+    assert art.authors == want, (meta_line, closing)
+    assert [p.strip() for p in art.text.split("\n\n")] == JA
+
+
+def test_japanese_byline_under_the_headline_outside_the_body() -> None:
+    from newsmon.crawler.extract import extract_article
+    from tests.test_extract import page
+
+    html = f"""<html lang="ja"><head><meta charset="utf-8"><title>フェリー各社、冬季の便数を削減｜湾岸日報</title>
+<meta property="og:type" content="article"></head><body><div class="head"><h1>フェリー各社、冬季の便数を削減</h1>
+<div class="hiduke">2026年12月1日 9時00分</div><div class="kisha">文／山口真一</div></div>
+<article>{"".join(f"<p>{p}</p>" for p in JA)}</article></body></html>"""
+    art = extract_article(page(html, lang="ja", tz="Asia/Tokyo", url="https://wangan.example.jp/news/20261201/a0042.html"))
+    assert art.authors == ["山口真一"]
+    assert [p.strip() for p in art.text.split("\n\n")] == JA

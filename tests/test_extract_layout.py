@@ -145,3 +145,112 @@ def test_a_brief_under_its_headline_and_date_is_an_article() -> None:
         extract_article(page(_brief("お知らせ"), url="https://toyo.example.jp/articles/20261209-0a1b.html",
                              lang="ja", tz="Asia/Tokyo"))
     assert err.value.reason == "not_article"
+
+
+def _no_heading_brief(lang: str) -> tuple[str, str]:
+    """An older page with no heading element: the headline in a bold large font, the date in a
+    small one under it, a paragraph or two of news in the article cell of a layout table."""
+    if lang == "en":
+        title, date = "Osaka port reopens after typhoon damage", "Published: 3 March 2026, 14:20 (Osaka)"
+        body = ("<p>The port of Osaka reopened its container terminals on Tuesday after repairs to "
+                "cranes damaged by the typhoon last week, the city's port authority said. Shipping "
+                "lines expect the backlog to clear by the weekend.</p>")
+        logo, motto = "Kansai Shipping Weekly", "Port and shipping news from western Japan since 1987"
+    else:
+        title, date = "諏訪湖で御神渡り、３年ぶり確認", "2026年2月3日（火）"
+        body = "<p>諏訪湖の氷が盛り上がる「御神渡り」を、八剱神社の総代らが３日朝に確認した。３年ぶり。</p>"
+        logo, motto = "諏訪日日", "湖国の話題を毎日お届けします"
+    html = f"""<html><head><meta charset="utf-8"><title>{logo} :: {title}</title></head><body>
+<table width="100%"><tr><td colspan="2"><font size="5"><b>{logo}</b></font><br>
+<font size="1">{motto}</font></td></tr>
+<tr><td width="150"><a href="/">Home</a><br><a href="/news/">News</a><br><a href="/{title[:3]}">{title}</a></td>
+<td><font size="5"><b>{title}</b></font><br><font size="1">{date}</font><br>{body}</td></tr></table>
+</body></html>"""
+    return html, title
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_brief_under_a_bold_headline_with_no_heading_element(lang: str) -> None:
+    html, title = _no_heading_brief(lang)
+    art = extract_article(page(html, url="https://old.example.net/news/2026/03/03/0815.html", lang=lang,
+                               tz="Asia/Tokyo"))
+    assert art.title == title
+    assert art.text.startswith(("The port of Osaka", "諏訪湖の氷")) and "\n" not in art.text
+    want = "2026-03-03T14:20:00+09:00" if lang == "en" else "2026-02-03T00:00:00+09:00"
+    assert art.published is not None and art.published.isoformat() == want
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_site_name_in_the_text_container_is_not_the_first_paragraph(lang: str) -> None:
+    from tests.test_bylines_dates import EN, JA
+
+    paras, site = (EN, "The Fjord Times") if lang == "en" else (JA, "北海道湾岸新聞")
+    title = "Ferry operators cut winter sailings" if lang == "en" else "フェリー各社、冬季の便数を削減"
+    html = f"""<html lang="{lang}"><head><meta charset="utf-8"><title>{title} - {site}</title>
+<meta property="og:type" content="article"></head><body><div id="page"><p class="logo"><b>{site}</b></p>
+<h1>{title}</h1><p>2026-12-01 09:00</p>{"".join(f"<p>{p}</p>" for p in paras)}</div></body></html>"""
+    art = extract_article(page(html, url="https://fjord.example.net/news/20261201/a0042.html", lang=lang,
+                               tz="Asia/Tokyo"))
+    assert art.text.split("\n\n") == paras
+    # a paragraph that only mentions the site stays
+    lead = strip_lead([f"{site} has learned that the ferries will stop.", paras[0]], [f"{title} - {site}"],
+                      "UTC", [site])
+    assert len(lead.paragraphs) == 2
+
+
+def _br_page(enc: str) -> bytes:
+    """An older table-layout page whose text is set with <br>s, not <p>s: trafilatura takes the
+    whole page (masthead motto, menu, sidebar) as the body."""
+    side = "".join(f'<tr><td><font size="2">・<a href="/news/2026020{i}/n00{i}.html">県内ニュースの見出しその{i}、'
+                   f"関係者が説明</a></font></td></tr>" for i in range(1, 6))
+    return f"""<html><head><meta http-equiv="Content-Type" content="text/html; charset={enc}">
+<title>諏訪湖で御神渡り、３年ぶり確認｜諏訪日日新聞</title></head>
+<body><table width="760" border="0"><tr><td colspan="2" bgcolor="#333"><font size="5"><b>諏訪日日新聞</b></font>
+　<font size="2">湖国の話題を毎日お届け</font></td></tr>
+<tr><td colspan="2"><a href="/">トップ</a>｜<a href="/">地域</a>｜<a href="/">経済</a></td></tr>
+<tr><td width="580" valign="top"><table width="100%" cellpadding="4">
+<tr><td class="ttl"><b><font size="4">諏訪湖で御神渡り、３年ぶり確認</font></b></td></tr>
+<tr><td align="right"><font size="2">2026年2月3日（火）</font></td></tr>
+<tr><td class="txt"><font size="3">
+諏訪湖の氷が盛り上がってできる「御神渡り」を、八剱神社の総代らが３日朝に確認した。３年ぶりで、今季は１月下旬からの冷え込みで全面結氷していた。<br><br>
+神社は４日に拝観式を開き、氷の筋の走り方から今年の農作物の出来などを占う。<br><br>
+（記者　林田亜希）
+</font></td></tr>
+<tr><td align="center"><a href="/">＜前の記事</a>　<a href="/">次の記事＞</a></td></tr></table></td>
+<td width="180" valign="top"><table><tr><td><b>最新ニュース</b></td></tr>{side}</table></td></tr>
+<tr><td colspan="2"><font size="1">Copyright 諏訪日日新聞社 無断転載を禁じます</font></td></tr></table></body></html>""".encode(enc)
+
+
+@pytest.mark.parametrize("enc", ["shift_jis", "euc-jp"])
+def test_text_set_with_breaks_in_a_layout_cell(enc: str) -> None:
+    art = extract_article(page(_br_page(enc), url="https://suwa.example.jp/news/20260203/n0101.html", lang="ja",
+                               tz="Asia/Tokyo", content_type="text/html"))
+    paras = art.text.split("\n\n")
+    assert paras[0].startswith("諏訪湖の氷が") and paras[-1].endswith("などを占う。") and len(paras) == 2
+    assert art.authors == ["林田亜希"] and art.title == "諏訪湖で御神渡り、３年ぶり確認"
+    assert art.published is not None and art.published.isoformat() == "2026-02-03T00:00:00+09:00"
+
+
+def test_header_lines_go_only_up_to_a_headline_near_the_top() -> None:
+    title = "Ferry operators cut winter sailings"
+    body = ["Harbour Post", "News from the coast", "Home", "World", title, "Three ferry operators said on "
+            "Monday they would cut winter sailings."]
+    assert strip_lead(body, [title], "UTC").paragraphs == body[-1:]
+    # the headline first and again further down (a subheading): only the first goes
+    again = [title, "Sponsored", "Ferries", title, "Three ferry operators said on Monday they would cut sailings."]
+    assert strip_lead(again, [title], "UTC").paragraphs == again[1:]
+    # prose before a line that repeats the title: not a header, nothing goes
+    prose = ["Three ferry operators said on Monday they would cut winter sailings.", title, "More prose."]
+    assert strip_lead(prose, [title], "UTC").paragraphs == prose
+
+
+def test_a_masthead_is_not_taken_for_a_headline_set_in_a_font() -> None:
+    from newsmon.crawler.extract.visible import visible
+
+    title = "Northwind Trade Letter :: Japanese carmakers lift output in second half"
+    tree = lxml.html.fromstring(f"""<html><head><title>{title}</title></head><body><table><tr><td>
+<font size="5"><b>Northwind</b> Trade Letter</font><br><font size="1">Japanese carmaker and industry news in English since 1999</font>
+</td></tr><tr><td><font size="5"><b>Japanese carmakers lift output in second half</b></font><br>
+<p>{EN_PARAS[0]}</p></td></tr>
+</table></body></html>""")
+    assert visible(tree, [title]).h1 == "Japanese carmakers lift output in second half"

@@ -30,7 +30,7 @@ from newsmon.crawler.extract.body import find_body
 from newsmon.crawler.extract.byline import find_authors
 from newsmon.crawler.extract.dates import DATE_ONLY, page_dates
 from newsmon.crawler.extract.decode import read_page
-from newsmon.crawler.extract.ja_byline import JaByline, split_byline
+from newsmon.crawler.extract.ja_byline import JaByline, header_byline, split_byline
 from newsmon.crawler.extract.layout import unwrap_layout_tables
 from newsmon.crawler.extract.lead import strip_lead
 from newsmon.crawler.extract.metadata import page_lang, read_metadata
@@ -81,9 +81,12 @@ def extract_article(page: Page) -> Article:
     # the headline, date line and byline that open the body repeat the page's header; the
     # dateline (【北京＝…】) is then looked for in the first paragraph after them
     lead = strip_lead(paragraphs, [title, *(t for t in (vis.h1, meta.og_title, html_title) if t)],
-                      page.tz)
+                      page.tz, site_names)
     byline = split_byline(lead.paragraphs) if lang_key == "ja" else JaByline(lead.paragraphs)
     paragraphs = byline.paragraphs
+    if lang_key == "ja" and not byline.authors:
+        # the byline line under the headline, where the body left it out
+        byline.authors = header_byline(vis.after_h1(300))
     return Article(
         url=page.url,
         canonical_url=choose_canonical(page.url, (meta.canonical, meta.og_url),

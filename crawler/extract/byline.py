@@ -13,7 +13,7 @@ from newsmon.crawler.extract.title import same_name
 from newsmon.crawler.extract.visible import Visible
 from newsmon.crawler.text import ASCII_SPACE
 
-__all__ = ["NOT_A_NAME", "find_authors"]
+__all__ = ["NOT_A_NAME", "byline_names", "find_authors", "role_byline"]
 
 _BYLINE = re.compile(r"^\s*(?:by|written by|words by|story by)\s+(.{2,80})$", re.I)
 _BRACKETED_AUTHOR = re.compile(r"^[（(【〔\[]\s*([^（）()【】〔〕\[\]]{2,30}?)\s*[）)】〕\]]$")
@@ -56,6 +56,53 @@ def _split_authors(raw: str) -> list[str]:
     return [p for p in parts if p]
 
 
+# what a byline says after the writer's name: the job ("Tokyo correspondent", "Defence editor",
+# "Business Reporters") or where it was filed from ("in Seoul")
+_ROLE = re.compile(
+    r"\b(?:correspondents?|editors?|reporters?|writers?|columnists?|staff|bureau|analysts?|"
+    r"contributors?|journalists?|photographers?|producers?|desk|commentators?|critics?|"
+    r"contributing|senior|deputy|associate|political|diplomatic|economics)\b",
+    re.I,
+)
+_FILED_FROM = re.compile(r"\s+(?:in|at|from|reporting from)\s+[A-Z][\w.'’\- ]*$")
+_BYLINE_PARTS = re.compile(r"\s*(?:,|;|\band\b|&|\||\s[-–—]\s)\s*")
+_NAME_WORD = re.compile(r"^(?:[A-Z][\w.'’\-]*|de|da|van|von|der|den|bin|al|le|la|du)$")
+
+
+def _looks_like_name(part: str) -> bool:
+    words = part.split()
+    return 1 <= len(words) <= 5 and words[0][:1].isupper() and all(_NAME_WORD.match(w) for w in words)
+
+
+def byline_names(raw: str) -> list[str]:
+    """The writers a byline's text names (after "By"): its parts split at commas, "and" and
+    bars, without the role and place that follow a name ("Jane Doe, Tokyo correspondent",
+    "Jane Doe in Seoul", "Jane Doe | Defence editor" → Jane Doe)."""
+    names = []
+    for part in _BYLINE_PARTS.split(raw.strip(" .")):
+        part = _FILED_FROM.sub("", part.strip())
+        if part and not _ROLE.search(part):
+            names.append(part)
+    return names
+
+
+def role_byline(line: str) -> list[str] | None:
+    """The writers of a byline printed without "By" but with a role: "Jane Doe, Tokyo
+    correspondent", "Jane Doe | Defence editor"; None for anything else (prose, a name alone)."""
+    text = line.strip()
+    if len(text) > 80 or not _ROLE.search(text):
+        return None
+    parts = [p.strip() for p in _BYLINE_PARTS.split(text) if p.strip()]
+    roles = [p for p in parts if _ROLE.search(p)]
+    names = [p for p in parts if not _ROLE.search(p)]
+    # the name(s) first, then the role: prose ("Reporters said on Monday...") has no name part
+    if not names or not roles or parts.index(roles[0]) < parts.index(names[-1]):
+        return None
+    if any(len(r.split()) > 4 for r in roles) or not all(_looks_like_name(n) for n in names):
+        return None
+    return names
+
+
 def _cleaned(names: list[str], site_names: list[str]) -> list[str]:
     out: list[str] = []
     for name in names:
@@ -77,8 +124,9 @@ def _declared(meta: PageMetadata, vis: Visible, site_names: list[str], body_end:
     # a byline printed right after the headline ("By Jane Doe")
     for line in vis.after_h1(400).split("\n")[:8]:
         m = _BYLINE.match(line)
-        if m:
-            found = [n for n in (_clean_author(p, site_names) for p in _split_authors(m.group(1))) if n]
+        raw = byline_names(m.group(1)) if m else role_byline(line)
+        if raw:
+            found = [n for n in (_clean_author(p, site_names) for p in raw) if n]
             if found:
                 return found
     # Japanese papers print the writer in brackets after the body: （経済部・高橋直樹）

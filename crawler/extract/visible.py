@@ -2,6 +2,7 @@
 dates printed under the headline and the notices after the body are all looked for there."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -65,7 +66,44 @@ def _headline(tree: HtmlElement, titles: list[str]) -> HtmlElement | None:
             text = clean_space(el.text_content())
             if len(fold(text)) >= 6 and any(similar(text, t) for t in titles):
                 return el
+        if first is None:
+            return _styled_headline(tree, titles)
     return first
+
+
+_STYLED = ("b", "strong", "font", "big", "span", "div", "td", "p")
+_LINKED = {"a", "li", "nav", "option", "title", "head"}
+
+
+_TITLE_PARTS = re.compile(r"\s+[|\-–—:•·»]+\s+|\s*[｜|]\s*|\s*[:：]{1,2}\s+")
+
+
+def _headline_part(title: str) -> str:
+    """A declared title's headline: its longest segment ("Site :: Headline" → Headline)."""
+    return fold(max(_TITLE_PARTS.split(title), key=len))
+
+
+def _styled_headline(tree: HtmlElement, titles: list[str]) -> HtmlElement | None:
+    """On pages with no heading element at all (older and table-layout pages set the headline
+    in bold or a large font), the first block of its own, not a link, that is a declared
+    title's headline segment: nearly equal to it, because without a heading's markup a loose
+    likeness would take the masthead (the site's name and motto) for the headline."""
+    heads = {h for h in map(_headline_part, titles) if len(h) >= 6}
+    if not heads:
+        return None
+    longest = max(map(len, heads))
+    for el in tree.iter(*_STYLED):
+        text = fold(el.text_content())
+        if not 6 <= len(text) <= longest + 20 or el.find(".//a") is not None:
+            continue
+        if any(a.tag in _LINKED for a in el.iterancestors()):
+            continue
+        for head in heads:
+            matcher = SequenceMatcher(None, text, head, autojunk=False)
+            if text == head or (matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85
+                                and matcher.ratio() >= 0.85):
+                return el
+    return None
 
 
 def visible(tree: HtmlElement, titles: list[str] | None = None) -> Visible:
