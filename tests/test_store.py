@@ -17,6 +17,7 @@ from newsmon.index.store import RUN_INTERRUPTED, RUN_OK, Store, pid_alive
 from newsmon.index.store.migrations import MIGRATIONS
 from newsmon.index.store.repos import CHUNK
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
+from tests.helpers.pgdb import open_test_store
 
 
 def _art(n: int, **kw) -> Article:
@@ -25,9 +26,10 @@ def _art(n: int, **kw) -> Article:
                    text=f"Body {n}", lang="en", **kw)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "s.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request, tmp_path):
+    """The store contract: each test that takes ``store`` runs on both engines."""
+    with open_test_store(request.param, tmp_path) as s:
         yield s
 
 
@@ -247,3 +249,31 @@ def test_lookups_by_id_span_more_ids_than_one_statement_binds(store: Store) -> N
     assert store.articles.sources(asked) == {"uk-paper"}
     stories = store.vectors.stories(asked)
     assert len(stories) == len(arts) and stories[arts[-1].id] == f"s{(len(arts) - 1) % 3}"
+
+
+@pytest.mark.pg
+def test_postgresql_migrates_once_and_refuses_a_newer_schema(pg_dsn: str) -> None:
+    from newsmon.index.store.pg_migrations import PG_MIGRATIONS
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as first:
+        first.articles.upsert([_art(1)])
+        assert first.schema_version == len(PG_MIGRATIONS)
+    with PgStore(pg_dsn) as again:  # a second open migrates nothing and keeps the data
+        assert again.articles.count() == 1 and again.changes.head() == 1
+        again.connection.execute("UPDATE schema_version SET version = ?",
+                                 (len(PG_MIGRATIONS) + 5,))
+    with pytest.raises(StoreError, match="upgrade newsmon"):
+        PgStore(pg_dsn)
+
+
+@pytest.mark.pg
+def test_postgresql_errors_are_store_errors_and_roll_back(pg_dsn: str) -> None:
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as store:
+        with pytest.raises(StoreError, match="no_such_table"):
+            with store.transaction():
+                store.articles.upsert([_art(1)])
+                store.connection.execute("SELECT * FROM no_such_table")
+        assert store.articles.count() == 0 and store.changes.head() == 0

@@ -30,8 +30,8 @@ class BoilerplateRepo(Repo):
         with self._tx() as db:
             for aid, blocks in articles.items():
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO source_block_articles (article_id, source, counted_at)"
-                    " VALUES (?,?,?)", (aid, source, now))
+                    "INSERT INTO source_block_articles (article_id, source, counted_at)"
+                    " VALUES (?,?,?) ON CONFLICT (article_id) DO NOTHING", (aid, source, now))
                 if cur.rowcount == 0:
                     continue
                 db.executemany(
