@@ -33,7 +33,7 @@ PUBLIC: dict[str, set[str]] = {
                                     "default_file", "bundled_settings"},
     "newsmon.index.core.codec": {"vector_to_bytes", "vector_from_bytes", "matrix_from_bytes"},
     # index/store: the store of record (a second implementation implements this seam)
-    "newsmon.index.store": {"Store", "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED",
+    "newsmon.index.store": {"Store", "StoreBase", "open_store", "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED",
                             "STORED", "RUN_RUNNING", "RUN_OK", "RUN_PARTIAL", "RUN_FAILED",
                             "RUN_INTERRUPTED", "pid_alive"},
     # index/search: the backend contract

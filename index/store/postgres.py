@@ -87,7 +87,7 @@ class Row(tuple[Any, ...]):
 
     _names: tuple[str, ...] = ()
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._names.index(key))
@@ -104,7 +104,8 @@ def _row_factory(cursor: Any) -> Any:
     kind = type("Row", (Row,), {"_names": names})
 
     def make(values: Sequence[Any]) -> Row:
-        return kind(values)
+        row: Row = kind(values)
+        return row
     return make
 
 

@@ -33,10 +33,10 @@ from pathlib import Path
 from newsmon.index.core.errors import StoreError
 from newsmon.index.core.times import utc_iso, utcnow
 from newsmon.index.store import maintenance
-from newsmon.index.store.maintenance import CheckReport
-from newsmon.index.store.migrations import MIGRATIONS, migrate
 from newsmon.index.store.base import StoreBase
 from newsmon.index.store.dialect import SQLITE
+from newsmon.index.store.maintenance import CheckReport
+from newsmon.index.store.migrations import MIGRATIONS, migrate
 from newsmon.index.store.repos.runs import (
     DISCOVERED,
     FAILED,

@@ -6,13 +6,13 @@ from newsmon.alerts import run_alerts
 from newsmon.alerts.service import AlertOutcome
 from newsmon.app.pipeline import run
 from newsmon.app.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import open_store
 
 
 def alert(settings: Settings, *, dry_run: bool = False, rule: str | None = None,
           retry: bool = False, backfill: bool = False) -> AlertOutcome:
     if dry_run:
-        with Store(settings.data.store_path, timeout=settings.data.busy_timeout) as store:
+        with open_store(settings) as store:
             return run_alerts(settings, store, dry_run=True, backfill=backfill, rule=rule)
     result = run(settings, command="alert", stages=("alert",), options={
         "alert": {"retry": retry, "backfill": backfill, "rule": rule}})

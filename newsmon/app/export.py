@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from newsmon.index.core.article import Article
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import Store
+from newsmon.index.store import Store, StoreBase
 
 FORMATS = ("jsonl", "csv")
 # what a spreadsheet needs, in reading order; every field is in the jsonl export
@@ -55,13 +55,13 @@ def _labelled(art: Article, topic: str) -> bool:
     return bool((art.topics.get(topic) or {}).get("label"))
 
 
-def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
+def articles_since(store: StoreBase, since: datetime | None) -> Iterator[Article]:
     """Articles published at or after `since` (all of them when None), in id order. The store
     keeps `published` in UTC, so its comparison is exact whatever zone `since` is given in."""
     return store.articles.iter(since=since)
 
 
-def select_articles(store: Store, flt: ExportFilter) -> Iterator[Article]:
+def select_articles(store: StoreBase, flt: ExportFilter) -> Iterator[Article]:
     """The articles `flt` admits, in id order (source by source when sources are named)."""
     if not flt.sources:
         yield from filter(flt.admits, articles_since(store, flt.since))

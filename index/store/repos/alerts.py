@@ -316,7 +316,7 @@ class AlertRepo(Repo):
                 cur = db.execute(
                     """UPDATE deliveries SET state='pending', attempts=0 WHERE state='parked'
                        AND alert_id IN (SELECT id FROM alerts WHERE rule = ?)""", (rule,))
-            return cur.rowcount
+            return int(cur.rowcount)
 
     def delivery_counts(self) -> dict[str, dict[str, int]]:
         """channel -> {pending, sent, parked} for `newsmon status`."""
