@@ -37,7 +37,8 @@ class BoilerplateRepo(Repo):
                 db.executemany(
                     """INSERT INTO source_blocks (source, key, sample, articles, first_seen,
                            last_seen) VALUES (?,?,?,1,?,?)
-                       ON CONFLICT(source, key) DO UPDATE SET articles = articles + 1,
+                       ON CONFLICT(source, key) DO UPDATE
+                           SET articles = source_blocks.articles + 1,
                            last_seen = excluded.last_seen""",
                     [(source, k, sample[:500], now, now) for k, sample in blocks.items()])
 

@@ -35,7 +35,7 @@ def status_command(ctx: click.Context, as_json: bool, check: bool) -> None:
       newsmon status --check
     """
     settings = get_settings(ctx)
-    if check and settings.data.store_path.exists():
+    if check and (settings.data.store == "postgresql" or settings.data.store_path.exists()):
         with open_store(settings) as store:
             check_store(store)  # a damaged store raises: exit 5, the tables named
         click.echo(f"store check: ok ({settings.data.store_path})", err=True)
