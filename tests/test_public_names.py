@@ -36,6 +36,10 @@ PUBLIC: dict[str, set[str]] = {
     "newsmon.index.store": {"Store", "StoreBase", "open_store", "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED",
                             "STORED", "RUN_RUNNING", "RUN_OK", "RUN_PARTIAL", "RUN_FAILED",
                             "RUN_INTERRUPTED", "pid_alive"},
+    # the second implementation of the store seam, and the copy between the two
+    "newsmon.index.store.postgres": {"PgStore", "PgConnection", "PG_MIGRATIONS", "redact",
+                                     "translate", "CHECK_HINT", "BACKUP_HINT"},
+    "newsmon.index.store.copy": {"copy_to_postgresql", "CopyReport", "TABLES"},
     # index/search: the backend contract
     "newsmon.index.search.backend": {"Mode", "MODES", "IndexDoc", "Filters", "Query", "Hit",
                                      "SearchBackend", "ModelMismatch", "check_model", "fuse",
