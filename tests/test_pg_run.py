@@ -83,6 +83,10 @@ def test_run_on_postgresql_with_elasticsearch_stores_once_and_reruns_as_upserts(
             assert store.cursors.get("backend:elasticsearch") == store.changes.head()
         assert _es_ids(es_url, alias) == ids
 
+        exported = newsmon("export")
+        assert exported.returncode == 0, exported.stderr[-3000:]
+        assert sorted(json.loads(line)["id"] for line in exported.stdout.splitlines()) == ids
+
         status = newsmon("status", "--json")
         assert status.returncode == 0, status.stderr[-3000:]
         shown = json.loads(status.stdout)
