@@ -11,6 +11,12 @@ from newsmon.index.store.base import StoreBase
 from newsmon.index.store.sqlite import Store
 
 
+def store_exists(settings: Settings) -> bool:
+    """Whether there is a store to read: the SQLite file exists, or the store is a PostgreSQL
+    database (created by whoever runs PostgreSQL; its tables by the first open)."""
+    return settings.data.store == "postgresql" or settings.data.store_path.exists()
+
+
 def open_store(settings: Settings, *, env: Mapping[str, str] | None = None) -> StoreBase:
     """Open (and migrate) the store the settings name; the caller closes it."""
     data = settings.data
@@ -27,4 +33,4 @@ def open_store(settings: Settings, *, env: Mapping[str, str] | None = None) -> S
     return Store(data.store_path, timeout=data.busy_timeout)
 
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "store_exists"]

@@ -26,7 +26,7 @@ from newsmon.app.progress import ProgressView, StageProgress
 from newsmon.app.settings import Settings
 from newsmon.crawler.sources import Source, load_sources, select_sources
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import RUN_FAILED, StoreBase
+from newsmon.index.store import RUN_FAILED, StoreBase, store_exists
 from newsmon.index.store import open_store as open_configured_store
 from newsmon.index.store.repos.runs import RunRepo
 
@@ -155,4 +155,4 @@ def _record_quietly(record: Callable[..., None], *args: Any, **kwargs: Any) -> N
         log.warning("could not record the failure in the store: %s", exc)
 
 
-__all__ = ["run", "PIPELINE", "STAGES", "StageSpec", "crawl_sources", "open_store"]
+__all__ = ["run", "PIPELINE", "STAGES", "StageSpec", "crawl_sources", "open_store", "store_exists"]

@@ -13,7 +13,7 @@ from newsmon.app.lock import running_holder
 from newsmon.app.pipeline import open_store
 from newsmon.app.settings import Settings
 from newsmon.app.sources import sources_health
-from newsmon.index.store import StoreBase
+from newsmon.index.store import StoreBase, store_exists
 
 RECENT_RUNS = 5
 
@@ -63,7 +63,7 @@ def indexed(store: StoreBase) -> dict[str, int]:
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     path = settings.data.store_path
-    exists = settings.data.store == "postgresql" or path.exists()
+    exists = store_exists(settings)
     if exists:
         with open_store(settings) as store:
             out = store.status()
