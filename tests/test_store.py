@@ -277,3 +277,22 @@ def test_postgresql_errors_are_store_errors_and_roll_back(pg_dsn: str) -> None:
                 store.articles.upsert([_art(1)])
                 store.connection.execute("SELECT * FROM no_such_table")
         assert store.articles.count() == 0 and store.changes.head() == 0
+
+
+@pytest.mark.pg
+def test_postgresql_stores_opened_at_once_migrate_the_database_once(pg_dsn: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsmon.index.store.pg_migrations import PG_MIGRATIONS
+    from newsmon.index.store.postgres import PgStore
+
+    def open_and_write(n: int) -> int:
+        with PgStore(pg_dsn) as s:  # each its own connection, racing to migrate
+            s.articles.upsert([_art(n)])
+            return s.schema_version
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(open_and_write, range(4))) == [len(PG_MIGRATIONS)] * 4
+    with PgStore(pg_dsn) as s:
+        assert s.articles.count() == 4 and s.changes.head() == 4
+        assert s.connection.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
