@@ -20,7 +20,9 @@ on it::
     store.crawl_health  per source: its last crawl, last success, last error, failures in a row
     store.maintenance   when store chores (the daily quick check) last ran
 
-Writes of several repositories commit together inside ``with store.transaction():``.
+Writes of several repositories commit together inside ``with store.transaction():``. The
+repositories are shared with the PostgreSQL store (index.store.base, index.store.postgres);
+``store.search_index`` (the embedded search backend's tables) is this store's alone.
 """
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 
 
 class Store(StoreBase):
-    """Store of record in one SQLite file. Thread-safe for the simple calls; one connection per Store object."""
+    """Store of record in one SQLite file. Thread-safe for the simple calls; one connection per
+    Store object."""
 
     dialect = SQLITE
 
