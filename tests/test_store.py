@@ -296,3 +296,12 @@ def test_postgresql_stores_opened_at_once_migrate_the_database_once(pg_dsn: str)
     with PgStore(pg_dsn) as s:
         assert s.articles.count() == 4 and s.changes.head() == 4
         assert s.connection.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_placeholders_become_psycopgs_outside_strings_names_and_comments() -> None:
+    from newsmon.index.store.postgres import translate
+
+    assert translate("SELECT a FROM t WHERE b = ? AND c LIKE 'x?%' -- why? 100%\n AND d = ?") \
+        == "SELECT a FROM t WHERE b = %s AND c LIKE 'x?%%' -- why? 100%%\n AND d = %s"
+    assert translate('SELECT "odd?name", 5 % 2 FROM t WHERE x = ?') \
+        == 'SELECT "odd?name", 5 %% 2 FROM t WHERE x = %s'

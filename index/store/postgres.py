@@ -53,16 +53,20 @@ def redact(dsn: str) -> str:
 
 @lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
-    """``?`` placeholders to psycopg's ``%s`` (and a literal ``%`` to ``%%``), outside quotes."""
+    """``?`` placeholders to psycopg's ``%s`` (and a literal ``%`` to ``%%``), outside quoted
+    strings, quoted names and ``--`` comments."""
     out: list[str] = []
-    quote = ""
-    for ch in sql:
+    quote = ""  # the character that ends the quoted string, name or comment we are in
+    for i, ch in enumerate(sql):
         if quote:
-            out.append("%%" if ch == "%" else ch)
-            if ch == quote:
+            if ch == quote:  # the closing quote, or the newline that ends a comment
                 quote = ""
+            out.append("%%" if ch == "%" else ch)
         elif ch in "'\"":
             quote = ch
+            out.append(ch)
+        elif sql.startswith("--", i):
+            quote = "\n"  # a comment runs to the end of its line
             out.append(ch)
         elif ch == "?":
             out.append("%s")
