@@ -305,3 +305,24 @@ def test_placeholders_become_psycopgs_outside_strings_names_and_comments() -> No
         == "SELECT a FROM t WHERE b = %s AND c LIKE 'x?%%' -- why? 100%%\n AND d = %s"
     assert translate('SELECT "odd?name", 5 % 2 FROM t WHERE x = ?') \
         == 'SELECT "odd?name", 5 %% 2 FROM t WHERE x = %s'
+
+
+def test_what_the_engines_spell_differently_reads_the_same(store: Store) -> None:
+    day1, day2 = datetime(2026, 1, 1, 9, tzinfo=UTC), datetime(2026, 1, 2, 9, tzinfo=UTC)
+    store.articles.upsert([
+        _art(1, published=day1, topics={"cyber": {"label": True, "score": 0.9},
+                                        "trade": {"label": False, "score": 0.2}},
+             title_affix={"prefix": "BREAKING: "}),
+        _art(2, published=day1, topics={"cyber": {"label": 1, "score": 0.7}}),
+        _art(3, published=day2, topics={"trade": {"label": True, "score": 0.8}}),
+        _art(4, published=day2)])
+    assert store.articles.coverage_per_day() == [
+        {"day": "2026-01-01", "topic": "cyber", "count": 2},
+        {"day": "2026-01-02", "topic": "trade", "count": 1}]
+    assert store.articles.coverage_per_day(since=day2) == [
+        {"day": "2026-01-02", "topic": "trade", "count": 1}]
+    titles = store.articles.titles("uk-paper")
+    assert titles[_art(1).id] == ("Title 1", {"prefix": "BREAKING: "})
+    assert titles[_art(4).id] == ("Title 4", {})
+    pending = dict(store.articles.enrich_pending("v1"))
+    assert pending[_art(1).id] == len("Title 1") + len("Body 1") and len(pending) == 4
