@@ -326,3 +326,24 @@ def test_what_the_engines_spell_differently_reads_the_same(store: Store) -> None
     assert titles[_art(4).id] == ("Title 4", {})
     pending = dict(store.articles.enrich_pending("v1"))
     assert pending[_art(1).id] == len("Title 1") + len("Body 1") and len(pending) == 4
+
+
+def test_an_unreachable_postgresql_is_one_line_not_a_traceback(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("psycopg")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "newsmon.toml"
+    config.write_text('[data]\nstore = "postgresql"\n[index]\nbackend = "elasticsearch"\n',
+                      encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "NEWSMON_PG_DSN": f"postgresql://newsmon:secret@127.0.0.1:{port}/newsmon"}
+    done = subprocess.run([sys.executable, "-m", "newsmon", "--config", str(config), "status"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "cannot open store postgresql://newsmon:***@127.0.0.1" in line
+    assert "secret" not in line

@@ -77,6 +77,11 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
+def _one_line(exc: BaseException) -> str:
+    # psycopg's messages carry a hint on a second line; newsmon reports failures in one
+    return " ".join(str(exc).split())
+
+
 def _param(value: Any) -> Any:
     # the schema keeps flags as integers, as SQLite does; psycopg would send a boolean
     return int(value) if isinstance(value, bool) else value
@@ -150,7 +155,7 @@ class PgConnection:
             rows = cur.fetchall() if cur.description is not None else []
             return _Cursor(rows, cur.rowcount)
         except psycopg.Error as exc:
-            raise StoreError(f"store {self._where}: {exc}".strip()) from exc
+            raise StoreError(f"store {self._where}: {_one_line(exc)}") from exc
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> _Cursor:
         psycopg = _psycopg()
@@ -162,7 +167,7 @@ class PgConnection:
                 cur.executemany(translate(sql), batch)
                 return _Cursor([], cur.rowcount)
         except psycopg.Error as exc:
-            raise StoreError(f"store {self._where}: {exc}".strip()) from exc
+            raise StoreError(f"store {self._where}: {_one_line(exc)}") from exc
 
     def raw(self) -> Any:
         return self._conn
@@ -191,7 +196,7 @@ class PgStore(StoreBase):
             conn = psycopg.connect(dsn, autocommit=True, row_factory=_row_factory,
                                    connect_timeout=max(1, int(timeout)))
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open store {self._where}: {exc}".strip()) from exc
+            raise StoreError(f"cannot open store {self._where}: {_one_line(exc)}") from exc
         conn.adapters.register_loader("numeric", _Number)
         conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
         self._raw = conn
@@ -201,7 +206,7 @@ class PgStore(StoreBase):
             self.schema_version = migrate_pg(conn, self._where)
         except psycopg.Error as exc:
             conn.close()
-            raise StoreError(f"store {self._where}: migration failed: {exc}") from exc
+            raise StoreError(f"store {self._where}: migration failed: {_one_line(exc)}") from exc
         super().__init__()
 
     @property
