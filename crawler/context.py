@@ -23,7 +23,7 @@ from newsmon.crawler.sources import Source
 from newsmon.crawler.stats import CrawlCounters, CrawlProgress, CrawlStats
 from newsmon.index.core import reasons
 from newsmon.index.core.settings import CrawlSettings, Settings
-from newsmon.index.store import FAILED, Store
+from newsmon.index.store import FAILED, StoreBase
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -44,7 +44,7 @@ class CrawlJob:
 
     settings: Settings
     sources: tuple[Source, ...]
-    store: Store
+    store: StoreBase
     run_id: int
     progress: Callable[[CrawlProgress], None] | None = None
 

@@ -21,7 +21,7 @@ from newsmon.crawler.stats import CrawlCounters
 from newsmon.index.core import reasons
 from newsmon.index.core.article import Article
 from newsmon.index.core.times import now_iso
-from newsmon.index.store import DISCOVERED, FAILED, NOT_MODIFIED, REJECTED, SKIPPED, Store
+from newsmon.index.store import DISCOVERED, FAILED, NOT_MODIFIED, REJECTED, SKIPPED, StoreBase
 from newsmon.index.store.repos.health import CrawlError, SourceTally
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class CrawlRecorder:
     """Records one run's outcomes (see the module doc). ``on_store_failure`` is called once,
     with the error, when a write to the store fails: the crawl has to stop."""
 
-    def __init__(self, store: Store, run_id: int, counters: CrawlCounters, *,
+    def __init__(self, store: StoreBase, run_id: int, counters: CrawlCounters, *,
                  on_store_failure: Callable[[Exception], None] | None = None) -> None:
         self.store = store
         self.run_id = run_id

@@ -19,7 +19,7 @@ from newsmon.crawler.context import JOB_SETTING, CrawlContext, CrawlJob
 from newsmon.crawler.sources import Source
 from newsmon.crawler.stats import CrawlProgress, CrawlStats
 from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ __all__ = ["run_crawl", "CrawlStats", "CrawlProgress"]
 _started = False
 
 
-def run_crawl(settings: Settings, sources: list[Source], store: Store, *, run_id: int,
+def run_crawl(settings: Settings, sources: list[Source], store: StoreBase, *, run_id: int,
               progress: Callable[[CrawlProgress], None] | None = None) -> CrawlStats:
     """Crawl ``sources`` into ``store``; every fetch is logged under ``run_id``.
 

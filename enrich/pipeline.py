@@ -68,7 +68,7 @@ from newsmon.index.core.article import Article, Stage
 from newsmon.index.core.defaults import defaults_dir
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import EnrichSettings, Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 from newsmon.index.store.repos.boilerplate import BoilerplateRepo
 from newsmon.index.store.repos.vectors import EmbeddingRow, PoolRow, StoryMember
 
@@ -265,7 +265,7 @@ def detect(article: Article, min_confidence: float) -> tuple[str, float]:
     return lang, conf
 
 
-def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
+def enrich_store(settings: Settings, store: StoreBase, *, run_id: int | None = None,
                  progress: Progress | None = None,
                  context: EnrichContext | None = None) -> EnrichStats:
     """Enrich every pending article of ``store``; returns counts (failures included)."""
@@ -301,7 +301,7 @@ def enrich_store(settings: Settings, store: Store, *, run_id: int | None = None,
     return stats
 
 
-def _title_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
+def _title_pass(ctx: EnrichContext, store: StoreBase, pending: list[tuple[str, int]],
                 stats: EnrichStats) -> list[tuple[str, int]]:
     """Learn the title affixes of each source with pending articles from the titles (as
     extracted) of all its stored articles, pending ones included, so a new source's first batch
@@ -339,7 +339,7 @@ def _title_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]]
     return pending + extra
 
 
-def _boilerplate_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
+def _boilerplate_pass(ctx: EnrichContext, store: StoreBase, pending: list[tuple[str, int]],
                       stats: EnrichStats) -> list[tuple[str, int]]:
     """Learn each source's boilerplate from its pending articles (all of them before any is
     cleaned, so a new source's first batch is cleaned by what the batch shows), clean the
@@ -409,7 +409,7 @@ class _Info:
     when: datetime
 
 
-def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]],
+def _embed_pass(ctx: EnrichContext, store: StoreBase, pending: list[tuple[str, int]],
                 stats: EnrichStats, progress: Progress | None) -> dict[str, _Info]:
     es = ctx.settings
     now = datetime.now(UTC)
@@ -460,7 +460,7 @@ def _embed_pass(ctx: EnrichContext, store: Store, pending: list[tuple[str, int]]
     return info
 
 
-def _language_means(ctx: EnrichContext, store: Store) -> LanguageMeans:
+def _language_means(ctx: EnrichContext, store: StoreBase) -> LanguageMeans:
     means = LanguageMeans(ctx.embedder.dim, min_articles=ctx.settings.center_min_articles)
     for lang in store.vectors.embedding_langs(ctx.embedder.name):
         for chunks in store.vectors.iter_chunk_vectors(ctx.embedder.name, lang,
@@ -508,7 +508,7 @@ def _facts(ctx: EnrichContext, art: Article, lang: str | None = None,
                   reacting_party(art.title, lang, entities_of))
 
 
-def _pool_facts(ctx: EnrichContext, store: Store, ids: list[str]) -> dict[str, _Facts]:
+def _pool_facts(ctx: EnrichContext, store: StoreBase, ids: list[str]) -> dict[str, _Facts]:
     """``_facts`` of each of ``ids``."""
     return {a.id: _facts(ctx, a) for a in store.articles.get_many(ids)}
 
@@ -519,7 +519,7 @@ def _opinion(art: Article) -> bool:
     return is_opinion(restore_title(art.title, art.title_affix), art.url)
 
 
-def _add_to_pool(ctx: EnrichContext, store: Store, assigner: StoryAssigner, means: LanguageMeans,
+def _add_to_pool(ctx: EnrichContext, store: StoreBase, assigner: StoryAssigner, means: LanguageMeans,
                  in_pool: set[str], since: datetime, until: datetime, fallback: datetime) -> None:
     """Give the assigner the stored articles published between ``since`` and ``until`` that it
     does not hold yet, as candidates to join."""
@@ -531,7 +531,7 @@ def _add_to_pool(ctx: EnrichContext, store: Store, assigner: StoryAssigner, mean
         in_pool.add(row.article_id)
 
 
-def _assign_pass(ctx: EnrichContext, store: Store, info: dict[str, _Info], stats: EnrichStats,
+def _assign_pass(ctx: EnrichContext, store: StoreBase, info: dict[str, _Info], stats: EnrichStats,
                  progress: Progress | None) -> None:
     es = ctx.settings
     model = ctx.embedder.name

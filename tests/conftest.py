@@ -85,6 +85,40 @@ def es_analysis_url() -> str:
     return _es_node("NEWSMON_TEST_ES_ANALYSIS_URL", "a node with the analysis plugin")
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL server's DSN from NEWSMON_TEST_PG_URL (`bash .ci/test` starts one with
+    .ci/pg). Without one the test skips, except in CI (CI=true), where it fails, as for ES."""
+    url = os.environ.get("NEWSMON_TEST_PG_URL", "").strip()
+    if not url:
+        message = ("NEWSMON_TEST_PG_URL is not set; run the suite with `bash .ci/test` to start "
+                   "PostgreSQL")
+        if _in_ci():
+            pytest.fail(message + " (CI must configure one)", pytrace=False)
+        pytest.skip(message)
+    try:
+        import psycopg
+    except ImportError:
+        pytest.fail("NEWSMON_TEST_PG_URL is set but psycopg is not installed (the pg extra)",
+                    pytrace=False)
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL at NEWSMON_TEST_PG_URL={url} is not reachable: {exc}",
+                    pytrace=False)
+    return url
+
+
+@pytest.fixture
+def pg_dsn(pg_url: str):
+    """The DSN of a new, empty database of its own on the test server, dropped afterwards (so
+    parallel runs and tests never share tables)."""
+    from tests.helpers.pgdb import fresh_database
+
+    with fresh_database(pg_url) as dsn:
+        yield dsn
+
+
 def _enrich_devset(data_dir: Path, engine: str):
     """The development set enriched the way a monitor sees it — phase 1, then phase 2 arriving
     later — in a real SQLite store with the default model on ``engine``: ``(store, {article
@@ -195,6 +229,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 # a new list: parametrized items share one fixturenames list, and inserting
                 # into it would give the node to their non-es siblings too (and their skip)
                 item.fixturenames = ["es_url", *item.fixturenames]
+        if item.get_closest_marker("pg") is not None and isinstance(item, pytest.Function):
+            if "pg_url" not in item.fixturenames:
+                item.fixturenames = ["pg_url", *item.fixturenames]
 
 
 # --- embedding engines ---------------------------------------------------------------------------

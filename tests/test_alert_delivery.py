@@ -16,8 +16,9 @@ from newsmon.alerts.deliver import deliver_pending
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import Channel
 from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase as Store
 from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
+from tests.helpers.pgdb import open_test_store
 from tests.helpers.receiver import start_receiver
 
 TITLE_JA = "日英、重要鉱物で新枠組み　レアアース供給網を強化"
@@ -42,9 +43,10 @@ def _payload(story: str = "s1", title: str = TITLE_JA, lang: str = "ja") -> dict
     }
 
 
-@pytest.fixture()
-def store(tmp_path: Path):
-    with Store(tmp_path / "newsmon.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request, tmp_path: Path):
+    """The outbox over both stores of record (the store contract)."""
+    with open_test_store(request.param, tmp_path) as s:
         yield s
 
 

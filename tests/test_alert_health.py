@@ -10,16 +10,18 @@ import pytest
 from newsmon.alerts import health
 from newsmon.alerts.rules import Channel, HealthConfig
 from newsmon.index.core.article import Article
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase as Store
+from tests.helpers.pgdb import open_test_store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CFG = HealthConfig(failed_runs=3, silence_factor=4, min_silence_hours=24,
                    channels=(Channel("file", path="health.jsonl"),))
 
 
-@pytest.fixture()
-def store(tmp_path: Path):
-    with Store(tmp_path / "newsmon.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request, tmp_path: Path):
+    """Source health over both stores of record (the store contract)."""
+    with open_test_store(request.param, tmp_path) as s:
         yield s
 
 

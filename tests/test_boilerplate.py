@@ -12,7 +12,7 @@ from newsmon.enrich.boilerplate import BoilerplateRule, block_key, boilerplate_k
 from newsmon.enrich.pipeline import build_context, enrich_store
 from newsmon.index.core.article import Article
 from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
+from tests.helpers.pgdb import open_test_store
 from tests.test_enrich_pipeline import HashingEmbedder
 
 TOPICS = [
@@ -67,13 +67,13 @@ def _article(n: int, promo: str | None, when: datetime) -> Article:
                    text="\n\n".join(parts), published=when + timedelta(hours=n))
 
 
-@pytest.fixture
-def setup(tmp_path: Path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def setup(request, tmp_path: Path):
+    """Boilerplate memory over both stores of record."""
     settings = Settings()
     ctx = build_context(settings, embedder=HashingEmbedder())
-    store = Store(tmp_path / "newsmon.db")
-    yield settings, ctx, store
-    store.close()
+    with open_test_store(request.param, tmp_path) as store:
+        yield settings, ctx, store
 
 
 def test_first_batch_of_a_new_source_is_cleaned_and_what_was_removed_is_kept(setup) -> None:

@@ -1,6 +1,7 @@
 """The crawl's context as a Scrapy component: built by Scrapy in from_crawler, reached through the
 crawler, counting in crawler.stats, and its recorder writing recorded outcomes with the next
-batch of articles in one transaction (real Scrapy crawler object, real SQLite store)."""
+batch of articles in one transaction (real Scrapy crawler object, a real SQLite store and a real
+PostgreSQL one)."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,21 +20,23 @@ from newsmon.crawler.spider import NewsSpider
 from newsmon.index.core import reasons
 from newsmon.index.core.article import Article
 from newsmon.index.core.settings import DataSettings, Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase as Store
+from tests.helpers.pgdb import open_test_store
 
 SOURCE = Source(id="s", name="S", langs=("en",), feeds=("http://news.example/feed",))
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "newsmon.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request, tmp_path: Path):
+    """The crawl's writes over both stores of record."""
+    with open_test_store(request.param, tmp_path) as s:
         yield s
 
 
-def _context(store: Store) -> tuple[object, CrawlContext]:
+def _context(store: Store, data_dir: Path) -> tuple[object, CrawlContext]:
     """A crawler made as run_crawl makes one (scrapy.utils.test.get_crawler's way of creating it
     without a running reactor), its job set, its stats and extensions built."""
-    settings = Settings(data=DataSettings(dir=store.path.parent))
+    settings = Settings(data=DataSettings(dir=data_dir))
     scrapy = {**scrapy_settings(settings.crawl), **get_reactor_settings()}
     runner = CrawlerRunner(scrapy) if is_reactor_installed() else AsyncCrawlerRunner(scrapy)
     crawler = runner.create_crawler(NewsSpider)
@@ -49,8 +52,9 @@ def _article(n: int) -> Article:
                    lang="en", fetched_at=datetime(2026, 11, 30, tzinfo=UTC))
 
 
-def test_context_is_the_crawlers_extension_and_counts_in_its_stats(store: Store) -> None:
-    crawler, ctx = _context(store)
+def test_context_is_the_crawlers_extension_and_counts_in_its_stats(store: Store,
+                                                                   tmp_path: Path) -> None:
+    crawler, ctx = _context(store, tmp_path)
     assert crawler.get_extension(CrawlContext) is ctx
     ctx.recorder.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
     ctx.recorder.skipped("http://news.example/y", reasons.ROBOTS, counter="robots_blocked",
@@ -64,8 +68,9 @@ def test_context_is_the_crawlers_extension_and_counts_in_its_stats(store: Store)
     assert result.reasons == {reasons.NOT_ARTICLE: 1, reasons.ROBOTS: 1}
 
 
-def test_outcomes_wait_for_the_next_batch_and_commit_with_it(store: Store) -> None:
-    _, ctx = _context(store)
+def test_outcomes_wait_for_the_next_batch_and_commit_with_it(store: Store,
+                                                             tmp_path: Path) -> None:
+    _, ctx = _context(store, tmp_path)
     ctx.recorder.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
     ctx.recorder.article_failed("http://news.example/z", reasons.TIMEOUT, source="s")
     # nothing written yet: no transaction per recorded row
@@ -77,8 +82,9 @@ def test_outcomes_wait_for_the_next_batch_and_commit_with_it(store: Store) -> No
     assert store.frontier.is_known("http://news.example/x")
 
 
-def test_a_failed_write_keeps_nothing_of_it_and_the_outcomes_for_the_next(store: Store) -> None:
-    _, ctx = _context(store)
+def test_a_failed_write_keeps_nothing_of_it_and_the_outcomes_for_the_next(store: Store,
+                                                                          tmp_path: Path) -> None:
+    _, ctx = _context(store, tmp_path)
     ctx.recorder.article_rejected("http://news.example/x", reasons.NOT_ARTICLE, source="s")
     broken = dataclasses.replace(_article(3), flags=[object()])  # cannot be serialised
     with pytest.raises(TypeError):

@@ -16,6 +16,7 @@ from newsmon.enrich.pipeline import DEFAULTS_DIR, build_context, enrich_store
 from newsmon.index.core.article import Article, Stage
 from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
+from tests.helpers.pgdb import open_test_store
 
 DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
 pytestmark = pytest.mark.shared("devset/articles.jsonl")
@@ -56,12 +57,12 @@ def _article(rec: dict) -> Article:
                    published=datetime.fromisoformat(rec["published"]))
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = Store(tmp_path / "newsmon.db")
-    s.articles.upsert(_article(r) for r in _records().values())
-    yield s
-    s.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request, tmp_path: Path):
+    """Enrichment writes (vectors, fingerprints, stories) over both stores of record."""
+    with open_test_store(request.param, tmp_path) as s:
+        s.articles.upsert(_article(r) for r in _records().values())
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,13 @@ PUBLIC: dict[str, set[str]] = {
                                     "default_file", "bundled_settings"},
     "newsmon.index.core.codec": {"vector_to_bytes", "vector_from_bytes", "matrix_from_bytes"},
     # index/store: the store of record (a second implementation implements this seam)
-    "newsmon.index.store": {"Store", "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED",
+    "newsmon.index.store": {"Store", "StoreBase", "open_store", "store_exists", "DISCOVERED", "FAILED", "NOT_MODIFIED", "REJECTED", "SKIPPED",
                             "STORED", "RUN_RUNNING", "RUN_OK", "RUN_PARTIAL", "RUN_FAILED",
                             "RUN_INTERRUPTED", "pid_alive"},
+    # the second implementation of the store seam, and the copy between the two
+    "newsmon.index.store.postgres": {"PgStore", "PgConnection", "PG_MIGRATIONS", "redact",
+                                     "translate", "CHECK_HINT", "BACKUP_HINT"},
+    "newsmon.index.store.copy": {"copy_to_postgresql", "CopyReport", "TABLES"},
     # index/search: the backend contract
     "newsmon.index.search.backend": {"Mode", "MODES", "IndexDoc", "Filters", "Query", "Hit",
                                      "SearchBackend", "ModelMismatch", "check_model", "fuse",
@@ -49,7 +53,7 @@ PUBLIC: dict[str, set[str]] = {
                                 "enrich_version", "resolve_config_path", "text_hash"},
     "newsmon.app.stages": {"crawl", "enrich", "index", "alert", "crawl_status"},
     "newsmon.app.pipeline": {"run", "PIPELINE", "STAGES", "StageSpec", "crawl_sources",
-                             "open_store"},
+                             "open_store", "store_exists"},
     "newsmon.app.outcome": {"StageOutcome", "RunOutcome", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE",
                             "EXIT_LOCKED", "EXIT_STORE_BUSY", "EXIT_STORE_CORRUPT",
                             "EXIT_DISK_FULL", "EXIT_READ_ONLY"},

@@ -198,3 +198,23 @@ def test_invalid_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None
 def test_bad_flag_value_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"flags: \[log\]\.level = 'LOUD'"):
         load_settings(env={}, overrides={"log": {"level": "LOUD"}})
+
+
+def test_a_postgresql_store_needs_elasticsearch_and_a_dsn_variable(tmp_path: Path) -> None:
+    from newsmon.index.store import open_store
+
+    with pytest.raises(ConfigError, match=r'\[data\]\.store = "postgresql" needs '
+                                          r'\[index\]\.backend = "elasticsearch"'):
+        load_settings(env={"NEWSMON_DATA__STORE": "postgresql"})
+    with pytest.raises(ConfigError, match=r"\[data\]\.store = 'mysql'; allowed values: "
+                                          r"sqlite, postgresql"):
+        load_settings(env={"NEWSMON_DATA__STORE": "mysql"})
+    with pytest.raises(ConfigError, match=r"\[data\]\.dsn_env = 'not a name'"):
+        load_settings(env={}, overrides={"data": {"store": "postgresql", "dsn_env": "not a name"},
+                                         "index": {"backend": "elasticsearch"}})
+    settings = load_settings(env={}, overrides={"data": {"store": "postgresql"},
+                                                "index": {"backend": "elasticsearch"}})
+    assert settings.data.dsn_env == "NEWSMON_PG_DSN"
+    with pytest.raises(ConfigError, match=r"environment variable NEWSMON_PG_DSN "
+                                          r"\(\[data\]\.dsn_env\), which is not set"):
+        open_store(settings, env={})

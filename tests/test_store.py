@@ -17,6 +17,7 @@ from newsmon.index.store import RUN_INTERRUPTED, RUN_OK, Store, pid_alive
 from newsmon.index.store.migrations import MIGRATIONS
 from newsmon.index.store.repos import CHUNK
 from newsmon.index.store.repos.vectors import EmbeddingRow, StoryMember
+from tests.helpers.pgdb import open_test_store
 
 
 def _art(n: int, **kw) -> Article:
@@ -25,9 +26,10 @@ def _art(n: int, **kw) -> Article:
                    text=f"Body {n}", lang="en", **kw)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "s.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request, tmp_path):
+    """The store contract: each test that takes ``store`` runs on both engines."""
+    with open_test_store(request.param, tmp_path) as s:
         yield s
 
 
@@ -247,3 +249,101 @@ def test_lookups_by_id_span_more_ids_than_one_statement_binds(store: Store) -> N
     assert store.articles.sources(asked) == {"uk-paper"}
     stories = store.vectors.stories(asked)
     assert len(stories) == len(arts) and stories[arts[-1].id] == f"s{(len(arts) - 1) % 3}"
+
+
+@pytest.mark.pg
+def test_postgresql_migrates_once_and_refuses_a_newer_schema(pg_dsn: str) -> None:
+    from newsmon.index.store.pg_migrations import PG_MIGRATIONS
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as first:
+        first.articles.upsert([_art(1)])
+        assert first.schema_version == len(PG_MIGRATIONS)
+    with PgStore(pg_dsn) as again:  # a second open migrates nothing and keeps the data
+        assert again.articles.count() == 1 and again.changes.head() == 1
+        again.connection.execute("UPDATE schema_version SET version = ?",
+                                 (len(PG_MIGRATIONS) + 5,))
+    with pytest.raises(StoreError, match="upgrade newsmon"):
+        PgStore(pg_dsn)
+
+
+@pytest.mark.pg
+def test_postgresql_errors_are_store_errors_and_roll_back(pg_dsn: str) -> None:
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as store:
+        with pytest.raises(StoreError, match="no_such_table"):
+            with store.transaction():
+                store.articles.upsert([_art(1)])
+                store.connection.execute("SELECT * FROM no_such_table")
+        assert store.articles.count() == 0 and store.changes.head() == 0
+
+
+@pytest.mark.pg
+def test_postgresql_stores_opened_at_once_migrate_the_database_once(pg_dsn: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsmon.index.store.pg_migrations import PG_MIGRATIONS
+    from newsmon.index.store.postgres import PgStore
+
+    def open_and_write(n: int) -> int:
+        with PgStore(pg_dsn) as s:  # each its own connection, racing to migrate
+            s.articles.upsert([_art(n)])
+            return s.schema_version
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(open_and_write, range(4))) == [len(PG_MIGRATIONS)] * 4
+    with PgStore(pg_dsn) as s:
+        assert s.articles.count() == 4 and s.changes.head() == 4
+        assert s.connection.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_placeholders_become_psycopgs_outside_strings_names_and_comments() -> None:
+    from newsmon.index.store.postgres import translate
+
+    assert translate("SELECT a FROM t WHERE b = ? AND c LIKE 'x?%' -- why? 100%\n AND d = ?") \
+        == "SELECT a FROM t WHERE b = %s AND c LIKE 'x?%%' -- why? 100%%\n AND d = %s"
+    assert translate('SELECT "odd?name", 5 % 2 FROM t WHERE x = ?') \
+        == 'SELECT "odd?name", 5 %% 2 FROM t WHERE x = %s'
+
+
+def test_what_the_engines_spell_differently_reads_the_same(store: Store) -> None:
+    day1, day2 = datetime(2026, 1, 1, 9, tzinfo=UTC), datetime(2026, 1, 2, 9, tzinfo=UTC)
+    store.articles.upsert([
+        _art(1, published=day1, topics={"cyber": {"label": True, "score": 0.9},
+                                        "trade": {"label": False, "score": 0.2}},
+             title_affix={"prefix": "BREAKING: "}),
+        _art(2, published=day1, topics={"cyber": {"label": 1, "score": 0.7}}),
+        _art(3, published=day2, topics={"trade": {"label": True, "score": 0.8}}),
+        _art(4, published=day2)])
+    assert store.articles.coverage_per_day() == [
+        {"day": "2026-01-01", "topic": "cyber", "count": 2},
+        {"day": "2026-01-02", "topic": "trade", "count": 1}]
+    assert store.articles.coverage_per_day(since=day2) == [
+        {"day": "2026-01-02", "topic": "trade", "count": 1}]
+    titles = store.articles.titles("uk-paper")
+    assert titles[_art(1).id] == ("Title 1", {"prefix": "BREAKING: "})
+    assert titles[_art(4).id] == ("Title 4", {})
+    pending = dict(store.articles.enrich_pending("v1"))
+    assert pending[_art(1).id] == len("Title 1") + len("Body 1") and len(pending) == 4
+
+
+def test_an_unreachable_postgresql_is_one_line_not_a_traceback(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("psycopg")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "newsmon.toml"
+    config.write_text('[data]\nstore = "postgresql"\n[index]\nbackend = "elasticsearch"\n',
+                      encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "NEWSMON_PG_DSN": f"postgresql://newsmon:secret@127.0.0.1:{port}/newsmon"}
+    done = subprocess.run([sys.executable, "-m", "newsmon", "--config", str(config), "status"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "cannot open store postgresql://newsmon:***@127.0.0.1" in line
+    assert "secret" not in line

@@ -7,6 +7,7 @@ defaults, so ``Settings()`` and a run without a local settings file agree.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +57,8 @@ class DataSettings:
     dir: Path = _data("dir", Path)
     busy_timeout: float = _data("busy_timeout", float)
     env_file: str = _data("env_file", str)
+    store: str = _data("store", str)
+    dsn_env: str = _data("dsn_env", str)
 
     @property
     def store_path(self) -> Path:
@@ -166,6 +169,7 @@ SECTIONS: dict[str, type] = {
 ZONE_KEYS = {("display", "timezone"), ("alerts", "timezone")}
 CHOICES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("index", "backend"): ("sqlite", "elasticsearch"),
+    ("data", "store"): ("sqlite", "postgresql"),
     ("index", "es_text_analysis"): ("auto", "tokens"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
     ("enrich", "text"): ("paragraphs", "title_lead", "full"),
@@ -185,6 +189,17 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
     config_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        # the embedded search index lives in the SQLite file: a PostgreSQL store has none
+        if self.data.store == "postgresql" and self.index.backend == "sqlite":
+            raise ConfigError(
+                '[data].store = "postgresql" needs [index].backend = "elasticsearch": the '
+                'embedded search index lives in the SQLite store only')
+        if self.data.store == "postgresql" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                                self.data.dsn_env):
+            raise ConfigError(f"[data].dsn_env = {self.data.dsn_env!r} is not the name of an "
+                              "environment variable (it names the one holding the DSN)")
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (used by flags and tests)."""

@@ -20,29 +20,25 @@ on it::
     store.crawl_health  per source: its last crawl, last success, last error, failures in a row
     store.maintenance   when store chores (the daily quick check) last ran
 
-Writes of several repositories commit together inside ``with store.transaction():``.
+Writes of several repositories commit together inside ``with store.transaction():``. The
+repositories are shared with the PostgreSQL store (index.store.base, index.store.postgres);
+``store.search_index`` (the embedded search backend's tables) is this store's alone.
 """
 from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from newsmon.index.core.errors import StoreError
 from newsmon.index.core.times import utc_iso, utcnow
 from newsmon.index.store import maintenance
+from newsmon.index.store.base import StoreBase
+from newsmon.index.store.dialect import SQLITE
 from newsmon.index.store.maintenance import CheckReport
 from newsmon.index.store.migrations import MIGRATIONS, migrate
-from newsmon.index.store.repos.alerts import AlertRepo
-from newsmon.index.store.repos.articles import ArticleRepo
-from newsmon.index.store.repos.boilerplate import BoilerplateRepo
-from newsmon.index.store.repos.changes import ChangeFeed, Cursors, SearchTextRepo
-from newsmon.index.store.repos.frontier import Frontier
-from newsmon.index.store.repos.health import CrawlHealthRepo, MaintenanceRepo
 from newsmon.index.store.repos.runs import (
     DISCOVERED,
     FAILED,
@@ -50,16 +46,17 @@ from newsmon.index.store.repos.runs import (
     REJECTED,
     SKIPPED,
     STORED,
-    RunRepo,
 )
 from newsmon.index.store.repos.search import SearchIndexRepo
-from newsmon.index.store.repos.vectors import VectorRepo
 
 log = logging.getLogger(__name__)
 
 
-class Store:
-    """Store of record. Thread-safe for the simple calls; one connection per Store object."""
+class Store(StoreBase):
+    """Store of record in one SQLite file. Thread-safe for the simple calls; one connection per
+    Store object."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
         """``timeout``: seconds a write waits for another connection's lock (busy timeout)."""
@@ -72,24 +69,14 @@ class Store:
         except sqlite3.Error as exc:  # pragma: no cover - depends on the file system
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
         self._depth = 0
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self.schema_version = migrate(self._db, self.path)
-        self.articles = ArticleRepo(self)
-        self.frontier = Frontier(self)
-        self.runs = RunRepo(self)
-        self.vectors = VectorRepo(self)
-        self.changes = ChangeFeed(self)
-        self.cursors = Cursors(self)
-        self.search_text = SearchTextRepo(self)
-        self.alerts = AlertRepo(self)
-        self.boilerplate = BoilerplateRepo(self)
+        super().__init__()
+        # the embedded search backend's tables live in the same file (SQLite only)
         self.search_index = SearchIndexRepo(self)
-        self.crawl_health = CrawlHealthRepo(self)
-        self.maintenance = MaintenanceRepo(self)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
@@ -134,18 +121,12 @@ class Store:
         return self._db
 
     @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+    def location(self) -> str:
+        return str(self.path)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- chores -------------------------------------------------------------------------------
     def check(self) -> CheckReport:
@@ -172,23 +153,6 @@ class Store:
         finally:
             backup.close()
         return version
-
-    def status(self) -> dict[str, Any]:
-        """Counts for `newsmon status`."""
-        last = self.runs.last()
-        return {
-            "store": str(self.path),
-            "articles": self.articles.count(),
-            "by_source": self.articles.count_by("source"),
-            "by_lang": self.articles.count_by("lang"),
-            "by_stage": self.articles.count_by("stage"),
-            "by_status": self.articles.count_by("status"),
-            "feeds": self.frontier.feed_count(),
-            "failures_by_reason": self.runs.failures_by_reason(),
-            "last_run": last.as_dict() if last else None,
-            "changes_head": self.changes.head(),
-            "cursors": self.cursors.all(),
-        }
 
 
 __all__ = [

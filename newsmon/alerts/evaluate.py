@@ -33,7 +33,7 @@ from newsmon.alerts.rules import Mode, Rule
 from newsmon.alerts.why import why_terms
 from newsmon.index.core.article import Article
 from newsmon.index.core.titles import display_title
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class RuleDecision:
                 "also": len(self.also)}
 
 
-def changed_ids(store: Store, start: int, end: int) -> list[str]:
+def changed_ids(store: StoreBase, start: int, end: int) -> list[str]:
     """Article ids upserted in (start, end] of the change feed, each once, oldest first."""
     seen: dict[str, None] = {}
     position = start
@@ -259,7 +259,7 @@ def mentions(article: Article) -> dict[str, int]:
     return out
 
 
-def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
+def search_ids(searcher: RuleSearch, store: StoreBase, rule: Rule, ids: list[str],
                articles: Mapping[str, Article]) -> list[Match]:
     """Matches of the rule's saved search among ``ids`` at or above its ``min_score``."""
     from newsmon.app.search import SearchRequest
@@ -289,7 +289,7 @@ def search_ids(searcher: RuleSearch, store: Store, rule: Rule, ids: list[str],
     return out
 
 
-def decide_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch, *, end: int,
+def decide_rule(rule: Rule, store: StoreBase, repo: AlertRepo, searcher: RuleSearch, *, end: int,
                 first: bool, backfill: bool, now: datetime, seen_at: int = 0
                 ) -> RuleDecision:
     """What the rule decides about the changes up to ``end`` (nothing is written here).

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from newsmon.alerts.rules import HealthConfig
 from newsmon.index.core.times import parse_iso
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 from newsmon.index.store.repos.alerts import AlertRepo, NewAlert
 from newsmon.index.store.repos.runs import ListingRun
 
@@ -36,7 +36,7 @@ class SourceCondition:
     detail: str
 
 
-def assess(store: Store, cfg: HealthConfig, now: datetime) -> list[SourceCondition]:
+def assess(store: StoreBase, cfg: HealthConfig, now: datetime) -> list[SourceCondition]:
     """The condition of every source the crawl has recorded."""
     runs: dict[str, list[ListingRun]] = {}
     for listing in store.runs.listing_runs(LISTING_KINDS, OK_OUTCOMES):
@@ -63,7 +63,7 @@ def assess(store: Store, cfg: HealthConfig, now: datetime) -> list[SourceConditi
     return out
 
 
-def _silence(store: Store, source: str, cfg: HealthConfig,
+def _silence(store: StoreBase, source: str, cfg: HealthConfig,
              now: datetime) -> SourceCondition | None:
     last = store.frontier.last_stored(source)
     published = store.articles.recent_published(source, CADENCE_SAMPLE)

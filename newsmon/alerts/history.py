@@ -11,7 +11,7 @@ from newsmon.alerts.render import zone
 from newsmon.alerts.service import load_config
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 
 
 class DeliveryState(TypedDict):
@@ -74,7 +74,7 @@ def _item(row: dict[str, Any]) -> HistoryItem:
     }
 
 
-def history(store: Store, *, rule: str | None = None, since: datetime | None = None,
+def history(store: StoreBase, *, rule: str | None = None, since: datetime | None = None,
             limit: int = 100) -> list[HistoryItem]:
     """The newest ``limit`` alerts (of ``rule``, decided at or after ``since``), newest first."""
     since_text = since.isoformat(timespec="seconds") if since is not None else None
@@ -82,7 +82,7 @@ def history(store: Store, *, rule: str | None = None, since: datetime | None = N
                                                        limit=limit)]
 
 
-def rule_ids(store: Store, settings: Settings) -> list[str]:
+def rule_ids(store: StoreBase, settings: Settings) -> list[str]:
     """The rules there is a history or a feed of: those configured and those that alerted."""
     ids = set(store.alerts.alert_rules())
     try:
@@ -92,7 +92,7 @@ def rule_ids(store: Store, settings: Settings) -> list[str]:
     return sorted(ids)
 
 
-def served_feed(store: Store, settings: Settings, rule: str | None, *,
+def served_feed(store: StoreBase, settings: Settings, rule: str | None, *,
                 self_url: str | None = None, alternate: str | None = None) -> bytes:
     """The Atom feed `newsmon serve` answers: a rule's newest alerts (every rule's when
     ``rule`` is None), whatever channels they went to; the entry ids are the feed channel's."""

@@ -29,7 +29,7 @@ from newsmon.alerts.rules import AlertConfig, load_rules
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.yamlfile import load_yaml
-from newsmon.index.store import RUN_OK, RUN_PARTIAL, Store
+from newsmon.index.store import RUN_OK, RUN_PARTIAL, StoreBase
 from newsmon.index.store.repos.alerts import NewAlert, idempotency_key
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def _preview(alert: NewAlert, tz: tzinfo) -> Preview:
             "subject": message.subject, "text": message.text}
 
 
-def see_rules(settings: Settings, store: Store) -> list[str]:
+def see_rules(settings: Settings, store: StoreBase) -> list[str]:
     """Record the enabled rules this store has not seen yet as first seen now, before a run
     stores anything: their baseline is what was stored before this moment, so the articles
     this run brings alert. Returns the rules seen for the first time. A rules file that does
@@ -205,14 +205,14 @@ def see_rules(settings: Settings, store: Store) -> list[str]:
     return new
 
 
-def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry: bool = False,
+def run_alerts(settings: Settings, store: StoreBase, *, dry_run: bool = False, retry: bool = False,
                backfill: bool = False, rule: str | None = None, run_id: int | None = None,
                now: datetime | None = None, env: Mapping[str, str] | None = None,
                searcher: RuleSearch | None = None) -> AlertOutcome:
     """Evaluate the rules (or the one named) and source health; deliver what is pending.
 
     Rules search through ``searcher``, or else through a ``Searcher`` over ``store`` itself,
-    not a second Store on the same file: that would be one more connection, migrated again
+    not a second StoreBase on the same file: that would be one more connection, migrated again
     and waiting on locks with the default busy timeout instead of the one ``store`` has."""
     started = time.monotonic()
     cfg = load_config(settings)
@@ -289,7 +289,7 @@ def run_alerts(settings: Settings, store: Store, *, dry_run: bool = False, retry
     return outcome
 
 
-def explain(settings: Settings, store: Store, rule: str, *, backfill: bool = False
+def explain(settings: Settings, store: StoreBase, rule: str, *, backfill: bool = False
             ) -> list[Explained]:
     """`newsmon alert --explain RULE`: every candidate of the rule's next run (``backfill``:
     every indexed article) with its relevance, evidence and the decision; writes nothing."""
@@ -301,7 +301,7 @@ def explain(settings: Settings, store: Store, rule: str, *, backfill: bool = Fal
         return explain_rule(r, store, store.alerts, searcher, end=end, backfill=backfill)
 
 
-def status(store: Store) -> AlertStatus:
+def status(store: StoreBase) -> AlertStatus:
     """What `newsmon status` shows about alerts: deliveries per channel, parked ones, each
     rule's watermark, and the source-health states."""
     repo = store.alerts

@@ -7,16 +7,16 @@ from datetime import datetime
 from newsmon.alerts.history import HistoryItem, history, rule_ids
 from newsmon.app.settings import Settings
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import Store
+from newsmon.index.store import open_store
 
 
 def alert_history(settings: Settings, *, rule: str | None = None,
                   since: datetime | None = None, limit: int = 50) -> list[HistoryItem]:
     """The newest alerts, newest first; ``rule`` must be configured or have alerted before."""
     path = settings.data.store_path
-    if not path.exists():
+    if settings.data.store == "sqlite" and not path.exists():
         raise ConfigError(f"no store at {path} yet: run `newsmon crawl` (or `newsmon demo`)")
-    with Store(path, timeout=settings.data.busy_timeout) as store:
+    with open_store(settings) as store:
         if rule is not None:
             known = rule_ids(store, settings)
             if rule not in known:

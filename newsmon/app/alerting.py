@@ -7,13 +7,13 @@ from newsmon.alerts.evaluate import Explained
 from newsmon.alerts.service import AlertOutcome
 from newsmon.app.pipeline import run
 from newsmon.app.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import open_store
 
 
 def alert(settings: Settings, *, dry_run: bool = False, rule: str | None = None,
           retry: bool = False, backfill: bool = False) -> AlertOutcome:
     if dry_run:
-        with Store(settings.data.store_path, timeout=settings.data.busy_timeout) as store:
+        with open_store(settings) as store:
             return run_alerts(settings, store, dry_run=True, backfill=backfill, rule=rule)
     result = run(settings, command="alert", stages=("alert",), options={
         "alert": {"retry": retry, "backfill": backfill, "rule": rule}})
@@ -22,7 +22,7 @@ def alert(settings: Settings, *, dry_run: bool = False, rule: str | None = None,
 
 def explain_rule(settings: Settings, rule: str, *, backfill: bool = False) -> list[Explained]:
     """`newsmon alert --explain RULE`: writes nothing, so it needs no lock."""
-    with Store(settings.data.store_path, timeout=settings.data.busy_timeout) as store:
+    with open_store(settings) as store:
         return explain(settings, store, rule, backfill=backfill)
 
 

@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from newsmon.index.core.article import Article
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import Store
+from newsmon.index.core.settings import Settings
+from newsmon.index.store import StoreBase, open_store
 
 FORMATS = ("jsonl", "csv")
 # what a spreadsheet needs, in reading order; every field is in the jsonl export
@@ -55,13 +56,13 @@ def _labelled(art: Article, topic: str) -> bool:
     return bool((art.topics.get(topic) or {}).get("label"))
 
 
-def articles_since(store: Store, since: datetime | None) -> Iterator[Article]:
+def articles_since(store: StoreBase, since: datetime | None) -> Iterator[Article]:
     """Articles published at or after `since` (all of them when None), in id order. The store
     keeps `published` in UTC, so its comparison is exact whatever zone `since` is given in."""
     return store.articles.iter(since=since)
 
 
-def select_articles(store: Store, flt: ExportFilter) -> Iterator[Article]:
+def select_articles(store: StoreBase, flt: ExportFilter) -> Iterator[Article]:
     """The articles `flt` admits, in id order (source by source when sources are named)."""
     if not flt.sources:
         yield from filter(flt.admits, articles_since(store, flt.since))
@@ -121,7 +122,7 @@ def check_topics(topics: Collection[str], topics_file: Path) -> None:
                               f"topics: {', '.join(sorted(known))}")
 
 
-def export_articles(store_path: Path, since: datetime | None, out: TextIO | Path, *,
+def export_articles(settings: Settings, since: datetime | None, out: TextIO | Path, *,
                     fmt: str = "jsonl", flt: ExportFilter | None = None,
                     topics_file: Path | None = None) -> int:
     """Write the articles to the stream `out`, or replace the file `out` whole; returns how many.
@@ -131,11 +132,12 @@ def export_articles(store_path: Path, since: datetime | None, out: TextIO | Path
         raise ConfigError(f"--format {fmt!r}: known formats: {', '.join(FORMATS)}")
     if flt is not None and flt.topics and topics_file is not None:
         check_topics(flt.topics, topics_file)
-    if not store_path.exists():
+    store_path = settings.data.store_path
+    if settings.data.store == "sqlite" and not store_path.exists():
         raise ConfigError(f"no store at {store_path} yet: run `newsmon crawl` (or `newsmon demo`)")
     flt = flt or ExportFilter(since=since)
     write = WRITERS[fmt]
-    with Store(store_path) as store:
+    with open_store(settings) as store:
         if not isinstance(out, Path):
             n = write(select_articles(store, flt), out)
             out.flush()

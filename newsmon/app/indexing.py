@@ -25,7 +25,7 @@ from newsmon.app.searchtext import search_text, text_hash
 from newsmon.index.core.errors import ConfigError, IndexingError
 from newsmon.index.core.settings import Settings
 from newsmon.index.search.backend import IndexDoc, SearchBackend
-from newsmon.index.store import Store
+from newsmon.index.store import Store, StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ BACKENDS = ("sqlite", "elasticsearch")
 ES_API_KEY_ENV = "NEWSMON_ES_API_KEY"
 
 
-def open_backend(settings: Settings, store: Store, name: str | None = None, *,
+def open_backend(settings: Settings, store: StoreBase, name: str | None = None, *,
                  long_lived: bool = False) -> SearchBackend:
     """The configured search backend (``[index] backend``) or the one named. ``long_lived``:
     for a process that answers many queries (`newsmon serve`): the embedded backend then
@@ -42,6 +42,9 @@ def open_backend(settings: Settings, store: Store, name: str | None = None, *,
     if name == "sqlite":
         from newsmon.index.search.embedded import EmbeddedBackend
 
+        if not isinstance(store, Store):
+            raise ConfigError(f"the sqlite search backend keeps its index in the SQLite store; "
+                              f"the store at {store.location} is not one: use elasticsearch")
         return EmbeddedBackend(store, keyword_cache=long_lived)
     if name == "elasticsearch":
         from newsmon.index.search.elastic import ElasticBackend
@@ -57,7 +60,7 @@ def index_model(settings: Settings) -> str:
     return settings.enrich.model
 
 
-def build_docs(store: Store, ids: Sequence[str], model: str) -> tuple[list[IndexDoc], list[str]]:
+def build_docs(store: StoreBase, ids: Sequence[str], model: str) -> tuple[list[IndexDoc], list[str]]:
     """Search documents of the articles ``ids`` (from the store), and the ids that are gone."""
     articles = {a.id: a for a in store.articles.get_many(ids)}
     gone = [i for i in ids if i not in articles]
@@ -115,7 +118,7 @@ class IndexStats:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def index_store(settings: Settings, store: Store, *, backend: str | None = None,
+def index_store(settings: Settings, store: StoreBase, *, backend: str | None = None,
                 rebuild: bool = False, batch_size: int = 500,
                 progress: Callable[[int, int], None] | None = None,
                 target: SearchBackend | None = None) -> IndexStats:
@@ -167,7 +170,7 @@ def index_store(settings: Settings, store: Store, *, backend: str | None = None,
     return stats
 
 
-def _push(store: Store, be: SearchBackend, docs: list[IndexDoc], gone: list[str],
+def _push(store: StoreBase, be: SearchBackend, docs: list[IndexDoc], gone: list[str],
           seq: int | None) -> None:
     """Send one batch; the cursor moves only after the backend accepted it. The embedded
     backend lives in the store file: its documents and its cursor commit in one transaction.

@@ -17,10 +17,11 @@ from pathlib import Path
 from newsmon.app.lock import RunLock
 from newsmon.app.pipeline import open_store
 from newsmon.app.settings import Settings
-from newsmon.index.core.errors import StoreError
+from newsmon.index.core.errors import ConfigError, StoreError
 from newsmon.index.core.times import now_iso, parse_iso, utcnow
-from newsmon.index.store import Store
+from newsmon.index.store import Store, StoreBase
 from newsmon.index.store.maintenance import CheckReport
+from newsmon.index.store.postgres import BACKUP_HINT, CHECK_HINT
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,20 @@ LAST_CHECK = "quick_check_at"
 EMBEDDED_CURSOR = "backend:sqlite"
 
 
-def damaged(store: Store, report: CheckReport) -> StoreError:
+def damaged(store: StoreBase, report: CheckReport) -> StoreError:
     tables = ", ".join(report.tables) if report.tables else "tables not identified"
     first = report.messages[0] if report.messages else "quick_check failed"
     return StoreError(
-        f"the store {store.path} is damaged in table(s) {tables} (SQLite quick_check: "
+        f"the store {store.location} is damaged in table(s) {tables} (SQLite quick_check: "
         f"{first}); restore it from a backup (`newsmon backup --restore FILE`, see README: "
         f"Backup and restore)", reason="corrupt")
 
 
-def check_store(store: Store) -> CheckReport:
-    """Run the quick check now and remember when (a damaged store raises StoreError)."""
+def check_store(store: StoreBase) -> CheckReport:
+    """Run the quick check now and remember when (a damaged store raises StoreError). A
+    PostgreSQL store is PostgreSQL's to check: ConfigError says with what."""
+    if not isinstance(store, Store):
+        raise ConfigError(CHECK_HINT)
     report = store.check()
     if not report.ok:
         raise damaged(store, report)
@@ -48,13 +52,15 @@ def check_store(store: Store) -> CheckReport:
     return report
 
 
-def check_if_due(store: Store) -> bool:
+def check_if_due(store: StoreBase) -> bool:
     """The daily check of `run`: quick check when the last one is a day old or more;
     returns whether it ran."""
+    if not isinstance(store, Store):
+        return False  # PostgreSQL checks its pages itself (data checksums, amcheck)
     last = parse_iso(store.maintenance.get(LAST_CHECK))
     if last is not None and utcnow() - last < CHECK_EVERY:
         return False
-    log.info("daily store check of %s (SQLite quick_check)", store.path)
+    log.info("daily store check of %s (SQLite quick_check)", store.location)
     check_store(store)
     return True
 
@@ -69,6 +75,8 @@ class Restored:
 
 def backup_store(settings: Settings, dest: str | Path) -> Path:
     """Copy the store to ``dest`` (a file, or a folder to put a dated file in)."""
+    if settings.data.store == "postgresql":
+        raise ConfigError(BACKUP_HINT)
     path = Path(dest).expanduser()
     if path.is_dir():
         path = path / f"newsmon-{utcnow():%Y%m%dT%H%M%SZ}.db"
@@ -77,18 +85,22 @@ def backup_store(settings: Settings, dest: str | Path) -> Path:
     if path.resolve() == settings.data.store_path.resolve():
         raise StoreError(f"{path} is the store itself; back it up elsewhere")
     with open_store(settings) as store:
+        assert isinstance(store, Store)  # the settings name SQLite (checked above)
         store.backup(path)
     return path
 
 
 def restore_store(settings: Settings, src: str | Path) -> Restored:
     """Replace the store with the backup ``src`` under the run lock (LockHeld: a run is on)."""
+    if settings.data.store == "postgresql":
+        raise ConfigError(BACKUP_HINT)
     path = Path(src).expanduser()
     if path.resolve() == settings.data.store_path.resolve():
         raise StoreError(f"{path} is the store itself; name a backup file")
     with RunLock(settings.data.lock_path, "restore"), open_store(settings) as store:
         # a remote index holds the documents of the store as it is now, the backup's cursor
         # (if it has one) those of the store as it was: both must go, for a full rebuild
+        assert isinstance(store, Store)  # the settings name SQLite (checked above)
         before = set(store.cursors.all())
         version = store.restore_from(path)
         remote = sorted((before | set(store.cursors.all())) - {EMBEDDED_CURSOR})

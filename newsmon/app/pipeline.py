@@ -26,7 +26,8 @@ from newsmon.app.progress import ProgressView, StageProgress
 from newsmon.app.settings import Settings
 from newsmon.crawler.sources import Source, load_sources, select_sources
 from newsmon.index.core.errors import ConfigError
-from newsmon.index.store import RUN_FAILED, Store
+from newsmon.index.store import RUN_FAILED, StoreBase, store_exists
+from newsmon.index.store import open_store as open_configured_store
 from newsmon.index.store.repos.runs import RunRepo
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,9 @@ def crawl_sources(settings: Settings, source_ids: Sequence[str] = ()) -> list[So
     return sources
 
 
-def open_store(settings: Settings) -> Store:
-    return Store(settings.data.store_path, timeout=settings.data.busy_timeout)
+def open_store(settings: Settings) -> StoreBase:
+    """The store the settings name (SQLite file or PostgreSQL database), migrated."""
+    return open_configured_store(settings)
 
 
 def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIPELINE,
@@ -118,7 +120,7 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
         return outcome
 
 
-def _run_step(spec: StageSpec, settings: Settings, store: Store, records: RunRepo,
+def _run_step(spec: StageSpec, settings: Settings, store: StoreBase, records: RunRepo,
               run_id: int, view: ProgressView, sources: list[Source],
               kwargs: dict[str, Any]) -> StageOutcome:
     records.start_step(run_id, spec.name)
@@ -153,4 +155,4 @@ def _record_quietly(record: Callable[..., None], *args: Any, **kwargs: Any) -> N
         log.warning("could not record the failure in the store: %s", exc)
 
 
-__all__ = ["run", "PIPELINE", "STAGES", "StageSpec", "crawl_sources", "open_store"]
+__all__ = ["run", "PIPELINE", "STAGES", "StageSpec", "crawl_sources", "open_store", "store_exists"]

@@ -50,7 +50,7 @@ from newsmon.index.core.titles import display_title
 from newsmon.index.search import backend as engine
 from newsmon.index.search.backend import FACETS, MODES, Filters, Hit, Query
 from newsmon.index.search.fair import LangStats
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase, open_store
 
 if TYPE_CHECKING:
     from newsmon.enrich.embed import Embedder
@@ -337,7 +337,7 @@ class Searcher:
     """Opens the store (unless given one) and the backend; the embedding model is loaded on the
     first query that needs a vector. Thread-safe for concurrent searches."""
 
-    def __init__(self, settings: Settings, *, store: Store | None = None,
+    def __init__(self, settings: Settings, *, store: StoreBase | None = None,
                  backend: str | None = None, embedder: Embedder | None = None,
                  long_lived: bool = False) -> None:
         """``store``: search over this open store rather than open a second connection to the
@@ -346,7 +346,7 @@ class Searcher:
         that take seconds to build pay off (the embedded backend's keyword cache)."""
         self.settings = settings
         self._own_store = store is None
-        self.store = Store(settings.data.store_path) if store is None else store
+        self.store = open_store(settings) if store is None else store
         self.backend = open_backend(settings, self.store, backend, long_lived=long_lived)
         if long_lived and hasattr(self.backend, "warm"):
             self.backend.warm()

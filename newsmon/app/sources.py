@@ -25,7 +25,7 @@ from newsmon.index.core import reasons
 from newsmon.index.core.defaults import defaults_dir
 from newsmon.index.core.errors import ConfigError, FetchError, IndexingError
 from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 
 
 def configured_sources(settings: Settings) -> tuple[list[Source], str | None]:
@@ -37,7 +37,7 @@ def configured_sources(settings: Settings) -> tuple[list[Source], str | None]:
         return [], str(exc)
 
 
-def sources_health(settings: Settings, store: Store | None) -> dict[str, Any]:
+def sources_health(settings: Settings, store: StoreBase | None) -> dict[str, Any]:
     """``sources``: one entry per configured source (its health, or ``never crawled``, and
     its stored articles); ``unconfigured``: sources not in sources.yaml any more whose articles
     are still stored (purge them with `newsmon sources remove ID --purge`); ``error``: why

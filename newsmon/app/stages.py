@@ -16,7 +16,7 @@ from newsmon.app.progress import StageProgress
 from newsmon.app.settings import Settings
 from newsmon.crawler.sources import Source
 from newsmon.index.core import reasons
-from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL, Store
+from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL, StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def crawl_status(stats: Any) -> str:
     return RUN_OK
 
 
-def crawl(settings: Settings, store: Store, *, run_id: int, sources: Sequence[Source],
+def crawl(settings: Settings, store: StoreBase, *, run_id: int, sources: Sequence[Source],
           progress: StageProgress | None = None) -> StageOutcome:
     """Discover, fetch, extract and store new articles of ``sources`` (once per process)."""
     # imported here: Scrapy is heavy, and a locked-out run or `--help` need not pay for it
@@ -61,7 +61,7 @@ def crawl(settings: Settings, store: Store, *, run_id: int, sources: Sequence[So
     return StageOutcome("crawl", crawl_status(stats), round(time.monotonic() - started, 2), out)
 
 
-def enrich(settings: Settings, store: Store, *, run_id: int,
+def enrich(settings: Settings, store: StoreBase, *, run_id: int,
            progress: StageProgress | None = None) -> StageOutcome:
     """Language, topics, entities, embedding and story for every pending article.
 
@@ -82,7 +82,7 @@ def enrich(settings: Settings, store: Store, *, run_id: int,
     return StageOutcome("enrich", status, round(time.monotonic() - started, 2), stats.as_dict())
 
 
-def index(settings: Settings, store: Store, *, run_id: int,
+def index(settings: Settings, store: StoreBase, *, run_id: int,
           progress: StageProgress | None = None, backend: str | None = None,
           rebuild: bool = False) -> StageOutcome:
     """Bring one search backend up to date with the store through its change-feed cursor.
@@ -111,7 +111,7 @@ def index(settings: Settings, store: Store, *, run_id: int,
     return StageOutcome("index", RUN_OK, round(time.monotonic() - started, 2), stats.as_dict())
 
 
-def alert(settings: Settings, store: Store, *, run_id: int,
+def alert(settings: Settings, store: StoreBase, *, run_id: int,
           progress: StageProgress | None = None, retry: bool = False, backfill: bool = False,
           rule: str | None = None) -> StageOutcome:
     """Evaluate the alert rules on what the index stage made searchable, deliver the outbox.

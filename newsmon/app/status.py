@@ -13,12 +13,12 @@ from newsmon.app.lock import running_holder
 from newsmon.app.pipeline import open_store
 from newsmon.app.settings import Settings
 from newsmon.app.sources import sources_health
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase, store_exists
 
 RECENT_RUNS = 5
 
 
-def last_embedding(store: Store) -> dict[str, Any] | None:
+def last_embedding(store: StoreBase) -> dict[str, Any] | None:
     """Model and engine of the latest run that embedded (from its recorded stats)."""
     best = None
     for command in ("enrich", "demo-enrich", "run"):
@@ -41,7 +41,7 @@ def empty_status(path: Path) -> dict[str, Any]:
             "embedding": None}
 
 
-def queued(settings: Settings, store: Store) -> dict[str, int]:
+def queued(settings: Settings, store: StoreBase) -> dict[str, int]:
     """Work waiting per stage: URLs to retry (crawl), articles not enriched with this version,
     change-feed entries the search backend has not taken (index)."""
     from newsmon.enrich.pipeline import current_version  # topics and gazetteer, not the model
@@ -54,7 +54,7 @@ def queued(settings: Settings, store: Store) -> dict[str, int]:
             "index": store.changes.pending_articles(store.cursors.get(backend))}
 
 
-def indexed(store: Store) -> dict[str, int]:
+def indexed(store: StoreBase) -> dict[str, int]:
     """backend -> how many articles it has indexed as they are now: the stage after
     `enriched`, per backend, since each search backend keeps its own cursor."""
     return {name[len("backend:"):]: store.changes.caught_up(seq)
@@ -63,7 +63,8 @@ def indexed(store: Store) -> dict[str, int]:
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     path = settings.data.store_path
-    if path.exists():
+    exists = store_exists(settings)
+    if exists:
         with open_store(settings) as store:
             out = store.status()
             out["alerts"] = alerts_status(store)
@@ -75,7 +76,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     else:
         out = empty_status(path)
         out["source_health"] = sources_health(settings, None)
-    out["exists"] = path.exists()
+    out["exists"] = exists
     out["running"] = running_holder(settings.data.lock_path)
     return out
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from newsmon.index.core.settings import Settings
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase
 
 T = TypeVar("T")
 
@@ -18,7 +18,7 @@ class SearcherLike(Protocol):
     """What the API needs of newsmon.app.search.Searcher (the alert history and feeds read
     its store, with its settings)."""
 
-    store: Store
+    store: StoreBase
     settings: Settings
 
     def search(self, req: Any) -> Any: ...

@@ -11,6 +11,7 @@ import uvicorn
 from newsmon.app.search import Searcher
 from newsmon.app.settings import Settings
 from newsmon.index.core.errors import ConfigError
+from newsmon.index.store import store_exists
 from newsmon.serve.address import is_loopback, listen, page_url
 from newsmon.serve.api import API_KEY_ENV, API_KEY_HEADER, create_app
 
@@ -33,7 +34,7 @@ def serve(settings: Settings, *, host: str, port: int, backend: str | None, acce
           on_ready: Callable[[Serving], None]) -> bool:
     """Serve until stopped; `on_ready` is called once the socket is bound. Returns whether the
     server started."""
-    if not settings.data.store_path.exists():
+    if not store_exists(settings):
         raise ConfigError(f"no store at {settings.data.store_path} yet: run `newsmon crawl` "
                           f"(or `newsmon demo`), then `newsmon enrich` and `newsmon index`")
     backend_name = backend or settings.index.backend

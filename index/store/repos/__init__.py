@@ -1,15 +1,15 @@
 """Repositories of the store of record, one per concern, all over the Store's one connection."""
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from newsmon.index.core.errors import StoreError
+from newsmon.index.store.dialect import Connection, Dialect
 
 if TYPE_CHECKING:  # pragma: no cover
-    from newsmon.index.store import Store
+    from newsmon.index.store.base import StoreBase
 
 CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 
@@ -17,14 +17,18 @@ CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 class Repo:
     """Base of a repository: the store it belongs to and its connection."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreBase) -> None:
         self._store = store
 
     @property
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> Connection:
         return self._store.connection
 
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+    @property
+    def _sql(self) -> Dialect:
+        return self._store.dialect
+
+    def _tx(self) -> AbstractContextManager[Connection]:
         return self._store.transaction()
 
     def _rows_in(self, sql: str, ids: Iterable[Any], *params: Any) -> Iterator[Any]:
@@ -41,11 +45,13 @@ def chunked(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield values[start:start + size]
 
 
-def inserted_id(cur: sqlite3.Cursor) -> int:
-    """The rowid an INSERT just gave its row."""
-    if cur.lastrowid is None:  # pragma: no cover - sqlite3 sets it after every INSERT
+def inserted_id(cur: Any) -> int:
+    """The id an ``INSERT … RETURNING id`` just gave its row (both engines speak RETURNING;
+    fetchall runs the statement to its end, so SQLite can commit after it)."""
+    rows = cur.fetchall()
+    if not rows:  # pragma: no cover - an INSERT without a conflict clause returns its row
         raise StoreError("the insert gave no row id")
-    return cur.lastrowid
+    return int(rows[0][0])
 
 
 def marks(n: int) -> str:

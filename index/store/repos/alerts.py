@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from newsmon.index.core.times import now_iso
+from newsmon.index.store.dialect import Connection
 from newsmon.index.store.repos import Repo, chunked, inserted_id, marks
 
 PENDING, SENT, PARKED = "pending", "sent", "parked"
@@ -147,20 +147,20 @@ class AlertRepo(Repo):
         ``store.transaction()``, with the rule's watermark).
 
         ``also`` is (rule, article id, existing alert id): later coverage of a decided story.
-        A second alert under a key already decided raises sqlite3.IntegrityError, rolling back
+        A second alert under a key already decided raises the engine's integrity error, rolling back
         the caller's transaction (watermark included).
         """
         with self._tx() as db:
             return self._record(db, alerts, also, run_id)
 
-    def _record(self, db: sqlite3.Connection, alerts: Iterable[NewAlert],
+    def _record(self, db: Connection, alerts: Iterable[NewAlert],
                 also: Iterable[tuple[str, str, int]], run_id: int | None) -> list[int]:
         now = now_iso()
         ids = []
         for a in alerts:
             cur = db.execute(
                 """INSERT INTO alerts (key, rule, kind, story, article_id, score, payload,
-                       created_at, run_id) VALUES (?,?,?,?,?,?,?,?,?)""",
+                       created_at, run_id) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id""",
                 (a.key, a.rule, a.kind, a.story, a.article_id, a.score,
                  json.dumps(a.payload, ensure_ascii=False, default=str), now, run_id))
             alert_id = inserted_id(cur)
@@ -316,7 +316,7 @@ class AlertRepo(Repo):
                 cur = db.execute(
                     """UPDATE deliveries SET state='pending', attempts=0 WHERE state='parked'
                        AND alert_id IN (SELECT id FROM alerts WHERE rule = ?)""", (rule,))
-            return cur.rowcount
+            return int(cur.rowcount)
 
     def delivery_counts(self) -> dict[str, dict[str, int]]:
         """channel -> {pending, sent, parked} for `newsmon status`."""

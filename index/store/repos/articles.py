@@ -76,8 +76,9 @@ class ArticleRepo(Repo):
     def titles(self, source: str) -> dict[str, tuple[str, dict[str, str]]]:
         """id → (title, title_affix) of every article of ``source``, without loading texts."""
         return {r[0]: (r[1] or "", json.loads(r[2]) if r[2] else {}) for r in self._db.execute(
-            "SELECT id, json_extract(data, '$.title'), json_extract(data, '$.title_affix') "
-            "FROM articles WHERE source = ?", (source,))}
+            f"SELECT id, {self._sql.json_text('data', 'title')}, "
+            f"{self._sql.json_text('data', 'title_affix')} FROM articles WHERE source = ?",
+            (source,))}
 
     def ids_of_source(self, source: str) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? "
@@ -177,7 +178,7 @@ class ArticleRepo(Repo):
                          until: datetime | None = None) -> list[dict[str, Any]]:
         """Articles per published day (UTC) and labelled topic:
         ``[{"day": "2026-11-13", "topic": "cyber", "count": 3}, ...]``."""
-        where, params = ["a.published IS NOT NULL", "json_extract(t.value, '$.label') = 1"], []
+        where, params = ["a.published IS NOT NULL", self._sql.json_value_true("t.value", "label")], []
         if since is not None:
             where.append("a.published >= ?")
             params.append(utc_iso(since))
@@ -186,16 +187,16 @@ class ArticleRepo(Repo):
             params.append(utc_iso(until))
         rows = self._db.execute(
             f"""SELECT substr(a.published, 1, 10) AS day, t.key AS topic, COUNT(*) AS n
-                FROM articles a, json_each(a.data, '$.topics') t
+                FROM articles a, {self._sql.json_entries('a.data', 'topics', 't')}
                 WHERE {" AND ".join(where)} GROUP BY day, topic ORDER BY day, topic""", params)
         return [{"day": r[0], "topic": r[1], "count": r[2]} for r in rows]
 
     def enrich_pending(self, version: str) -> list[tuple[str, int]]:
         """(id, text length) of articles not enriched with ``version`` (never, or an older one)."""
         rows = self._db.execute(
-            """SELECT id, length(title) + length(COALESCE(json_extract(data, '$.text'), ''))
+            f"""SELECT id, length(title) + length(COALESCE({self._sql.json_text('data', 'text')}, ''))
                    FROM articles
-                   WHERE COALESCE(json_extract(data, '$.enrich_version'), '') != ?
+                   WHERE COALESCE({self._sql.json_text('data', 'enrich_version')}, '') != ?
                    ORDER BY id""",
             (version,),
         ).fetchall()

@@ -30,14 +30,15 @@ class BoilerplateRepo(Repo):
         with self._tx() as db:
             for aid, blocks in articles.items():
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO source_block_articles (article_id, source, counted_at)"
-                    " VALUES (?,?,?)", (aid, source, now))
+                    "INSERT INTO source_block_articles (article_id, source, counted_at)"
+                    " VALUES (?,?,?) ON CONFLICT (article_id) DO NOTHING", (aid, source, now))
                 if cur.rowcount == 0:
                     continue
                 db.executemany(
                     """INSERT INTO source_blocks (source, key, sample, articles, first_seen,
                            last_seen) VALUES (?,?,?,1,?,?)
-                       ON CONFLICT(source, key) DO UPDATE SET articles = articles + 1,
+                       ON CONFLICT(source, key) DO UPDATE
+                           SET articles = source_blocks.articles + 1,
                            last_seen = excluded.last_seen""",
                     [(source, k, sample[:500], now, now) for k, sample in blocks.items()])
 

@@ -78,10 +78,10 @@ class ChangeFeed(Repo):
         """Drop changes at or before ``keep_after`` that a later change of the same article
         supersedes (the newest change of each article, tombstones included, stays)."""
         with self._tx() as db:
-            return db.execute(
+            return int(db.execute(
                 """DELETE FROM changes WHERE seq <= ? AND seq < (
                        SELECT MAX(c2.seq) FROM changes c2
-                       WHERE c2.article_id = changes.article_id)""", (keep_after,)).rowcount
+                       WHERE c2.article_id = changes.article_id)""", (keep_after,)).rowcount)
 
 
 class Cursors(Repo):

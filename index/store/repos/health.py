@@ -120,10 +120,18 @@ class CrawlHealthRepo(Repo):
                     listings_ok=t.listings_ok, listings_failed=t.listings_failed,
                     pages_failed=t.pages_failed, stored=t.stored)
                 db.execute(
-                    """INSERT OR REPLACE INTO crawl_health (source, state, last_run_id,
+                    """INSERT INTO crawl_health (source, state, last_run_id,
                            last_crawl_at, last_success_at, consecutive_failures, last_error,
                            listings_ok, listings_failed, pages_failed, stored)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?)
+                       ON CONFLICT (source) DO UPDATE SET state=excluded.state,
+                           last_run_id=excluded.last_run_id,
+                           last_crawl_at=excluded.last_crawl_at,
+                           last_success_at=excluded.last_success_at,
+                           consecutive_failures=excluded.consecutive_failures,
+                           last_error=excluded.last_error, listings_ok=excluded.listings_ok,
+                           listings_failed=excluded.listings_failed,
+                           pages_failed=excluded.pages_failed, stored=excluded.stored""",
                     (health.source, health.state, run_id, now, health.last_success_at, streak,
                      json.dumps(error.as_dict()) if error else None, t.listings_ok,
                      t.listings_failed, t.pages_failed, t.stored))

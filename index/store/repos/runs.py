@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -121,7 +120,7 @@ class RunRepo(Repo):
     def start(self, command: str) -> int:
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO runs (command, started_at, pid, host) VALUES (?, ?, ?, ?)",
+                "INSERT INTO runs (command, started_at, pid, host) VALUES (?, ?, ?, ?) RETURNING id",
                 (command, now_iso(), os.getpid(), socket.gethostname()))
             return inserted_id(cur)
 
@@ -199,7 +198,7 @@ class RunRepo(Repo):
                 "SELECT * FROM run_steps WHERE run_id = ? ORDER BY started_at, rowid",
                 (run_id,)))
 
-    def _record(self, row: sqlite3.Row) -> RunRecord:
+    def _record(self, row: Any) -> RunRecord:
         return RunRecord(row["id"], row["command"], row["started_at"], row["finished_at"],
                          row["status"], row["pid"], row["host"], json.loads(row["stats"]),
                          self.steps(row["id"]))
@@ -247,9 +246,9 @@ class RunRepo(Repo):
         ``answered`` outcomes; newest run first within each source."""
         return [ListingRun(r["source"], r["run_id"], bool(r["ok"]), r["at"], r["reasons"])
                 for r in self._db.execute(
-            f"""SELECT source, run_id, MAX(outcome IN ({marks(len(answered))})) AS ok,
+            f"""SELECT source, run_id, MAX(CASE WHEN outcome IN ({marks(len(answered))}) THEN 1 ELSE 0 END) AS ok,
                        MIN(at) AS at,
-                       GROUP_CONCAT(DISTINCT COALESCE(reason, outcome)) AS reasons
+                       {self._sql.distinct_list('COALESCE(reason, outcome)', 'id')} AS reasons
                 FROM fetch_log WHERE source IS NOT NULL AND run_id IS NOT NULL
                   AND kind IN ({marks(len(kinds))})
                 GROUP BY source, run_id ORDER BY source, run_id DESC""",

@@ -19,6 +19,7 @@ import numpy as np
 
 from newsmon.index.core.codec import vector_from_bytes, vector_to_bytes
 from newsmon.index.core.times import utc_iso
+from newsmon.index.store.dialect import Connection
 from newsmon.index.store.repos import Repo, chunked, marks
 
 DOC_COLUMNS = "d.article_id, d.url, d.title, d.body, d.lang, d.source, d.published, d.story, " \
@@ -162,7 +163,7 @@ class SearchIndexRepo(Repo):
                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                                (key, value))
 
-    def _bump(self, db: sqlite3.Connection) -> None:
+    def _bump(self, db: Connection) -> None:
         db.execute("INSERT INTO search_meta (key, value) VALUES ('version', '1') "
                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
@@ -289,7 +290,7 @@ class SearchIndexRepo(Repo):
         """(version, rows in rowid order) of the index as it is now, read on a connection of
         its own in one read transaction, so that the version and the rows agree; for a build
         that runs beside the store's connection (on another thread)."""
-        con = sqlite3.connect(f"file:{self._store.path}?mode=ro", uri=True, timeout=30,
+        con = sqlite3.connect(f"file:{self._store.location}?mode=ro", uri=True, timeout=30,
                               check_same_thread=False)
         try:
             con.execute("BEGIN")

@@ -50,7 +50,7 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, until: str |
     settings = get_settings(ctx)
     flt = ExportFilter(since=since_value(since), until=until_value(until), sources=sources,
                        langs=langs, topics=topics)
-    n = export_articles(settings.data.store_path, flt.since,
+    n = export_articles(settings, flt.since,
                         sys.stdout if output == "-" else Path(output), fmt=fmt, flt=flt,
                         topics_file=settings.enrich.topics)
     where = "" if output == "-" else f" to {output}"

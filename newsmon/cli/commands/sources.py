@@ -6,7 +6,7 @@ import json
 import click
 
 from newsmon.app.outcome import EXIT_OK, EXIT_PARTIAL
-from newsmon.app.pipeline import open_store
+from newsmon.app.pipeline import open_store, store_exists
 from newsmon.app.sources import check_sources, remove_source, sources_health
 from newsmon.cli.context import get_settings
 from newsmon.cli.options import json_option
@@ -38,7 +38,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
       newsmon sources list
     """
     settings = get_settings(ctx)
-    if settings.data.store_path.exists():
+    if store_exists(settings):
         with open_store(settings) as store:
             sh = sources_health(settings, store)
     else:

@@ -10,7 +10,7 @@ import json
 import click
 
 from newsmon.app.maintenance import check_store
-from newsmon.app.pipeline import open_store
+from newsmon.app.pipeline import open_store, store_exists
 from newsmon.app.status import collect_status
 from newsmon.cli.context import get_settings
 from newsmon.cli.presenters.status import status_text
@@ -35,7 +35,7 @@ def status_command(ctx: click.Context, as_json: bool, check: bool) -> None:
       newsmon status --check
     """
     settings = get_settings(ctx)
-    if check and settings.data.store_path.exists():
+    if check and store_exists(settings):
         with open_store(settings) as store:
             check_store(store)  # a damaged store raises: exit 5, the tables named
         click.echo(f"store check: ok ({settings.data.store_path})", err=True)

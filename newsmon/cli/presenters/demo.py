@@ -17,7 +17,7 @@ from newsmon.cli.presenters.status import status_text
 from newsmon.demo.flow import DemoRun
 from newsmon.demo.server import DemoServer
 from newsmon.index.core.titles import display_title
-from newsmon.index.store import Store
+from newsmon.index.store import StoreBase, open_store
 from newsmon.serve.address import page_url
 
 
@@ -46,7 +46,7 @@ def _labels(topics: dict[str, dict[str, Any]]) -> str:
     return ",".join(sorted(t for t, v in topics.items() if v.get("label"))) or "-"
 
 
-def articles_table(store: Store, title_width: int = 52) -> str:
+def articles_table(store: StoreBase, title_width: int = 52) -> str:
     arts = sorted(store.articles.iter(),
                   key=lambda a: (a.source, a.published.isoformat() if a.published else ""))
     if not arts:
@@ -117,7 +117,7 @@ class DemoPrinter:
         click.echo(enrich_summary(outcome.steps[1], outcome.run_id))
         click.echo(index_summary(outcome.steps[2], outcome.run_id))
         click.echo()
-        with Store(demo.settings.data.store_path) as store:
+        with open_store(demo.settings) as store:
             click.echo(articles_table(store))
         click.echo()
         click.echo(status_text(collect_status(demo.settings)))
