@@ -384,7 +384,7 @@ class Explained(TypedDict):
     decision: str
 
 
-def explain_rule(rule: Rule, store: Store, repo: AlertRepo, searcher: RuleSearch, *, end: int,
+def explain_rule(rule: Rule, store: StoreBase, repo: AlertRepo, searcher: RuleSearch, *, end: int,
                  backfill: bool) -> list[Explained]:
     """Every candidate of the rule's next evaluation (``backfill``: every stored article),
     best relevance first, with the decision: alert, already alerted (story or article),
