@@ -65,6 +65,11 @@ class Dialect:
                     f"GROUP BY v) AS d)")
         return f"GROUP_CONCAT(DISTINCT {expr})"
 
+    def no_index(self, column: str) -> str:
+        """``column`` in a WHERE term the planner must not answer from an index on it (SQLite's
+        unary plus); PostgreSQL's planner weighs its statistics and needs no hint."""
+        return column if self.name == "postgresql" else f"+{column}"
+
 
 SQLITE = Dialect("sqlite")
 POSTGRESQL = Dialect("postgresql")

@@ -113,10 +113,11 @@ class VectorRepo(Repo):
         """Document vectors of ``model`` by article id (articles without one are left out)."""
         out: dict[str, np.ndarray] = {}
         for chunk in chunked(ids):
-            # "+model": look the ids up by primary key; on a big store SQLite otherwise may
-            # walk the (model, lang, published) index through every row of the model
+            # look the ids up by primary key; on a big store SQLite otherwise may walk the
+            # (model, lang, published) index through every row of the model
             for r in self._db.execute(
-                f"""SELECT article_id, vector, dim FROM embeddings WHERE +model = ?
+                f"""SELECT article_id, vector, dim FROM embeddings
+                    WHERE {self._sql.no_index("model")} = ?
                     AND article_id IN ({marks(len(chunk))})""", [model, *chunk]):
                 out[r[0]] = vector_from_bytes(r[1], r[2])
         return out
