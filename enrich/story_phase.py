@@ -120,9 +120,12 @@ def event_phase(title: str, text: str, lang: str, published: datetime | None = N
     dated = _event_day(lead, lang, published)
     pre += 2 * (dated == PREVIEW)
     out += 2 * (dated == OUTCOME)
-    if pre > out:
+    # one cue in the lead is no phase: outcome reports say what "will" follow ("the venture
+    # will run the design from Reading"); a phase needs the headline, the event's date or two
+    # cues more than the other side
+    if pre - out >= 2:
         return PREVIEW
-    if out > pre:
+    if out - pre >= 2:
         return OUTCOME
     return None
 
