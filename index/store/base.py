@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
-from typing import Any, Self
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Self, TypeVar
 
 from newsmon.index.store.dialect import Connection, Dialect
 from newsmon.index.store.maintenance import CheckReport
@@ -23,6 +24,8 @@ from newsmon.index.store.repos.health import CrawlHealthRepo, MaintenanceRepo
 from newsmon.index.store.repos.runs import RunRepo
 from newsmon.index.store.repos.vectors import VectorRepo
 
+C = TypeVar("C", bound=Connection)
+
 
 class StoreBase(ABC):
     """The store seam: repositories, transactions, status; see index.store.sqlite."""
@@ -32,6 +35,7 @@ class StoreBase(ABC):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._depth = 0
         self.articles = ArticleRepo(self)
         self.frontier = Frontier(self)
         self.runs = RunRepo(self)
@@ -60,6 +64,40 @@ class StoreBase(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @contextmanager
+    def _transaction(self, db: C, begin: str) -> Iterator[C]:
+        """``begin`` … COMMIT on ``db``, ROLLBACK on any exception. Re-entrant: a transaction
+        opened inside another is a savepoint of it, so repository methods compose (``with
+        store.transaction(): store.articles.upsert(…); store.cursors.set(…)`` commits both or
+        neither)."""
+        with self._lock:
+            if self._depth:
+                name = f"sp{self._depth}"
+                db.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield db
+                except BaseException:
+                    db.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    db.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                else:
+                    db.execute(f"RELEASE SAVEPOINT {name}")
+                finally:
+                    self._depth -= 1
+                return
+            db.execute(begin)
+            self._depth = 1
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
+            finally:
+                self._depth = 0
 
     @abstractmethod
     def check(self) -> CheckReport:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -201,7 +201,6 @@ class PgStore(StoreBase):
         conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
         self._raw = conn
         self._db = PgConnection(conn, self._where)
-        self._depth = 0
         try:
             self.schema_version = migrate_pg(conn, self._where)
         except psycopg.Error as exc:
@@ -217,37 +216,10 @@ class PgStore(StoreBase):
     def connection(self) -> PgConnection:
         return self._db
 
-    @contextmanager
-    def transaction(self) -> Iterator[PgConnection]:
-        """One transaction (BEGIN … COMMIT, ROLLBACK on any exception); an inner one is a
-        savepoint of the outer, as in the SQLite store."""
-        with self._lock:
-            if self._depth:
-                name = f"sp{self._depth}"
-                self._db.execute(f"SAVEPOINT {name}")
-                self._depth += 1
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                    self._db.execute(f"RELEASE SAVEPOINT {name}")
-                    raise
-                else:
-                    self._db.execute(f"RELEASE SAVEPOINT {name}")
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
-            finally:
-                self._depth = 0
+    def transaction(self) -> AbstractContextManager[PgConnection]:
+        """One transaction (BEGIN … COMMIT, ROLLBACK on any exception); nested ones are
+        savepoints (StoreBase._transaction)."""
+        return self._transaction(self._db, "BEGIN")
 
     def close(self) -> None:
         with self._lock:

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from newsmon.index.core.errors import StoreError
@@ -69,7 +68,6 @@ class Store(StoreBase):
         except sqlite3.Error as exc:  # pragma: no cover - depends on the file system
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
-        self._depth = 0
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -79,41 +77,11 @@ class Store(StoreBase):
         self.search_index = SearchIndexRepo(self)
 
     # -- plumbing -----------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception).
-
-        Re-entrant: a transaction opened inside another is a savepoint of it, so repository
-        methods compose (``with store.transaction(): store.articles.upsert(…);
-        store.cursors.set(…)`` commits both or neither).
-        """
-        with self._lock:
-            if self._depth:
-                name = f"sp{self._depth}"
-                self._db.execute(f"SAVEPOINT {name}")
-                self._depth += 1
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute(f"ROLLBACK TO {name}")
-                    self._db.execute(f"RELEASE {name}")
-                    raise
-                else:
-                    self._db.execute(f"RELEASE {name}")
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
-            finally:
-                self._depth = 0
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: the write lock at once, so a transaction
+        that reads and then writes never meets a busy store halfway); nested ones are
+        savepoints (StoreBase._transaction)."""
+        return self._transaction(self._db, "BEGIN IMMEDIATE")
 
     @property
     def connection(self) -> sqlite3.Connection:
