@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon import __version__
-from newsmon.alerts.render import LANG_NAMES, local_time, render
+from newsmon.alerts.render import LANG_NAMES, local_time, render, why_lines
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.times import parse_iso
 from newsmon.index.store.repos.alerts import idempotency_key
@@ -84,15 +84,7 @@ def _badges(topics: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def _why(why: dict[str, Any]) -> list[str]:
-    lines = []
-    if why.get("terms"):
-        lines.append("matched: " + ", ".join(map(str, why["terms"])))
-    if why.get("passage"):
-        lines.append(f"closest passage: “{why['passage']}”")
-    for name, info in sorted((why.get("topics") or {}).items()):
-        evidence = ", ".join(dict.fromkeys(str(e) for e in info.get("evidence", [])))
-        lines.append(f"topic {name} {info.get('score', 0):.2f}"
-                     + (f" (evidence: {evidence})" if evidence else ""))
+    lines = why_lines(why)
     if isinstance(why.get("score"), (int, float)):
         lines.append(f"score {why['score']:.3f} ({why.get('mode', '')}, alerts at "
                      f"{why.get('min_score', 0):g})")

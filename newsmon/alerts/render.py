@@ -71,10 +71,11 @@ def _badges(topics: dict[str, Any]) -> list[str]:
     return out
 
 
-def _why_lines(why: dict[str, Any]) -> list[str]:
+def why_lines(why: dict[str, Any]) -> list[str]:
+    """An alert's "why" as lines: matched terms, the closest passage, each topic's evidence."""
     lines = []
     if why.get("terms"):
-        lines.append("matched: " + ", ".join(why["terms"]))
+        lines.append("matched: " + ", ".join(map(str, why["terms"])))
     if why.get("passage"):
         lines.append(f"closest passage: “{why['passage']}”")
     for name, info in sorted((why.get("topics") or {}).items()):
@@ -93,7 +94,7 @@ def _article_block(item: dict[str, Any], tz: tzinfo) -> tuple[list[str], list[st
     lang = LANG_NAMES.get(art.get("lang") or "", art.get("lang") or "unknown language")
     when = local_time(art.get("published"), tz)
     meta = f"{art.get('source')} · {lang} · {when}"
-    why = _why_lines(item.get("why") or {})
+    why = why_lines(item.get("why") or {})
     also = item.get("also") or []
     text = [title, meta]
     if badges:
@@ -184,4 +185,4 @@ def render(payload: dict[str, Any], idempotency_key: str, tz: tzinfo) -> Message
                    idempotency_key)
 
 
-__all__ = ["Message", "render", "zone", "local_time", "slack_escape", "slack_link"]
+__all__ = ["Message", "render", "zone", "local_time", "slack_escape", "slack_link", "why_lines"]
