@@ -136,22 +136,19 @@ class VectorRepo(Repo):
     def iter_vectors(self, model: str, *, batch_size: int = 1000
                      ) -> Iterator[tuple[str, np.ndarray]]:
         """(article id, document vector) of every article embedded by ``model``, in id order."""
-        last = ""
-        while True:
-            rows = self._db.execute(
-                """SELECT article_id, vector, dim FROM embeddings WHERE model = ?
-                   AND article_id > ? ORDER BY article_id LIMIT ?""",
-                (model, last, batch_size)).fetchall()
-            if not rows:
-                return
-            for r in rows:
-                yield r[0], vector_from_bytes(r[1], r[2])
-            last = rows[-1][0]
+        for r in self._embedding_rows(model, batch_size):
+            yield r[0], vector_from_bytes(r[2], r[3])
 
     def iter_lang_vectors(self, model: str, *, batch_size: int = 2000
                           ) -> Iterator[tuple[str | None, np.ndarray]]:
         """(language, document vector) of every article embedded by ``model``: the moments
         of each language's vectors that language-fair search scores against."""
+        for r in self._embedding_rows(model, batch_size):
+            yield r[1], vector_from_bytes(r[2], r[3])
+
+    def _embedding_rows(self, model: str, batch_size: int) -> Iterator[Any]:
+        """(article id, lang, vector, dim) of every article embedded by ``model``, in id
+        order, paged by id so a long read holds no cursor open between batches."""
         last = ""
         while True:
             rows = self._db.execute(
@@ -160,8 +157,7 @@ class VectorRepo(Repo):
                 (model, last, batch_size)).fetchall()
             if not rows:
                 return
-            for r in rows:
-                yield r[1], vector_from_bytes(r[2], r[3])
+            yield from rows
             last = rows[-1][0]
 
     def iter_chunk_vectors(self, model: str, lang: str, *, newest: int,
