@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from newsmon.crawler.recorder import FLUSH_SECONDS, CrawlRecorder
+from newsmon.crawler.recorder import FLUSH_SECONDS, BatchHook, CrawlRecorder
 from newsmon.crawler.sources import Source
 from newsmon.crawler.stats import CrawlCounters, CrawlProgress, CrawlStats
 from newsmon.index.core import reasons
@@ -47,6 +47,9 @@ class CrawlJob:
     store: StoreBase
     run_id: int
     progress: Callable[[CrawlProgress], None] | None = None
+    # called with each batch of stored articles inside the transaction that stores them (a
+    # worker defers the batch's enrich job there: both commit or neither)
+    on_batch: BatchHook | None = None
 
     def __repr__(self) -> str:  # Scrapy logs its overridden settings
         return f"CrawlJob(run_id={self.run_id}, sources={len(self.sources)})"
@@ -62,7 +65,8 @@ class CrawlContext:
         self.progress = job.progress
         self.stats = counters
         self.recorder = CrawlRecorder(job.store, job.run_id, counters,
-                                      on_store_failure=self._stop_on_store_failure)
+                                      on_store_failure=self._stop_on_store_failure,
+                                      on_batch=job.on_batch)
         self.started = time.monotonic()
         self.finish_reason = ""
         # sources whose article limit cut discovery short: their listings must be re-read

@@ -26,13 +26,16 @@ from newsmon.index.store.repos.health import CrawlError, SourceTally
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CrawlRecorder", "FLUSH_SECONDS", "LISTING_KINDS"]
+__all__ = ["CrawlRecorder", "BatchHook", "FLUSH_SECONDS", "LISTING_KINDS"]
 
 # the fetches that find articles: when every one of a source's fails, the source failed
 LISTING_KINDS = frozenset({"feed", "sitemap", "section", "robots"})
 # listing failures whose detail says what came instead (an HTTP error's detail says nothing more)
 _SAYS_WHAT = frozenset({reasons.NOT_A_FEED, reasons.NOT_A_SITEMAP, reasons.BAD_FEED,
                         reasons.BAD_SITEMAP})
+
+# what a batch's transaction also runs (CrawlJob.on_batch)
+BatchHook = Callable[[StoreBase, list[Article]], None]
 
 # Recorded outcomes wait at most this long for a batch of articles to be written with.
 FLUSH_SECONDS = 5.0
@@ -52,8 +55,10 @@ class CrawlRecorder:
     with the error, when a write to the store fails: the crawl has to stop."""
 
     def __init__(self, store: StoreBase, run_id: int, counters: CrawlCounters, *,
-                 on_store_failure: Callable[[Exception], None] | None = None) -> None:
+                 on_store_failure: Callable[[Exception], None] | None = None,
+                 on_batch: BatchHook | None = None) -> None:
         self.store = store
+        self._on_batch = on_batch
         self.run_id = run_id
         self.stats = counters
         self._on_store_failure = on_store_failure
@@ -90,6 +95,8 @@ class CrawlRecorder:
                     written = self.store.articles.upsert(articles, aliases=dict(aliases or {}))
                     for article in articles:
                         self._tally(article.source).stored += 1
+                    if self._on_batch is not None:
+                        self._on_batch(self.store, articles)
                 for write in pending:
                     write()
         except (sqlite3.Error, OSError) as exc:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from newsmon.crawler.context import JOB_SETTING, CrawlContext, CrawlJob
+from newsmon.crawler.recorder import BatchHook
 from newsmon.crawler.sources import Source
 from newsmon.crawler.stats import CrawlProgress, CrawlStats
 from newsmon.index.core.settings import Settings
@@ -29,13 +30,15 @@ _started = False
 
 
 def run_crawl(settings: Settings, sources: list[Source], store: StoreBase, *, run_id: int,
-              progress: Callable[[CrawlProgress], None] | None = None) -> CrawlStats:
+              progress: Callable[[CrawlProgress], None] | None = None,
+              on_batch: BatchHook | None = None) -> CrawlStats:
     """Crawl ``sources`` into ``store``; every fetch is logged under ``run_id``.
 
     ``progress`` is called about once a second (and once at the end) with a ``CrawlProgress``.
     Returns the counters; ``stats.ok`` is False when any fetch or listing failed or the crawl
     stopped early. Starting and finishing the run record (``store.runs.start`` /
-    ``runs.finish``) is the caller's job. Call at most once per process (see the module doc).
+    ``runs.finish``) is the caller's job. ``on_batch`` runs inside each batch's transaction
+    (``CrawlJob.on_batch``). Call at most once per process (see the module doc).
     """
     global _started
     if _started:
@@ -54,7 +57,8 @@ def run_crawl(settings: Settings, sources: list[Source], store: StoreBase, *, ru
     process = CrawlerProcess(scrapy_settings(settings.crawl))
     crawler = process.create_crawler(NewsSpider)
     # what CrawlContext.from_crawler builds the crawl's context from (see crawler.context)
-    crawler.settings.set(JOB_SETTING, CrawlJob(settings, tuple(sources), store, run_id, progress),
+    crawler.settings.set(JOB_SETTING, CrawlJob(settings, tuple(sources), store, run_id, progress,
+                                              on_batch),
                          priority="cmdline")
     process.crawl(crawler)
     process.start()  # blocks until the crawl ends

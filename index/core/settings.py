@@ -50,6 +50,7 @@ _enrich = _Bundled("enrich")
 _alerts = _Bundled("alerts")
 _log = _Bundled("log")
 _display = _Bundled("display")
+_worker = _Bundled("worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,16 @@ class AlertsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    crawl_shards: int = _worker("crawl_shards", int)
+    crawl_every: str = _worker("crawl_every", str)
+    heartbeat: float = _worker("heartbeat", float)
+    stalled_after: float = _worker("stalled_after", float)
+    stalled_every: str = _worker("stalled_every", str)
+    concurrency: int = _worker("concurrency", int)
+
+
+@dataclass(frozen=True, slots=True)
 class DisplaySettings:
     timezone: str = _display("timezone", str)
 
@@ -164,6 +175,7 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertsSettings,
     "log": LogSettings,
     "display": DisplaySettings,
+    "worker": WorkerSettings,
 }
 # keys naming a time zone: checked against the zone database when read
 ZONE_KEYS = {("display", "timezone"), ("alerts", "timezone")}
@@ -188,6 +200,7 @@ class Settings:
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     log: LogSettings = field(default_factory=LogSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     config_file: Path | None = None
 
     def __post_init__(self) -> None:
@@ -201,6 +214,8 @@ class Settings:
             raise ConfigError(f"[data].dsn_env = {self.data.dsn_env!r} is not the name of an "
                               "environment variable (it names the one holding the DSN)")
 
+        _check_worker(self.worker)
+
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (used by flags and tests)."""
         current = getattr(self, section)
@@ -213,6 +228,26 @@ class Settings:
             out[name] = {k: (str(v) if isinstance(v, Path) else v)
                          for k, v in dataclasses.asdict(getattr(self, name)).items()}
         return out
+
+
+# cron expressions: five fields, or six with seconds (procrastinate's periodic tasks)
+_CRON_FIELD = re.compile(r"[0-9*/,\-A-Za-z?]+")
+
+
+def _check_worker(worker: WorkerSettings) -> None:
+    for key in ("crawl_every", "stalled_every"):
+        value = getattr(worker, key)
+        fields = value.split()
+        if len(fields) not in (5, 6) or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ConfigError(f"[worker].{key} = {value!r} is not a cron expression (five "
+                              "fields, or six with seconds: \"*/30 * * * *\")")
+    for key in ("crawl_shards", "concurrency"):
+        if getattr(worker, key) < 1:
+            raise ConfigError(f"[worker].{key} = {getattr(worker, key)!r} must be at least 1")
+    if not 0 < worker.heartbeat < worker.stalled_after:
+        raise ConfigError(f"[worker].stalled_after = {worker.stalled_after!r} must exceed "
+                          f"[worker].heartbeat = {worker.heartbeat!r} (> 0): a live worker's "
+                          "jobs would count as stalled")
 
 
 def coerce(section: str, key: str, value: Any, origin: str) -> Any:
@@ -265,4 +300,4 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
 
 
 __all__ = ["Settings", "DataSettings", "CrawlSettings", "IndexSettings", "EnrichSettings",
-           "AlertsSettings", "LogSettings", "DisplaySettings", "coerce"]
+           "AlertsSettings", "LogSettings", "DisplaySettings", "WorkerSettings", "coerce"]

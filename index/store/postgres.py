@@ -24,6 +24,7 @@ from newsmon.index.store.base import StoreBase
 from newsmon.index.store.dialect import POSTGRESQL
 from newsmon.index.store.maintenance import CheckReport
 from newsmon.index.store.pg_migrations import PG_MIGRATIONS, migrate_pg
+from newsmon.index.store.repos.jobs import JobRepo
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,8 @@ class PgStore(StoreBase):
             conn.close()
             raise StoreError(f"store {self._where}: migration failed: {_one_line(exc)}") from exc
         super().__init__()
+        # procrastinate's queue lives in the same database (newsmon.worker)
+        self.jobs = JobRepo(self)
 
     @property
     def location(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from newsmon.app.outcome import StageOutcome
 from newsmon.app.progress import StageProgress
 from newsmon.app.settings import Settings
+from newsmon.crawler.recorder import BatchHook
 from newsmon.crawler.sources import Source
 from newsmon.index.core import reasons
 from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL, StoreBase
@@ -47,15 +48,18 @@ def crawl_status(stats: Any) -> str:
 
 
 def crawl(settings: Settings, store: StoreBase, *, run_id: int, sources: Sequence[Source],
-          progress: StageProgress | None = None) -> StageOutcome:
-    """Discover, fetch, extract and store new articles of ``sources`` (once per process)."""
+          progress: StageProgress | None = None,
+          on_batch: BatchHook | None = None) -> StageOutcome:
+    """Discover, fetch, extract and store new articles of ``sources`` (once per process);
+    ``on_batch`` runs inside each batch's transaction (a worker defers its enrich job there)."""
     # imported here: Scrapy is heavy, and a locked-out run or `--help` need not pay for it
     from newsmon.crawler.run import run_crawl
 
     started = time.monotonic()
     log.info("crawl (run %d): %d source(s): %s", run_id, len(sources),
              ", ".join(s.id for s in sources))
-    stats = run_crawl(settings, list(sources), store, run_id=run_id, progress=progress)
+    stats = run_crawl(settings, list(sources), store, run_id=run_id, progress=progress,
+                      on_batch=on_batch)
     out = stats.to_dict()
     out["sources"] = [s.id for s in sources]
     return StageOutcome("crawl", crawl_status(stats), round(time.monotonic() - started, 2), out)

@@ -61,6 +61,27 @@ def indexed(store: StoreBase) -> dict[str, int]:
             for name, seq in store.cursors.all().items() if name.startswith("backend:")}
 
 
+def queue_status(settings: Settings, store: StoreBase) -> dict[str, Any] | None:
+    """The job queue of a PostgreSQL store (newsmon.worker): jobs waiting and running per
+    queue, running jobs (stalled: their worker's heartbeat lapsed), live workers and per crawl
+    shard the oldest due crawl; None for a store without one (SQLite, or no worker ever ran)."""
+    from newsmon.index.store.postgres import PgStore
+
+    if not isinstance(store, PgStore) or not store.jobs.schema_present():
+        return None
+    from newsmon.worker.jobs import CRAWL_TASK, QUEUES
+
+    stalled_after = settings.worker.stalled_after
+    depth = store.jobs.depth()
+    running = store.jobs.running(stalled_after)
+    return {"queues": {q: depth.get(q, {"todo": 0, "doing": 0})
+                       for q in (*QUEUES, *sorted(set(depth) - set(QUEUES)))},
+            "running": running,
+            "stalled": sum(j["stalled"] for j in running),
+            "workers": store.jobs.workers(stalled_after),
+            "shards": {str(k): v for k, v in store.jobs.shard_lag(CRAWL_TASK).items()}}
+
+
 def collect_status(settings: Settings) -> dict[str, Any]:
     path = settings.data.store_path
     exists = store_exists(settings)
@@ -73,6 +94,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             out["indexed"] = indexed(store)
             out["embedding"] = last_embedding(store)
             out["source_health"] = sources_health(settings, store)
+            out["jobs"] = queue_status(settings, store)
     else:
         out = empty_status(path)
         out["source_health"] = sources_health(settings, None)
@@ -81,5 +103,5 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     return out
 
 
-__all__ = ["collect_status", "empty_status", "last_embedding", "queued", "indexed",
+__all__ = ["collect_status", "queue_status", "empty_status", "last_embedding", "queued", "indexed",
            "RECENT_RUNS"]

@@ -38,13 +38,14 @@ from newsmon.cli.commands.serve import serve_command
 from newsmon.cli.commands.sources import sources_group
 from newsmon.cli.commands.status import status_command
 from newsmon.cli.commands.store import store_group
+from newsmon.cli.commands.worker import worker_command
 from newsmon.index.core.errors import ConfigError, NewsmonError
 
 # every command of the group, in help order
 COMMANDS = (run_command, crawl_command, enrich_command, index_command, search_command,
             alert_command, alerts_command, serve_command, status_command, sources_group,
-            export_command, backup_command, store_group, schedule_command, init_command, model_group,
-            demo_command)
+            export_command, backup_command, store_group, schedule_command, worker_command,
+            init_command, model_group, demo_command)
 
 NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan",
                  "elastic_transport", "charset_normalizer", "urllib3", "filelock")

@@ -32,6 +32,25 @@ def source_health_lines(sh: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def job_lines(jobs: dict[str, Any] | None) -> list[str]:
+    """The job queue of a PostgreSQL store's workers (newsmon.app.status.queue_status)."""
+    if not jobs:
+        return []
+    lines = [f"job queue: {jobs['workers']} live worker(s), {len(jobs['running'])} job(s) "
+             f"running, {jobs['stalled']} stalled"]
+    lines.append("  waiting/running: " + ", ".join(
+        f"{q} {d['todo']}/{d['doing']}" for q, d in jobs["queues"].items()))
+    for job in jobs["running"]:
+        lines.append(f"  #{job['id']} {job['task']} {job['args']} since {job['started_at']}"
+                     + ("  STALLED (its worker's heartbeat lapsed; retried soon)"
+                        if job["stalled"] else ""))
+    if jobs["shards"]:
+        lines.append("  crawl shards (lag of the oldest due crawl, last crawl):")
+        for shard, lag in jobs["shards"].items():
+            lines.append(f"    {shard:>3}: lag {lag['lag_s']:.0f}s, last {lag['last_crawl'] or '-'}")
+    return lines
+
+
 def status_text(st: dict[str, Any]) -> str:
     lines = [f"store: {st['store']}" + ("" if st.get("exists", True) else " (not created yet)")]
     if st.get("running"):
@@ -75,6 +94,7 @@ def status_text(st: dict[str, Any]) -> str:
                              + (f"  {brief}" if brief else ""))
     if st.get("queued"):
         lines.append("queued: " + ", ".join(f"{stage} {n}" for stage, n in st["queued"].items()))
+    lines += job_lines(st.get("jobs"))
     emb = st.get("embedding")
     if emb:
         lines.append(f"embedded by: {emb['model']} on {emb['engine']} (run #{emb['run']})")

@@ -1,0 +1,102 @@
+"""A crawl job's Scrapy in a child process: Twisted's reactor runs once per process, and a
+worker runs many crawl jobs.
+
+The child dies with its worker: a worker killed with -9 must not leave a crawl running, since
+its job is retried elsewhere and two crawls of one shard would break per-host politeness. On
+Linux the kernel kills the child when the worker's thread that started it ends
+(PR_SET_PDEATHSIG); elsewhere a watchdog thread polls the parent's pid.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from newsmon.app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class CrawlProcessError(RuntimeError):
+    """The crawl's child process ended without a result (killed, crashed)."""
+
+
+def crawl_in_child(settings: Settings, source_ids: list[str]) -> dict[str, Any]:
+    """Crawl ``source_ids`` in a child process (its batches defer their enrich jobs); returns the
+    crawl step's outcome as a dict, raises CrawlProcessError or the child's StageFailed."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(settings, source_ids, send, os.getpid()),
+                        name="newsmon-crawl", daemon=True)
+    child.start()
+    send.close()
+    try:
+        result: dict[str, Any] | None = None
+        while child.is_alive() or receive.poll():
+            if receive.poll(0.5):
+                try:
+                    result = receive.recv()
+                except EOFError:
+                    break
+        child.join()
+    finally:
+        if child.is_alive():  # the worker is shutting down (an exception in this thread)
+            child.terminate()
+            child.join(10)
+    if result is None:
+        raise CrawlProcessError(f"crawl process {child.pid} ended with exit code "
+                                f"{child.exitcode} and no result")
+    if result.get("failed"):
+        from newsmon.worker.stage import StageFailed
+
+        raise StageFailed(result["failed"])
+    return result
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child(settings: Settings, source_ids: list[str], send: Connection, parent: int) -> None:
+    _die_with_parent(parent)
+    logging.basicConfig(level=settings.log.level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from newsmon.app.pipeline import crawl_sources, open_store
+    from newsmon.worker.jobs import defer_enrich
+    from newsmon.worker.stage import StageFailed, run_recorded
+
+    sources = crawl_sources(settings, source_ids)
+    with open_store(settings) as store:
+        try:
+            step = run_recorded(settings, store, "crawl", sources=sources, on_batch=defer_enrich)
+        except StageFailed as exc:
+            send.send({"failed": str(exc)})
+            return
+    send.send({"status": step.status, "elapsed_s": step.elapsed_s, "stats": step.stats})
+
+
+__all__ = ["crawl_in_child", "CrawlProcessError"]

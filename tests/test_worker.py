@@ -1,0 +1,291 @@
+"""`newsmon worker` on procrastinate: jobs committed with their data, crawl shards locked across
+workers, a killed worker's job retried, periodic crawls deferred once per period.
+
+Real PostgreSQL (a database of each test's own), real `newsmon worker` subprocesses, real Scrapy
+against a loopback web of several hosts (tests/helpers/workers.py)."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from newsmon.index.core.article import Article
+from newsmon.index.core.errors import ConfigError
+from newsmon.worker.jobs import CRAWL_DUE_TASK, CRAWL_TASK, crawl_job, defer_enrich, enrich_job
+from newsmon.worker.shards import registrable_domain, shard_of
+from tests.helpers.workers import LoopbackWeb, Workers, wait_for, worker_env
+
+
+def test_registrable_domain_knows_the_suffixes_of_english_and_japanese_news() -> None:
+    assert registrable_domain("www.bbc.co.uk") == "bbc.co.uk"
+    assert registrable_domain("feeds.bbci.co.uk") == "bbci.co.uk"
+    assert registrable_domain("www3.nhk.or.jp") == "nhk.or.jp"
+    assert registrable_domain("news.yahoo.co.jp") == "yahoo.co.jp"
+    assert registrable_domain("www.mofa.go.jp") == "mofa.go.jp"
+    assert registrable_domain("www.city.shibuya.tokyo.jp") == "city.shibuya.tokyo.jp"
+    assert registrable_domain("WWW.Reuters.com.") == "reuters.com"
+    assert registrable_domain("apnews.com") == "apnews.com"
+    assert registrable_domain("www.abc.net.au") == "abc.net.au"
+    assert registrable_domain("127.0.0.2") == "127.0.0.2"
+    assert registrable_domain("[::1]") == "::1"
+    # hosts of one site share a shard; the shard is the same in every process
+    assert shard_of(registrable_domain("www.bbc.co.uk"), 16) == shard_of("bbc.co.uk", 16)
+    assert {shard_of(f"site{i}.example", 4) for i in range(40)} == {0, 1, 2, 3}
+
+
+def test_worker_settings_are_checked_naming_the_key(tmp_path: Path) -> None:
+    from newsmon.app.settings import load_settings
+
+    bad = tmp_path / "bad.toml"
+    for text, key in (('[worker]\ncrawl_every = "every half hour"\n', "[worker].crawl_every"),
+                      ("[worker]\ncrawl_shards = 0\n", "[worker].crawl_shards"),
+                      ("[worker]\nheartbeat = 40\n", "[worker].stalled_after")):
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+            load_settings(bad)
+
+
+def test_worker_refuses_the_sqlite_store_naming_the_setting(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "newsmon.toml"
+    config.write_text(f'[data]\ndir = "{tmp_path}"\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "newsmon", "--config", str(config), "worker"],
+                          capture_output=True, text=True, timeout=60, env=worker_env(""))
+    assert proc.returncode == 2
+    assert "[data].store" in proc.stderr and "postgresql" in proc.stderr
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+def _article(i: int) -> Article:
+    return Article(id=f"id{i:04d}", url=f"http://127.0.0.2/news/{i}.html",
+                   canonical_url=f"http://127.0.0.2/news/{i}.html", source="site-2", lang="en",
+                   title=f"Title {i}", text="Some text " * 20)
+
+
+def _store_batch_then_hang(dsn: str, ready: multiprocessing.synchronize.Event) -> None:
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(dsn) as store, store.transaction():
+        store.articles.upsert([_article(1), _article(2)])
+        defer_enrich(store, [_article(1), _article(2)])
+        ready.set()
+        time.sleep(60)  # killed here, before COMMIT
+
+
+def _queue(dsn: str) -> list[tuple[str, str, str]]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return [tuple(r) for r in conn.execute(
+            "SELECT task_name, queue_name, status::text FROM procrastinate_jobs ORDER BY id")]
+
+
+@pytest.mark.pg
+def test_a_crawl_batch_and_its_enrich_job_commit_together(pg_dsn: str) -> None:
+    from procrastinate.schema import SchemaManager
+
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as store:
+        assert store.jobs.ensure_schema(SchemaManager.get_schema())
+        assert not store.jobs.ensure_schema(SchemaManager.get_schema())  # idempotent
+
+    # killed inside the transaction: neither the batch nor its job
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    child = ctx.Process(target=_store_batch_then_hang, args=(pg_dsn, ready))
+    child.start()
+    assert ready.wait(60)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    with PgStore(pg_dsn) as store:
+        assert store.articles.count() == 0
+        assert _queue(pg_dsn) == []
+
+        # rolled back by an error: neither
+        with pytest.raises(RuntimeError), store.transaction():
+            store.articles.upsert([_article(3)])
+            defer_enrich(store, [_article(3)])
+            raise RuntimeError("the batch failed")
+        assert store.articles.count() == 0 and _queue(pg_dsn) == []
+
+        # committed: both; a second batch while the job waits queues no second job
+        with store.transaction():
+            store.articles.upsert([_article(4)])
+            defer_enrich(store, [_article(4)])
+        with store.transaction():
+            store.articles.upsert([_article(5)])
+            defer_enrich(store, [_article(5)])
+        assert store.articles.count() == 2
+        assert _queue(pg_dsn) == [("newsmon.enrich", "enrich", "todo")]
+        assert store.jobs.defer(enrich_job()) is None
+        assert store.jobs.depth() == {"enrich": {"todo": 1, "doing": 0}}
+
+
+def _config(tmp_path: Path, web: LoopbackWeb, **worker: str) -> Path:
+    sources = web.sources_yaml(tmp_path / "sources.yaml")
+    settings = {"crawl_shards": "2", "crawl_every": '"0 0 1 1 *"', "heartbeat": "1",
+                "stalled_after": "3", "stalled_every": '"* * * * * */1"', **worker}
+    config = tmp_path / "newsmon.toml"
+    config.write_text(
+        f'[data]\ndir = "{tmp_path / "data"}"\nstore = "postgresql"\ndsn_env = "TEST_PG_DSN"\n'
+        f'busy_timeout = 10\n\n'
+        f'[crawl]\nsources = "{sources}"\ndownload_delay = 0.3\nautothrottle = false\n'
+        f'retries = 0\ntimeout = 10\nbatch_size = 2\nconcurrency = 4\nper_host_concurrency = 1\n'
+        f'extract_workers = 1\nuser_agent = "newsmon-test/0.1 (+https://example.invalid/t)"\n\n'
+        f'[index]\nbackend = "elasticsearch"\nes_url = "http://127.0.0.1:9"\n\n'
+        f'[log]\nlevel = "INFO"\n\n'
+        "[worker]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()),
+        encoding="utf-8")
+    return config
+
+
+def _jobs(dsn: str, task: str) -> list[dict]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            """SELECT j.id, j.args, j.status::text, j.attempts,
+                      (SELECT MIN(at) FROM procrastinate_events e WHERE e.job_id = j.id
+                        AND e.type = 'started'),
+                      (SELECT MAX(at) FROM procrastinate_events e WHERE e.job_id = j.id
+                        AND e.type IN ('succeeded', 'failed'))
+               FROM procrastinate_jobs j WHERE task_name = %s ORDER BY id""", (task,)).fetchall()
+    return [{"id": r[0], "args": r[1], "status": r[2], "attempts": r[3], "started": r[4],
+             "ended": r[5]} for r in rows]
+
+
+def _defer(dsn: str, *shards: int) -> list[int | None]:
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(dsn) as store:
+        return [store.jobs.defer(crawl_job(s)) for s in shards]
+
+
+def _wait_schema(dsn: str) -> None:
+    from newsmon.index.store.postgres import PgStore
+
+    def ready() -> bool:
+        with PgStore(dsn) as store:
+            return store.jobs.schema_present()
+    wait_for(ready, 60, "a worker to apply procrastinate's schema")
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+def test_two_workers_never_crawl_one_shard_at_once(tmp_path: Path, pg_dsn: str) -> None:
+    from newsmon.app.settings import load_settings
+    from newsmon.crawler.sources import load_sources
+    from newsmon.worker.shards import shard_sources
+
+    with LoopbackWeb(4, articles=3, delay=0.2) as web:
+        config = _config(tmp_path, web)
+        settings = load_settings(config)
+        by_shard = shard_sources(load_sources(settings.crawl.sources), 2)
+        with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
+            workers.start("crawl-1", "crawl", concurrency=2)
+            workers.start("crawl-2", "crawl", concurrency=2)
+            _wait_schema(pg_dsn)
+            shards = list(by_shard)
+            assert all(_defer(pg_dsn, *shards))
+            # while each shard's first job runs, a second one for it waits for its lock
+            wait_for(lambda: all(j["status"] != "todo" for j in _jobs(pg_dsn, CRAWL_TASK)), 30,
+                     "the first crawl jobs to start")
+            assert all(_defer(pg_dsn, *shards))
+            wait_for(lambda: all(j["status"] == "succeeded" for j in _jobs(pg_dsn, CRAWL_TASK)),
+                     90, "every crawl job to finish")
+        jobs = _jobs(pg_dsn, CRAWL_TASK)
+        assert len(jobs) == 2 * len(shards)
+        for shard in shards:
+            runs = sorted((j["started"], j["ended"]) for j in jobs if j["args"]["shard"] == shard)
+            assert runs[0][1] <= runs[1][0], f"shard {shard}: two crawls overlapped: {runs}"
+        # at every host, the second crawl's requests came after the first's were answered:
+        # no two requests in flight, gaps as the delay says (±50% jitter)
+        for host, reqs in web.by_host().items():
+            assert reqs, f"{host} was never crawled"
+            for before, after in zip(reqs, reqs[1:]):
+                assert after.started >= before.answered - 0.05, (host, before, after)
+        from newsmon.index.store.postgres import PgStore
+
+        with PgStore(pg_dsn) as store:
+            assert store.articles.count() == 4 * 3
+            # each batch deferred enrich in its transaction; one job waits (no enrich worker)
+            assert store.jobs.depth()["enrich"] == {"todo": 1, "doing": 0}
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+def test_a_killed_workers_crawl_is_retried_and_stores_nothing_twice(tmp_path: Path,
+                                                                    pg_dsn: str) -> None:
+    with LoopbackWeb(1, articles=8, delay=0.5) as web:
+        config = _config(tmp_path, web, crawl_shards="1")
+        with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
+            workers.start("crawl-1", "crawl")
+            _wait_schema(pg_dsn)
+            assert _defer(pg_dsn, 0) != [None]
+            wait_for(lambda: len([r for r in web.requests if r.path.startswith("/news/")]) >= 3,
+                     60, "the crawl to fetch articles")
+            workers.kill("crawl-1")
+            killed_at = time.time()
+            time.sleep(1.5)
+            # the crawl's Scrapy process died with its worker: nothing fetched since
+            quiet = [r for r in web.requests if r.started > killed_at + 0.6]
+            assert quiet == [], quiet
+            assert _jobs(pg_dsn, CRAWL_TASK)[0]["status"] == "doing"
+            workers.start("crawl-2", "crawl")
+            wait_for(lambda: _jobs(pg_dsn, CRAWL_TASK)[0]["status"] == "succeeded", 90,
+                     "the stalled crawl job to be retried and finish")
+        job = _jobs(pg_dsn, CRAWL_TASK)[0]
+        assert job["attempts"] >= 1
+        assert "stalled" in workers.log("crawl-2")
+        from newsmon.index.store.postgres import PgStore
+
+        with PgStore(pg_dsn) as store:
+            urls = [a.canonical_url for a in store.articles.iter()]
+            assert len(urls) == 8 and len(set(urls)) == 8
+            # each article written once: one change-feed entry per article
+            assert store.changes.head() == 8, store.changes.head()
+        fetched = [r.path for r in web.requests if r.path.startswith("/news/")]
+        # the retry fetched only what the killed crawl had not stored
+        assert len(fetched) < 2 * 8
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+def test_the_periodic_crawl_is_deferred_once_per_period_by_two_workers(tmp_path: Path,
+                                                                       pg_dsn: str) -> None:
+    with LoopbackWeb(1, articles=1) as web:
+        config = _config(tmp_path, web, crawl_every='"* * * * * */2"', crawl_shards="1")
+        with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
+            workers.start("w-1", "crawl")
+            workers.start("w-2", "crawl")
+            _wait_schema(pg_dsn)
+            wait_for(lambda: len(_jobs(pg_dsn, CRAWL_DUE_TASK)) >= 3, 60,
+                     "three periods of crawl_due")
+        due = _jobs(pg_dsn, CRAWL_DUE_TASK)
+        stamps = [j["args"]["timestamp"] for j in due]
+        assert len(stamps) == len(set(stamps)), stamps
+        assert all(s % 2 == 0 for s in stamps)
+        crawls = _jobs(pg_dsn, CRAWL_TASK)
+        assert crawls and {c["args"]["shard"] for c in crawls} == {0}
+        status = json.loads(_newsmon(config, pg_dsn, "status", "--json"))
+        assert set(status["jobs"]["queues"]) >= {"crawl", "enrich", "index", "alert"}
+        assert status["jobs"]["stalled"] == 0 and "0" in status["jobs"]["shards"]
+
+
+def _newsmon(config: Path, dsn: str, *args: str) -> str:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "newsmon", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=120, env=worker_env(dsn))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
