@@ -36,7 +36,7 @@ def crawl_in_child(settings: Settings, source_ids: list[str]) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(settings, source_ids, send, os.getpid()),
-                        name="newsmon-crawl", daemon=True)
+                        name="newsmon-crawl")  # not daemonic: Scrapy extracts in a process pool
     child.start()
     send.close()
     try:
