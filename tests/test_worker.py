@@ -289,3 +289,89 @@ def _newsmon(config: Path, dsn: str, *args: str) -> str:
                           capture_output=True, text=True, timeout=120, env=worker_env(dsn))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
+
+
+@pytest.mark.pg
+@pytest.mark.es
+@pytest.mark.slow
+def test_the_chain_run_by_workers_indexes_every_article_and_alerts_once_per_story(
+        tmp_path: Path, pg_dsn: str, es_url: str) -> None:
+    """crawl → enrich → index → alert by `newsmon worker` subprocesses alone: the bundled demo
+    sites (through the demo server as proxy), the real model, the real Elasticsearch node."""
+    import uuid
+
+    import yaml
+
+    from newsmon.app.settings import load_settings
+    from newsmon.crawler.sources import load_sources
+    from newsmon.demo.server import DEMO_SITE, DemoServer
+    from newsmon.index.core.defaults import default_file
+    from newsmon.index.store.postgres import PgStore
+    from newsmon.worker.shards import shard_sources
+    from tests.test_pg_run import _es_ids
+    from tests.test_run import DEMO_SOURCES, N_DEMO_ARTICLES, child_env
+
+    rules = yaml.safe_load((default_file("demo") / "alerts.yaml").read_text(encoding="utf-8"))
+    alerts_file = tmp_path / "alerts.jsonl"
+    for rule in rules["rules"]:
+        rule["channels"] = [{"type": "file", "path": str(alerts_file)}]
+    (tmp_path / "alerts.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True),
+                                          encoding="utf-8")
+    alias = f"newsmon-w-{uuid.uuid4().hex[:10]}"
+    config = tmp_path / "newsmon.toml"
+    config.write_text(
+        f'[data]\ndir = "{tmp_path / "data"}"\nstore = "postgresql"\ndsn_env = "TEST_PG_DSN"\n'
+        f'busy_timeout = 10\n\n'
+        f'[crawl]\nsources = "{DEMO_SOURCES}"\ndownload_delay = 0.0\nautothrottle = false\n'
+        f'retries = 0\ntimeout = 10\nbatch_size = 2\nconcurrency = 2\nper_host_concurrency = 1\n'
+        f'\n[enrich]\nbatch_size = 4\n\n'
+        f'[index]\nbackend = "elasticsearch"\nes_url = "{es_url}"\nes_index = "{alias}"\n\n'
+        f'[alerts]\nrules = "{tmp_path / "alerts.yaml"}"\n\n'
+        '[worker]\ncrawl_shards = 4\ncrawl_every = "0 0 1 1 *"\nheartbeat = 1\n'
+        'stalled_after = 5\nstalled_every = "* * * * * */2"\n',
+        encoding="utf-8")
+    shards = list(shard_sources(load_sources(load_settings(config).crawl.sources), 4))
+    try:
+        with DemoServer(DEMO_SITE) as server, Workers(
+                config, {**child_env(server), "TEST_PG_DSN": pg_dsn},
+                tmp_path / "logs") as workers:
+            workers.start("crawl-1", "crawl")
+            workers.start("pipeline-1", "enrich,index,alert")
+            _wait_schema(pg_dsn)
+            assert all(_defer(pg_dsn, *shards))
+
+            def settled(alert_jobs: int) -> bool:
+                with PgStore(pg_dsn) as store:
+                    depth = store.jobs.depth()
+                    busy = sum(d["todo"] + d["doing"] for q, d in depth.items()
+                               if q != "schedule")
+                    return (busy == 0 and store.articles.count() > 0
+                            and len(_jobs(pg_dsn, "newsmon.alert")) >= alert_jobs)
+            # phase 1: the sites' backlog, the rule's silent baseline (it was first seen on an
+            # empty store); phase 2: new articles appear, and alert
+            wait_for(lambda: settled(1), 300, "the first chain to settle", every=1.0)
+            with PgStore(pg_dsn) as store:
+                assert store.articles.count() == N_DEMO_ARTICLES
+            server.set_phase(2)
+            assert all(_defer(pg_dsn, *shards))
+            wait_for(lambda: settled(2), 300, "the second chain to settle", every=1.0)
+            status = json.loads(_newsmon(config, pg_dsn, "status", "--json"))
+        with PgStore(pg_dsn) as store:
+            ids = sorted(a.id for a in store.articles.iter())
+            assert len(ids) > N_DEMO_ARTICLES
+            assert store.cursors.get("backend:elasticsearch") == store.changes.head()
+        assert _es_ids(es_url, alias) == ids
+        for task in ("newsmon.crawl", "newsmon.enrich", "newsmon.index", "newsmon.alert"):
+            done = _jobs(pg_dsn, task)
+            assert done and all(j["status"] == "succeeded" for j in done), (task, done)
+        lines = [json.loads(line) for line in alerts_file.read_text(encoding="utf-8").splitlines()]
+        assert lines, "no alert was delivered"
+        keys = [(a["rule"], a["story"]) for a in lines]
+        assert len(keys) == len(set(keys)), keys  # one alert per (rule, story)
+        assert status["jobs"]["stalled"] == 0 and status["jobs"]["running"] == []
+    finally:
+        from elasticsearch import Elasticsearch
+
+        with Elasticsearch(es_url) as es:
+            es.indices.delete(index=f"{alias}-v*", ignore_unavailable=True,
+                              allow_no_indices=True, expand_wildcards="all")

@@ -57,8 +57,12 @@ def build_app(settings: Settings, dsn: str) -> Any:
     @app.task(name=CRAWL_DUE_TASK, queue="crawl")
     def crawl_due(timestamp: int) -> dict[str, Any]:
         """Defer one crawl job per shard that has sources (a shard still waiting keeps its job)."""
+        from newsmon.alerts import see_rules
+
         by_shard = shard_sources(crawl_sources(settings), shards)
         with open_store(settings) as store, store.transaction():
+            # a rule added since is first seen before these crawls store anything
+            see_rules(settings, store)
             deferred = [shard for shard in by_shard if jobs(store).defer(crawl_job(shard))]
         log.info("crawl due (period %d): %d of %d shard(s) deferred", timestamp, len(deferred),
                  len(by_shard))

@@ -49,14 +49,18 @@ def check_cron(settings: Settings) -> None:
 
 def ensure_queue_schema(settings: Settings) -> bool:
     """Apply procrastinate's schema to the store's database unless it is there (see the module
-    doc); returns whether it was applied."""
+    doc), and see the alert rules not seen yet; returns whether the schema was applied."""
     from procrastinate.schema import SchemaManager
 
     from newsmon.app.pipeline import open_store
     from newsmon.worker.jobs import jobs
 
+    from newsmon.alerts import see_rules
+
     with open_store(settings) as store:
         applied = jobs(store).ensure_schema(SchemaManager.get_schema())
+        # as `run` does before it crawls: a new rule's baseline is what was stored before now
+        see_rules(settings, store)
     if applied:
         log.info("applied procrastinate's schema to the store's database")
     return applied
