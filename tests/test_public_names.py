@@ -24,7 +24,7 @@ PUBLIC: dict[str, set[str]] = {
                                   "StoreError", "IndexingError", "DeliveryError"},
     "newsmon.index.core.settings": {"Settings", "DataSettings", "CrawlSettings", "IndexSettings",
                                     "EnrichSettings", "AlertsSettings", "LogSettings",
-                                    "DisplaySettings", "coerce"},
+                                    "DisplaySettings", "WorkerSettings", "coerce"},
     "newsmon.index.core.times": {"utcnow", "utc_iso", "now_iso", "parse_iso", "parse_since",
                                  "zone", "local_iso"},
     "newsmon.index.core.reasons": {"REASONS", "describe", "http", "is_known"},
@@ -61,9 +61,19 @@ PUBLIC: dict[str, set[str]] = {
                              "LogSettings", "load_settings", "coerce"},
     "newsmon.app.search": {"SearchRequest", "SearchHit", "SearchResponse", "Searcher", "snippet",
                            "check_request", "relevance", "relevance_word", "GOOD", "STRONG"},
-    "newsmon.app.status": {"collect_status", "empty_status", "last_embedding", "queued",
+    "newsmon.app.status": {"collect_status", "queue_status", "empty_status", "last_embedding",
+                           "queued",
                            "indexed",
                            "RECENT_RUNS"},
+    # the workers on procrastinate (newsmon worker): the seam the cluster scenario drives
+    "newsmon.worker.run": {"run_worker", "check_queues", "worker_dsn", "ensure_queue_schema",
+                           "check_cron"},
+    "newsmon.worker.jobs": {"QUEUES", "SCHEDULE_QUEUE", "CRAWL_TASK", "CRAWL_DUE_TASK",
+                            "ENRICH_TASK", "INDEX_TASK", "ALERT_TASK", "RETRY_STALLED_TASK",
+                            "crawl_job", "enrich_job", "index_job", "alert_job", "defer_enrich",
+                            "jobs"},
+    "newsmon.worker.shards": {"registrable_domain", "source_domain", "shard_of", "shard_sources"},
+    "newsmon.index.store.repos.jobs": {"JobRepo", "JobSpec"},
     "newsmon.app.lock": {"RunLock", "LockHeld", "read_holder", "running_holder"},
     "newsmon.app.indexing": {"BACKENDS", "open_backend", "build_docs", "index_store",
                              "IndexStats", "ES_API_KEY_ENV", "IndexingError"},
@@ -85,7 +95,7 @@ PUBLIC: dict[str, set[str]] = {
 # the packages of the installed namespace; each has a seam listed above
 PACKAGES = {"newsmon.index", "newsmon.index.core", "newsmon.index.store", "newsmon.index.search",
             "newsmon.crawler", "newsmon.enrich", "newsmon.app", "newsmon.alerts", "newsmon.cli",
-            "newsmon.serve", "newsmon.demo"}
+            "newsmon.serve", "newsmon.demo", "newsmon.worker"}
 
 
 @pytest.mark.parametrize("module", sorted(PUBLIC))

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 # a stage that failed (Elasticsearch down, a crawl process killed) is tried again: 5 attempts,
 # waiting 2, 4, 8, 16 s
-RETRY = {"max_attempts": 5, "exponential_wait": 2}
+RETRY_ATTEMPTS = 5
+RETRY_WAIT = 2
 
 
 def build_app(settings: Settings, dsn: str) -> Any:
@@ -50,7 +51,7 @@ def build_app(settings: Settings, dsn: str) -> Any:
     from newsmon.worker.stage import run_recorded
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
-    retry = procrastinate.RetryStrategy(**RETRY)
+    retry = procrastinate.RetryStrategy(max_attempts=RETRY_ATTEMPTS, exponential_wait=RETRY_WAIT)
     shards = settings.worker.crawl_shards
 
     @app.periodic(cron=settings.worker.crawl_every, periodic_id="crawl")
@@ -107,8 +108,9 @@ def build_app(settings: Settings, dsn: str) -> Any:
         """Put back in the queue the running jobs of workers whose heartbeat lapsed."""
         stalled = await app.job_manager.get_stalled_jobs(
             seconds_since_heartbeat=settings.worker.stalled_after)
-        retried = []
+        retried: list[int] = []
         for job in stalled:
+            assert job.id is not None  # a job read from the database has its id
             log.warning("job %s (%s %s) stalled: its worker's heartbeat lapsed; retrying it",
                         job.id, job.task_name, job.task_kwargs)
             await app.job_manager.retry_job(job)
@@ -118,4 +120,4 @@ def build_app(settings: Settings, dsn: str) -> Any:
     return app
 
 
-__all__ = ["build_app", "RETRY"]
+__all__ = ["build_app", "RETRY_ATTEMPTS", "RETRY_WAIT"]

@@ -52,10 +52,9 @@ def ensure_queue_schema(settings: Settings) -> bool:
     doc), and see the alert rules not seen yet; returns whether the schema was applied."""
     from procrastinate.schema import SchemaManager
 
+    from newsmon.alerts import see_rules
     from newsmon.app.pipeline import open_store
     from newsmon.worker.jobs import jobs
-
-    from newsmon.alerts import see_rules
 
     with open_store(settings) as store:
         applied = jobs(store).ensure_schema(SchemaManager.get_schema())

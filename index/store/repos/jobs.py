@@ -49,7 +49,12 @@ class JobRepo(Repo):
             db.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
             if self.schema_present():
                 return False
-            db.raw().execute(schema_sql)
+            # many statements and no parameters: psycopg takes the script as it is (only the
+            # PostgreSQL adapter has raw(); its execute would turn every % into %%)
+            raw = getattr(db, "raw", None)
+            if raw is None:
+                raise StoreError(f"store {self._store.location} cannot hold the job queue")
+            raw().execute(schema_sql)
             return True
 
     def defer(self, job: JobSpec) -> int | None:
