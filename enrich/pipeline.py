@@ -296,7 +296,10 @@ def enrich_store(settings: Settings, store: StoreBase, *, run_id: int | None = N
         pending = _title_pass(ctx, store, pending, stats)
         pending = _boilerplate_pass(ctx, store, pending, stats)
         info = _embed_pass(ctx, store, pending, stats, progress)
-        _assign_pass(ctx, store, info, stats, progress)
+        # stories are decided against the stories already assigned, in every language (the
+        # model is multilingual): on a store shared by machines one assignment runs at a time
+        with store.exclusive("story-assignment"):
+            _assign_pass(ctx, store, info, stats, progress)
     stats.seconds = time.perf_counter() - started
     return stats
 

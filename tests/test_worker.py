@@ -375,3 +375,36 @@ def test_the_chain_run_by_workers_indexes_every_article_and_alerts_once_per_stor
         with Elasticsearch(es_url) as es:
             es.indices.delete(index=f"{alias}-v*", ignore_unavailable=True,
                               allow_no_indices=True, expand_wildcards="all")
+
+
+def _hold(dsn: str, held: multiprocessing.synchronize.Event) -> None:
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(dsn) as store, store.exclusive("story-assignment"):
+        held.set()
+        time.sleep(60)  # killed holding it
+
+
+@pytest.mark.pg
+def test_story_assignment_is_exclusive_across_processes_and_freed_by_a_kill(pg_dsn: str) -> None:
+    import threading
+
+    from newsmon.index.store.postgres import PgStore
+
+    ctx = multiprocessing.get_context("spawn")
+    held = ctx.Event()
+    child = ctx.Process(target=_hold, args=(pg_dsn, held))
+    child.start()
+    assert held.wait(60)
+    got = threading.Event()
+
+    def take() -> None:
+        with PgStore(pg_dsn) as store, store.exclusive("story-assignment"):
+            got.set()
+    waiter = threading.Thread(target=take)
+    waiter.start()
+    assert not got.wait(1.0)  # waits while the other process holds it
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    assert got.wait(15)  # PostgreSQL released the killed session's lock
+    waiter.join()

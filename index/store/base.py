@@ -99,6 +99,14 @@ class StoreBase(ABC):
             finally:
                 self._depth = 0
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Held by one process at a time among those sharing this store, around work that
+        reads and then writes what another would change meanwhile (story assignment). A no-op
+        here: a SQLite store has one writer at a time, and its runs hold the run lock; the
+        PostgreSQL store, shared by machines, takes an advisory lock."""
+        yield
+
     @abstractmethod
     def check(self) -> CheckReport:
         """The engine's integrity check, damaged tables named."""

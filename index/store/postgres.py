@@ -12,9 +12,10 @@ What stays SQLite's: the embedded search index (a PostgreSQL store searches with
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -76,6 +77,12 @@ def translate(sql: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key for ``name``."""
+    digest = hashlib.blake2b(f"newsmon:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -223,6 +230,20 @@ class PgStore(StoreBase):
         """One transaction (BEGIN … COMMIT, ROLLBACK on any exception); nested ones are
         savepoints (StoreBase._transaction)."""
         return self._transaction(self._db, "BEGIN")
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A session-level advisory lock named ``name``, waited for, released on exit (or by
+        PostgreSQL when this connection ends: a killed process holds nothing). Workers and
+        `newsmon run` on other machines wait for each other here."""
+        key = _lock_key(name)
+        with self._lock:
+            self._db.execute("SELECT pg_advisory_lock(?)", (key,))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.execute("SELECT pg_advisory_unlock(?)", (key,))
 
     def close(self) -> None:
         with self._lock:
