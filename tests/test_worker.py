@@ -279,6 +279,8 @@ def test_the_periodic_crawl_is_deferred_once_per_period_by_two_workers(tmp_path:
         status = json.loads(_newsmon(config, pg_dsn, "status", "--json"))
         assert set(status["jobs"]["queues"]) >= {"crawl", "enrich", "index", "alert"}
         assert status["jobs"]["stalled"] == 0 and "0" in status["jobs"]["shards"]
+        text = _newsmon(config, pg_dsn, "status")
+        assert "job queue:" in text and "crawl shards" in text, text
 
 
 def _newsmon(config: Path, dsn: str, *args: str) -> str:
