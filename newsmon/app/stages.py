@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsmon.app.outcome import StageOutcome
 from newsmon.app.progress import StageProgress
@@ -18,6 +18,9 @@ from newsmon.crawler.recorder import BatchHook
 from newsmon.crawler.sources import Source
 from newsmon.index.core import reasons
 from newsmon.index.store import RUN_FAILED, RUN_OK, RUN_PARTIAL, StoreBase
+
+if TYPE_CHECKING:  # the model's imports are the enrich stage's, when it runs
+    from newsmon.enrich.pipeline import EnrichContext
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,12 @@ def crawl(settings: Settings, store: StoreBase, *, run_id: int, sources: Sequenc
 
 
 def enrich(settings: Settings, store: StoreBase, *, run_id: int,
-           progress: StageProgress | None = None) -> StageOutcome:
+           progress: StageProgress | None = None,
+           context: EnrichContext | None = None) -> StageOutcome:
     """Language, topics, entities, embedding and story for every pending article.
 
-    Loads the embedding model only when something is pending.
+    Loads the embedding model only when something is pending, unless ``context`` brings it
+    loaded (a worker keeps one between its enrich jobs).
     """
     from newsmon.enrich.pipeline import enrich_store
 
@@ -81,7 +86,7 @@ def enrich(settings: Settings, store: StoreBase, *, run_id: int,
             progress.update({"pending": total, "embedded" if phase == "embed" else "enriched":
                              done})
 
-    stats = enrich_store(settings, store, run_id=run_id, progress=report)
+    stats = enrich_store(settings, store, run_id=run_id, progress=report, context=context)
     status = RUN_OK if stats.failed == 0 else RUN_PARTIAL
     return StageOutcome("enrich", status, round(time.monotonic() - started, 2), stats.as_dict())
 

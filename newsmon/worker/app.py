@@ -78,10 +78,22 @@ def build_app(settings: Settings, dsn: str) -> Any:
         result = crawl_in_child(settings, [s.id for s in sources])
         return {"shard": shard, **result}
 
+    # the model, loaded by the first enrich job that has work and kept for the next ones (a
+    # load takes seconds; enrich jobs run one at a time, so one context serves them all). The
+    # engine is chosen once, for that first job's workload; settings are read once per worker.
+    loaded: list[Any] = []
+
     @app.task(name=ENRICH_TASK, queue="enrich", retry=retry)
     def enrich() -> dict[str, Any]:
+        from newsmon.enrich.pipeline import build_context, current_version
+
         with open_store(settings) as store:
-            step = run_recorded(settings, store, "enrich")
+            if not loaded:
+                pending = len(store.articles.enrich_pending(current_version(settings)))
+                if pending:
+                    loaded.append(build_context(settings, workload=pending))
+            step = run_recorded(settings, store, "enrich",
+                                context=loaded[0] if loaded else None)
             jobs(store).defer(index_job())
         return step.stats
 
