@@ -2,9 +2,12 @@
 worker runs many crawl jobs.
 
 The child dies with its worker: a worker killed with -9 must not leave a crawl running, since
-its job is retried elsewhere and two crawls of one shard would break per-host politeness. On
-Linux the kernel kills the child when the worker's thread that started it ends
-(PR_SET_PDEATHSIG); elsewhere a watchdog thread polls the parent's pid.
+its job is retried elsewhere and two crawls of one shard would break per-host politeness. The
+child leads a process group of its own, which holds everything it starts (Scrapy's extraction
+pool, its forkserver and resource tracker: left alone, they outlived a killed crawl); when the
+worker dies the whole group is killed. On Linux the kernel signals the child when the worker's
+thread that started it ends (PR_SET_PDEATHSIG, SIGUSR1, which Scrapy leaves alone); a watchdog
+thread polling the parent's pid covers other systems.
 """
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ def crawl_in_child(settings: Settings, source_ids: list[str]) -> dict[str, Any]:
                         name="newsmon-crawl")  # not daemonic: Scrapy extracts in a process pool
     child.start()
     send.close()
+    log.info("crawl process %s (process group %s): %d source(s)", child.pid, child.pid,
+             len(source_ids))
     try:
         result: dict[str, Any] | None = None
         while child.is_alive() or receive.poll():
@@ -62,21 +67,27 @@ def crawl_in_child(settings: Settings, source_ids: list[str]) -> dict[str, Any]:
     return result
 
 
+def _kill_group(*_: object) -> None:
+    os.killpg(0, signal.SIGKILL)  # this process and all it started
+
+
 def _die_with_parent(parent: int) -> None:
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGUSR1, _kill_group)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGUSR1, 0, 0, 0)
         except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
             pass
     if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
+        _kill_group()
 
     def watch() -> None:
         while True:
-            time.sleep(1.0)
+            time.sleep(0.5)
             if os.getppid() != parent:
-                os._exit(1)
+                _kill_group()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
