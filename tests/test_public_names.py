@@ -69,7 +69,7 @@ PUBLIC: dict[str, set[str]] = {
     "newsmon.worker.run": {"run_worker", "check_queues", "worker_dsn", "ensure_queue_schema",
                            "check_cron"},
     "newsmon.worker.jobs": {"QUEUES", "SCHEDULE_QUEUE", "CRAWL_TASK", "CRAWL_DUE_TASK",
-                            "ENRICH_TASK", "INDEX_TASK", "ALERT_TASK", "RETRY_STALLED_TASK",
+                            "ENRICH_TASK", "INDEX_TASK", "ALERT_TASK", "RETRY_STALLED_TASK", "CLEANUP_TASK",
                             "crawl_job", "enrich_job", "index_job", "alert_job", "defer_enrich",
                             "jobs"},
     "newsmon.worker.shards": {"registrable_domain", "source_domain", "shard_of", "shard_sources"},

@@ -421,3 +421,36 @@ def test_story_assignment_is_exclusive_across_processes_and_freed_by_a_kill(pg_d
     child.join()
     assert got.wait(15)  # PostgreSQL released the killed session's lock
     waiter.join()
+
+
+@pytest.mark.pg
+def test_finished_jobs_older_than_keep_jobs_days_are_deleted(pg_dsn: str) -> None:
+    import asyncio
+
+    import psycopg
+    from procrastinate.schema import SchemaManager
+
+    from newsmon.index.core.settings import Settings
+    from newsmon.index.store.postgres import PgStore
+    from newsmon.worker.app import build_app
+    from newsmon.worker.jobs import CLEANUP_TASK, index_job
+
+    with PgStore(pg_dsn) as store:
+        store.jobs.ensure_schema(SchemaManager.get_schema())
+        old, recent, waiting = (store.jobs.defer(j) for j in (enrich_job(), crawl_job(1),
+                                                              index_job()))
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = ANY(%s)",
+                     ([old, recent],))
+        conn.execute("UPDATE procrastinate_events SET at = NOW() - INTERVAL '8 days' "
+                     "WHERE job_id IN (%s, %s)", (old, waiting))
+    app = build_app(Settings().replace("worker", keep_jobs_days=7), pg_dsn)
+
+    async def clean() -> None:
+        async with app.open_async():
+            await app.tasks[CLEANUP_TASK].func(timestamp=0)
+    asyncio.run(clean())
+    with psycopg.connect(pg_dsn) as conn:
+        left = sorted(r[0] for r in conn.execute("SELECT id FROM procrastinate_jobs"))
+    # the old finished job went; a recent one and a waiting one (however old) stay
+    assert left == sorted([recent, waiting])

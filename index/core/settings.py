@@ -154,6 +154,7 @@ class WorkerSettings:
     stalled_after: float = _worker("stalled_after", float)
     stalled_every: str = _worker("stalled_every", str)
     concurrency: int = _worker("concurrency", int)
+    keep_jobs_days: int = _worker("keep_jobs_days", int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ def _check_worker(worker: WorkerSettings) -> None:
         if len(fields) not in (5, 6) or not all(_CRON_FIELD.fullmatch(f) for f in fields):
             raise ConfigError(f"[worker].{key} = {value!r} is not a cron expression (five "
                               "fields, or six with seconds: \"*/30 * * * *\")")
-    for key in ("crawl_shards", "concurrency"):
+    for key in ("crawl_shards", "concurrency", "keep_jobs_days"):
         if getattr(worker, key) < 1:
             raise ConfigError(f"[worker].{key} = {getattr(worker, key)!r} must be at least 1")
     if not 0 < worker.heartbeat < worker.stalled_after:

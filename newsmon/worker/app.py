@@ -21,6 +21,7 @@ from typing import Any
 from newsmon.app.settings import Settings
 from newsmon.worker.jobs import (
     ALERT_TASK,
+    CLEANUP_TASK,
     CRAWL_DUE_TASK,
     CRAWL_TASK,
     ENRICH_TASK,
@@ -35,7 +36,7 @@ from newsmon.worker.jobs import (
 
 log = logging.getLogger(__name__)
 
-# a stage that failed (Elasticsearch down, a crawl process killed) is tried again: 5 attempts,
+# a stage that failed (Elasticsearch down, a crawl's process killed) is tried again: 5 attempts,
 # waiting 2, 4, 8, 16 s
 RETRY_ATTEMPTS = 5
 RETRY_WAIT = 2
@@ -46,12 +47,17 @@ def build_app(settings: Settings, dsn: str) -> Any:
     import procrastinate
 
     from newsmon.app.pipeline import crawl_sources, open_store
-    from newsmon.worker.crawlproc import crawl_in_child
+    from newsmon.worker.crawlproc import CrawlProcessError, crawl_in_child
     from newsmon.worker.shards import shard_sources
     from newsmon.worker.stage import run_recorded
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
     retry = procrastinate.RetryStrategy(max_attempts=RETRY_ATTEMPTS, exponential_wait=RETRY_WAIT)
+    # a crawl is tried again only when its process died (a crash, the OOM killer): one that
+    # reached nothing (the sites down) waits for the next period rather than knock again
+    crawl_retry = procrastinate.RetryStrategy(max_attempts=RETRY_ATTEMPTS,
+                                              exponential_wait=RETRY_WAIT,
+                                              retry_exceptions={CrawlProcessError})
     shards = settings.worker.crawl_shards
 
     @app.periodic(cron=settings.worker.crawl_every, periodic_id="crawl")
@@ -69,7 +75,7 @@ def build_app(settings: Settings, dsn: str) -> Any:
                  len(by_shard))
         return {"shards": list(by_shard), "deferred": deferred}
 
-    @app.task(name=CRAWL_TASK, queue="crawl", retry=retry)
+    @app.task(name=CRAWL_TASK, queue="crawl", retry=crawl_retry)
     def crawl(shard: int) -> dict[str, Any]:
         sources = shard_sources(crawl_sources(settings), shards).get(shard, [])
         if not sources:
@@ -128,6 +134,15 @@ def build_app(settings: Settings, dsn: str) -> Any:
             await app.job_manager.retry_job(job)
             retried.append(job.id)
         return retried
+
+    @app.periodic(cron="17 4 * * *", periodic_id="cleanup")
+    @app.task(name=CLEANUP_TASK, queue=SCHEDULE_QUEUE)
+    async def delete_old_jobs(timestamp: int) -> None:
+        """Finished jobs older than [worker] keep_jobs_days go, with their events (failed ones
+        too: their error is in the run records and the log)."""
+        await app.job_manager.delete_old_jobs(nb_hours=24 * settings.worker.keep_jobs_days,
+                                              include_failed=True, include_cancelled=True,
+                                              include_aborted=True)
 
     return app
 

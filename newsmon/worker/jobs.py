@@ -8,6 +8,7 @@
 | alert(rule)    | alert  | alert:RULE           | alert:RULE                  |
 | crawl_due      | crawl  | (periodic: once per period by procrastinate's own key)  |
 | retry_stalled  | schedule (every worker listens to it)                            |
+| delete_old_jobs| schedule, daily: finished jobs older than [worker] keep_jobs_days |
 
 One running enrich job at a time keeps story assignment race-free across workers (stories are
 decided against the articles already assigned); each waiting job covers everything pending when
@@ -30,6 +31,7 @@ ENRICH_TASK = "newsmon.enrich"
 INDEX_TASK = "newsmon.index"
 ALERT_TASK = "newsmon.alert"
 RETRY_STALLED_TASK = "newsmon.retry_stalled"
+CLEANUP_TASK = "newsmon.delete_old_jobs"
 
 
 def crawl_job(shard: int) -> JobSpec:
@@ -64,5 +66,5 @@ def jobs(store: StoreBase) -> JobRepo:
     return store.jobs
 
 __all__ = ["QUEUES", "SCHEDULE_QUEUE", "CRAWL_TASK", "CRAWL_DUE_TASK", "ENRICH_TASK",
-           "INDEX_TASK", "ALERT_TASK", "RETRY_STALLED_TASK", "crawl_job", "enrich_job",
+           "INDEX_TASK", "ALERT_TASK", "RETRY_STALLED_TASK", "CLEANUP_TASK", "crawl_job", "enrich_job",
            "index_job", "alert_job", "defer_enrich", "jobs"]
