@@ -99,9 +99,9 @@ def main() -> None:
                     job_id = store.jobs.defer(enrich_job())
                 committed = time.time()
                 assert job_id is not None, "an enrich job was still waiting"
-                started = wait_for(lambda: job_events(dsn, job_id)[0], 60, "the job to start",
+                started = wait_for(lambda j=job_id: job_events(dsn, j)[0], 60, "the job to start",
                                    every=0.05)
-                wait_for(lambda: job_events(dsn, job_id)[1], 300, "the job to end", every=0.1)
+                wait_for(lambda j=job_id: job_events(dsn, j)[1], 300, "the job to end", every=0.1)
                 if i:  # round 0 loads the model
                     overhead.append((started - committed) * 1000)
         base = summary(baseline)
