@@ -42,8 +42,8 @@ import functools
 import logging
 import re
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -469,8 +469,9 @@ class ElasticBackend:
         self._prepare_writes()
         analyzers = self._write_analyzers or {}
         # A document stays in the index that holds it: a correction or a re-index never
-        # moves it to another month, even if the time it is filed under changed since.
-        placed = self._placed([d.id for d in docs])
+        # moves it to another month, even if the time it is filed under changed since. (A full
+        # build writes each article once, into an empty generation: nothing to look up.)
+        placed = {} if self._building else self._placed([d.id for d in docs])
         targets = [placed.get(d.id) or f"{self._gen}-{month_of(d)}" for d in docs]
         self._ensure(t for t in targets if t not in placed.values())
         return self._bulk(self._action(d, analyzers, t) for d, t in zip(docs, targets,
