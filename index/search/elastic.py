@@ -61,6 +61,7 @@ MAPPING_VERSION = 3
 VECTOR_INDEXES = ("int8_hnsw", "hnsw")
 RESCORE_OVERSAMPLE = 3.0
 RETRY_STATUS = (429, 502, 503, 504)
+REPLICA_WAIT = "60s"   # for a new index's replicas to be in sync before it is written
 # the analyzers production clusters have, per language; used where the cluster has them
 SERVER_ANALYZERS = {"en": "english", "ja": "kuromoji"}
 TEXT_ANALYSIS = ("auto", "tokens")
@@ -341,6 +342,7 @@ class ElasticBackend:
                     raise
                 log.info("elasticsearch: %s refused (%s); trying %s", vector_index,
                          _reason(exc), VECTOR_INDEXES[-1])
+        self._await_copies([first])
         log.info("elasticsearch: building %s-YYYY.MM (model %s, dim %s, text analysed by %s, "
                  "%d shards, %d replicas) behind %s", gen, model, dim,
                  ", ".join(f"{a} ({lang})" for lang, a in analyzers.items())
@@ -403,6 +405,20 @@ class ElasticBackend:
                 if "resource_already_exists" not in str(exc):
                     raise
             self._known.add(index)
+            self._await_copies([index])
+
+    def _await_copies(self, indices: list[str]) -> None:
+        """Wait until new indices have every replica in sync. A replica still recovering
+        cannot take over: a node dying then would leave a shard without a primary (red) and
+        its documents unwritable. Where the replicas cannot be placed (fewer nodes than
+        copies) there is nothing to wait for."""
+        if not self.replicas:
+            return
+        health = self.es.cluster.health(index=",".join(indices), wait_for_status="green",
+                                        timeout=REPLICA_WAIT)
+        if health["timed_out"] and health["number_of_data_nodes"] > self.replicas:
+            log.warning("elasticsearch: the replicas of %s were not in sync after %s (%s); "
+                        "writing anyway", ", ".join(indices), REPLICA_WAIT, health["status"])
 
     def _placed(self, ids: Sequence[str]) -> dict[str, str]:
         """article id -> the index holding it now (of the generation written)."""
