@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/story_signals.py [--anchor-margins 0,0.03,0.06] [--no-template-skip]
         [--phase-margins 0,0.15] [--party-margins 0,0.15] [--cross-langs 0.28,0.32]
-        [--sets devset,heldout,...]
+        [--cross-event-bonuses 0,0.05] [--sets devset,heldout,...]
 
 For each ``story_anchor_margin`` x ``story_phase_margin`` x ``story_party_margin`` x
-``story_cross_lang`` value (a margin of 0 switches its signal off; left out, the configured
-value), story pair precision / recall / cross-language recall:
+``story_cross_lang`` x ``story_cross_event_bonus`` value (a margin or bonus of 0 switches its
+signal off; left out, the configured value), story pair precision / recall / cross-language
+recall:
 
 - **devset**: ../shared/devset/articles.jsonl enriched in its two phases (as the quality tests);
 - **heldout**: tests/data/heldout served over real HTTP, crawled once by the real crawler,
@@ -73,6 +74,8 @@ def main() -> None:
     ap.add_argument("--phase-margins", default="", help="story_phase_margin values (default: configured)")
     ap.add_argument("--party-margins", default="", help="story_party_margin values (default: configured)")
     ap.add_argument("--cross-langs", default="", help="story_cross_lang values (default: configured)")
+    ap.add_argument("--cross-event-bonuses", default="",
+                    help="story_cross_event_bonus values (default: configured)")
     ap.add_argument("--sets", default="devset,heldout,heldout-nomemory,heldout2",
                     help="comma-separated: devset, heldout, heldout-nomemory, heldout2 (issue 17)")
     ap.add_argument("--no-template-skip", action="store_true")
@@ -105,22 +108,23 @@ def main() -> None:
     def values(raw: str, default: float) -> list[float]:
         return [float(m) for m in raw.split(",")] if raw else [default]
 
-    grid = [(a, ph, pa, cl) for a in values(args.anchor_margins, defaults.story_anchor_margin)
+    grid = [(a, ph, pa, cl, bo) for a in values(args.anchor_margins, defaults.story_anchor_margin)
             for ph in values(args.phase_margins, defaults.story_phase_margin)
             for pa in values(args.party_margins, defaults.story_party_margin)
-            for cl in values(args.cross_langs, defaults.story_cross_lang)]
+            for cl in values(args.cross_langs, defaults.story_cross_lang)
+            for bo in values(args.cross_event_bonuses, defaults.story_cross_event_bonus)]
     with tempfile.TemporaryDirectory(prefix="story-signals-") as tmp:
         work = Path(tmp)
         raw = {folder: crawl_heldout(work / f"crawl-{folder.name}", folder)
                for folder in {folders[s] for s in sets if s in folders}}
-        for margin, phase_margin, party, cross_lang in grid:
+        for margin, phase_margin, party, cross_lang, bonus in grid:
             for name in sets:
                 data = work / f"run-{len(list(work.iterdir()))}"
                 data.mkdir()
                 settings = Settings(data=DataSettings(dir=data)).replace(
                     "enrich", engine=args.engine, story_anchor_margin=margin,
                     story_phase_margin=phase_margin, story_party_margin=party,
-                    story_cross_lang=cross_lang)
+                    story_cross_lang=cross_lang, story_cross_event_bonus=bonus)
                 if name == "heldout-nomemory":
                     settings = settings.replace("enrich", boilerplate_min_articles=10 ** 6,
                                                 boilerplate_markers="")
@@ -145,7 +149,7 @@ def main() -> None:
                             gold[a.id], lang[a.id] = ref["story"], ref["lang"]
                 print(json.dumps({"set": name, "story_anchor_margin": margin,
                                   "story_phase_margin": phase_margin, "story_party_margin": party,
-                                  "story_cross_lang": cross_lang,
+                                  "story_cross_lang": cross_lang, "story_cross_event_bonus": bonus,
                                   "template_skip": not args.no_template_skip,
                                   **pair_scores(pred, gold, lang)}), flush=True)
 

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ from newsmon.enrich.stories import (
     is_opinion,
 )
 from newsmon.enrich.stories import anchors as story_anchors
-from newsmon.enrich.story_phase import event_phase, reacting_party
+from newsmon.enrich.story_phase import event_day, event_phase, is_reaction, reacting_party
 from newsmon.enrich.title_affix import TitleAffixRule, learn, strip
 from newsmon.enrich.title_affix import restore as restore_title
 from newsmon.enrich.topics import TopicSet, load_topics, score_topics, topic_vectors
@@ -161,7 +161,7 @@ def story_params(es: EnrichSettings) -> StoryParams:
         window_hours=es.story_window_hours, same_lang=es.story_same_lang,
         cross_lang=es.story_cross_lang, early_margin=es.story_early_margin,
         anchor_margin=es.story_anchor_margin, phase_margin=es.story_phase_margin,
-        party_margin=es.story_party_margin,
+        party_margin=es.story_party_margin, cross_event_bonus=es.story_cross_event_bonus,
     )
 
 
@@ -481,6 +481,8 @@ class _Facts:
     source: str = ""
     phase: str | None = None
     party: frozenset[str] = frozenset()
+    reaction: bool = False
+    day: date | None = None
 
 
 def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
@@ -494,6 +496,7 @@ def _pool_item(row: PoolRow, means: LanguageMeans, fallback: datetime,
         paragraphs=center(body_vectors(row.chunks, row.has_title), means.mean(lang)),
         story=row.story, own_mean=means.has_own(lang), opinion=facts.opinion,
         anchors=facts.anchors, source=facts.source, phase=facts.phase, party=facts.party,
+        reaction=facts.reaction, day=facts.day,
     )
 
 
@@ -506,9 +509,11 @@ def _facts(ctx: EnrichContext, art: Article, lang: str | None = None,
     def entities_of(text: str) -> list[str]:
         return [e["id"] for e in find_entities(text, "", lang, ctx.gazetteer)]
 
+    when = published or art.published
     return _Facts(_opinion(art), story_anchors(art.title, art.text, art.entities), art.source,
-                  event_phase(art.title, art.text, lang, published or art.published),
-                  reacting_party(art.title, lang, entities_of))
+                  event_phase(art.title, art.text, lang, when),
+                  reacting_party(art.title, lang, entities_of), is_reaction(art.title, lang),
+                  event_day(art.text, lang, when))
 
 
 def _pool_facts(ctx: EnrichContext, store: StoreBase, ids: list[str]) -> dict[str, _Facts]:

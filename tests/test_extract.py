@@ -115,6 +115,29 @@ def test_trafilatura_internals() -> None:
     assert extract_author(tree) == "Jane Doe"
 
 
+@pytest.mark.parametrize("text", [
+    "<!DOCTYPE html>\n<html><head><title>t</title></head><body><p>Pacts signed.</p></body></html>",
+    "<!DOCTYPE html/>\n<html><body><p>a doctype libxml2 chokes on</p></body></html>",
+    "<html/>\n<body><p>a self-closed html tag</p></body>",
+    "<html><body><p>a control character \x01 and \ufffe in the text</p></body></html>",
+    '<?xml version="1.0" encoding="utf-8"?><html><body><p>declared</p></body></html>',
+    "<p>just a fragment</p>",
+    "plain text, no markup",
+    "<html><body><p>日英が署名　２４時間態勢</p></body></html>",
+])
+def test_parse_html_gives_trafilaturas_tree(text: str) -> None:
+    """``parse_html`` skips load_html's whole-page character scrub where no character needs
+    it; whatever the page, the tree (or the refusal) is load_html's."""
+    import lxml.etree
+
+    from newsmon.crawler.extract.engine import load_html, parse_html
+
+    want, got = load_html(text), parse_html(text)
+    assert (want is None) == (got is None)
+    if want is not None:
+        assert lxml.etree.tostring(got) == lxml.etree.tostring(want)
+
+
 @pytest.mark.parametrize(
     "body, content_type, reason",
     [

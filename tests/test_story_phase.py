@@ -3,14 +3,22 @@ Headlines and leads written for these tests (the devset and held-out sets measur
 end to end: bench/story_signals.py)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 
 from newsmon.enrich.entities import find_entities, load_gazetteer
 from newsmon.enrich.pipeline import resolve_config_path
 from newsmon.enrich.stories import JOIN_SIMILAR, NEW_STORY, StoryAssigner, StoryParams
-from newsmon.enrich.story_phase import OUTCOME, PREVIEW, event_phase, other_party, reacting_party
+from newsmon.enrich.story_phase import (
+    OUTCOME,
+    PREVIEW,
+    event_day,
+    event_phase,
+    is_reaction,
+    other_party,
+    reacting_party,
+)
 from newsmon.index.core.settings import Settings
 from tests.test_stories import item, unit
 
@@ -90,3 +98,70 @@ def test_margins_keep_preview_and_outcome_and_other_parties_apart() -> None:
     assert run({"party": cn}, {"party": gb}) == NEW_STORY
     assert run({"party": cn}, {"party": cn}) == JOIN_SIMILAR
     assert run({"party": cn}, {}) == JOIN_SIMILAR
+
+
+JST = timezone(timedelta(hours=9))
+
+
+def test_event_day_in_both_languages() -> None:
+    thursday = datetime(2026, 11, 12, 18, 0, tzinfo=JST)  # a Thursday, in the site's own zone
+    assert event_day("両国の外相は１１日、ソウルで会談し、共同声明を出した。", "ja", thursday) == date(2026, 11, 11)
+    assert event_day("日本銀行は１２日の決定会合で利下げを決めた。", "ja", thursday) == date(2026, 11, 12)
+    assert event_day("両首相はあす、東京で会談する。", "ja", thursday) == date(2026, 11, 13)
+    assert event_day("The central bank cut its rate on Thursday.", "en", thursday) == date(2026, 11, 12)
+    assert event_day("Talks resume on 20 November in Geneva.", "en", thursday) == date(2026, 11, 20)
+    # another weekday is ahead in a preview and behind in a report: not read
+    assert event_day("Ministers meet on Monday.", "en", thursday) is None
+    assert event_day("Gales hit the coast.", "en", thursday) is None
+    assert event_day("本文", "ja", None) is None
+
+
+def test_an_event_on_the_publication_day_takes_its_phase_from_the_tense() -> None:
+    # a meeting that opens the day the report appears is ahead of its decision: the date used
+    # to read as the outcome by itself
+    assert event_phase("中央銀行、きょうから政策会合　利下げの判断焦点",
+                       "中央銀行は１２日から２日間の日程で政策会合を開く。利下げに踏み切るかどうかが焦点だ。",
+                       "ja", PUB) == PREVIEW
+    assert event_phase("中央銀行、政策金利を０．５％に引き下げ",
+                       "中央銀行は１２日の政策会合で、政策金利を０．５％に引き下げることを決めた。",
+                       "ja", PUB) == OUTCOME
+    assert event_phase("Central bank lowers its main rate to 2.5%",
+                       "The central bank lowered its main rate on Thursday, its first cut this year.",
+                       "en", PUB) == OUTCOME
+    assert event_phase("Central bank expected to lower rates this week",
+                       "Most economists expect the bank to decide whether to cut on Thursday.",
+                       "en", PUB) == PREVIEW
+
+
+def test_reaction_headlines() -> None:
+    assert is_reaction("Exporters welcome the new customs deal", "en")
+    assert is_reaction("韓国政府、日英の合意に懸念", "ja")
+    assert not is_reaction("Exporters sign the new customs deal", "en")
+    assert not is_reaction("日英、関税手続きで合意", "ja")
+
+
+def test_cross_language_reports_of_one_event_join_with_the_bonus() -> None:
+    # cosine 0.75: under the cross-language threshold (0.8), within a bonus of 0.1
+    a_vec, b_vec = unit(1, 0), unit(0.75, np.sqrt(1 - 0.75 ** 2))
+    params = StoryParams(same_lang=0.9, cross_lang=0.8, cross_event_bonus=0.1)
+    day = date(2026, 11, 11)
+    same = {"phase": OUTCOME, "anchors": frozenset({"e:programme/gcap"}), "day": day}
+
+    def run(first: dict, second: dict, second_lang: str = "ja") -> str:
+        assigner = StoryAssigner(params)
+        one, two = item("a1", "en", 0, [a_vec]), item("a2", second_lang, 1, [b_vec])
+        for it, attrs in ((one, first), (two, second)):
+            for key, value in attrs.items():
+                setattr(it, key, value)
+        assigner.assign(one)
+        return assigner.assign(two).how
+
+    assert run(same, same) == JOIN_SIMILAR
+    assert run(same, {**same, "day": None}) == JOIN_SIMILAR  # one lead gives no date
+    assert run(same, same, second_lang="en") == NEW_STORY  # one language: no bonus
+    assert run(same, {**same, "day": date(2026, 11, 12)}) == NEW_STORY
+    assert run(same, {**same, "phase": PREVIEW}) == NEW_STORY
+    assert run(same, {**same, "phase": None}) == NEW_STORY
+    assert run(same, {**same, "reaction": True}) == NEW_STORY
+    assert run(same, {**same, "anchors": frozenset({"n:120"})}) == NEW_STORY  # a number only
+    assert run({**same, "phase": PREVIEW}, {**same, "phase": PREVIEW}) == JOIN_SIMILAR

@@ -145,8 +145,18 @@ _NOT_BODY = ("figure", "aside", "figcaption", "script", "style", "noscript", "bu
 _NON_WORD = re.compile(r"\W+")
 
 
+_KEY_CHARS = 60
+# characters read for a key: it is called on every long <p> of the page, and NFKC over whole
+# paragraphs was a tenth of the body's own CPU; a key shorter than _KEY_CHARS (a prefix
+# mostly punctuation) is computed again from the whole text
+_KEY_HEAD = 200
+
+
 def _key(text: str) -> str:
-    return _NON_WORD.sub("", normalize(text)).lower()[:60]
+    key = _NON_WORD.sub("", normalize(text[:_KEY_HEAD])).lower()[:_KEY_CHARS]
+    if len(key) < _KEY_CHARS and len(text) > _KEY_HEAD:
+        key = _NON_WORD.sub("", normalize(text)).lower()[:_KEY_CHARS]
+    return key
 
 
 def _container_paragraphs(el: HtmlElement) -> list[str]:

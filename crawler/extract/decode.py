@@ -6,7 +6,7 @@ import re
 from lxml.html import HtmlElement
 
 from newsmon.crawler.extract.charset import decode_html
-from newsmon.crawler.extract.engine import load_html
+from newsmon.crawler.extract.engine import parse_html
 from newsmon.crawler.page import Page
 from newsmon.crawler.sniff import HTML_TYPES, binary_kind, looks_like_html
 from newsmon.index.core import reasons
@@ -42,7 +42,7 @@ def read_page(page: Page) -> tuple[str, HtmlElement, str]:
     text, charset = decode_html(page.body, page.content_type)
     text = _XML_DECLARATION.sub("", text)
     try:
-        tree = load_html(text)
+        tree = parse_html(text)
     except (ValueError, TypeError) as err:
         raise ExtractError(f"cannot parse HTML ({err}): {page.url}", reason=reasons.MALFORMED) from err
     if tree is None:

@@ -121,6 +121,7 @@ class EnrichSettings:
     story_anchor_margin: float = _enrich("story_anchor_margin", float)
     story_phase_margin: float = _enrich("story_phase_margin", float)
     story_party_margin: float = _enrich("story_party_margin", float)
+    story_cross_event_bonus: float = _enrich("story_cross_event_bonus", float)
     center_min_articles: int = _enrich("center_min_articles", int)
     center_max_articles: int = _enrich("center_max_articles", int)
     boilerplate_min_articles: int = _enrich("boilerplate_min_articles", int)
