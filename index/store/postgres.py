@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -224,6 +224,28 @@ class PgStore(StoreBase):
     def close(self) -> None:
         with self._lock:
             self._raw.close()
+
+    @contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """A session-level advisory lock keyed by ``name``'s hash: held across transactions
+        and released when this connection ends, so a worker killed -9 leaves no lock behind
+        (its server session ends with its socket). Waiting obeys ``lock_timeout`` (the
+        store's ``timeout``): a holder that keeps it longer makes this a StoreError."""
+        with self._lock:
+            if wait:
+                self._db.execute("SELECT pg_advisory_lock(hashtextextended(?, 0))", (name,))
+                held = True
+            else:
+                held = bool(self._db.execute(
+                    "SELECT pg_try_advisory_lock(hashtextextended(?, 0))", (name,)
+                ).fetchone()[0])
+        try:
+            yield held
+        finally:
+            if held and not self._raw.closed:
+                with self._lock:
+                    self._db.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))",
+                                     (name,))
 
     def check(self) -> CheckReport:
         raise StoreError(CHECK_HINT)
