@@ -23,6 +23,7 @@ from newsmon.index.core.settings import Settings
 from newsmon.index.store import Store
 from newsmon.index.store.repos.alerts import NewAlert
 from tests.helpers.atom import ATOM, check_atom
+from tests.helpers.pgdb import open_test_store
 
 TITLE_JA = "日英、重要鉱物で新枠組み　レアアース供給網を強化"
 FEED = Channel("feed", path="feeds/japan-uk-pact.atom")
@@ -61,9 +62,10 @@ def _settings(tmp_path: Path, **alerts: object) -> Settings:
         "alerts", **{"retries": 0, "timezone": "Asia/Tokyo", **alerts})
 
 
-@pytest.fixture()
-def store(tmp_path: Path):
-    with Store(tmp_path / "newsmon.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """The feed's history read from either store (AlertRepo.feed_alerts)."""
+    with open_test_store(request.param, tmp_path) as s:
         yield s
 
 

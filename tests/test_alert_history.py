@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from newsmon.alerts.deliver import deliver_pending
@@ -29,16 +30,40 @@ rules:
 """
 
 
-def _store(tmp_path: Path) -> Path:
+PG_ENV = "HISTORY_TEST_PG_DSN"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def dsn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """The store's engine: the SQLite file in the data folder (None), or a PostgreSQL database
+    of the test's own, its DSN in $HISTORY_TEST_PG_DSN for the command."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_dsn")
+    monkeypatch.setenv(PG_ENV, url)
+    return url
+
+
+def _store(tmp_path: Path, dsn: str | None) -> Path:
     """A data folder whose store holds a baseline, two delivered alerts and one whose webhook
     failed; returns the settings file."""
+    from newsmon.index.store.base import StoreBase
+
     (tmp_path / "alerts.yaml").write_text(RULES, encoding="utf-8")
     config = tmp_path / "newsmon.toml"
-    config.write_text(f'[data]\ndir = "{tmp_path}"\n[alerts]\nrules = "alerts.yaml"\n'
+    pg = (f'store = "postgresql"\ndsn_env = "{PG_ENV}"\n[index]\nbackend = "elasticsearch"\n'
+          if dsn else "")
+    config.write_text(f'[data]\ndir = "{tmp_path}"\n{pg}[alerts]\nrules = "alerts.yaml"\n'
                       f'timezone = "Asia/Tokyo"\nretries = 0\n', encoding="utf-8")
     channels = [Channel("file", path="alerts.jsonl"), Channel("feed", path="feeds/p.atom")]
     hook = Channel("webhook", url_env="NEWSMON_TEST_DOWN_HOOK")
-    with Store(tmp_path / "newsmon.db") as store:
+    opened: StoreBase
+    if dsn:
+        from newsmon.index.store.postgres import PgStore
+        opened = PgStore(dsn)
+    else:
+        opened = Store(tmp_path / "newsmon.db")
+    with opened as store:
         repo = store.alerts
         repo.record([NewAlert(key="rule:japan-uk-pact:story:s0", rule="japan-uk-pact",
                               kind="baseline", payload=_payload("s0", "old"), story="s0")])
@@ -64,8 +89,8 @@ def _alerts(config: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output + error
 
 
-def test_history_lists_channels_states_and_times(tmp_path: Path) -> None:
-    config = _store(tmp_path)
+def test_history_lists_channels_states_and_times(tmp_path: Path, dsn: str | None) -> None:
+    config = _store(tmp_path, dsn)
     code, out = _alerts(config, "--json")
     assert code == 0, out
     items = json.loads(out)
@@ -87,8 +112,8 @@ def test_history_lists_channels_states_and_times(tmp_path: Path) -> None:
     assert "-> webhook:NEWSMON_TEST_DOWN_HOOK: pending, 1 failed run (not_configured:" in text
 
 
-def test_history_filters_by_rule_and_since(tmp_path: Path) -> None:
-    config = _store(tmp_path)
+def test_history_filters_by_rule_and_since(tmp_path: Path, dsn: str | None) -> None:
+    config = _store(tmp_path, dsn)
     code, out = _alerts(config, "--json", "--since", "2026-01-01")
     assert code == 0, out
     assert [i["title"] for i in json.loads(out)] == ["third", TITLE_JA]

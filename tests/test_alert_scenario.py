@@ -20,7 +20,7 @@ from newsmon.alerts import run_alerts
 from newsmon.app.settings import load_settings
 from newsmon.cli.main import main
 from newsmon.index.core.article import article_id
-from newsmon.index.store import Store
+from newsmon.index.store import open_store
 from tests.helpers.crawlproc import run_crawl_process
 from tests.helpers.receiver import start_receiver
 from tests.test_alert_quality import EXTRA_RULES, SHIPPED
@@ -38,6 +38,7 @@ pytestmark = [
 ]
 DEVSET = SITE.parent
 HOOK_ENV = "NEWSMON_TEST_SCENARIO_WEBHOOK"
+PG_ENV = "SCENARIO_PG_DSN"  # not NEWSMON_*: the crawl's child process keeps it
 
 
 def _expected() -> dict[str, set[str]]:
@@ -55,9 +56,10 @@ def _expected() -> dict[str, set[str]]:
 
 
 def _config(tmp: Path, receiver_url: str, *, es: tuple[str, str] | None = None,
-            smtp=None) -> Path:
+            smtp=None, pg: bool = False) -> Path:
     """The scenario's config: the embedded index, or Elasticsearch at ``es`` (url, alias); an
-    email channel to ``smtp`` (the real SMTP server) when given."""
+    email channel to ``smtp`` (the real SMTP server) when given; the store in the PostgreSQL
+    database named by $SCENARIO_PG_DSN with ``pg``."""
     shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     rules = [r for r in shipped["rules"] if r["id"] in ("japan-uk-pact", "pact-minerals")]
     data = {"version": 1, "health": {"enabled": False},
@@ -74,7 +76,7 @@ def _config(tmp: Path, receiver_url: str, *, es: tuple[str, str] | None = None,
     cfg.write_text("""
 [data]
 dir = "data"
-[crawl]
+{store}[crawl]
 sources = "sources.yaml"
 [alerts]
 rules = "alerts.yaml"
@@ -83,7 +85,8 @@ retries = 1
 retry_backoff = 0.1
 webhook_timeout = 1.0
 max_attempts = 5
-""", encoding="utf-8")
+""".format(store=f'store = "postgresql"\ndsn_env = "{PG_ENV}"\n' if pg else ""),
+                   encoding="utf-8")
     with cfg.open("a", encoding="utf-8") as fh:
         if smtp is not None:  # still in [alerts]
             fh.write(f'smtp_host = "{smtp.host}"\nsmtp_port = {smtp.port}\n'
@@ -99,10 +102,14 @@ def _ingest(settings, srv, phase: int) -> None:
     from newsmon.enrich.pipeline import enrich_store
 
     srv.phase = phase
+    store: dict[str, str] = {}
+    if settings.data.store == "postgresql":  # the crawl's own config names the same store
+        store = {"data__store": "postgresql", "data__dsn_env": settings.data.dsn_env,
+                 "index__backend": "elasticsearch"}
     result = run_crawl_process(settings.data.dir, settings.crawl.sources,
-                               proxy=f"http://127.0.0.1:{srv.server_port}")
+                               proxy=f"http://127.0.0.1:{srv.server_port}", **store)
     assert result.returncode == 0, result.stderr[-2000:]
-    with Store(settings.data.store_path) as store:
+    with open_store(settings) as store:
         assert enrich_store(settings, store, run_id=phase).failed == 0
         index_store(settings, store)
 
@@ -116,7 +123,7 @@ def _file_alerts(settings) -> list[dict]:
 
 def _gold_stories(settings, alerts: list[dict]) -> dict[str, list[set[str]]]:
     gold = {article_id(r["url"]): r for r in map(json.loads, (DEVSET / "articles.jsonl").open())}
-    with Store(settings.data.store_path) as store:
+    with open_store(settings) as store:
         stories = store.vectors.stories()
     out: dict[str, list[set[str]]] = {}
     for a in alerts:
@@ -125,13 +132,20 @@ def _gold_stories(settings, alerts: list[dict]) -> dict[str, list[set[str]]]:
     return out
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)])
+@pytest.mark.parametrize("backend", [
+    "sqlite", pytest.param("elasticsearch", marks=pytest.mark.es),
+    pytest.param("postgresql", marks=[pytest.mark.es, pytest.mark.pg])])
 def test_two_phases_then_webhook_recovery_then_silence(backend, devset_server, tmp_path,
                                                        monkeypatch, capsys, request) -> None:
-    """On each backend. With Elasticsearch (run by `bash .ci/test`, which also starts the real
-    SMTP server) each alert is also sent by email, in the same runs, once."""
+    """On each backend, and on the PostgreSQL store (which searches with Elasticsearch). With
+    Elasticsearch (run by `bash .ci/test`, which also starts the real SMTP server) each alert is
+    also sent by email, in the same runs, once."""
     receiver = start_receiver()
     es = smtp = None
+    if backend == "postgresql":
+        es = (request.getfixturevalue("es_url"), f"newsmon-scenario-{uuid.uuid4().hex[:8]}")
+        monkeypatch.setenv(PG_ENV, request.getfixturevalue("pg_dsn"))
+        request.addfinalizer(lambda: _drop_es_index(*es))
     if backend == "elasticsearch":
         es = (request.getfixturevalue("es_url"), f"newsmon-scenario-{uuid.uuid4().hex[:8]}")
         smtp = request.getfixturevalue("smtp_server")
@@ -141,11 +155,11 @@ def test_two_phases_then_webhook_recovery_then_silence(backend, devset_server, t
         request.addfinalizer(lambda: _drop_es_index(*es))
     try:
         monkeypatch.setenv(HOOK_ENV, receiver.url)
-        cfg = _config(tmp_path, receiver.url, es=es, smtp=smtp)
+        cfg = _config(tmp_path, receiver.url, es=es, smtp=smtp, pg=backend == "postgresql")
         settings = load_settings(cfg, env={})
         # phase 1: the baseline, nothing sent
         _ingest(settings, devset_server, 1)
-        with Store(settings.data.store_path) as store:
+        with open_store(settings) as store:
             first = run_alerts(settings, store)
         assert first.decided == 0 and first.delivered == 0
         assert receiver.requests == [] and _file_alerts(settings) == []
@@ -154,7 +168,7 @@ def test_two_phases_then_webhook_recovery_then_silence(backend, devset_server, t
         receiver.script = ["error", "hang"]
         receiver.hang_s = 2.0
         receiver.behaviour = "hang"
-        with Store(settings.data.store_path) as store:
+        with open_store(settings) as store:
             second = run_alerts(settings, store)
         assert second.exit_code == 1 and second.failed == 1 and second.deferred >= 1
         alerts = _file_alerts(settings)
@@ -190,7 +204,7 @@ def test_two_phases_then_webhook_recovery_then_silence(backend, devset_server, t
         assert again["decided"] == again["delivered"] == 0
         assert len(receiver.delivered()) == len(alerts) and len(_file_alerts(settings)) == \
             len(alerts)
-        with Store(settings.data.store_path) as store:
+        with open_store(settings) as store:
             counts = store.alerts.delivery_counts()
         assert counts[f"webhook:{HOOK_ENV}"] == {"pending": 0, "sent": len(alerts),
                                                  "parked": 0}

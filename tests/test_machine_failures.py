@@ -1,4 +1,5 @@
-"""A busy, corrupt or read-only store and a full disk, made for real: one line and its own exit
+"""A busy, corrupt or read-only store and a full disk, made for real (busy and read-only on the
+PostgreSQL store too): one line and its own exit
 code (newsmon.app.outcome), never a traceback, nothing changed.
 
 The read-only folder and the full disk are made in a private mount namespace (``unshare``): a
@@ -202,3 +203,50 @@ def test_a_disk_that_fills_up_mid_crawl_exits_6_and_the_next_run_stores_everythi
         db = store.connection
         assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 11
         assert db.execute("SELECT COUNT(DISTINCT canonical_url) FROM articles").fetchone()[0] == 11
+
+
+@pytest.mark.pg
+def test_a_postgresql_store_locked_by_another_connection_exits_4_after_the_lock_timeout(
+        tmp_path: Path, pg_dsn: str) -> None:
+    """The same on the PostgreSQL store: a write waiting past [data].busy_timeout for another
+    connection's lock (lock_timeout) is "busy", exit 4, one line, nothing changed."""
+    import psycopg
+
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as store:
+        store.runs.start("crawl")
+    pg_env = env(NEWSMON_DATA__STORE="postgresql", NEWSMON_DATA__DSN_ENV="TEST_PG_DSN",
+                 NEWSMON_INDEX__BACKEND="elasticsearch", NEWSMON_DATA__BUSY_TIMEOUT="1",
+                 TEST_PG_DSN=pg_dsn)
+    with psycopg.connect(pg_dsn) as holder:
+        holder.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
+        result = subprocess.run(newsmon_cmd(tmp_path / "data", "enrich"), capture_output=True,
+                                text=True, env=pg_env, cwd=REPO, timeout=120)
+        holder.rollback()
+    assert_one_line(result, EXIT_STORE_BUSY, "locked by another program", "try again later")
+    with PgStore(pg_dsn) as store:
+        assert [r["command"] for r in store.connection.execute("SELECT command FROM runs")] \
+            == ["crawl"]
+
+
+@pytest.mark.pg
+def test_a_postgresql_store_that_takes_no_writes_exits_7(tmp_path: Path, pg_dsn: str) -> None:
+    """A server that takes no writes (a hot standby, or default_transaction_read_only as here):
+    "read-only", exit 7, one line, nothing changed."""
+    import psycopg
+
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as store:
+        store.runs.start("crawl")
+    database = pg_dsn.rsplit("/", 1)[1]
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+    result = subprocess.run(
+        newsmon_cmd(tmp_path / "data", "enrich"), capture_output=True, text=True, cwd=REPO,
+        env=env(NEWSMON_DATA__STORE="postgresql", NEWSMON_DATA__DSN_ENV="TEST_PG_DSN",
+                NEWSMON_INDEX__BACKEND="elasticsearch", TEST_PG_DSN=pg_dsn), timeout=120)
+    assert_one_line(result, EXIT_READ_ONLY, "takes no writes")
+    with psycopg.connect(pg_dsn) as db:
+        assert [r[0] for r in db.execute("SELECT command FROM runs")] == ["crawl"]

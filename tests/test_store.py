@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -347,3 +348,61 @@ def test_an_unreachable_postgresql_is_one_line_not_a_traceback(tmp_path) -> None
     [line] = done.stderr.strip().splitlines()
     assert "cannot open store postgresql://newsmon:***@127.0.0.1" in line
     assert "secret" not in line
+
+
+@pytest.mark.pg
+def test_postgresql_exclusive_work_is_held_by_one_connection_at_a_time(pg_dsn: str) -> None:
+    import psycopg
+
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as one, PgStore(pg_dsn) as two:
+        with one.exclusive("rule:r1") as held:
+            assert held
+            with two.exclusive("rule:r1", wait=False) as other:
+                assert not other
+            with two.exclusive("rule:r2", wait=False) as other:
+                assert other  # another name is another piece of work
+        with two.exclusive("rule:r1", wait=False) as other:
+            assert other  # released at the end of the block
+        # a process that dies holding it (kill -9) leaves nothing behind: its session ends
+        dead = psycopg.connect(pg_dsn, autocommit=True)
+        dead.execute("SELECT pg_advisory_lock(hashtextextended('rule:r1', 0))")
+        with two.exclusive("rule:r1", wait=False) as other:
+            assert not other
+        dead.close()
+        # the server ends the session once it sees the socket closed: a moment after close()
+        deadline = time.monotonic() + 10
+        while True:
+            with two.exclusive("rule:r1", wait=False) as other:
+                if other:
+                    break
+            assert time.monotonic() < deadline, "the dead session's lock was never released"
+            time.sleep(0.05)
+
+
+@pytest.mark.pg
+def test_a_delivery_is_claimed_by_one_store_and_only_while_pending(pg_dsn: str) -> None:
+    from newsmon.index.store.postgres import PgStore
+    from newsmon.index.store.repos.alerts import NewAlert
+
+    with PgStore(pg_dsn) as one, PgStore(pg_dsn) as two:
+        with one.transaction():
+            one.alerts.record([NewAlert(key="rule:r:story:s", rule="r", kind="match",
+                                        payload={}, story="s",
+                                        channels={"file:a.jsonl": {"type": "file"}})])
+        listed_by_two, = two.alerts.deliveries()
+        delivery, = one.alerts.deliveries()
+        with one.alerts.claim(delivery) as mine:
+            assert mine
+            with two.alerts.claim(listed_by_two) as theirs:
+                assert not theirs  # being sent by the other
+            one.alerts.mark_sent(delivery.id)
+        with two.alerts.claim(listed_by_two) as theirs:
+            assert not theirs  # sent since the other listed it
+
+
+def test_sqlite_work_needs_no_claim_under_the_run_lock(tmp_path) -> None:
+    with Store(tmp_path / "s.db") as store, store.exclusive("rule:r1") as held:
+        with store.exclusive("rule:r1", wait=False) as again:
+            assert held and again

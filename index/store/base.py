@@ -66,6 +66,17 @@ class StoreBase(ABC):
     def close(self) -> None: ...
 
     @contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Work named ``name`` that one process at a time does over this store, whichever
+        machine it runs on; yields whether this process holds it (``wait=False`` does not wait
+        for another holder and yields False instead).
+
+        One SQLite file has one writer at a time: the processes that change it run under the
+        data folder's run lock, so here it is always held. PgStore takes a lock in PostgreSQL
+        that every process and machine on the database sees."""
+        yield True
+
+    @contextmanager
     def _transaction(self, db: C, begin: str) -> Iterator[C]:
         """``begin`` … COMMIT on ``db``, ROLLBACK on any exception. Re-entrant: a transaction
         opened inside another is a savepoint of it, so repository methods compose (``with
@@ -98,14 +109,6 @@ class StoreBase(ABC):
                 db.execute("COMMIT")
             finally:
                 self._depth = 0
-
-    @contextmanager
-    def exclusive(self, name: str) -> Iterator[None]:
-        """Held by one process at a time among those sharing this store, around work that
-        reads and then writes what another would change meanwhile (story assignment). A no-op
-        here: a SQLite store has one writer at a time, and its runs hold the run lock; the
-        PostgreSQL store, shared by machines, takes an advisory lock."""
-        yield
 
     @abstractmethod
     def check(self) -> CheckReport:

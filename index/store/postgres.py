@@ -12,7 +12,6 @@ What stays SQLite's: the embedded search index (a PostgreSQL store searches with
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -77,12 +76,6 @@ def translate(sql: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def _lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory lock key for ``name``."""
-    digest = hashlib.blake2b(f"newsmon:{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -231,23 +224,31 @@ class PgStore(StoreBase):
         savepoints (StoreBase._transaction)."""
         return self._transaction(self._db, "BEGIN")
 
-    @contextmanager
-    def exclusive(self, name: str) -> Iterator[None]:
-        """A session-level advisory lock named ``name``, waited for, released on exit (or by
-        PostgreSQL when this connection ends: a killed process holds nothing). Workers and
-        `newsmon run` on other machines wait for each other here."""
-        key = _lock_key(name)
-        with self._lock:
-            self._db.execute("SELECT pg_advisory_lock(?)", (key,))
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._db.execute("SELECT pg_advisory_unlock(?)", (key,))
-
     def close(self) -> None:
         with self._lock:
             self._raw.close()
+
+    @contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """A session-level advisory lock keyed by ``name``'s hash: held across transactions
+        and released when this connection ends, so a worker killed -9 leaves no lock behind
+        (its server session ends with its socket). Waiting obeys ``lock_timeout`` (the
+        store's ``timeout``): a holder that keeps it longer makes this a StoreError."""
+        with self._lock:
+            if wait:
+                self._db.execute("SELECT pg_advisory_lock(hashtextextended(?, 0))", (name,))
+                held = True
+            else:
+                held = bool(self._db.execute(
+                    "SELECT pg_try_advisory_lock(hashtextextended(?, 0))", (name,)
+                ).fetchone()[0])
+        try:
+            yield held
+        finally:
+            if held and not self._raw.closed:
+                with self._lock:
+                    self._db.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))",
+                                     (name,))
 
     def check(self) -> CheckReport:
         raise StoreError(CHECK_HINT)

@@ -10,12 +10,18 @@ Order of work, and why nothing is lost or sent twice:
 2. source health, the same way (its state table in the same transaction as its alerts);
 3. deliver every pending row (this run's and earlier runs' failures), each channel on its own;
    a kill between sending and recording resends once, with the same idempotency key.
+
+Several processes on one PostgreSQL store (machines running `newsmon alert`, alert workers)
+take turns per rule (AlertRepo.deciding): the second decides from the watermark the first moved,
+so a story is decided once and nobody's insert fails on the unique key; and each delivery is
+sent by the process that claims it (newsmon.alerts.deliver).
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -25,7 +31,7 @@ from newsmon.alerts import health as source_health
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
 from newsmon.alerts.evaluate import Explained, RuleSearch, RuleSummary, decide_rule, explain_rule
 from newsmon.alerts.render import render, zone
-from newsmon.alerts.rules import AlertConfig, load_rules
+from newsmon.alerts.rules import AlertConfig, Rule, load_rules
 from newsmon.index.core.errors import ConfigError
 from newsmon.index.core.settings import Settings
 from newsmon.index.core.yamlfile import load_yaml
@@ -226,41 +232,26 @@ def run_alerts(settings: Settings, store: StoreBase, *, dry_run: bool = False, r
         log.info("--retry: %d parked deliveries are pending again", unparked)
     # alert only on what the search backend has indexed: its cursor caps every rule's
     end = min(store.changes.head(), store.cursors.get(f"backend:{settings.index.backend}"))
-    cursors = store.cursors.all()
     if not dry_run:
         # a rule no run has seen yet (run_alerts called alone) is first seen now
         repo.see_rules([r.id for r in rules], store.changes.head())
-    seen = repo.rules_seen()
     own: Searcher | None = None
+
+    def rule_search() -> RuleSearch:
+        nonlocal searcher, own
+        if searcher is None:
+            from newsmon.app.search import Searcher
+            searcher = own = Searcher(settings, store=store)
+        return searcher
+
     try:
         for r in rules:
-            first = r.cursor not in cursors
-            if first and end == 0:
-                outcome.per_rule[r.id] = {"waiting": True, "baseline": True, "watermark": 0}
-                continue  # nothing indexed yet: the baseline waits for the first articles
-            if searcher is None:
-                from newsmon.app.search import Searcher
-                searcher = own = Searcher(settings, store=store)
-            rule_seen = seen.get(r.id)
-            decision = decide_rule(r, store, repo, searcher, end=end, first=first,
-                                   backfill=backfill, now=now,
-                                   seen_at=(rule_seen.first_seen_seq if rule_seen
-                                            else store.changes.head()))
-            summary = decision.summary()
-            outcome.per_rule[r.id] = summary
-            outcome.matched += summary["matched"]
-            if dry_run:
-                outcome.preview += [_preview(a, tz) for a in decision.alerts]
-                continue
-            with store.transaction():
-                if backfill:
-                    repo.drop_baseline(r.id)
-                repo.record(decision.alerts, also=decision.also, run_id=run_id)
-                if decision.baseline or summary["baseline_stories"]:
-                    repo.add_baseline(r.id, summary["baseline_stories"])
-                store.cursors.set(r.cursor, decision.watermark)
-            outcome.decided += sum(a.kind in ("match", "digest") for a in decision.alerts)
-            outcome.baselines += summary["baseline_stories"]
+            # a dry run writes nothing, so it needs no turn; a real one decides alone: another
+            # process on the same PostgreSQL store decides this rule before or after it, from
+            # the watermark the other moved
+            with nullcontext() if dry_run else repo.deciding(r.id):
+                _decide(store, r, outcome, rule_search, end=end, dry_run=dry_run,
+                        backfill=backfill, run_id=run_id, now=now, tz=tz)
     finally:
         if own is not None:
             own.close()
@@ -287,6 +278,39 @@ def run_alerts(settings: Settings, store: StoreBase, *, dry_run: bool = False, r
         outcome.status = RUN_PARTIAL
     outcome.elapsed_s = round(time.monotonic() - started, 3)
     return outcome
+
+
+def _decide(store: StoreBase, r: Rule, outcome: AlertOutcome,
+            rule_search: Callable[[], RuleSearch], *, end: int, dry_run: bool, backfill: bool,
+            run_id: int | None, now: datetime, tz: tzinfo) -> None:
+    """Decide one rule up to ``end`` and record its alerts with its new watermark (one
+    transaction), or preview them (``dry_run``). Reads the rule's cursor and first sight
+    afresh: another process may have moved them while this one waited for its turn."""
+    repo = store.alerts
+    first = r.cursor not in store.cursors.all()
+    if first and end == 0:
+        outcome.per_rule[r.id] = {"waiting": True, "baseline": True, "watermark": 0}
+        return  # nothing indexed yet: the baseline waits for the first articles
+    rule_seen = repo.rules_seen().get(r.id)
+    decision = decide_rule(r, store, repo, rule_search(), end=end, first=first,
+                           backfill=backfill, now=now,
+                           seen_at=(rule_seen.first_seen_seq if rule_seen
+                                    else store.changes.head()))
+    summary = decision.summary()
+    outcome.per_rule[r.id] = summary
+    outcome.matched += summary["matched"]
+    if dry_run:
+        outcome.preview += [_preview(a, tz) for a in decision.alerts]
+        return
+    with store.transaction():
+        if backfill:
+            repo.drop_baseline(r.id)
+        repo.record(decision.alerts, also=decision.also, run_id=run_id)
+        if decision.baseline or summary["baseline_stories"]:
+            repo.add_baseline(r.id, summary["baseline_stories"])
+        store.cursors.set(r.cursor, decision.watermark)
+    outcome.decided += sum(a.kind in ("match", "digest") for a in decision.alerts)
+    outcome.baselines += summary["baseline_stories"]
 
 
 def explain(settings: Settings, store: StoreBase, rule: str, *, backfill: bool = False

@@ -23,6 +23,13 @@ from newsmon.index.core.errors import StoreError
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 5, 6, 8, 10, 11
 SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
 LOW_SPACE = 1 << 20  # bytes free below which an I/O error is taken for a full disk
+# PostgreSQL's SQLSTATEs for the same failures (psycopg.Error.sqlstate): a lock wait past
+# lock_timeout ([data].busy_timeout) or a deadlock; a full disk on the server; a read-only
+# server (a hot standby, default_transaction_read_only); damaged data or index pages
+PG_BUSY = {"55P03", "40P01"}
+PG_DISK_FULL = {"53100"}
+PG_READ_ONLY = {"25006"}
+PG_CORRUPT = {"XX001", "XX002"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,11 @@ def machine_failure(exc: BaseException, *, store: str, data_dir: str) -> Machine
         if isinstance(err, StoreError) and err.reason == "corrupt":
             # a failed quick check or backup: the message names the damaged tables
             return MachineFailure(EXIT_STORE_CORRUPT, "corrupt", str(err))
+        state = getattr(err, "sqlstate", None)  # a psycopg error, without importing psycopg
+        if isinstance(state, str):
+            failure = _pg_failure(state, err, store)
+            if failure is not None:
+                return failure
         if isinstance(err, sqlite3.Error):
             code = _sqlite_code(err)
             if code in (SQLITE_BUSY, SQLITE_LOCKED):
@@ -101,6 +113,26 @@ def machine_failure(exc: BaseException, *, store: str, data_dir: str) -> Machine
                 return MachineFailure(EXIT_READ_ONLY, "read_only", (
                     f"cannot write {where}: {err.strerror} (the data folder {data_dir} is "
                     f"read-only or not writable by this user)"))
+    return None
+
+
+def _pg_failure(state: str, err: BaseException, store: str) -> MachineFailure | None:
+    detail = " ".join(str(err).split())
+    if state in PG_BUSY:
+        return MachineFailure(EXIT_STORE_BUSY, "busy", (
+            f"the store {store} is locked by another program (a lock held longer than "
+            f"[data].busy_timeout); nothing was changed, try again later"))
+    if state in PG_DISK_FULL:
+        return MachineFailure(EXIT_DISK_FULL, "disk_full", (
+            f"the disk of the PostgreSQL server holding {store} is full ({detail}); free some "
+            f"space and run again (nothing written so far is lost)"))
+    if state in PG_READ_ONLY:
+        return MachineFailure(EXIT_READ_ONLY, "read_only", (
+            f"cannot write the store {store}: the PostgreSQL server takes no writes ({detail})"))
+    if state in PG_CORRUPT:
+        return MachineFailure(EXIT_STORE_CORRUPT, "corrupt", (
+            f"the store {store} is damaged ({detail}); check it with pg_amcheck and restore "
+            f"from a backup (pg_restore)"))
     return None
 
 

@@ -6,7 +6,8 @@ Exit codes, stable for cron and scripts:
     1  the run finished but some items or deliveries failed (details in the log and `status`)
     2  bad configuration or usage
     3  another newsmon run holds the lock (an overlapping cron run): nothing was done
-    4  the store is busy: another program holds a write lock on newsmon.db past the wait
+    4  the store is busy: another program holds a write lock on newsmon.db (or on a table of
+       the PostgreSQL store) past the wait
     5  the store is corrupt or not a newsmon database
     6  the disk is full
     7  the data folder or store is read-only or not writable by this user

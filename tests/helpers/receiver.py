@@ -30,6 +30,7 @@ class Receiver:
     behaviour: str = "ok"
     script: list[str] = field(default_factory=list)
     hang_s: float = 2.0
+    delay_s: float = 0.0  # how long an "ok" answer waits: a delivery held in flight
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +68,8 @@ def start_receiver() -> Receiver:
             if action == "hang":
                 time.sleep(rec.hang_s)
                 return
+            if action == "ok" and rec.delay_s:
+                time.sleep(rec.delay_s)
             status = 200 if action == "ok" else 500
             payload = b'{"ok": true}' if status == 200 else b'{"error": "boom"}'
             self.send_response(status)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,13 @@ class AlertRepo(Repo):
     """The alert tables (migration 4) over the store's one connection."""
 
     # -- decisions ------------------------------------------------------------------------------
+    def deciding(self, rule: str) -> AbstractContextManager[bool]:
+        """Held while one process decides ``rule`` (reads its watermark, searches, records):
+        a second process on the same PostgreSQL store waits, then reads the watermark the first
+        moved, so two machines never decide the same changes twice. Without it both would
+        decide the same stories and the second's insert would fail on the unique key."""
+        return self._store.exclusive(f"newsmon:alerts:rule:{rule}")
+
     def seen_articles(self, rule: str, ids: Iterable[str], *, baseline: bool = True
                       ) -> dict[str, int]:
         """article id -> alert id, for those of ``ids`` the rule has already attached
@@ -288,6 +296,19 @@ class AlertRepo(Repo):
             attempts=r["attempts"], last_error=r["last_error"], payload=json.loads(r["payload"]),
             kind=r["kind"], rule=r["rule"],
         ) for r in self._db.execute(sql + " ORDER BY d.id", params)]
+
+    @contextmanager
+    def claim(self, delivery: Delivery) -> Iterator[bool]:
+        """Whether this process may send ``delivery`` now: no other process is sending it and
+        it is still pending (another may have sent it since this one listed the outbox). Not
+        waiting: the holder is sending it already; it stays pending if that one fails."""
+        with self._store.exclusive(f"newsmon:alerts:delivery:{delivery.id}",
+                                   wait=False) as held:
+            if held:
+                row = self._db.execute("SELECT state FROM deliveries WHERE id = ?",
+                                       (delivery.id,)).fetchone()
+                held = row is not None and row[0] == PENDING
+            yield held
 
     def mark_sent(self, delivery_id: int) -> None:
         now = now_iso()
