@@ -44,6 +44,7 @@ from newsmon.app.search import (  # noqa: E402
     SearchRequest,
     _highlight_terms,
     _term_pattern,
+    query_parts,
 )
 from newsmon.app.searchtext import query_tokens  # noqa: E402
 from newsmon.enrich.text import normalize  # noqa: E402
@@ -259,6 +260,20 @@ def flag_line(data: dict, evidence: Callable[[dict, dict], float], coef: tuple) 
             f"passed {passed})")
 
 
+def term_evidence(text: str, h: dict, listed: bool) -> float:
+    """The evidence recomputed from the terms a hit holds: over all the query's terms (as
+    before round 3), or (``listed``) the best of that and each listed item's share
+    (``query_parts``, as search now computes it)."""
+    groups = [_highlight_terms(query_tokens(text))]
+    if listed:
+        groups += [_highlight_terms(p) for p in query_parts(text)]
+    best = 0.0
+    for group in (g for g in groups if g):
+        own = _own(group, h["lang"])
+        best = max(best, sum(t in h["terms"] for t in own) / len(own))
+    return best
+
+
 def levers(sets: list[dict]) -> None:
     dev = sets[0]
     assert dev["set"] == "devset", "the first dump must be the development set's"
@@ -268,7 +283,10 @@ def levers(sets: list[dict]) -> None:
 
     print("## unanswerable questions (devset: its 3 + round 2's 7; first ten, no collapse)")
     variants: dict[str, Callable[[dict, dict, dict], float]] = {
-        "shipped evidence": lambda d, q, h: h["ev"],
+        "evidence over all terms (before round 3)":
+            lambda d, q, h: term_evidence(q["text"], h, False),
+        "evidence: best of all terms and each listed item":
+            lambda d, q, h: term_evidence(q["text"], h, True),
         "idf-weighted evidence": lambda d, q, h: idf_evidence(q, h, d["n"]),
         "idf^2-weighted evidence": lambda d, q, h: idf_evidence(q, h, d["n"], 2.0)}
     for name, ev in variants.items():
@@ -303,8 +321,16 @@ def levers(sets: list[dict]) -> None:
 
     print("## analyst rules without min_score (story level, whole store)")
     rule_levers: dict[str, Callable[[dict, dict, dict], set[str]]] = {
-        "shipped: relevance >= 0.5": lambda r, st, d: {k for k, s in st.items()
-                                                        if s["rel"] >= GOOD}}
+        "relevance (as dumped) >= 0.5": lambda r, st, d: {k for k, s in st.items()
+                                                           if s["rel"] >= GOOD}}
+    for listed in (False, True):
+        for th in (0.5, 0.3):
+            rule_levers[f"evidence {'best of all terms and each listed item' if listed else 'over all terms'}"
+                        f", relevance >= {th}"] = (
+                lambda r, st, d, th=th, listed=listed: {
+                    h["story"] for h in r["hits"]
+                    if sg(A * (h["z"] or 0.0) + B * term_evidence(r["query"], h, listed) + C)
+                    >= th})
     for th in (0.3, 0.2):
         rule_levers[f"relevance >= {th}"] = (
             lambda r, st, d, th=th: {k for k, s in st.items() if s["rel"] >= th})
