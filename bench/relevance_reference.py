@@ -201,7 +201,7 @@ def main() -> None:
         def idf(term: str) -> float:
             return math.log((n_docs + 1) / (sum(has(a, term) for a in held) + 0.5))
 
-        def idf_evidence(tokens, hits):  # same term sets as Searcher._evidence, weighted
+        def idf_evidence(tokens, hits, parts=()):  # Searcher._evidence's term sets, weighted
             terms = _highlight_terms(tokens)
             if not terms or not hits:
                 return {}

@@ -37,12 +37,17 @@ RECALL, PRECISION = 1.0, 0.9
 # measures an article against the store's own background, which on a small store about a few
 # related subjects makes off-topic questions stand out and broad rules fall short. A gate on a
 # store-independent background (bench/relevance_reference.py, 2026-12-07) left both as they
-# were (unanswerable 5 of 10, answerable flagged 3 of 42) and was not shipped. Known failures,
-# pinned strictly: the marker must go when the floor starts to hold.
+# were (unanswerable 5 of 10, answerable flagged 3 of 42) and was not shipped. Round 3
+# (bench/relevance_rules.py, 2026-12-07: a gate on the rule's own best matches, story
+# aggregation, idf-weighted evidence, query terms absent from the store, listed items) found no
+# lever that holds either floor; the one shipped (a listed query's evidence is the best share of
+# any one item's terms) moved the rules to recall 0.727, precision 0.697 (sqlite) and left the
+# flags as they were (BENCHMARKS.md). Known failures, pinned strictly: the marker must go when
+# the floor starts to hold.
 HELDOUT_SHORT = pytest.mark.xfail(strict=True, reason=(
     "held-out floor not met yet (BENCHMARKS.md, 'Language-fair search and calibrated "
-    "relevance'): unanswerable flagged 0.50, rules without min_score recall 0.55 / "
-    "precision 0.65"))
+    "relevance'): unanswerable flagged 0.50, rules without min_score recall 0.73 / "
+    "precision 0.70"))
 
 
 def _settings(folder: Path, es_url: str | None) -> Settings:

@@ -267,3 +267,24 @@ def test_relevance_is_calibrated_and_cuts_weaker_matches(searcher, capsys, data_
     assert "relevance: weak" in after and f"{resp.cut}. " in before
     # no good answer: nothing about a Mars rover in the store
     assert not searcher.search(SearchRequest("Mars rover landing")).confident
+
+
+def test_a_listed_query_counts_the_terms_of_any_one_item(searcher, enriched_devset) -> None:
+    """"cyber, critical minerals and the GCAP fighter" asks for any of them: an article on
+    one item holds that item's terms, and its evidence is that share, not the share of every
+    listed term (the same words without the list marks are one item)."""
+    from newsmon.app.search import query_parts
+
+    assert [len(p) > 0 for p in query_parts("cyber, critical minerals and the GCAP fighter")] \
+        == [True, True, True]
+    assert query_parts("日英 サイバー 協力 電力網") == []        # spaces join, they do not list
+    assert len(query_parts("重要鉱物、次期戦闘機")) == 2
+    cyber = {aid for aid, rec in enriched_devset[1].items() if rec["story"] == "pact-cyber"
+             and rec["lang"] == "en"}
+    listed = "Japan UK agreements on cyber, critical minerals and the GCAP fighter"
+    flat = "Japan UK agreements on cyber critical minerals the GCAP fighter"
+    ev = {}
+    for text in (listed, flat):
+        hits = searcher.search(SearchRequest(text, limit=100, collapse=False)).results
+        ev[text] = max(h.evidence for h in hits if h.id in cyber)
+    assert ev[listed] > ev[flat], ev

@@ -18,7 +18,9 @@ mode, backend and model, read as the chance that the article is about the query:
 ``z`` says how far the article stands above its language's background for this query (in
 standard deviations, whatever the model's cosine band); ``evidence`` is the share of the
 query's distinct terms the article holds, where a term that names a gazetteer entity
-(config/entities.yaml) counts when the article mentions the entity in either language.
+(config/entities.yaml) counts when the article mentions the entity in either language; for a
+query that lists items ("cyber, critical minerals and GCAP"), the best of that and the share of
+any one item's terms.
 0.5: as likely about the query as not — results below it are "weaker matches", and alert rules
 with no ``min_score`` alert from there (newsmon.alerts.rules.ALERT_RELEVANCE). 0.9: clearly
 about it, "strong" (on the development set nine in ten such results are relevant). How A, B
@@ -204,6 +206,29 @@ def _highlight_terms(tokens: Sequence[str]) -> list[str]:
             continue
         out.append(t)
     return out
+
+
+def _own_terms(terms: Sequence[str], lang: str) -> list[str]:
+    """The terms an article in ``lang`` is measured against: those of its language (Latin
+    terms for English, the others for Japanese), or all where the query has none of them."""
+    by_lang = {"en": [t for t in terms if t.isascii()],
+               "ja": [t for t in terms if not t.isascii()]}
+    return by_lang.get(lang) or list(terms)
+
+
+# The items of a list: commas (either script), semicolons, "and" / "or". Not spaces: a Japanese
+# query's spaces join terms that must all hold ("日英 サイバー 協力").
+_LIST_SEP = re.compile(r"\s*(?:[,;、，]|\band\b|\bor\b)\s*", re.IGNORECASE)
+
+
+def query_parts(text: str) -> list[tuple[str, ...]]:
+    """The tokens of each item of a list-like query; [] when it lists nothing. Measured on the
+    development set's analyst rules (bench/relevance_rules.py): recall at relevance 0.5 went
+    from 0.62 to 0.72 with precision 0.91 to 0.92; no question's "no good answer" changed."""
+    items = [p for p in _LIST_SEP.split(text) if p.strip()]
+    if len(items) < 2:
+        return []
+    return [toks for toks in (query_tokens(p) for p in items) if toks]
 
 
 @functools.lru_cache(maxsize=512)
@@ -423,29 +448,38 @@ class Searcher:
                 out.setdefault(t, (ent.id, toks))
         return out
 
-    def _evidence(self, tokens: Sequence[str], hits: Sequence[Hit]) -> dict[str, float]:
+    def _evidence(self, tokens: Sequence[str], hits: Sequence[Hit],
+                  parts: Sequence[Sequence[str]] = ()) -> dict[str, float]:
         """Per hit: the share of the query's distinct terms it holds (particles and stop
         words aside); a term of an entity's name counts when the article mentions the entity
         (in either language). A query written in both languages ("power grid 電力網") is two
         phrasings of one question: an article is measured against the terms of its own
         language, or against all terms where the query has none in its language (an English
-        acronym such as GCAP in a Japanese query counts for both)."""
+        acronym such as GCAP in a Japanese query counts for both).
+
+        ``parts``: the tokens of each item of a list-like query (``query_parts``); an article
+        that holds every term of one item has that share too. A rule such as "Japan UK
+        agreements on cyber, critical minerals and the GCAP fighter" asks for any of the
+        pact's parts, and an article on one of them held half of the terms at most."""
         terms = _highlight_terms(tokens)
         if not terms or not hits:
             return {}
-        by_lang = {"en": [t for t in terms if t.isascii()],
-                   "ja": [t for t in terms if not t.isascii()]}
         names = self._entity_names
         texts = self.store.search_text.get_many([h.id for h in hits])
+        term_sets = [terms] + [p for p in (_highlight_terms(part) for part in parts) if p]
         out = {}
         for h in hits:
             t = texts.get(h.id)
             have = set(f"{t.title_tokens} {t.body_tokens}".split()) if t else set()
             ents = set(h.doc.get("entities") or ())
-            own = by_lang.get(h.doc.get("lang") or "") or terms
-            found = sum(1 for term in own
-                        if term in have or (term in names and names[term][0] in ents))
-            out[h.id] = found / len(own)
+            lang = h.doc.get("lang") or ""
+            best = 0.0
+            for group in term_sets:
+                own = _own_terms(group, lang)
+                found = sum(1 for term in own
+                            if term in have or (term in names and names[term][0] in ents))
+                best = max(best, found / len(own))
+            out[h.id] = best
         return out
 
     def _also(self, story: str | None, shown: str) -> list[dict[str, Any]]:
@@ -482,7 +516,7 @@ class Searcher:
             for h in hits:   # keyword-only hits: their own z, now that the cosine is known
                 if h.semantic_score is not None and h.semantic_z is None:
                     h.semantic_z = stats.zscore(h.doc.get("lang"), vector, h.semantic_score)
-        evidence = self._evidence(tokens, hits)
+        evidence = self._evidence(tokens, hits, query_parts(text))
         rel = {h.id: relevance(h.semantic_z, evidence.get(h.id, 0.0)) for h in hits}
         kept: list[Hit] = []
         seen: set[str] = set()
@@ -559,4 +593,4 @@ class Searcher:
 
 
 __all__ = ["SearchRequest", "SearchHit", "SearchResponse", "Searcher", "snippet",
-           "check_request", "relevance", "relevance_word", "GOOD", "STRONG"]
+           "check_request", "relevance", "relevance_word", "query_parts", "GOOD", "STRONG"]
