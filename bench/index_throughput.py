@@ -89,7 +89,7 @@ def bench_es(docs, url: str) -> tuple[float, float]:
         be.es.indices.create(index=plain, mappings=mapping(docs[0].vector.shape[0],
                                                            analyzers=analyzers), settings={
             "number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"})
-        sources = [be._action(d, analyzers)["_source"] for d in docs]
+        sources = [be._action(d, analyzers, plain)["_source"] for d in docs]
         t = time.perf_counter()
         bulk(be.es, ({"_index": plain, "_id": s["id"], "_source": s} for s in sources),
              chunk_size=BATCH)

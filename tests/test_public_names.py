@@ -24,7 +24,7 @@ PUBLIC: dict[str, set[str]] = {
                                   "StoreError", "IndexingError", "DeliveryError"},
     "newsmon.index.core.settings": {"Settings", "DataSettings", "CrawlSettings", "IndexSettings",
                                     "EnrichSettings", "AlertsSettings", "LogSettings",
-                                    "DisplaySettings", "WorkerSettings", "coerce"},
+                                    "DisplaySettings", "WorkerSettings", "coerce", "es_urls"},
     "newsmon.index.core.times": {"utcnow", "utc_iso", "now_iso", "parse_iso", "parse_since",
                                  "zone", "local_iso"},
     "newsmon.index.core.reasons": {"REASONS", "describe", "http", "is_known"},

