@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -29,7 +29,10 @@ def _doc(i: str, title: str, body: str, *, lang: str = "en", source: str = "harb
                     title_tokens=toks(title), body_tokens=toks(body), source=source, lang=lang,
                     published=datetime(2026, 11, day, 9, tzinfo=UTC), story=story,
                     topics=topics or {}, entities=tuple(entities), model=MODEL,
-                    vector=_vec(*vector) if vector is not None else None)
+                    vector=_vec(*vector) if vector is not None else None,
+                    # first seen in October or November: on Elasticsearch the suite runs
+                    # across two monthly indices
+                    first_seen=datetime(2026, 11, day, 9, tzinfo=UTC) - timedelta(days=14))
 
 
 DOCS = [

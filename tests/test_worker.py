@@ -19,7 +19,15 @@ from newsmon.index.core.article import Article
 from newsmon.index.core.errors import ConfigError
 from newsmon.worker.jobs import CRAWL_DUE_TASK, CRAWL_TASK, crawl_job, defer_enrich, enrich_job
 from newsmon.worker.shards import registrable_domain, shard_of
-from tests.helpers.workers import LoopbackWeb, Workers, wait_for, worker_env
+from tests.helpers.workers import (
+    LoopbackWeb,
+    Workers,
+    defer_crawls,
+    job_rows,
+    wait_for,
+    wait_queue_schema,
+    worker_env,
+)
 
 
 def test_registrable_domain_knows_the_suffixes_of_english_and_japanese_news() -> None:
@@ -149,37 +157,6 @@ def _config(tmp_path: Path, web: LoopbackWeb, **worker: str) -> Path:
     return config
 
 
-def _jobs(dsn: str, task: str) -> list[dict]:
-    import psycopg
-
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            """SELECT j.id, j.args, j.status::text, j.attempts,
-                      (SELECT MIN(at) FROM procrastinate_events e WHERE e.job_id = j.id
-                        AND e.type = 'started'),
-                      (SELECT MAX(at) FROM procrastinate_events e WHERE e.job_id = j.id
-                        AND e.type IN ('succeeded', 'failed'))
-               FROM procrastinate_jobs j WHERE task_name = %s ORDER BY id""", (task,)).fetchall()
-    return [{"id": r[0], "args": r[1], "status": r[2], "attempts": r[3], "started": r[4],
-             "ended": r[5]} for r in rows]
-
-
-def _defer(dsn: str, *shards: int) -> list[int | None]:
-    from newsmon.index.store.postgres import PgStore
-
-    with PgStore(dsn) as store:
-        return [store.jobs.defer(crawl_job(s)) for s in shards]
-
-
-def _wait_schema(dsn: str) -> None:
-    from newsmon.index.store.postgres import PgStore
-
-    def ready() -> bool:
-        with PgStore(dsn) as store:
-            return store.jobs.schema_present()
-    wait_for(ready, 60, "a worker to apply procrastinate's schema")
-
-
 @pytest.mark.pg
 @pytest.mark.slow
 def test_two_workers_never_crawl_one_shard_at_once(tmp_path: Path, pg_dsn: str) -> None:
@@ -194,16 +171,16 @@ def test_two_workers_never_crawl_one_shard_at_once(tmp_path: Path, pg_dsn: str) 
         with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
             workers.start("crawl-1", "crawl", concurrency=2)
             workers.start("crawl-2", "crawl", concurrency=2)
-            _wait_schema(pg_dsn)
+            wait_queue_schema(pg_dsn)
             shards = list(by_shard)
-            assert all(_defer(pg_dsn, *shards))
+            assert all(defer_crawls(pg_dsn, *shards))
             # while each shard's first job runs, a second one for it waits for its lock
-            wait_for(lambda: all(j["status"] != "todo" for j in _jobs(pg_dsn, CRAWL_TASK)), 30,
+            wait_for(lambda: all(j["status"] != "todo" for j in job_rows(pg_dsn, CRAWL_TASK)), 30,
                      "the first crawl jobs to start")
-            assert all(_defer(pg_dsn, *shards))
-            wait_for(lambda: all(j["status"] == "succeeded" for j in _jobs(pg_dsn, CRAWL_TASK)),
+            assert all(defer_crawls(pg_dsn, *shards))
+            wait_for(lambda: all(j["status"] == "succeeded" for j in job_rows(pg_dsn, CRAWL_TASK)),
                      90, "every crawl job to finish")
-        jobs = _jobs(pg_dsn, CRAWL_TASK)
+        jobs = job_rows(pg_dsn, CRAWL_TASK)
         assert len(jobs) == 2 * len(shards)
         for shard in shards:
             runs = sorted((j["started"], j["ended"]) for j in jobs if j["args"]["shard"] == shard)
@@ -230,8 +207,8 @@ def test_a_killed_workers_crawl_is_retried_and_stores_nothing_twice(tmp_path: Pa
         config = _config(tmp_path, web, crawl_shards="1")
         with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
             workers.start("crawl-1", "crawl")
-            _wait_schema(pg_dsn)
-            assert _defer(pg_dsn, 0) != [None]
+            wait_queue_schema(pg_dsn)
+            assert defer_crawls(pg_dsn, 0) != [None]
             wait_for(lambda: len([r for r in web.requests if r.path.startswith("/news/")]) >= 3,
                      60, "the crawl to fetch articles")
             group = int(re.search(r"process group (\d+)", workers.log("crawl-1")).group(1))
@@ -250,11 +227,11 @@ def test_a_killed_workers_crawl_is_retried_and_stores_nothing_twice(tmp_path: Pa
             gone_at = time.time()
             time.sleep(1.0)
             assert [r for r in web.requests if r.started > gone_at] == []
-            assert _jobs(pg_dsn, CRAWL_TASK)[0]["status"] == "doing"
+            assert job_rows(pg_dsn, CRAWL_TASK)[0]["status"] == "doing"
             workers.start("crawl-2", "crawl")
-            wait_for(lambda: _jobs(pg_dsn, CRAWL_TASK)[0]["status"] == "succeeded", 90,
+            wait_for(lambda: job_rows(pg_dsn, CRAWL_TASK)[0]["status"] == "succeeded", 90,
                      "the stalled crawl job to be retried and finish")
-        job = _jobs(pg_dsn, CRAWL_TASK)[0]
+        job = job_rows(pg_dsn, CRAWL_TASK)[0]
         assert job["attempts"] >= 1
         assert "stalled" in workers.log("crawl-2")
         from newsmon.index.store.postgres import PgStore
@@ -278,14 +255,14 @@ def test_the_periodic_crawl_is_deferred_once_per_period_by_two_workers(tmp_path:
         with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
             workers.start("w-1", "crawl")
             workers.start("w-2", "crawl")
-            _wait_schema(pg_dsn)
-            wait_for(lambda: len(_jobs(pg_dsn, CRAWL_DUE_TASK)) >= 3, 60,
+            wait_queue_schema(pg_dsn)
+            wait_for(lambda: len(job_rows(pg_dsn, CRAWL_DUE_TASK)) >= 3, 60,
                      "three periods of crawl_due")
-        due = _jobs(pg_dsn, CRAWL_DUE_TASK)
+        due = job_rows(pg_dsn, CRAWL_DUE_TASK)
         stamps = [j["args"]["timestamp"] for j in due]
         assert len(stamps) == len(set(stamps)), stamps
         assert all(s % 2 == 0 for s in stamps)
-        crawls = _jobs(pg_dsn, CRAWL_TASK)
+        crawls = job_rows(pg_dsn, CRAWL_TASK)
         assert crawls and {c["args"]["shard"] for c in crawls} == {0}
         status = json.loads(_newsmon(config, pg_dsn, "status", "--json"))
         assert set(status["jobs"]["queues"]) >= {"crawl", "enrich", "index", "alert"}
@@ -350,8 +327,8 @@ def test_the_chain_run_by_workers_indexes_every_article_and_alerts_once_per_stor
                 tmp_path / "logs") as workers:
             workers.start("crawl-1", "crawl")
             workers.start("pipeline-1", "enrich,index,alert")
-            _wait_schema(pg_dsn)
-            assert all(_defer(pg_dsn, *shards))
+            wait_queue_schema(pg_dsn)
+            assert all(defer_crawls(pg_dsn, *shards))
 
             def settled(alert_jobs: int) -> bool:
                 with PgStore(pg_dsn) as store:
@@ -359,14 +336,14 @@ def test_the_chain_run_by_workers_indexes_every_article_and_alerts_once_per_stor
                     busy = sum(d["todo"] + d["doing"] for q, d in depth.items()
                                if q != "schedule")
                     return (busy == 0 and store.articles.count() > 0
-                            and len(_jobs(pg_dsn, "newsmon.alert")) >= alert_jobs)
+                            and len(job_rows(pg_dsn, "newsmon.alert")) >= alert_jobs)
             # phase 1: the sites' backlog, the rule's silent baseline (it was first seen on an
             # empty store); phase 2: new articles appear, and alert
             wait_for(lambda: settled(1), 300, "the first chain to settle", every=1.0)
             with PgStore(pg_dsn) as store:
                 assert store.articles.count() == N_DEMO_ARTICLES
             server.set_phase(2)
-            assert all(_defer(pg_dsn, *shards))
+            assert all(defer_crawls(pg_dsn, *shards))
             wait_for(lambda: settled(2), 300, "the second chain to settle", every=1.0)
             status = json.loads(_newsmon(config, pg_dsn, "status", "--json"))
         with PgStore(pg_dsn) as store:
@@ -375,7 +352,7 @@ def test_the_chain_run_by_workers_indexes_every_article_and_alerts_once_per_stor
             assert store.cursors.get("backend:elasticsearch") == store.changes.head()
         assert _es_ids(es_url, alias) == ids
         for task in ("newsmon.crawl", "newsmon.enrich", "newsmon.index", "newsmon.alert"):
-            done = _jobs(pg_dsn, task)
+            done = job_rows(pg_dsn, task)
             assert done and all(j["status"] == "succeeded" for j in done), (task, done)
         lines = [json.loads(line) for line in alerts_file.read_text(encoding="utf-8").splitlines()]
         assert lines, "no alert was delivered"

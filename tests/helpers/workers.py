@@ -179,6 +179,41 @@ class LoopbackWeb:
             server.stop()
 
 
+def job_rows(dsn: str, task: str) -> list[dict[str, Any]]:
+    """procrastinate's jobs of ``task``: id, args, status, attempts, first start, last end."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            """SELECT j.id, j.args, j.status::text, j.attempts,
+                      (SELECT MIN(at) FROM procrastinate_events e WHERE e.job_id = j.id
+                        AND e.type = 'started'),
+                      (SELECT MAX(at) FROM procrastinate_events e WHERE e.job_id = j.id
+                        AND e.type IN ('succeeded', 'failed'))
+               FROM procrastinate_jobs j WHERE task_name = %s ORDER BY id""", (task,)).fetchall()
+    return [{"id": r[0], "args": r[1], "status": r[2], "attempts": r[3], "started": r[4],
+             "ended": r[5]} for r in rows]
+
+
+def defer_crawls(dsn: str, *shards: int) -> list[int | None]:
+    """Defer one crawl job per shard (None where one already waits)."""
+    from newsmon.index.store.postgres import PgStore
+    from newsmon.worker.jobs import crawl_job
+
+    with PgStore(dsn) as store:
+        return [store.jobs.defer(crawl_job(s)) for s in shards]
+
+
+def wait_queue_schema(dsn: str, timeout: float = 60) -> None:
+    """Until a starting worker has applied procrastinate's schema."""
+    from newsmon.index.store.postgres import PgStore
+
+    def ready() -> bool:
+        with PgStore(dsn) as store:
+            return store.jobs.schema_present()
+    wait_for(ready, timeout, "a worker to apply procrastinate's schema")
+
+
 def worker_env(dsn: str, dsn_env: str = "TEST_PG_DSN") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NEWSMON_") and not k.lower().endswith("_proxy")}
@@ -186,4 +221,5 @@ def worker_env(dsn: str, dsn_env: str = "TEST_PG_DSN") -> dict[str, str]:
     return env
 
 
-__all__ = ["Workers", "LoopbackWeb", "Request", "wait_for", "worker_env", "article_html"]
+__all__ = ["Workers", "LoopbackWeb", "Request", "wait_for", "worker_env", "article_html",
+           "job_rows", "defer_crawls", "wait_queue_schema"]

@@ -16,8 +16,8 @@ from newsmon.cli.options import json_option
 @click.option("--backend", type=click.Choice(BACKENDS),
               help="Search backend to update (default: [index] backend).")
 @click.option("--rebuild", is_flag=True,
-              help="Build the index again from every stored article (a new versioned index "
-                   "on Elasticsearch, swapped in when complete).")
+              help="Build the index again from every stored article (on Elasticsearch a new "
+                   "generation of monthly indices, swapped in when complete).")
 @json_option("Print the outcome as one JSON object.")
 @click.pass_context
 def index_command(ctx: click.Context, backend: str | None, rebuild: bool, as_json: bool) -> None:
