@@ -8,8 +8,9 @@ gets the alerts of a rule that matches some of the articles of the second phase.
 
 Mid-run, as machines fail: the enrich+index worker is killed (-9) inside an enrich job and a
 new one is started (its job is retried as stalled); one Elasticsearch node is killed while an
-index job runs; a crawl worker is killed (-9) while it crawls the second phase (its shard's job
-is retried by another crawl worker). The run ends when the queue is drained (no job todo or
+index job runs; a crawl worker is killed (-9) while it crawls, once the second phase began (its
+shard's job is retried by another crawl worker, or ends aborted where the next period's job for
+the shard already waits). The run ends when the queue is drained (no job todo or
 doing) with every article stored; a timeout prints every worker's log tail.
 
 Then: per host no two requests in flight at once and gaps no shorter than the configured delay
