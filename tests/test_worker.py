@@ -431,3 +431,40 @@ def test_finished_jobs_older_than_keep_jobs_days_are_deleted(pg_dsn: str) -> Non
         left = sorted(r[0] for r in conn.execute("SELECT id FROM procrastinate_jobs"))
     # the old finished job went; a recent one and a waiting one (however old) stay
     assert left == sorted([recent, waiting])
+
+
+@pytest.mark.pg
+def test_a_stalled_job_is_retried_unless_an_equal_one_already_waits(pg_dsn: str) -> None:
+    """A stalled job goes back to the queue; one whose queueing lock another job of the same
+    work already holds (a later batch deferred enrich while it ran) ends aborted instead:
+    retrying it would raise UniqueViolation on every period and leave it 'doing' forever."""
+    import asyncio
+
+    import psycopg
+    from procrastinate.schema import SchemaManager
+
+    from newsmon.index.core.settings import Settings
+    from newsmon.index.store.postgres import PgStore
+    from newsmon.worker.app import build_app
+    from newsmon.worker.jobs import RETRY_STALLED_TASK
+
+    with PgStore(pg_dsn) as store:
+        store.jobs.ensure_schema(SchemaManager.get_schema())
+        stalled_enrich, stalled_crawl = store.jobs.defer(enrich_job()), store.jobs.defer(
+            crawl_job(3))
+    # running on no worker (worker_id NULL): what procrastinate calls stalled
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = ANY(%s)",
+                     ([stalled_enrich, stalled_crawl],))
+    with PgStore(pg_dsn) as store:
+        waiting = store.jobs.defer(enrich_job())
+    assert waiting is not None
+    app = build_app(Settings(), pg_dsn)
+
+    async def retry() -> list[int]:
+        async with app.open_async():
+            return list(await app.tasks[RETRY_STALLED_TASK].func(timestamp=0))
+    assert asyncio.run(retry()) == [stalled_crawl]
+    with psycopg.connect(pg_dsn) as conn:
+        status = dict(conn.execute("SELECT id, status::text FROM procrastinate_jobs").fetchall())
+    assert status == {stalled_enrich: "aborted", stalled_crawl: "todo", waiting: "todo"}

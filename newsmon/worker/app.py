@@ -131,7 +131,17 @@ def build_app(settings: Settings, dsn: str) -> Any:
             assert job.id is not None  # a job read from the database has its id
             log.warning("job %s (%s %s) stalled: its worker's heartbeat lapsed; retrying it",
                         job.id, job.task_name, job.task_kwargs)
-            await app.job_manager.retry_job(job)
+            try:
+                await app.job_manager.retry_job(job)
+            except procrastinate.exceptions.UniqueViolation:
+                # the same work already waits under the job's queueing lock (a later batch's
+                # enrich, the next period's crawl of the shard), and every job is safe to run
+                # again: that one does it. Left 'doing', this one would fail every retry.
+                log.warning("job %s: an equal job already waits (queueing lock); ending this "
+                            "one aborted", job.id)
+                await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.ABORTED,
+                                                 delete_job=False)
+                continue
             retried.append(job.id)
         return retried
 
