@@ -6,8 +6,8 @@ For each worker count, in the same run: a fresh PostgreSQL database, the same we
 an RSS feed and article pages per host), the workers started and the queue schema applied, then
 one crawl job per shard deferred and the clock run until the last crawl job ended (procrastinate's
 own event times). Throughput is requests answered per second of that span; the ratio is against
-the 1-worker run of the same invocation. Politeness is the per-host gap: Scrapy's delay varies
-by ±50% (DOWNLOAD_DELAY_JITTER 0.5), so a polite crawl keeps every gap ≥ 0.5 × delay, and two
+the 1-worker run of the same invocation. Politeness is the per-host gap: newsmon keeps every
+gap ≥ the configured delay (Scrapy's jitter is applied above it: 1 to 1.5 × delay), and two
 processes on one host would show gaps near 0.
 
     NEWSMON_TEST_PG_URL=postgresql://… nice -n 10 .venv/bin/python bench/worker_crawl.py \\

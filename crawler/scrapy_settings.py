@@ -10,6 +10,12 @@ __all__ = ["scrapy_settings"]
 # 5xx and the statuses servers use for "slow down": retried within the run, then recorded failed.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
+# Scrapy varies each delay by ±DELAY_JITTER around DOWNLOAD_DELAY (a fixed rhythm is easy for a
+# server to spot); DOWNLOAD_DELAY is raised so that the low end of that range is the configured
+# delay: `download_delay` is the shortest gap between two requests to one host, as a site's
+# operator (and a Crawl-delay) reads it. Each gap is then 1 to 1.5 times the configured delay.
+DELAY_JITTER = 0.2
+
 
 def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
     return {
@@ -20,12 +26,13 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         # politeness
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_host_concurrency,
-        "DOWNLOAD_DELAY": crawl.download_delay,
-        # each delay varies by ±50% (Scrapy's default; RANDOMIZE_DOWNLOAD_DELAY, which said the
-        # same, is deprecated and warns when set)
-        "DOWNLOAD_DELAY_JITTER": 0.5,
+        "DOWNLOAD_DELAY": crawl.download_delay / (1 - DELAY_JITTER),
+        # (RANDOMIZE_DOWNLOAD_DELAY, which said the same as a jitter of 0.5, is deprecated and
+        # warns when set)
+        "DOWNLOAD_DELAY_JITTER": DELAY_JITTER,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 1.0),
+        # AutoThrottle never goes below DOWNLOAD_DELAY, so the configured delay stays the floor
+        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay / (1 - DELAY_JITTER), 1.0),
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": crawl.autothrottle_target_concurrency,
         # limits

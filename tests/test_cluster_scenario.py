@@ -13,14 +13,13 @@ shard's job is retried by another crawl worker, or ends aborted where the next p
 the shard already waits). The run ends when the queue is drained (no job todo or
 doing) with every article stored; a timeout prints every worker's log tail.
 
-Then: per host no two requests in flight at once and gaps no shorter than the configured delay
-allows; no disallowed URL requested; every article stored once; the index holds exactly the
+Then: per host no two requests in flight at once and gaps no shorter than the configured delay; no disallowed URL requested; every article stored once; the index holds exactly the
 store's articles; every expected alert delivered once, with distinct idempotency keys; no job
 left doing; the periodic crawl deferred once per period by five workers.
 
 Bounded to a few minutes on a 2-core machine (most of it the cluster's start and two crawl
-periods). The per-host gap bound is Scrapy's: DOWNLOAD_DELAY_JITTER (0.5) makes each delay
-uniform in [0.5, 1.5] x download_delay, so the shortest allowed gap is half the delay.
+periods). `download_delay` is the shortest gap newsmon allows between two requests to one host
+(crawler/scrapy_settings.py: Scrapy's jitter is applied above it).
 """
 from __future__ import annotations
 
@@ -59,6 +58,10 @@ PHASE2 = 5            # ... and once the second phase begins
 DELAY = 1.0           # [crawl] download_delay, per host
 ANSWER = 0.1          # each article page takes this long to answer: requests are "in flight"
 TOLERANCE = 0.05      # clocks: the server stamps arrivals in the test process
+# Scrapy spaces its sends by the delay; the server stamps a request when its thread runs, which
+# on a loaded 2-core machine lags the send by up to a tenth of a second, more for one than the
+# next. Two processes on one host would show gaps near 0, far below this.
+GAP_TOLERANCE = 0.15
 PERIOD = 30           # seconds: [worker] crawl_every
 RUN_TIMEOUT = 480     # the whole run, from the workers' start to the drained queue
 HOOK_ENV = "SCENARIO_WEBHOOK_URL"
@@ -370,17 +373,15 @@ def _doing_or_done(dsn: str, task: str) -> list[int]:
 
 def test_each_host_had_one_request_in_flight_and_gaps_of_the_delay(scenario: Scenario) -> None:
     from newsmon.app.settings import load_settings
-    from newsmon.crawler.scrapy_settings import scrapy_settings
 
-    settings = load_settings(scenario.workers.config)
-    jitter = scrapy_settings(settings.crawl)["DOWNLOAD_DELAY_JITTER"]
-    shortest = (1 - jitter) * settings.crawl.download_delay
+    shortest = load_settings(scenario.workers.config).crawl.download_delay
+    assert shortest == DELAY
     for host, reqs in scenario.web.by_host().items():
         assert len(reqs) >= 2 + PHASE2, (host, reqs)   # robots, the feed, every article
         for before, after in zip(reqs, reqs[1:]):
             assert after.started >= before.answered - TOLERANCE, (
                 f"{host}: two requests in flight at once: {before} and {after}")
-            assert after.started - before.started >= shortest - TOLERANCE, (
+            assert after.started - before.started >= shortest - GAP_TOLERANCE, (
                 f"{host}: {after.started - before.started:.3f}s between requests, less than "
                 f"the delay allows ({shortest}s): {before} then {after}")
 

@@ -406,3 +406,34 @@ def test_sqlite_work_needs_no_claim_under_the_run_lock(tmp_path) -> None:
     with Store(tmp_path / "s.db") as store, store.exclusive("rule:r1") as held:
         with store.exclusive("rule:r1", wait=False) as again:
             assert held and again
+
+
+@pytest.mark.pg
+def test_postgresql_change_feed_numbers_become_visible_in_order(pg_dsn: str) -> None:
+    """Two writers at once: the one that wrote first holds the feed until it commits, so a
+    reader never sees a number while a smaller one is still to come (its cursor would skip it)."""
+    import threading
+
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(pg_dsn) as first, PgStore(pg_dsn) as second, PgStore(pg_dsn) as reader:
+        done = threading.Event()
+
+        def write_second() -> None:
+            second.articles.upsert([_art(2)])
+            done.set()
+
+        with first.transaction():
+            first.articles.upsert([_art(1)])
+            writer = threading.Thread(target=write_second)
+            writer.start()
+            # the second writer waits for the first's commit instead of taking a number that
+            # would be visible before the first's
+            assert not done.wait(1.0)
+            assert reader.changes.since(0) == []
+        writer.join(30)
+        assert done.is_set()
+        seqs = [c.seq for c in reader.changes.since(0)]
+        assert seqs == sorted(seqs) and len(seqs) == 2
+        ids = [c.article_id for c in reader.changes.since(0)]
+        assert ids == [a.id for a in (_art(1), _art(2))]

@@ -186,11 +186,14 @@ def test_two_workers_never_crawl_one_shard_at_once(tmp_path: Path, pg_dsn: str) 
             runs = sorted((j["started"], j["ended"]) for j in jobs if j["args"]["shard"] == shard)
             assert runs[0][1] <= runs[1][0], f"shard {shard}: two crawls overlapped: {runs}"
         # at every host, the second crawl's requests came after the first's were answered:
-        # no two requests in flight, gaps as the delay says (±50% jitter)
+        # no two requests in flight, gaps no shorter than the delay
         for host, reqs in web.by_host().items():
             assert reqs, f"{host} was never crawled"
             for before, after in zip(reqs, reqs[1:]):
                 assert after.started >= before.answered - 0.05, (host, before, after)
+                # the delay (0.3 s) spaces the sends; a loaded server stamps arrivals up to
+                # ~0.1 s late, two processes on one host would show gaps near 0
+                assert after.started - before.started >= 0.3 - 0.15, (host, before, after)
         from newsmon.index.store.postgres import PgStore
 
         with PgStore(pg_dsn) as store:
@@ -239,8 +242,11 @@ def test_a_killed_workers_crawl_is_retried_and_stores_nothing_twice(tmp_path: Pa
         with PgStore(pg_dsn) as store:
             urls = [a.canonical_url for a in store.articles.iter()]
             assert len(urls) == 8 and len(set(urls)) == 8
-            # each article written once: one change-feed entry per article
-            assert store.changes.head() == 8, store.changes.head()
+            # each article written once: one change-feed entry per article (not the head: a
+            # batch the kill cut short used up sequence numbers PostgreSQL never hands back)
+            changes = store.changes.since(0)
+            assert sorted(c.article_id for c in changes) == sorted(
+                a.id for a in store.articles.iter()), changes
         fetched = [r.path for r in web.requests if r.path.startswith("/news/")]
         # the retry fetched only what the killed crawl had not stored
         assert len(fetched) < 2 * 8

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # any fixed number: the advisory lock that serialises migrations of one database
 _LOCK = 7_203_119
+# the transaction-level advisory lock that orders the change feed (migration 2)
+CHANGES_LOCK = 7_203_120
 
 _NOW = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 
@@ -283,6 +285,34 @@ PG_MIGRATIONS: list[str] = [
         baseline_stories INTEGER
     );
     """,
+    # 2: the change feed in commit order. A sequence hands out numbers when rows are written,
+    # not when their transactions commit: with several writers (crawl workers, enrich), seq 10
+    # could commit before seq 9, and a reader that moved its cursor to 10 would never see 9 (an
+    # article missing from the index for good). Each writer takes one transaction-level lock
+    # before its first change row and holds it to its commit, so numbers are visible in order.
+    # SQLite has one writer at a time and needs none of this.
+    f"""
+    CREATE OR REPLACE FUNCTION newsmon_article_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock({CHANGES_LOCK});
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO changes (article_id, op, at) VALUES (OLD.id, 'delete', {_NOW});
+        ELSE
+            INSERT INTO changes (article_id, op, at) VALUES (NEW.id, 'upsert', {_NOW});
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION newsmon_member_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE aid TEXT;
+    BEGIN
+        IF TG_OP = 'DELETE' THEN aid := OLD.article_id; ELSE aid := NEW.article_id; END IF;
+        IF EXISTS (SELECT 1 FROM articles WHERE id = aid) THEN
+            PERFORM pg_advisory_xact_lock({CHANGES_LOCK});
+            INSERT INTO changes (article_id, op, at) VALUES (aid, 'upsert', {_NOW});
+        END IF;
+        RETURN NULL;
+    END $$;
+    """,
 ]
 
 
@@ -310,4 +340,4 @@ def migrate_pg(conn: Any, where: str) -> int:
     return len(PG_MIGRATIONS)
 
 
-__all__ = ["PG_MIGRATIONS", "migrate_pg"]
+__all__ = ["PG_MIGRATIONS", "CHANGES_LOCK", "migrate_pg"]
