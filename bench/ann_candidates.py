@@ -1,5 +1,6 @@
 """Approximate nearest-neighbour libraries for the embedded backend, side by side at one size:
-build time, memory, recall@10 and recall@100 against exact search, query p50/p95 on one thread.
+build time, memory, recall@10 and recall@100 against exact search, query p50/p95 on one thread,
+for a few search parameters per build (HNSW's ef, IVF's nprobe).
 
 The vectors have the search corpus's geometry (bench/_search_corpus.py: the real model's title
 vectors of the devset plus Gaussian noise, re-normalised); the queries are the 34 devset
@@ -51,31 +52,36 @@ def exact(m: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     return top[np.argsort(-sims[top])]
 
 
-def run(name: str, build: Callable[[], Callable[[np.ndarray, int], np.ndarray]],
-        queries: np.ndarray, truth: dict[int, list[set[int]]], repeats: int) -> None:
+Search = Callable[[np.ndarray, int, int], np.ndarray]   # (query, k, search parameter)
+
+
+def run(name: str, build: Callable[[], Search], sweep: tuple[int, ...], queries: np.ndarray,
+        truth: dict[int, list[set[int]]], repeats: int) -> None:
+    """Build once, then per search parameter (HNSW ef, IVF nprobe): recall and latency."""
     gc.collect()
     before = rss_mb()
     t = time.perf_counter()
     try:
         search = build()
     except ImportError as e:
-        print(f"{name:<34} skipped: {e}")
+        print(f"{name:<34} skipped: {e}", flush=True)
         return
     built = time.perf_counter() - t
     mem = rss_mb() - before
-    rec = {}
-    for k in (10, 100):
-        got = [set(map(int, search(q, k))) for q in queries]
-        rec[k] = float(np.mean([len(g & t_) / k for g, t_ in zip(got, truth[k])]))
-    times = []
-    for _ in range(repeats):
-        for q in queries:
-            t = time.perf_counter()
-            search(q, 100)
-            times.append((time.perf_counter() - t) * 1000)
-    print(f"{name:<34} build {built:7.1f} s  +{mem:6.0f} MB  recall@10 {rec[10]:.3f}  "
-          f"recall@100 {rec[100]:.3f}  k=100 p50 {pct(times, 50):6.2f} p95 {pct(times, 95):6.2f}"
-          f" ms", flush=True)
+    for param in sweep:
+        rec = {}
+        for k in (10, 100):
+            got = [set(map(int, search(q, k, param))) for q in queries]
+            rec[k] = float(np.mean([len(g & t_) / k for g, t_ in zip(got, truth[k])]))
+        times = []
+        for _ in range(repeats):
+            for q in queries:
+                t = time.perf_counter()
+                search(q, 100, param)
+                times.append((time.perf_counter() - t) * 1000)
+        print(f"{name:<30} {param:>5}  build {built:6.1f} s  +{mem:5.0f} MB  recall@10 "
+              f"{rec[10]:.3f}  recall@100 {rec[100]:.3f}  k=100 p50 {pct(times, 50):6.2f} "
+              f"p95 {pct(times, 95):6.2f} ms", flush=True)
 
 
 def main() -> None:
@@ -95,71 +101,75 @@ def main() -> None:
     n, dim = m.shape
     print(f"{n} vectors, dim {dim}, {len(queries)} queries; matrix {m.nbytes / 1e6:.0f} MB")
 
-    def numpy_exact() -> Callable[[np.ndarray, int], np.ndarray]:
-        return lambda q, k: exact(m, q, k)
+    def numpy_exact() -> Search:
+        return lambda q, k, _: exact(m, q, k)
 
-    def usearch_hnsw(dtype: str, conn: int, ef: int) -> Callable[[], Callable]:
-        def build() -> Callable[[np.ndarray, int], np.ndarray]:
+    def usearch_hnsw(dtype: str, conn: int, ef_add: int) -> Callable[[], Search]:
+        def build() -> Search:
             from usearch.index import Index
 
             index = Index(ndim=dim, metric="ip", dtype=dtype, connectivity=conn,
-                          expansion_add=128, expansion_search=ef)
+                          expansion_add=ef_add)
             index.add(np.arange(n), m, threads=args.threads)
 
-            def search(q: np.ndarray, k: int) -> np.ndarray:
+            def search(q: np.ndarray, k: int, ef: int) -> np.ndarray:
+                index.expansion_search = max(ef, k)
                 return index.search(q, k, threads=1).keys
             return search
         return build
 
-    def faiss_hnsw(conn: int, ef: int) -> Callable[[], Callable]:
-        def build() -> Callable[[np.ndarray, int], np.ndarray]:
+    def faiss_hnsw(conn: int, ef_add: int) -> Callable[[], Search]:
+        def build() -> Search:
             import faiss
 
             faiss.omp_set_num_threads(args.threads)
             index = faiss.IndexHNSWFlat(dim, conn, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 128
+            index.hnsw.efConstruction = ef_add
             index.add(m)
             faiss.omp_set_num_threads(1)
-            index.hnsw.efSearch = ef
 
-            def search(q: np.ndarray, k: int) -> np.ndarray:
+            def search(q: np.ndarray, k: int, ef: int) -> np.ndarray:
+                index.hnsw.efSearch = max(ef, k)
                 return index.search(q[None, :], k)[1][0]
             return search
         return build
 
-    def faiss_ivf(nlist: int, nprobe: int) -> Callable[[], Callable]:
-        def build() -> Callable[[np.ndarray, int], np.ndarray]:
+    def faiss_ivf(per_list: int, sq8: bool = False) -> Callable[[], Search]:
+        def build() -> Search:
             import faiss
 
             faiss.omp_set_num_threads(args.threads)
+            nlist = max(1, n // per_list)
             quant = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quant, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFScalarQuantizer(
+                quant, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT) \
+                if sq8 else faiss.IndexIVFFlat(quant, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             index.train(m[np.random.default_rng(1).choice(n, min(n, nlist * 40), False)])
             index.add(m)
             faiss.omp_set_num_threads(1)
-            index.nprobe = nprobe
 
-            def search(q: np.ndarray, k: int) -> np.ndarray:
+            def search(q: np.ndarray, k: int, nprobe: int) -> np.ndarray:
+                index.nprobe = nprobe
                 return index.search(q[None, :], k)[1][0]
             return search
         return build
 
-    def hnswlib_hnsw(conn: int, ef: int) -> Callable[[], Callable]:
-        def build() -> Callable[[np.ndarray, int], np.ndarray]:
+    def hnswlib_hnsw(conn: int, ef_add: int) -> Callable[[], Search]:
+        def build() -> Search:
             import hnswlib
 
             index = hnswlib.Index(space="ip", dim=dim)
-            index.init_index(max_elements=n, M=conn, ef_construction=128)
+            index.init_index(max_elements=n, M=conn, ef_construction=ef_add)
             index.add_items(m, np.arange(n), num_threads=args.threads)
-            index.set_ef(ef)
             index.set_num_threads(1)
 
-            def search(q: np.ndarray, k: int) -> np.ndarray:
+            def search(q: np.ndarray, k: int, ef: int) -> np.ndarray:
+                index.set_ef(max(ef, k))
                 return index.knn_query(q, k=k)[0][0]
             return search
         return build
 
-    def sqlite_vec() -> Callable[[np.ndarray, int], np.ndarray]:
+    def sqlite_vec() -> Search:
         import sqlite3
 
         import sqlite_vec as sv
@@ -171,27 +181,29 @@ def main() -> None:
         db.executemany("INSERT INTO v(rowid, e) VALUES (?, ?)",
                        ((i, m[i].tobytes()) for i in range(n)))
 
-        def search(q: np.ndarray, k: int) -> np.ndarray:
+        def search(q: np.ndarray, k: int, _: int) -> np.ndarray:
             rows = db.execute("SELECT rowid FROM v WHERE e MATCH ? AND k = ? ORDER BY distance",
                               (q.tobytes(), k)).fetchall()
             return np.asarray([r[0] for r in rows])
         return search
 
-    cands: list[tuple[str, Callable]] = [
-        ("numpy exact (baseline)", numpy_exact),
-        ("usearch hnsw f32 M16 ef128", usearch_hnsw("f32", 16, 128)),
-        ("usearch hnsw f32 M16 ef256", usearch_hnsw("f32", 16, 256)),
-        ("usearch hnsw f16 M16 ef128", usearch_hnsw("f16", 16, 128)),
-        ("usearch hnsw i8 M16 ef128", usearch_hnsw("i8", 16, 128)),
-        ("faiss hnsw flat M16 ef128", faiss_hnsw(16, 128)),
-        ("faiss ivf flat 1024/16", faiss_ivf(1024, 16)),
-        ("hnswlib M16 ef128", hnswlib_hnsw(16, 128)),
-        ("sqlite-vec vec0 (brute force)", sqlite_vec),
+    efs = (128, 512, 1024)
+    cands: list[tuple[str, Callable[[], Search], tuple[int, ...]]] = [
+        ("numpy exact (baseline)", numpy_exact, (0,)),
+        ("usearch hnsw f16 M16 add64", usearch_hnsw("f16", 16, 64), efs),
+        ("usearch hnsw i8 M16 add64", usearch_hnsw("i8", 16, 64), efs),
+        ("faiss hnsw flat M16 add64", faiss_hnsw(16, 64), efs),
+        ("hnswlib M16 add64", hnswlib_hnsw(16, 64), efs),
+        ("faiss ivf flat n/256 lists", faiss_ivf(256), (8, 16, 32, 64)),
+        ("faiss ivf flat n/1024 lists", faiss_ivf(1024), (4, 8, 16, 32)),
+        ("faiss ivf flat n/4096 lists", faiss_ivf(4096), (4, 8, 16)),
+        ("faiss ivf sq8 n/1024 lists", faiss_ivf(1024, sq8=True), (8, 16, 32)),
+        ("sqlite-vec vec0 (brute force)", sqlite_vec, (0,)),
     ]
-    for name, build in cands:
+    for name, build, sweep in cands:
         if args.only and not any(name.startswith(p) for p in args.only):
             continue
-        run(name, build, queries, truth, args.repeats)
+        run(name, build, sweep, queries, truth, args.repeats)
 
 
 if __name__ == "__main__":

@@ -47,25 +47,184 @@ FORMAT = 1
 MAX_TOMBSTONES = 0.25
 
 
-def unavailable() -> str | None:
+ENGINES = ("faiss-ivf", "usearch-hnsw")
+
+
+def unavailable(engine: str = "faiss-ivf") -> str | None:
     """Why the ANN index cannot be used here (None: it can)."""
+    module, package = ("faiss", "faiss-cpu") if engine == "faiss-ivf" else \
+        ("usearch.index", "usearch")
     try:
-        import usearch.index  # noqa: F401
+        __import__(module)
     except ImportError:
-        return ("the usearch package is not installed: exact search answers semantic queries "
-                "(pip install 'newsmon[ann]' for the approximate index above the size "
-                "threshold)")
+        return (f"the {package} package (a newsmon dependency) is not installed: exact search "
+                f"answers semantic queries, slower at this size (pip install {package})")
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class AnnParams:
-    """The graph's parameters (BENCHMARKS.md, "ANN index", for how they were chosen)."""
+    """The index's parameters (BENCHMARKS.md, "ANN index", for how they were chosen).
 
-    dtype: str = "f16"          # stored vectors; candidates are re-ranked on the exact matrix
+    faiss-ivf: k-means cells of about ``per_list`` vectors, ``nprobe`` cells scanned per
+    query (exactly, so the cost is nprobe x per_list products whatever n is).
+    usearch-hnsw: a graph of ``connectivity`` links per node, ``expansion_add`` /
+    ``expansion_search`` candidates kept while building / searching, vectors stored as
+    ``dtype``. Either way the candidates are re-ranked on the exact matrix."""
+
+    engine: str = "faiss-ivf"
+    per_list: int = 256
+    nprobe: int = 32
+    dtype: str = "f16"
     connectivity: int = 16
-    expansion_add: int = 128
+    expansion_add: int = 64
     expansion_search: int = 128
+
+
+class _Engine:
+    """What AnnIndex needs of a library: build, add, remove, search, bytes in and out."""
+
+    def __init__(self, dim: int, params: AnnParams, threads: int) -> None:
+        self.dim, self.params, self.threads = dim, params, threads
+
+    def build(self, keys: np.ndarray, vectors: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def add(self, index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def remove(self, index: Any, keys: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def search(self, index: Any, vector: np.ndarray, count: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def dump(self, index: Any) -> bytes:
+        raise NotImplementedError
+
+    def load(self, blob: bytes) -> Any:
+        raise NotImplementedError
+
+    def size(self, index: Any) -> int:
+        raise NotImplementedError
+
+    def memory(self, index: Any) -> int:
+        raise NotImplementedError
+
+
+class _FaissIvf(_Engine):
+    def build(self, keys: np.ndarray, vectors: np.ndarray) -> Any:
+        import faiss
+
+        nlist = max(1, len(keys) // self.params.per_list)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist,
+                                   faiss.METRIC_INNER_PRODUCT)
+        # k-means on a sample: 40 per cell is faiss's own floor, more buys little
+        sample = vectors[np.random.default_rng(0).choice(len(vectors),
+                                                         min(len(vectors), nlist * 64),
+                                                         replace=False)]
+        with _faiss_threads(self.threads):
+            index.train(np.ascontiguousarray(sample, dtype=np.float32))
+            self.add(index, keys, vectors)
+        return index
+
+    def add(self, index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
+        for lo in range(0, len(keys), 65536):
+            index.add_with_ids(np.ascontiguousarray(vectors[lo:lo + 65536], dtype=np.float32),
+                               np.ascontiguousarray(keys[lo:lo + 65536], dtype=np.int64))
+
+    def remove(self, index: Any, keys: np.ndarray) -> None:
+        index.remove_ids(np.ascontiguousarray(keys, dtype=np.int64))
+
+    def search(self, index: Any, vector: np.ndarray, count: int) -> np.ndarray:
+        index.nprobe = self.params.nprobe
+        with _faiss_threads(1):
+            found = index.search(np.ascontiguousarray(vector[None, :], dtype=np.float32),
+                                 count)[1][0]
+        return np.asarray(found[found >= 0], dtype=np.int64)
+
+    def dump(self, index: Any) -> bytes:
+        import faiss
+
+        return bytes(faiss.serialize_index(index).tobytes())
+
+    def load(self, blob: bytes) -> Any:
+        import faiss
+
+        return faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+
+    def size(self, index: Any) -> int:
+        return int(index.ntotal)
+
+    def memory(self, index: Any) -> int:
+        return int(index.ntotal) * (self.dim * 4 + 8) + int(index.nlist) * self.dim * 4
+
+
+class _faiss_threads:
+    """faiss's OpenMP threads for a block (one per query: a query is small and the machine
+    answers several at once)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> None:
+        import faiss
+
+        self.before = faiss.omp_get_max_threads()
+        if self.n:
+            faiss.omp_set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(self.before)
+
+
+class _UsearchHnsw(_Engine):
+    def build(self, keys: np.ndarray, vectors: np.ndarray) -> Any:
+        from usearch.index import Index
+
+        p = self.params
+        index = Index(ndim=self.dim, metric="ip", dtype=p.dtype, connectivity=p.connectivity,
+                      expansion_add=p.expansion_add, expansion_search=p.expansion_search)
+        if len(keys):
+            self.add(index, keys, vectors)
+        return index
+
+    def add(self, index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
+        index.add(keys, vectors, threads=self.threads)
+
+    def remove(self, index: Any, keys: np.ndarray) -> None:
+        index.remove(keys)
+
+    def search(self, index: Any, vector: np.ndarray, count: int) -> np.ndarray:
+        index.expansion_search = max(self.params.expansion_search, count)
+        return np.asarray(index.search(vector, count, threads=1).keys, dtype=np.int64)
+
+    def dump(self, index: Any) -> bytes:
+        return bytes(index.save())
+
+    def load(self, blob: bytes) -> Any:
+        from usearch.index import Index
+
+        index = Index.restore(blob)
+        if index is None or index.ndim != self.dim:
+            raise AnnFileError("not a graph of this dimension")
+        return index
+
+    def size(self, index: Any) -> int:
+        return len(index)
+
+    def memory(self, index: Any) -> int:
+        return int(index.memory_usage)
+
+
+def _engine(dim: int, params: AnnParams, threads: int) -> _Engine:
+    if params.engine == "faiss-ivf":
+        return _FaissIvf(dim, params, threads)
+    if params.engine == "usearch-hnsw":
+        return _UsearchHnsw(dim, params, threads)
+    raise ValueError(f"unknown ANN engine {params.engine!r}; allowed: {', '.join(ENGINES)}")
 
 
 _SUM_SEED = np.random.default_rng(0x5EED).integers(1, 2**63, size=4096, dtype=np.uint64) | 1
@@ -99,7 +258,7 @@ class AnnFileError(Exception):
 
 @dataclass(slots=True)
 class _Graph:
-    index: Any                  # usearch.index.Index
+    index: Any                  # the engine's index (faiss or usearch)
     keys: np.ndarray            # int64 rowids, sorted
     sums: np.ndarray            # uint64 row checksums, aligned with keys
     tombstones: int = 0
@@ -124,12 +283,14 @@ class AnnIndex:
         self.dim = dim
         self.params = params or AnnParams()
         self.threads = threads
+        self.engine = _engine(dim, self.params, threads)
         self.graphs: dict[str, _Graph] = {}
         self.rebuilds: dict[str, int] = {}       # reason -> count, for stats
+        self.queries = 0                          # graph queries answered, for stats
 
     # -- files --------------------------------------------------------------------------------
     def _path(self, lang: str) -> Path | None:
-        return None if self.folder is None else self.folder / f"{lang_tag(lang)}.usearch"
+        return None if self.folder is None else self.folder / f"{lang_tag(lang)}.ann"
 
     def _header(self, lang: str) -> dict[str, Any]:
         return {"format": FORMAT, "model": self.model, "dim": self.dim, "lang": lang,
@@ -138,8 +299,6 @@ class AnnIndex:
     def _read(self, lang: str) -> _Graph | None:
         """The graph in the language's file; None when there is no file; AnnFileError when
         the file is unusable."""
-        from usearch.index import Index
-
         path = self._path(lang)
         if path is None or not path.exists():
             return None
@@ -161,11 +320,10 @@ class AnnIndex:
         n = int(head["count"])
         keys = np.frombuffer(body[:8 * n], dtype=np.int64).copy()
         sums = np.frombuffer(body[8 * n:16 * n], dtype=np.uint64).copy()
-        index = Index.restore(bytes(body[16 * n:]))
-        if index is None or len(index) != n - 0 or index.ndim != self.dim:
-            raise AnnFileError(f"graph holds {0 if index is None else len(index)} vectors, "
-                               f"the file lists {n}")
-        index.expansion_search = self.params.expansion_search
+        index = self.engine.load(bytes(body[16 * n:]))
+        if self.engine.size(index) != n:
+            raise AnnFileError(f"index holds {self.engine.size(index)} vectors, the file "
+                               f"lists {n}")
         return _Graph(index, keys, sums, int(head.get("tombstones", 0)))
 
     def _write(self, lang: str, g: _Graph) -> None:
@@ -173,7 +331,7 @@ class AnnIndex:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        blob = g.index.save()
+        blob = self.engine.dump(g.index)
         body = b"".join((g.keys.astype(np.int64).tobytes(), g.sums.astype(np.uint64).tobytes(),
                          bytes(blob)))
         head = {**self._header(lang), "count": len(g.keys), "tombstones": g.tombstones,
@@ -199,22 +357,12 @@ class AnnIndex:
                 self._write(lang, g)
 
     # -- keeping in step with the store -------------------------------------------------------
-    def _build(self, keys: np.ndarray, vectors: np.ndarray) -> Any:
-        from usearch.index import Index
-
-        p = self.params
-        index = Index(ndim=self.dim, metric="ip", dtype=p.dtype, connectivity=p.connectivity,
-                      expansion_add=p.expansion_add, expansion_search=p.expansion_search)
-        if len(keys):
-            index.add(keys, vectors, threads=self.threads)
-        return index
-
     def _rebuild(self, lang: str, keys: np.ndarray, sums: np.ndarray, vectors: np.ndarray,
                  reason: str, report: SyncReport) -> None:
         log.info("building the ANN graph of language %r (%d vectors): %s", lang or "unknown",
                  len(keys), reason)
         self.rebuilds[reason] = self.rebuilds.get(reason, 0) + 1
-        self.graphs[lang] = _Graph(self._build(keys, vectors), keys, sums, dirty=True)
+        self.graphs[lang] = _Graph(self.engine.build(keys, vectors), keys, sums, dirty=True)
         report.rebuilt.append(lang)
 
     def sync(self, rowids: np.ndarray, vectors: np.ndarray, langs: np.ndarray, *,
@@ -238,8 +386,8 @@ class AnnIndex:
             if path is not None:
                 path.unlink(missing_ok=True)
         if self.folder is not None and self.folder.exists():
-            for stale in self.folder.glob("*.usearch"):
-                if stale.name not in {f"{lang_tag(x)}.usearch" for x in present}:
+            for stale in self.folder.glob("*.ann"):
+                if stale.name not in {f"{lang_tag(x)}.ann" for x in present}:
                     stale.unlink(missing_ok=True)
         if save:
             self.save()
@@ -272,10 +420,10 @@ class AnnIndex:
             self._rebuild(lang, keys, sums, vectors[rows], "many rows removed", report)
             return
         if len(gone):
-            g.index.remove(gone)
+            self.engine.remove(g.index, gone)
         if len(fresh):
             at = rows[np.searchsorted(keys, fresh)]
-            g.index.add(fresh, vectors[at], threads=self.threads)
+            self.engine.add(g.index, fresh, vectors[at])
         g.keys, g.sums = keys, sums
         g.tombstones += len(gone)
         g.dirty = True
@@ -294,19 +442,18 @@ class AnnIndex:
     def search(self, langs: Iterable[str], vector: np.ndarray, count: int) -> np.ndarray:
         """Rowids of about the ``count`` nearest documents of each of ``langs``."""
         out = []
+        self.queries += 1
         for lang in langs:
             g = self.graphs.get(lang)
             if g is None or not len(g.keys):
                 continue
-            g.index.expansion_search = max(self.params.expansion_search, count)
-            out.append(np.asarray(g.index.search(vector, min(count, len(g.keys)),
-                                                 threads=1).keys, dtype=np.int64))
+            out.append(self.engine.search(g.index, vector, min(count, len(g.keys))))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def memory(self) -> int:
-        """Bytes the graphs hold (as usearch reports them)."""
-        return sum(int(g.index.memory_usage) for g in self.graphs.values())
+        """Bytes the indexes hold (as the engine reports them)."""
+        return sum(self.engine.memory(g.index) for g in self.graphs.values())
 
 
-__all__ = ["AnnIndex", "AnnParams", "AnnFileError", "SyncReport", "row_sums", "lang_tag",
+__all__ = ["AnnIndex", "AnnParams", "ENGINES", "AnnFileError", "SyncReport", "row_sums", "lang_tag",
            "unavailable"]

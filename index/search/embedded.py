@@ -416,7 +416,7 @@ class EmbeddedBackend:
         if self._ann is not None and self._ann_version == m.version:
             return self._ann
         if self._ann_missing is None:
-            self._ann_missing = unavailable() or ""
+            self._ann_missing = unavailable(self._ann_params.engine) or ""
             if self._ann_missing:
                 log.warning("%d vectors, above the ANN threshold (%d); %s", len(m.rowids),
                             self._ann_min_docs, self._ann_missing)
@@ -439,7 +439,7 @@ class EmbeddedBackend:
         try:
             m = self._load_matrix()
             if self._ann_min_docs is not None and len(m.rowids) >= self._ann_min_docs \
-                    and not unavailable():
+                    and not unavailable(self._ann_params.engine):
                 self.sync_ann(m)
         except Exception:  # noqa: BLE001 - exact search keeps answering; the next query retries
             log.warning("bringing the ANN graphs up to date failed; exact search answers",
@@ -483,7 +483,7 @@ class EmbeddedBackend:
                 "building": self._meta("building") is not None,
                 "ann": None if ann is None else {
                     "languages": {lang or "unknown": ann.size(lang) for lang in ann.langs},
-                    "rebuilds": dict(ann.rebuilds)}}
+                    "rebuilds": dict(ann.rebuilds), "queries": ann.queries}}
 
     def close(self) -> None:
         self._matrix = None
