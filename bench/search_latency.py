@@ -189,7 +189,7 @@ def measure_ann(settings: Settings, corpus: Corpus, queries, repeats: int,
         be._ann_min_docs = None          # the same searcher, exact search
         exact = measure(s, queries, repeats, modes=modes)
         want = {(mode, lang): top_ids(s, queries, mode, lang) for mode, lang in modes}
-        base = numpy_baseline(be._load_matrix().vectors, queries, repeats * 3)
+        base = numpy_baseline(be._load_matrix().vectors, queries, repeats)
     report("numpy brute force top-10", base, None)
     for (mode, lang), key in zip(modes, exact):
         recall = np.mean([len(set(a) & set(b)) / max(len(b), 1)
