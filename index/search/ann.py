@@ -67,7 +67,7 @@ def unavailable(engine: str = "faiss-ivf") -> str | None:
     try:
         __import__(module)
     except ImportError:
-        return (f"the {package} package (a newsmon dependency) is not installed: exact search "
+        return (f"the {package} package is not installed: exact search "
                 f"answers semantic queries, slower at this size (pip install {package})")
     return None
 
