@@ -250,3 +250,19 @@ def test_a_torn_write_leaves_the_old_file_in_place(filled, params, tmp_path, mon
     reader = _ann(store, params)
     assert reader.semantic(queries[4], Filters(lang="ja"), 1)[0].id == f"d{N + 2:05d}"
     assert reader.ann_report.added == 1 and reader.ann_report.rebuilt == []
+
+
+def test_without_the_library_search_stays_exact_and_says_so(filled, params, tmp_path,
+                                                            monkeypatch, caplog) -> None:
+    import sys
+
+    store, _, queries = filled
+    module = ENGINES[params.engine][0].split(".")[0]
+    monkeypatch.setitem(sys.modules, module, None)       # `import faiss` raises ImportError
+    exact = EmbeddedBackend(store, ann_min_docs=None)
+    ann = _ann(store, params)
+    with caplog.at_level("WARNING"):
+        assert _ids(ann.semantic(queries[0], Filters(), 10)) == \
+            _ids(exact.semantic(queries[0], Filters(), 10))
+    assert ann.ann_report is None and not (tmp_path / "ann.db.ann").exists()
+    assert any("is not installed: exact search answers" in r.getMessage() for r in caplog.records)
