@@ -175,6 +175,8 @@ def main() -> None:
         import sqlite_vec as sv
 
         db = sqlite3.connect(":memory:")
+        if not hasattr(db, "enable_load_extension"):
+            raise ImportError("this Python's sqlite3 was built without loadable extensions")
         db.enable_load_extension(True)
         sv.load(db)
         db.execute(f"CREATE VIRTUAL TABLE v USING vec0(e float[{dim}] distance_metric=cosine)")
