@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"NEWSMON-ANN\x00"
 FORMAT = 1
-# rows removed since a graph was built (their nodes stay as tombstones) beyond which it is
-# rebuilt rather than patched
+# rows removed since an index was built (HNSW keeps their nodes as tombstones, IVF's cells were
+# trained with them) beyond which it is rebuilt rather than patched
 MAX_TOMBSTONES = 0.25
 
 
@@ -264,7 +264,7 @@ def lang_tag(lang: str) -> str:
 
 
 class AnnFileError(Exception):
-    """A graph file that cannot be used (torn, foreign, another model): rebuild it."""
+    """An index file that cannot be used (torn, foreign, another model): rebuild it."""
 
 
 @dataclass(slots=True)
@@ -285,7 +285,8 @@ class SyncReport:
 
 
 class AnnIndex:
-    """The per-language graphs of one model's vectors; files in ``folder`` (None: memory only)."""
+    """The per-language indexes of one model's vectors; files in ``folder`` (None: memory
+    only). ``graphs``: language -> its index ("graph" for short, whatever the engine)."""
 
     def __init__(self, folder: Path | None, model: str | None, dim: int,
                  params: AnnParams | None = None, *, threads: int = 0) -> None:
@@ -297,7 +298,7 @@ class AnnIndex:
         self.engine = _engine(dim, self.params, threads)
         self.graphs: dict[str, _Graph] = {}
         self.rebuilds: dict[str, int] = {}       # reason -> count, for stats
-        self.queries = 0                          # graph queries answered, for stats
+        self.queries = 0                          # index queries answered, for stats
 
     # -- files --------------------------------------------------------------------------------
     def _path(self, lang: str) -> Path | None:
@@ -375,7 +376,7 @@ class AnnIndex:
     # -- keeping in step with the store -------------------------------------------------------
     def _rebuild(self, lang: str, keys: np.ndarray, sums: np.ndarray, vectors: np.ndarray,
                  reason: str, report: SyncReport) -> None:
-        log.info("building the ANN graph of language %r (%d vectors): %s", lang or "unknown",
+        log.info("building the ANN index of language %r (%d vectors): %s", lang or "unknown",
                  len(keys), reason)
         self.rebuilds[reason] = self.rebuilds.get(reason, 0) + 1
         self.graphs[lang] = _Graph(self.engine.build(keys, vectors), keys, sums, dirty=True)

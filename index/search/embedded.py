@@ -8,12 +8,12 @@
 - Semantic: cosine search over a matrix of the document vectors, read from ``search_docs``
   once and re-read when the index has changed (``search_meta.version``). Below
   ``ANN_MIN_DOCS`` vectors the search is exact (numpy; at 100k articles it costs about what a
-  bare numpy product costs, BENCHMARKS.md "Search latency"). Above it, per-language HNSW
-  graphs (index/search/ann.py, kept in files beside the store and patched with what changed)
-  propose candidates and the matrix re-ranks them exactly, so scores stay true cosines; a
-  filter that keeps few rows is answered exactly over those rows. Without the usearch package
-  the search stays exact (logged once). Both caches are rebuilt from the store whenever they
-  are missing or stale.
+  bare numpy product costs, BENCHMARKS.md "Search latency"). Above it, in a long-lived
+  process, per-language ANN indexes (faiss IVF: index/search/ann.py, kept in files beside the
+  store and patched with what changed) propose candidates and the matrix re-ranks them
+  exactly, so scores stay true cosines; a filter that keeps few rows is answered exactly over
+  those rows. Without faiss the search stays exact (logged once). Both caches are rebuilt
+  from the store whenever they are missing or stale.
 
 The statements live in the store's ``search_index`` repository (index/store/repos/search.py);
 this module ranks. Writes happen inside the caller's store transaction, so the documents and
@@ -41,13 +41,13 @@ from newsmon.index.store import Store
 log = logging.getLogger(__name__)
 
 TITLE_WEIGHT = 2.0
-# vectors from which the ANN graphs answer semantic queries: below it exact search costs
+# vectors from which the ANN index answers semantic queries: below it exact search costs
 # < 20 ms (100k, BENCHMARKS.md) and stays, so small stores and tests keep exact results
 ANN_MIN_DOCS = 200_000
-# graph candidates per wanted hit, before the exact re-ranking on the matrix
+# ANN candidates per wanted hit, before the exact re-ranking on the matrix
 ANN_OVERSAMPLE = 2
 # a filter (other than language) that keeps fewer rows than this is answered exactly over
-# them: copying that many rows costs less than oversampling the graph past the filter
+# them: copying that many rows costs less than oversampling the index past the filter
 ANN_EXACT_BELOW = 20_000
 
 
@@ -86,9 +86,9 @@ class EmbeddedBackend:
         long-lived process such as `newsmon serve`. Until then FTS5 answers; the cache is
         built on a thread of its own (or at once, with ``build_in_background=False``).
 
-        ``ann_min_docs``: from this many vectors semantic search goes through the ANN graphs
+        ``ann_min_docs``: from this many vectors semantic search goes through the ANN index
         (None: always exact). ``ann_in_background`` (default: as the keyword cache, when there
-        is one): bring the graphs up to date on a thread while exact search answers; else
+        is one): bring the index up to date on a thread while exact search answers; else
         the first semantic query after a change does it."""
         self.store = store
         self._ann_min_docs = ann_min_docs
@@ -96,8 +96,8 @@ class EmbeddedBackend:
                                 if ann_in_background is None else ann_in_background)
         self._ann_params = ann_params or AnnParams()
         self._ann: AnnIndex | None = None
-        self._ann_version = -1            # the matrix version the graphs match (-1: none)
-        self._ann_lock = threading.Lock()  # held while the graphs change
+        self._ann_version = -1            # the matrix version the index matches (-1: none)
+        self._ann_lock = threading.Lock()  # held while the index changes
         self._ann_building: threading.Thread | None = None
         self._ann_start = threading.Lock()
         self._ann_missing: str | None = None
@@ -219,7 +219,7 @@ class EmbeddedBackend:
 
     def warm(self, *, wait: bool = False) -> None:
         """Start building the keyword cache now rather than at the first query, and (in the
-        background mode) bringing the ANN graphs up to date (``wait``: until both are
+        background mode) bringing the ANN index up to date (``wait``: until both are
         done)."""
         self._current_keyword_cache()
         if self._ann_background and self._ann_min_docs is not None:
@@ -304,7 +304,7 @@ class EmbeddedBackend:
     def semantics(self, vector: np.ndarray, filters: Sequence[Filters], k: int
                   ) -> list[list[Hit]]:
         """One semantic list per filter (language-fair search's per-language lists): from the
-        ANN graphs above the size threshold, else from one product of the matrix with the
+        ANN index above the size threshold, else from one product of the matrix with the
         query."""
         m = self._load_matrix()
         if not len(m.rowids):
@@ -363,12 +363,12 @@ class EmbeddedBackend:
                                semantic_score=score))
         return out
 
-    # -- the ANN graphs -----------------------------------------------------------------------
+    # -- the ANN index ------------------------------------------------------------------------
     def _semantic_ann(self, m: _Matrix, ann: AnnIndex, q: np.ndarray, f: Filters,
                       k: int) -> list[Hit] | None:
-        """The top ``k`` for filter ``f`` from the graphs, re-ranked exactly; None when exact
-        search over the matrix should answer (the graphs are changing, or a filter keeps too
-        few rows for the graph to find them)."""
+        """The top ``k`` for filter ``f`` from the ANN index, re-ranked exactly; None when exact
+        search over the matrix should answer (the index is changing, or a filter keeps too
+        few rows for the index to find them)."""
         langs = [f.lang] if f.lang else list(ann.langs)
         pool = sum(ann.size(lang) for lang in langs)
         if not pool:
@@ -408,8 +408,8 @@ class EmbeddedBackend:
         return path.with_name(path.name + ".ann")
 
     def _current_ann(self, m: _Matrix) -> AnnIndex | None:
-        """The graphs when they match matrix ``m``; None when exact search answers: below the
-        size threshold, without usearch, or (in the background mode) while they are brought
+        """The ANN index when it matches matrix ``m``; None when exact search answers: below the
+        size threshold, without its library, or (in the background mode) while it is brought
         up to date."""
         if self._ann_min_docs is None or len(m.rowids) < self._ann_min_docs:
             return None
@@ -442,11 +442,11 @@ class EmbeddedBackend:
                     and not unavailable(self._ann_params.engine):
                 self.sync_ann(m)
         except Exception:  # noqa: BLE001 - exact search keeps answering; the next query retries
-            log.warning("bringing the ANN graphs up to date failed; exact search answers",
+            log.warning("bringing the ANN index up to date failed; exact search answers",
                         exc_info=True)
 
     def sync_ann(self, m: _Matrix | None = None) -> SyncReport:
-        """Bring the ANN graphs (and their files) to the index's vectors now."""
+        """Bring the ANN index (and its files) to the index's vectors now."""
         m = m or self._load_matrix()
         model = self.model()
         with self._ann_lock:
@@ -459,7 +459,7 @@ class EmbeddedBackend:
             self._ann_version = m.version
         r = self.ann_report
         if r.rebuilt or r.added or r.removed:
-            log.info("ANN graphs: %d added, %d removed, rebuilt %s", r.added, r.removed,
+            log.info("ANN index: %d added, %d removed, rebuilt %s", r.added, r.removed,
                      r.rebuilt or "none")
         return r
 
