@@ -12,6 +12,14 @@ the Searcher's cache (the model's own time is the enrich benchmark's subject). B
 ``M @ q`` and ``argpartition`` for the top 10 over the same float32 matrix.
 
     .venv/bin/python bench/search_latency.py --sizes 10000 100000 [--es-url URL]
+
+``--ann``: only the embedded backend's ANN graphs (index/search/ann.py) against exact search
+over the same store, in one long-lived Searcher: the graphs' build time (no files yet) and
+load time (from their files), their memory, hybrid and semantic p50/p95 both ways (as
+`newsmon serve` runs them: keyword cache, language-fair), and recall@10 of the ANN results
+against the exact ones (semantic lists and final hybrid results).
+
+    nice -n 10 .venv/bin/python bench/search_latency.py --sizes 1000000 --ann --keep DIR
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ from _search_corpus import MODEL, Corpus  # noqa: E402
 
 from newsmon.app.search import Searcher, SearchRequest  # noqa: E402
 from newsmon.index.core.settings import DataSettings, IndexSettings, Settings  # noqa: E402
+from newsmon.index.search.backend import Filters  # noqa: E402
 from newsmon.index.search.embedded import EmbeddedBackend  # noqa: E402
 from newsmon.index.search.fair import LangStats  # noqa: E402
 from newsmon.index.store import Store  # noqa: E402
@@ -129,6 +138,70 @@ def numpy_baseline(matrix: np.ndarray, queries, repeats: int) -> dict[str, float
             "cpu_p50": pct(cpu, 50), "cpu_p95": pct(cpu, 95)}
 
 
+def top_ids(searcher: Searcher, queries, mode: str, lang: str | None = None
+            ) -> list[list[str]]:
+    return [[h.id for h in searcher.search(SearchRequest(text, mode=mode, lang=lang)).results[:10]]
+            for text, _ in queries]
+
+
+def measure_ann(settings: Settings, corpus: Corpus, queries, repeats: int,
+                min_docs: int | None = None) -> None:
+    """ANN against exact search over one store, in the same run (see the module docstring)."""
+    for old in settings.data.store_path.parent.glob(settings.data.store_path.name + ".ann"):
+        for f in old.iterdir():
+            f.unlink()
+    with Store(settings.data.store_path) as store:
+        be = EmbeddedBackend(store, ann_in_background=False)
+        be._ann_min_docs = min_docs or be._ann_min_docs
+        t = time.perf_counter()
+        m = be._load_matrix()
+        load_matrix = time.perf_counter() - t
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        t = time.perf_counter()
+        r = be.sync_ann(m)
+        build = time.perf_counter() - t
+        assert be._ann is not None
+        graph_mb = be._ann.memory() / 1e6
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        be.close()
+        del be, m
+        gc.collect()
+    folder = settings.data.store_path.with_name(settings.data.store_path.name + ".ann")
+    files = {f.name: f.stat().st_size / 1e6 for f in folder.iterdir()}
+    print(f"matrix read from the store in {load_matrix:.1f} s; ANN index built in {build:.1f} s "
+          f"(rebuilt {r.rebuilt}); index {graph_mb:.0f} MB in memory, files "
+          f"{', '.join(f'{k} {v:.0f} MB' for k, v in files.items())}; peak RSS {rss0:.0f} -> "
+          f"{rss1:.0f} MB")
+    with Searcher(settings, embedder=corpus.embedder, long_lived=True) as s:
+        be = s.backend
+        assert isinstance(be, EmbeddedBackend)
+        be._ann_min_docs = min_docs or be._ann_min_docs
+        t = time.perf_counter()
+        be.warm(wait=True)
+        be.semantic(queries[0][1], Filters(), 10)     # the matrix, and the graphs from files
+        warm = time.perf_counter() - t
+        assert be.ann_report is not None and not be.ann_report.rebuilt, be.ann_report
+        print(f"long-lived searcher: keyword cache + matrix + ANN index from its files in "
+              f"{warm:.1f} s (languages loaded: {be.ann_report.loaded})")
+        modes = (("semantic", None), ("hybrid", None), ("hybrid", "ja"))
+        # keyword alone (the same both ways): the share of hybrid that the ANN cannot touch
+        ann = measure(s, queries, repeats, modes=(("keyword", None), *modes))
+        got = {(mode, lang): top_ids(s, queries, mode, lang) for mode, lang in modes}
+        be._ann_min_docs = None          # the same searcher, exact search
+        exact = measure(s, queries, repeats, modes=modes)
+        want = {(mode, lang): top_ids(s, queries, mode, lang) for mode, lang in modes}
+        base = numpy_baseline(be._load_matrix().vectors, queries, repeats)
+    report("numpy brute force top-10", base, None)
+    report("keyword (cache)", ann["keyword"], base)
+    for (mode, lang), key in zip(modes, exact):
+        recall = np.mean([len(set(a) & set(b)) / max(len(b), 1)
+                          for a, b in zip(got[mode, lang], want[mode, lang])])
+        report(f"{key} exact", exact[key], base)
+        report(f"{key} ANN", ann[key], base)
+        print(f"{'':<26} ANN p95 / exact p95 = {ann[key]['p95'] / exact[key]['p95']:.2f}; "
+              f"recall@10 against exact {recall:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000],
@@ -136,6 +209,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--es-url")
     ap.add_argument("--es-sizes", type=int, nargs="+")
+    ap.add_argument("--ann", action="store_true",
+                    help="only the ANN graphs against exact search (see the docstring)")
+    ap.add_argument("--ann-min-docs", type=int,
+                    help="with --ann: the ANN threshold (default: the backend's)")
     ap.add_argument("--keep", type=Path,
                     help="build each embedded store in DIR/N (reused when it exists) and keep it")
     args = ap.parse_args()
@@ -153,6 +230,13 @@ def main() -> None:
                 folder.mkdir(parents=True, exist_ok=True)
                 with Store(settings.data.store_path) as store:
                     build = fill(EmbeddedBackend(store), corpus, n, store)
+            if args.ann:
+                print(f"\n## sqlite, {n} articles, ANN against exact (store built in "
+                      f"{build:.1f} s)")
+                measure_ann(settings, corpus, queries, args.repeats, args.ann_min_docs)
+                print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+                      f" MB")
+                continue
             with Searcher(settings, embedder=corpus.embedder) as s:
                 one_shot = measure(s, queries, args.repeats, modes=(("keyword", None),))
             # as `newsmon serve` runs it: the keyword cache built (its time reported), then

@@ -55,9 +55,11 @@ def _open(kind: str, tmp_path, request):
 
         store = Store(tmp_path / "contract.db")
         request.addfinalizer(store.close)
-        # "sqlite-cached": keyword queries answered by the in-memory BM25 cache, built at once
+        # "sqlite-cached": keyword queries answered by the in-memory BM25 cache, built at once;
+        # "sqlite-ann": semantic queries answered by the ANN graphs whatever the size
         return EmbeddedBackend(store, keyword_cache=kind == "sqlite-cached",
-                               build_in_background=False)
+                               build_in_background=False,
+                               ann_min_docs=1 if kind == "sqlite-ann" else None)
     from newsmon.index.search.elastic import ElasticBackend
 
     # "elasticsearch-analyzers": a node with kuromoji and english, text analysed by them
@@ -74,7 +76,7 @@ def _open(kind: str, tmp_path, request):
     return be
 
 
-@pytest.fixture(params=["sqlite", "sqlite-cached",
+@pytest.fixture(params=["sqlite", "sqlite-cached", "sqlite-ann",
                         pytest.param("elasticsearch", marks=pytest.mark.es),
                         pytest.param("elasticsearch-analyzers", marks=pytest.mark.es)])
 def backend(request, tmp_path):

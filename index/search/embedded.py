@@ -5,11 +5,15 @@
   process (`newsmon serve`) answers from an in-memory copy of the postings instead, with the
   same scores (index/search/keyword_cache.py): FTS5 scores every row holding any query term, which
   costs hundreds of milliseconds at 100k articles when the terms are common.
-- Semantic: exact cosine search with numpy over a matrix of the document vectors, read from
-  ``search_docs`` once and re-read when the index has changed (``search_meta.version``). At
-  100k articles it costs about what a bare numpy product costs (BENCHMARKS.md, "Search
-  latency"), so no ANN library is needed; the matrix is a cache that is rebuilt from the store
-  whenever it is missing or stale.
+- Semantic: cosine search over a matrix of the document vectors, read from ``search_docs``
+  once and re-read when the index has changed (``search_meta.version``). Below
+  ``ANN_MIN_DOCS`` vectors the search is exact (numpy; at 100k articles it costs about what a
+  bare numpy product costs, BENCHMARKS.md "Search latency"). Above it, in a long-lived
+  process, per-language ANN indexes (faiss IVF: index/search/ann.py, kept in files beside the
+  store and patched with what changed) propose candidates and the matrix re-ranks them
+  exactly, so scores stay true cosines; a filter that keeps few rows is answered exactly over
+  those rows. Without faiss the search stays exact (logged once). Both caches are rebuilt
+  from the store whenever they are missing or stale.
 
 The statements live in the store's ``search_index`` repository (index/store/repos/search.py);
 this module ranks. Writes happen inside the caller's store transaction, so the documents and
@@ -22,12 +26,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from newsmon.index.core.times import utc_iso
+from newsmon.index.search.ann import AnnIndex, AnnParams, SyncReport, unavailable
 from newsmon.index.search.backend import FACETS, Filters, Hit, IndexDoc
 from newsmon.index.search.keyword_cache import KeywordCache, single_term
 from newsmon.index.store import Store
@@ -35,6 +41,14 @@ from newsmon.index.store import Store
 log = logging.getLogger(__name__)
 
 TITLE_WEIGHT = 2.0
+# vectors from which the ANN index answers semantic queries: below it exact search costs
+# < 20 ms (100k, BENCHMARKS.md) and stays, so small stores and tests keep exact results
+ANN_MIN_DOCS = 200_000
+# ANN candidates per wanted hit, before the exact re-ranking on the matrix
+ANN_OVERSAMPLE = 2
+# a filter (other than language) that keeps fewer rows than this is answered exactly over
+# them: copying that many rows costs less than oversampling the index past the filter
+ANN_EXACT_BELOW = 20_000
 
 
 def fts_query(tokens: Sequence[str]) -> str:
@@ -64,12 +78,30 @@ class EmbeddedBackend:
     cursor_name = "backend:sqlite"
 
     def __init__(self, store: Store, *, keyword_cache: bool = False,
-                 build_in_background: bool = True) -> None:
+                 build_in_background: bool = True, ann_min_docs: int | None = ANN_MIN_DOCS,
+                 ann_in_background: bool | None = None,
+                 ann_params: AnnParams | None = None) -> None:
         """``keyword_cache``: answer keyword queries from an in-memory BM25 cache
         (index/search/keyword_cache.py) once it is built for the index's current version, for a
         long-lived process such as `newsmon serve`. Until then FTS5 answers; the cache is
-        built on a thread of its own (or at once, with ``build_in_background=False``)."""
+        built on a thread of its own (or at once, with ``build_in_background=False``).
+
+        ``ann_min_docs``: from this many vectors semantic search goes through the ANN index
+        (None: always exact). ``ann_in_background`` (default: as the keyword cache, when there
+        is one): bring the index up to date on a thread while exact search answers; else
+        the first semantic query after a change does it."""
         self.store = store
+        self._ann_min_docs = ann_min_docs
+        self._ann_background = (keyword_cache and build_in_background
+                                if ann_in_background is None else ann_in_background)
+        self._ann_params = ann_params or AnnParams()
+        self._ann: AnnIndex | None = None
+        self._ann_version = -1            # the matrix version the index matches (-1: none)
+        self._ann_lock = threading.Lock()  # held while the index changes
+        self._ann_building: threading.Thread | None = None
+        self._ann_start = threading.Lock()
+        self._ann_missing: str | None = None
+        self.ann_report: SyncReport | None = None   # what the last sync did
         self._index = store.search_index
         self._matrix: _Matrix | None = None
         self._matrix_lock = threading.Lock()
@@ -186,12 +218,15 @@ class EmbeddedBackend:
         return None
 
     def warm(self, *, wait: bool = False) -> None:
-        """Start building the keyword cache now rather than at the first query (``wait``:
-        until it is built)."""
+        """Start building the keyword cache now rather than at the first query, and (in the
+        background mode) bringing the ANN index up to date (``wait``: until both are
+        done)."""
         self._current_keyword_cache()
-        building = self._kw_building
-        if wait and building is not None:
-            building.join()
+        if self._ann_background and self._ann_min_docs is not None:
+            self._start_ann_thread()
+        for building in (self._kw_building, self._ann_building):
+            if wait and building is not None:
+                building.join()
 
     def _build_keyword_cache_quietly(self) -> None:
         try:
@@ -264,20 +299,28 @@ class EmbeddedBackend:
         return mask
 
     def semantic(self, vector: np.ndarray, filters: Filters, k: int) -> list[Hit]:
-        m = self._load_matrix()
-        if not len(m.rowids):
-            return []
-        return self._semantic_top(m, self._sims(m, vector), self._mask(m, filters), k)
+        return self.semantics(vector, [filters], k)[0]
 
     def semantics(self, vector: np.ndarray, filters: Sequence[Filters], k: int
                   ) -> list[list[Hit]]:
-        """One semantic list per filter (language-fair search's per-language lists) from one
-        product of the matrix with the query."""
+        """One semantic list per filter (language-fair search's per-language lists): from the
+        ANN index above the size threshold, else from one product of the matrix with the
+        query."""
         m = self._load_matrix()
         if not len(m.rowids):
             return [[] for _ in filters]
-        sims = self._sims(m, vector)
-        return [self._semantic_top(m, sims, self._mask(m, f), k) for f in filters]
+        q = self._query(m, vector)
+        ann = self._current_ann(m)
+        sims: np.ndarray | None = None
+        out = []
+        for f in filters:
+            hits = self._semantic_ann(m, ann, q, f, k) if ann is not None else None
+            if hits is None:
+                if sims is None:
+                    sims = m.vectors @ q
+                hits = self._semantic_top(m, sims, self._mask(m, f), k)
+            out.append(hits)
+        return out
 
     def keyword_and_semantics(self, tokens: Sequence[str], vector: np.ndarray,
                               filters: Filters, semantic_filters: Sequence[Filters], k: int, *,
@@ -286,23 +329,26 @@ class EmbeddedBackend:
         return keyword, self.semantics(vector, semantic_filters, k)
 
     @staticmethod
-    def _sims(m: _Matrix, vector: np.ndarray) -> np.ndarray:
+    def _query(m: _Matrix, vector: np.ndarray) -> np.ndarray:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         if q.shape[0] != m.vectors.shape[1]:
             raise ValueError(f"query vector has {q.shape[0]} dimensions, the index "
                              f"{m.vectors.shape[1]}")
-        return m.vectors @ q
+        return q
 
     def _semantic_top(self, m: _Matrix, sims: np.ndarray, mask: np.ndarray | None,
                       k: int) -> list[Hit]:
         if mask is None:
-            pos = np.arange(len(sims))
-        else:
-            # all rows, then the filter: copying the kept rows out costs more than the product
-            pos = np.flatnonzero(mask)
-            if not len(pos):
-                return []
-            sims = sims[pos]
+            return self._ranked(m, np.arange(len(sims)), sims, k)
+        # all rows, then the filter: copying the kept rows out costs more than the product
+        pos = np.flatnonzero(mask)
+        return self._ranked(m, pos, sims[pos], k)
+
+    def _ranked(self, m: _Matrix, pos: np.ndarray, sims: np.ndarray, k: int) -> list[Hit]:
+        """Hits for the top ``k`` of rows ``pos`` of the matrix, whose similarities are
+        ``sims``."""
+        if not len(pos):
+            return []
         k = min(k, len(sims))
         # order by similarity, ties by article id (deterministic, as in Elasticsearch tests)
         top = sorted(np.argpartition(-sims, k - 1)[:k],
@@ -317,6 +363,106 @@ class EmbeddedBackend:
                                semantic_score=score))
         return out
 
+    # -- the ANN index ------------------------------------------------------------------------
+    def _semantic_ann(self, m: _Matrix, ann: AnnIndex, q: np.ndarray, f: Filters,
+                      k: int) -> list[Hit] | None:
+        """The top ``k`` for filter ``f`` from the ANN index, re-ranked exactly; None when exact
+        search over the matrix should answer (the index is changing, or a filter keeps too
+        few rows for the index to find them)."""
+        langs = [f.lang] if f.lang else list(ann.langs)
+        pool = sum(ann.size(lang) for lang in langs)
+        if not pool:
+            return []
+        rest = replace(f, lang=None)
+        mask = None if rest == Filters() else self._mask(m, f)
+        want = k * ANN_OVERSAMPLE
+        if mask is not None:
+            kept = int(np.count_nonzero(mask))
+            if kept < ANN_EXACT_BELOW or kept * 4 < pool:
+                pos = np.flatnonzero(mask)
+                return self._ranked(m, pos, m.vectors[pos] @ q, k)
+            want = int(want * pool / kept) + k
+        if not self._ann_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._ann_version != m.version:
+                return None
+            keys = ann.search(langs, q, want)
+        finally:
+            self._ann_lock.release()
+        pos = np.searchsorted(m.rowids, keys)
+        pos = pos[(pos < len(m.rowids))]
+        pos = np.unique(pos[np.isin(m.rowids[pos], keys)])
+        if mask is not None:
+            pos = pos[mask[pos]]
+            if len(pos) < min(k, kept):
+                kept_pos = np.flatnonzero(mask)
+                return self._ranked(m, kept_pos, m.vectors[kept_pos] @ q, k)
+        return self._ranked(m, pos, m.vectors[pos] @ q, k)
+
+    def _ann_folder(self) -> Path | None:
+        path = getattr(self.store, "path", None)
+        if path is None or str(path) == ":memory:":
+            return None
+        path = Path(path)
+        return path.with_name(path.name + ".ann")
+
+    def _current_ann(self, m: _Matrix) -> AnnIndex | None:
+        """The ANN index when it matches matrix ``m``; None when exact search answers: below the
+        size threshold, without its library, or (in the background mode) while it is brought
+        up to date."""
+        if self._ann_min_docs is None or len(m.rowids) < self._ann_min_docs:
+            return None
+        if self._ann is not None and self._ann_version == m.version:
+            return self._ann
+        if self._ann_missing is None:
+            self._ann_missing = unavailable(self._ann_params.engine) or ""
+            if self._ann_missing:
+                log.warning("%d vectors, above the ANN threshold (%d); %s", len(m.rowids),
+                            self._ann_min_docs, self._ann_missing)
+        if self._ann_missing:
+            return None
+        if not self._ann_background:
+            self.sync_ann(m)
+            return self._ann if self._ann_version == m.version else None
+        self._start_ann_thread()
+        return None
+
+    def _start_ann_thread(self) -> None:
+        with self._ann_start:
+            if self._ann_building is None or not self._ann_building.is_alive():
+                self._ann_building = threading.Thread(
+                    target=self._sync_ann_quietly, name="newsmon-ann", daemon=True)
+                self._ann_building.start()
+
+    def _sync_ann_quietly(self) -> None:
+        try:
+            m = self._load_matrix()
+            if self._ann_min_docs is not None and len(m.rowids) >= self._ann_min_docs \
+                    and not unavailable(self._ann_params.engine):
+                self.sync_ann(m)
+        except Exception:  # noqa: BLE001 - exact search keeps answering; the next query retries
+            log.warning("bringing the ANN index up to date failed; exact search answers",
+                        exc_info=True)
+
+    def sync_ann(self, m: _Matrix | None = None) -> SyncReport:
+        """Bring the ANN index (and its files) to the index's vectors now."""
+        m = m or self._load_matrix()
+        model = self.model()
+        with self._ann_lock:
+            if self._ann is None or (self._ann.model, self._ann.dim) != (model,
+                                                                         m.vectors.shape[1]):
+                self._ann = AnnIndex(self._ann_folder(), model, int(m.vectors.shape[1]),
+                                     self._ann_params)
+            self._ann_version = -1
+            self.ann_report = self._ann.sync(m.rowids, m.vectors, m.lang)
+            self._ann_version = m.version
+        r = self.ann_report
+        if r.rebuilt or r.added or r.removed:
+            log.info("ANN index: %d added, %d removed, rebuilt %s", r.added, r.removed,
+                     r.rebuilt or "none")
+        return r
+
     def facets(self, filters: Filters, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Counts by language, source and labelled topic over ``ids`` (matching ``filters``)."""
         out: dict[str, dict[str, int]] = {name: {} for name in FACETS}
@@ -330,14 +476,20 @@ class EmbeddedBackend:
         return out
 
     def stats(self) -> dict[str, Any]:
+        ann = self._ann
         return {"backend": self.name, "documents": self.count(), "model": self.model(),
                 "dim": int(self._meta("dim") or 0) or None,
                 "cursor": self.store.cursors.get(self.cursor_name),
-                "building": self._meta("building") is not None}
+                "building": self._meta("building") is not None,
+                "ann": None if ann is None else {
+                    "languages": {lang or "unknown": ann.size(lang) for lang in ann.langs},
+                    "rebuilds": dict(ann.rebuilds), "queries": ann.queries}}
 
     def close(self) -> None:
         self._matrix = None
         self._kw = None
+        self._ann = None
+        self._ann_version = -1
 
 
 __all__ = ["EmbeddedBackend", "fts_query"]

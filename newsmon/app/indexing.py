@@ -38,15 +38,19 @@ def open_backend(settings: Settings, store: StoreBase, name: str | None = None, 
                  long_lived: bool = False) -> SearchBackend:
     """The configured search backend (``[index] backend``) or the one named. ``long_lived``:
     for a process that answers many queries (`newsmon serve`): the embedded backend then
-    keeps an in-memory keyword cache (index/keyword_cache.py)."""
+    keeps an in-memory keyword cache (index/keyword_cache.py) and, from ANN_MIN_DOCS vectors,
+    the ANN index (index/search/ann.py)."""
     name = name or settings.index.backend
     if name == "sqlite":
-        from newsmon.index.search.embedded import EmbeddedBackend
+        from newsmon.index.search.embedded import ANN_MIN_DOCS, EmbeddedBackend
 
         if not isinstance(store, Store):
             raise ConfigError(f"the sqlite search backend keeps its index in the SQLite store; "
                               f"the store at {store.location} is not one: use elasticsearch")
-        return EmbeddedBackend(store, keyword_cache=long_lived)
+        # a one-shot command asks a query or two: one exact product costs less than reading
+        # (or building) the ANN index, which pays off only over many queries
+        return EmbeddedBackend(store, keyword_cache=long_lived,
+                               ann_min_docs=ANN_MIN_DOCS if long_lived else None)
     if name == "elasticsearch":
         from newsmon.index.search.elastic import ElasticBackend
 
