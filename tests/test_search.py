@@ -288,3 +288,24 @@ def test_a_listed_query_counts_the_terms_of_any_one_item(searcher, enriched_devs
         hits = searcher.search(SearchRequest(text, limit=100, collapse=False)).results
         ev[text] = max(h.evidence for h in hits if h.id in cyber)
     assert ev[listed] > ev[flat], ev
+
+
+def test_lexicon_gives_keyword_evidence_across_languages(searcher, data_dir, tmp_path) -> None:
+    """An English query's terms count in a Japanese article that holds their translation
+    (config/lexicon.yaml: economic security <-> 経済安全保障), and only there: without the entry
+    the same articles hold none of the query's terms."""
+    from newsmon.index.core.settings import EnrichSettings
+
+    query = SearchRequest("economic security", limit=100, collapse=False, lang="ja")
+    ja = searcher.search(query).results
+    holding = {h.id for h in ja if "経済安全保障" in h.title + h.snippet
+               or "経済安全保障" in (searcher.store.search_text.get_many([h.id])[h.id].body)}
+    assert holding, "the devset has Japanese articles on economic security"
+    assert all(h.evidence == 1.0 for h in ja if h.id in holding)
+    other = tmp_path / "lexicon.yaml"
+    other.write_text("terms:\n  - {field: defence, en: [submarine], ja: [潜水艦]}\n",
+                     encoding="utf-8")
+    bare = Settings(data=DataSettings(dir=data_dir), enrich=EnrichSettings(lexicon=other))
+    with Searcher(bare) as s:
+        without = {h.id: h.evidence for h in s.search(query).results}
+    assert holding <= set(without) and all(without[i] == 0.0 for i in holding)

@@ -448,6 +448,32 @@ class Searcher:
                 out.setdefault(t, (ent.id, toks))
         return out
 
+    @functools.cached_property
+    def _lexicon(self) -> dict[str, list[tuple[frozenset[str], tuple[frozenset[str], ...]]]]:
+        """Per query language: [(a lexicon phrase's tokens, its translations' tokens)]."""
+        from newsmon.enrich.lexicon import load_lexicon
+        from newsmon.enrich.pipeline import resolve_config_path
+
+        try:
+            lex = load_lexicon(resolve_config_path(self.settings.enrich.lexicon, self.settings))
+        except Exception:  # noqa: BLE001 - evidence then stays within the query's language
+            log.warning("the lexicon could not be loaded; cross-lingual keyword evidence is off",
+                        exc_info=True)
+            return {}
+        return lex.translations(query_tokens)
+
+    def _translated(self, tokens: Sequence[str]) -> dict[str, list[tuple[frozenset[str], ...]]]:
+        """Query term -> the translations (token sets) of every lexicon phrase the query holds
+        whole that has the term in it."""
+        have = set(tokens)
+        out: dict[str, list[tuple[frozenset[str], ...]]] = {}
+        for lang_entries in self._lexicon.values():
+            for phrase, dst in lang_entries:
+                if dst and phrase <= have:
+                    for t in phrase:
+                        out.setdefault(t, []).append(dst)
+        return out
+
     def _evidence(self, tokens: Sequence[str], hits: Sequence[Hit],
                   parts: Sequence[Sequence[str]] = ()) -> dict[str, float]:
         """Per hit: the share of the query's distinct terms it holds (particles and stop
@@ -465,6 +491,7 @@ class Searcher:
         if not terms or not hits:
             return {}
         names = self._entity_names
+        translated = self._translated(tokens)
         texts = self.store.search_text.get_many([h.id for h in hits])
         term_sets = [terms] + [p for p in (_highlight_terms(part) for part in parts) if p]
         out = {}
@@ -477,7 +504,9 @@ class Searcher:
             for group in term_sets:
                 own = _own_terms(group, lang)
                 found = sum(1 for term in own
-                            if term in have or (term in names and names[term][0] in ents))
+                            if term in have or (term in names and names[term][0] in ents)
+                            or (term.isascii() != (lang == "en") and any(
+                                any(d <= have for d in dst) for dst in translated.get(term, ()))))
                 best = max(best, found / len(own))
             out[h.id] = best
         return out
