@@ -290,22 +290,24 @@ def test_a_listed_query_counts_the_terms_of_any_one_item(searcher, enriched_devs
     assert ev[listed] > ev[flat], ev
 
 
-def test_lexicon_gives_keyword_evidence_across_languages(searcher, data_dir, tmp_path) -> None:
-    """An English query's terms count in a Japanese article that holds their translation
-    (config/lexicon.yaml: economic security <-> 経済安全保障), and only there: without the entry
-    the same articles hold none of the query's terms."""
+def test_lexicon_gives_keyword_evidence_across_languages(searcher, data_dir, dev_ids,
+                                                        tmp_path) -> None:
+    """An English query's terms count in a Japanese article whose headline holds their
+    translation (config/lexicon.yaml: ransomware <-> ランサムウェア), and only there: not for
+    an article that names it in passing in its body (a VPN advisory), and not without the
+    lexicon's entry."""
     from newsmon.index.core.settings import EnrichSettings
 
-    query = SearchRequest("economic security", limit=100, collapse=False, lang="ja")
-    ja = searcher.search(query).results
-    holding = {h.id for h in ja if "経済安全保障" in h.title + h.snippet
-               or "経済安全保障" in (searcher.store.search_text.get_many([h.id])[h.id].body)}
-    assert holding, "the devset has Japanese articles on economic security"
-    assert all(h.evidence == 1.0 for h in ja if h.id in holding)
+    query = SearchRequest("ransomware", limit=100, collapse=False, lang="ja")
+    ev = {dev_ids[h.id]: h.evidence for h in searcher.search(query).results}
+    # ja-013, ja-016: ランサムウェア in the headline; ja-014: a VPN advisory whose body names
+    # ransomware; ja-021: sumo
+    assert ev["ja-013"] == ev["ja-016"] == 1.0, ev
+    assert ev["ja-014"] == ev["ja-021"] == 0.0, ev
     other = tmp_path / "lexicon.yaml"
     other.write_text("terms:\n  - {field: defence, en: [submarine], ja: [潜水艦]}\n",
                      encoding="utf-8")
     bare = Settings(data=DataSettings(dir=data_dir), enrich=EnrichSettings(lexicon=other))
     with Searcher(bare) as s:
-        without = {h.id: h.evidence for h in s.search(query).results}
-    assert holding <= set(without) and all(without[i] == 0.0 for i in holding)
+        without = {dev_ids[h.id]: h.evidence for h in s.search(query).results}
+    assert without["ja-013"] == without["ja-016"] == 0.0, without
