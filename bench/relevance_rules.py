@@ -15,6 +15,9 @@ The devset's unanswerable questions are its own three plus the seven of round 2
 (bench/relevance_reference.py ``UNANS``); its analyst rules are round 2's ``RULES``. The
 held-out set's come from tests/data/relevance (never tuned on: a lever is chosen on the devset,
 then measured there once).
+
+Round 4 (the bilingual lexicon, config/lexicon.yaml): its evidence is Searcher's, so a variant
+is a fresh dump; ``levers`` reads it in the rows marked "as dumped".
 """
 from __future__ import annotations
 
@@ -287,6 +290,9 @@ def levers(sets: list[dict]) -> None:
             lambda d, q, h: term_evidence(q["text"], h, False),
         "evidence: best of all terms and each listed item":
             lambda d, q, h: term_evidence(q["text"], h, True),
+        # round 4: the evidence Searcher computed when the dump was made (with the lexicon's
+        # translations, which the recomputed variants above cannot see)
+        "evidence as dumped (Searcher's)": lambda d, q, h: h["ev"],
         "idf-weighted evidence": lambda d, q, h: idf_evidence(q, h, d["n"]),
         "idf^2-weighted evidence": lambda d, q, h: idf_evidence(q, h, d["n"], 2.0)}
     for name, ev in variants.items():

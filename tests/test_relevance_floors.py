@@ -42,12 +42,14 @@ RECALL, PRECISION = 1.0, 0.9
 # aggregation, idf-weighted evidence, query terms absent from the store, listed items) found no
 # lever that holds either floor; the one shipped (a listed query's evidence is the best share of
 # any one item's terms) moved the rules to recall 0.727, precision 0.697 (sqlite) and left the
-# flags as they were (BENCHMARKS.md). Known failures, pinned strictly: the marker must go when
-# the floor starts to hold.
+# flags as they were (BENCHMARKS.md). Round 4 (2026-12-07): the bilingual lexicon
+# (config/lexicon.yaml; a translated term counts where the headline holds it) moved the rules to
+# recall 0.848, precision 0.667 and the flags to 4 of 10 unanswerable, 1 of 42 answerable
+# (sqlite). Known failures, pinned strictly: the marker must go when the floor starts to hold.
 HELDOUT_SHORT = pytest.mark.xfail(strict=True, reason=(
     "held-out floor not met yet (BENCHMARKS.md, 'Language-fair search and calibrated "
-    "relevance'): unanswerable flagged 0.50, rules without min_score recall 0.73 / "
-    "precision 0.70"))
+    "relevance'): unanswerable flagged 0.40, rules without min_score recall 0.85 / "
+    "precision 0.67"))
 
 
 def _settings(folder: Path, es_url: str | None) -> Settings:

@@ -288,3 +288,26 @@ def test_a_listed_query_counts_the_terms_of_any_one_item(searcher, enriched_devs
         hits = searcher.search(SearchRequest(text, limit=100, collapse=False)).results
         ev[text] = max(h.evidence for h in hits if h.id in cyber)
     assert ev[listed] > ev[flat], ev
+
+
+def test_lexicon_gives_keyword_evidence_across_languages(searcher, data_dir, dev_ids,
+                                                        tmp_path) -> None:
+    """An English query's terms count in a Japanese article whose headline holds their
+    translation (config/lexicon.yaml: ransomware <-> ランサムウェア), and only there: not for
+    an article that names it in passing in its body (a VPN advisory), and not without the
+    lexicon's entry."""
+    from newsmon.index.core.settings import EnrichSettings
+
+    query = SearchRequest("ransomware", limit=100, collapse=False, lang="ja")
+    ev = {dev_ids[h.id]: h.evidence for h in searcher.search(query).results}
+    # ja-013, ja-016: ランサムウェア in the headline; ja-014: a VPN advisory whose body names
+    # ransomware; ja-021: sumo
+    assert ev["ja-013"] == ev["ja-016"] == 1.0, ev
+    assert ev["ja-014"] == ev["ja-021"] == 0.0, ev
+    other = tmp_path / "lexicon.yaml"
+    other.write_text("terms:\n  - {field: defence, en: [submarine], ja: [潜水艦]}\n",
+                     encoding="utf-8")
+    bare = Settings(data=DataSettings(dir=data_dir), enrich=EnrichSettings(lexicon=other))
+    with Searcher(bare) as s:
+        without = {dev_ids[h.id]: h.evidence for h in s.search(query).results}
+    assert without["ja-013"] == without["ja-016"] == 0.0, without

@@ -110,6 +110,7 @@ class EnrichSettings:
     max_chunks: int = _enrich("max_chunks", int)
     topics: Path = _enrich("topics", Path)
     entities: Path = _enrich("entities", Path)
+    lexicon: Path = _enrich("lexicon", Path)
     min_lang_confidence: float = _enrich("min_lang_confidence", float)
     minhash_perm: int = _enrich("minhash_perm", int)
     dup_threshold: float = _enrich("dup_threshold", float)

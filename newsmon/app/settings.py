@@ -27,7 +27,7 @@ DEFAULTS_FILE = default_file(SETTINGS_FILE)
 ENV_PREFIX = "NEWSMON_"
 # keys whose values are paths, resolved against the file that set them
 PATH_KEYS = {("data", "dir"), ("crawl", "sources"), ("enrich", "topics"), ("enrich", "entities"),
-             ("alerts", "rules")}
+             ("enrich", "lexicon"), ("alerts", "rules")}
 # paths that may be empty (unset): resolved the same way when given, kept as text
 OPTIONAL_PATH_KEYS = {("data", "env_file")}
 
