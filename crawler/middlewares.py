@@ -169,8 +169,8 @@ _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")
 class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
     """Scrapy's ``MetaRefreshMiddleware`` (same settings, same redirects), skipped for a page
     whose first bytes hold no "refresh": Scrapy decodes every whole HTML body to look (its
-    ``response.text``, cached on a response our spider never reads as text), the main process's
-    costliest step per article after the HTTP handling. UTF-16/32 bodies (a BOM or NUL bytes)
+    ``response.text``, cached on a response our spider never reads as text: 0.2 ms a page of
+    the main process, which otherwise never decodes an article). UTF-16/32 bodies (a BOM or NUL bytes)
     spell "refresh" with other bytes, so they always take Scrapy's path."""
 
     def process_response(  # type: ignore[override]  # Scrapy 2.13+: no spider argument
