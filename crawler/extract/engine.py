@@ -31,9 +31,9 @@ _XML_INVALID = (*(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32))), "\uff
 
 # trafilatura's HTML_PARSER (the same options), but every element an ``HtmlElement``, chosen in C:
 # lxml.html's parser asks a Python method for the class of each element proxy it makes, over a
-# million calls for 323 pages (trafilatura's passes, our walks), about 6% of the extraction's
-# CPU (BENCHMARKS.md, issue 17 fourth round). What is lost are lxml.html's form classes (FormElement, InputElement…: form field values),
-# which neither trafilatura nor newsmon reads.
+# million calls for 323 pages (trafilatura's passes, our walks), about 6% of the extraction's CPU
+# (BENCHMARKS.md, issue 17 fourth round). What is lost are lxml.html's form classes
+# (FormElement, InputElement…: form field values), which neither trafilatura nor newsmon reads.
 HTML_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
                                    remove_comments=True, remove_pis=True)
 HTML_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
