@@ -59,6 +59,9 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             "newsmon.crawler.middlewares.SourceOffsiteMiddleware": 60,
             "newsmon.crawler.middlewares.ConditionalGetMiddleware": 560,
+            # Scrapy's own at its place, looking only where a refresh can be (middlewares.py)
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "newsmon.crawler.middlewares.HeadMetaRefreshMiddleware": 580,
         },
         "EXTENSIONS": {
             # the crawl's context: built first, reached by the others through the crawler

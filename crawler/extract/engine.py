@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, cast
 
 import lxml.html
 import trafilatura
-from lxml.html import HtmlElement
+from lxml import etree
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura import load_html
 from trafilatura.external import SANITIZED_XPATH
 from trafilatura.metadata import extract_author
-from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, fromstring_bytes, is_dubious_html
+from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, fromstring_bytes, is_dubious_html
 
 if TYPE_CHECKING:
     from trafilatura.settings import Document
@@ -27,6 +28,16 @@ __all__ = ["SANITIZED_XPATH", "bare_document", "extract_author", "load_html", "p
 
 # the characters trafilatura's load_html deletes before parsing (utils.INVALID_XML_CHARS)
 _XML_INVALID = (*(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32))), "\ufffe", "\uffff")
+
+# trafilatura's HTML_PARSER (the same options), but every element an ``HtmlElement``, chosen in C:
+# lxml.html's parser asks a Python method for the class of each element proxy it makes, over a
+# million calls for 323 pages (trafilatura's passes, our walks), about 6% of the extraction's CPU
+# (BENCHMARKS.md, issue 17 fourth round). What is lost are lxml.html's form classes
+# (FormElement, InputElement…: form field values), which neither trafilatura nor newsmon reads.
+HTML_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                                   remove_comments=True, remove_pis=True)
+HTML_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
+    element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
 
 
 def bare_document(tree: HtmlElement, url: str, *, precision: bool, fast: bool) -> Document | None:
