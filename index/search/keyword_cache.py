@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,11 @@ class KeywordCache:
     topics: list[dict[str, float]]
     entities: list[frozenset[str]]
     masks: dict[Any, np.ndarray | None] = field(default_factory=dict)  # EmbeddedBackend._mask
+    norm: np.ndarray = field(default_factory=lambda: np.zeros(0))  # BM25's K1 * (1 - B + B * D / avgdl)
+
+    def __post_init__(self) -> None:
+        if self.avgdl:
+            self.norm = K1 * (1.0 - B + B * self.doc_len / self.avgdl)
 
     @property
     def n(self) -> int:
@@ -172,8 +178,7 @@ class KeywordCache:
         if not n or not terms or k <= 0 or not self.avgdl:
             return []
         scores = np.zeros(n, dtype=np.float64)
-        matched = np.zeros(n, dtype=bool)
-        norm = K1 * (1.0 - B + B * self.doc_len / self.avgdl)
+        rarest: np.ndarray | None = None
         for term in terms:
             t = self.vocab.get(term)
             if t is None:
@@ -181,16 +186,26 @@ class KeywordCache:
             lo, hi = int(self.offsets[t]), int(self.offsets[t + 1])
             if lo == hi:
                 continue
-            docs = self.docs[lo:hi]
-            tf = self.weighted_tf[lo:hi].astype(np.float64)
             idf = float(np.log((n - (hi - lo) + 0.5) / ((hi - lo) + 0.5)))
-            if idf <= 0.0:
-                idf = 1e-6
-            scores[docs] += idf * (tf * (K1 + 1.0)) / (tf + norm[docs])
-            matched[docs] = True
+            docs = self.docs[lo:hi]
+            add, tmp = self._contributions(lo, hi, idf if idf > 0.0 else 1e-6, docs)
+            np.take(scores, docs, out=tmp)
+            np.add(tmp, add, out=tmp)
+            scores[docs] = tmp
+            if rarest is None or len(docs) < len(rarest):
+                rarest = docs
+        if rarest is None:
+            return []
+        # the k-th best score among the rarest term's documents is at most the k-th best of
+        # all: only documents from there up are ranked (not the half of the index that holds
+        # a common term)
         if mask is not None:
-            matched &= mask
-        pos = np.flatnonzero(matched)
+            rarest = rarest[mask[rarest]]
+        floor = -np.partition(-scores[rarest], k - 1)[k - 1] if len(rarest) >= k else 0.0
+        live = scores >= floor if floor > 0.0 else scores > 0.0
+        if mask is not None:
+            live &= mask
+        pos = np.flatnonzero(live)
         if not len(pos):
             return []
         sel = scores[pos]
@@ -201,6 +216,33 @@ class KeywordCache:
             pos, sel = pos[keep], sel[keep]
         order = sorted(range(len(pos)), key=lambda i: (-sel[i], self.ids[pos[i]]))[:k]
         return [(int(pos[i]), float(sel[i])) for i in order]
+
+    def _contributions(self, lo: int, hi: int, idf: float, docs: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """``idf * (tf * (K1 + 1)) / (tf + norm)`` for one term's postings (FTS5's order of
+        operations), in a buffer reused from query to query: fresh temporaries of a common
+        term's size (half a million postings at 1M articles) cost page faults on every query;
+        and a second buffer of the same length for the caller."""
+        tf, den = _buffers(hi - lo)
+        np.copyto(tf, self.weighted_tf[lo:hi])
+        np.take(self.norm, docs, out=den)
+        np.add(tf, den, out=den)
+        np.multiply(tf, K1 + 1.0, out=tf)
+        np.multiply(tf, idf, out=tf)
+        np.divide(tf, den, out=tf)
+        return tf, den
+
+
+_local = threading.local()
+
+
+def _buffers(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 work arrays of length ``m``, one pair per thread, grown as needed."""
+    have = getattr(_local, "buffers", None)
+    if have is None or len(have[0]) < m:
+        size = max(m, 1 << 16)
+        have = _local.buffers = (np.empty(size), np.empty(size))
+    return have[0][:m], have[1][:m]
 
 
 __all__ = ["KeywordCache", "fts_terms", "single_term"]
