@@ -23,7 +23,9 @@ term of a phrase of the bilingual lexicon (config/lexicon.yaml) counts in an art
 other language whose headline holds the phrase's translation (keyword evidence across
 languages); for a
 query that lists items ("cyber, critical minerals and GCAP"), the best of that and the share of
-any one item's terms.
+any one item's terms. Such a query's items are also measured as queries of their own: an
+article that stands ``ITEM_CONTEXT_Z`` above the background for the whole query takes the best
+of its relevance and each item's (the item's own z and its share of the item's terms).
 0.5: as likely about the query as not — results below it are "weaker matches", and alert rules
 with no ``min_score`` alert from there (newsmon.alerts.rules.ALERT_RELEVANCE). 0.9: clearly
 about it, "strong" (on the development set nine in ten such results are relevant). How A, B
