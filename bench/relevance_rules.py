@@ -18,6 +18,15 @@ then measured there once).
 
 Round 4 (the bilingual lexicon, config/lexicon.yaml): its evidence is Searcher's, so a variant
 is a fresh dump; ``levers`` reads it in the rows marked "as dumped".
+
+Round 5: the dump also holds each listed item's text, terms and query vector, and per article
+the query terms it counts as Searcher's evidence counts them (with the lexicon's headline
+translations) and each term's document frequency per language, counted the same way; ``round5``
+scores each item as a query of its own and a gate on the query's rarest terms from them:
+
+    .venv/bin/python bench/relevance_rules.py round5 /tmp/devset.json    # every variant, 0.5
+    .venv/bin/python bench/relevance_rules.py round5 /tmp/devset.json /tmp/heldout.json \
+        --only "round 4 (whole query)" "items, whole-query z >= 0.5"    # at 0.4 / 0.5 / 0.6
 """
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ from relevance_reference import RULES, UNANS  # noqa: E402
 from newsmon.alerts.evaluate import mentions  # noqa: E402
 from newsmon.app.indexing import index_store  # noqa: E402
 from newsmon.app.search import (  # noqa: E402
+    _LIST_SEP,
     GOOD,
     RELEVANCE_A,
     RELEVANCE_B,
@@ -126,9 +136,29 @@ def dump(name: str, out: Path) -> None:
         def has(d: str, term: str) -> bool:
             return term in held.get(d, ()) or (term in names and names[term][0] in ents[d])
 
+        headline = {rid[a]: set(t.title_tokens.split()) for a, t in texts.items()}
+
+        def counts(d: str, term: str, translated: dict) -> bool:
+            """Whether ``term`` counts in article ``d`` as Searcher._evidence counts it: held,
+            an entity's name the article mentions, or (other language) a lexicon translation
+            in its headline."""
+            return has(d, term) or (term.isascii() != (by_id_lang[d] == "en") and any(
+                any(dd <= headline.get(d, set()) for dd in dst)
+                for dst in translated.get(term, ())))
+
         def features(text: str, topic: str | None = None, lang: str | None = None,
                      mode: str = "hybrid") -> dict:
             terms = _highlight_terms(query_tokens(text))
+            # round 5: each listed item as a query of its own (its terms, its vector), and the
+            # terms each article counts (with translations), so the gate and per-item evidence
+            # are computed offline
+            items = [p for p in _LIST_SEP.split(text) if p.strip() and query_tokens(p)]
+            items = items if len(items) >= 2 else []
+            translated = searcher._translated(query_tokens(text))
+            every = list(dict.fromkeys(
+                terms + [t for p in items for t in _highlight_terms(query_tokens(p))]))
+            cdf = {t: {lg: sum(counts(d, t, translated) for d in held if by_id_lang[d] == lg)
+                       for lg in ("en", "ja")} for t in every}
             r = searcher.search(SearchRequest(text, lang=lang, limit=100, collapse=False,
                                               mode=mode,  # type: ignore[arg-type]
                                               topics=(topic,) if topic else ()))
@@ -137,12 +167,17 @@ def dump(name: str, out: Path) -> None:
                      "topics": sorted(k for k, v in (arts[rid[h.id]].topics or {}).items()
                                       if isinstance(v, dict) and v.get("label")),
                      "terms": [t for t in terms if has(rid[h.id], t)],
-                     "mentions": mentions(arts[rid[h.id]])} for h in r.results]
+                     "mentions": mentions(arts[rid[h.id]]),
+                     "cterms": [t for t in every if counts(rid[h.id], t, translated)]}
+                    for h in r.results]
             df = {t: {lg: sum(has(d, t) for d in held if by_id_lang[d] == lg)
                       for lg in ("en", "ja")} for t in terms}
             absent = tuple(t for t in terms if not sum(df[t].values()))
             rest = _without(text, absent) if absent and len(absent) < len(terms) else None
-            return {"terms": terms, "df": df, "hits": hits, "rest": rest,
+            return {"terms": terms, "df": df, "hits": hits, "rest": rest, "cdf": cdf,
+                    "items": [{"text": p, "terms": _highlight_terms(query_tokens(p)),
+                               "qvec": [round(float(x), 5) for x in searcher._query_vector(p)]}
+                              for p in items],
                     "qvec": [round(float(x), 5) for x in searcher._query_vector(text)],
                     "rvec": None if rest is None else
                     [round(float(x), 5) for x in searcher._query_vector(rest)]}
@@ -407,6 +442,120 @@ def levers(sets: list[dict]) -> None:
                 print(f"  {r['id']} gate {th}: R {rec:.2f} P {prec:.2f} missed {missed}")
 
 
+# -- round 5: each listed item as a query of its own; a gate on the rule's distinctive terms ----
+
+def _groups(q: dict) -> list[tuple[list[str], np.ndarray | None]]:
+    """(terms, vector) of the whole query (vector None: the dumped z) and of each listed item."""
+    return [(q["terms"], None)] + [(it["terms"], np.asarray(it["qvec"], np.float32))
+                                   for it in q.get("items") or [] if it["terms"]]
+
+
+def _rare(q: dict, terms: list[str], lang: str, langs: dict, gate: tuple) -> list[str] | None:
+    """The group's distinctive terms for an article in ``lang`` (its own terms, as the evidence
+    measures it), by the document frequency of the store's articles of that language (a term
+    counts as the evidence counts it: held, an entity's name, a headline translation). ``gate``:
+    ("share", θ) the terms at most θ of the language's articles count, or ("rarest", k) the k
+    rarest terms some article counts (ties kept). None: the group has none (no gate)."""
+    own = _own(terms, lang)
+    n = max(1, langs.get(lang, 0))
+    df = {t: q["cdf"][t][lang] for t in own}
+    if gate[0] == "share":
+        rare = [t for t in own if df[t] <= gate[1] * n]
+    else:
+        seen = sorted({v for v in df.values() if v > 0})[:int(gate[1])]
+        rare = [t for t in own if df[t] in seen]
+    return rare or None
+
+
+def r5_score(data: dict, q: dict, h: dict, items: bool, gate: tuple | None, zhi: float,
+             whole: bool = True, floor: float = -99.0) -> float:
+    """The best over {whole query, each item} (``items``) of logistic(A z_g + B evidence_g + C),
+    a group counting only where the article holds one of its distinctive terms or z_g >= zhi
+    (``whole`` False: the whole query's group is not gated, only the items are). ``floor``: an
+    item counts only for an article whose z for the whole query is at least this (the item
+    "critical minerals" alone has lost the rule's context, "Japan UK agreements on ...")."""
+    m = data["_m"]
+    best = 0.0
+    for i, (terms, vec) in enumerate(_groups(q) if items else _groups(q)[:1]):
+        own = _own(terms, h["lang"])
+        if not own:
+            continue
+        z = (h["z"] or 0.0) if vec is None else m.z(h["d"], vec)
+        if i and (h["z"] or 0.0) < floor:
+            continue
+        if gate is not None and z < zhi and (i or whole):
+            rare = _rare(q, terms, h["lang"], data["langs"], gate)
+            if rare is not None and not set(rare) & set(h["cterms"]):
+                continue
+        # the whole query keeps Searcher's evidence (the best share over it and its items), so
+        # the items can only add to the shipped relevance
+        ev = sum(t in h["cterms"] for t in own) / len(own) if i else h["ev"]
+        best = max(best, sg(A * z + B * ev + C))
+    return best
+
+
+def r5_line(data: dict, items: bool, gate: tuple | None, zhi: float, th: float = GOOD,
+            whole: bool = True, floor: float = -99.0) -> str:
+    tp = fp = fn = 0
+    for r in data["_analyst"]:
+        fired = {h["story"] for h in r["hits"] if r5_score(data, r, h, items, gate, zhi, whole, floor) >= th}
+        pos, neg = set(r["pos"]), set(r["neg"])
+        tp += len(fired & pos)
+        fn += len(pos - fired)
+        fp += len((fired & neg) - pos)
+    fa = fu = na = nu = 0
+    for q in data["questions"]:
+        if data["set"] == "devset" and q["id"] in ("q31", "q32", "q33"):
+            continue
+        best = max((r5_score(data, q, h, items, gate, zhi, whole, floor) for h in q["hits"][:10]),
+                   default=0.0)
+        if q["relevant"]:
+            na += 1
+            fa += best < GOOD
+        else:
+            nu += 1
+            fu += best < GOOD
+    return (f"{data['set']}: rules R {tp / max(1, tp + fn):.2f} P {tp / max(1, tp + fp):.2f}"
+            f" ({tp} right, {fp} wrong, {fn} missed); flagged answerable {fa}/{na},"
+            f" unanswerable {fu}/{nu}")
+
+
+def round5(sets: list[dict], only: list[str] | None = None) -> None:
+    for data in sets:
+        data["_m"] = Moments(data)
+        data["_analyst"] = [r for r in data["rules"] if not r["id"].startswith("shipped:")]
+    dev = sets[0]
+    # the whole query's evidence recomputed from the counted terms must be what Searcher gave
+    bad = 0
+    for q in dev["questions"] + dev["rules"]:
+        for h in q["hits"]:
+            ev = max(sum(t in h["cterms"] for t in _own(g, h["lang"])) / len(_own(g, h["lang"]))
+                     for g, _ in _groups(q) if _own(g, h["lang"]))
+            bad += abs(ev - h["ev"]) > 1e-6
+    print(f"## evidence recomputed from the counted terms differs from Searcher's in {bad} pairs")
+    variants: list[tuple[str, bool, tuple | None, float, bool, float]] = [
+        ("round 4 (whole query)", False, None, 99.0, True, -99.0), ("items", True, None, 99.0, True, -99.0)]
+    floors = (-99.0, 0.0, 0.25, 0.5, 0.75, 1.0)
+    variants += [(f"items, whole-query z >= {f}", True, None, 99.0, True, f) for f in floors[1:]]
+    for items, whole in ((False, True), (True, True), (True, False)):
+        for gate in [("share", t) for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)] + [
+                ("rarest", 1), ("rarest", 2), ("rarest", 3)]:
+            for zhi in (2.5, 3.0, 3.5, 4.0, 5.0, 99.0):
+                for f in floors if items else floors[:1]:
+                    variants.append((
+                        f"{'items + ' if items else ''}gate "
+                        f"{'' if whole else 'on the items only '}{gate[0]} {gate[1]}, "
+                        f"or z >= {zhi}{f', whole-query z >= {f}' if f > -99 else ''}",
+                        items, gate, zhi, whole, f))
+    for name, items, gate, zhi, whole, floor in variants:
+        if only and name not in only:
+            continue
+        print(f"  {name}")
+        for data in sets:
+            for th in ((0.4, 0.5, 0.6) if only else (GOOD,)):
+                print(f"      @{th} {r5_line(data, items, gate, zhi, th, whole, floor)}")
+
+
 def report(paths: list[Path]) -> None:
     """Which cases fail and why: per question its best hit, per rule its stories."""
     for data in (json.loads(p.read_text(encoding="utf-8")) for p in paths):
@@ -430,6 +579,12 @@ def report(paths: list[Path]) -> None:
 def main() -> None:
     if sys.argv[1] == "dump":
         dump(sys.argv[2], Path(sys.argv[3]))
+    elif sys.argv[1] == "round5":
+        # round5 DEV [HELD] [--only NAME ...]: the chosen variants at thresholds 0.4/0.5/0.6
+        args = sys.argv[2:]
+        only = args[args.index("--only") + 1:] if "--only" in args else None
+        paths = args[:args.index("--only")] if only else args
+        round5([json.loads(Path(p).read_text(encoding="utf-8")) for p in paths], only)
     elif sys.argv[1] == "levers":
         levers([json.loads(Path(p).read_text(encoding="utf-8")) for p in sys.argv[2:]])
     else:

@@ -45,11 +45,14 @@ RECALL, PRECISION = 1.0, 0.9
 # flags as they were (BENCHMARKS.md). Round 4 (2026-12-07): the bilingual lexicon
 # (config/lexicon.yaml; a translated term counts where the headline holds it) moved the rules to
 # recall 0.848, precision 0.667 and the flags to 4 of 10 unanswerable, 1 of 42 answerable
-# (sqlite). Known failures, pinned strictly: the marker must go when the floor starts to hold.
+# (sqlite). Round 5 (2026-12-07): each listed item of a query measured as a query of its own,
+# for articles 0.5 SDs above the background for the whole query, moved the rules to recall
+# 0.909, precision 0.683 (sqlite), flags unchanged; a gate on the query's rarest terms was not
+# shipped. Known failures, pinned strictly: the marker must go when the floor starts to hold.
 HELDOUT_SHORT = pytest.mark.xfail(strict=True, reason=(
     "held-out floor not met yet (BENCHMARKS.md, 'Language-fair search and calibrated "
-    "relevance'): unanswerable flagged 0.40, rules without min_score recall 0.85 / "
-    "precision 0.67"))
+    "relevance'): unanswerable flagged 0.40, rules without min_score recall 0.91 / "
+    "precision 0.68"))
 
 
 def _settings(folder: Path, es_url: str | None) -> Settings:
