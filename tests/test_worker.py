@@ -474,3 +474,85 @@ def test_a_stalled_job_is_retried_unless_an_equal_one_already_waits(pg_dsn: str)
     with psycopg.connect(pg_dsn) as conn:
         status = dict(conn.execute("SELECT id, status::text FROM procrastinate_jobs").fetchall())
     assert status == {stalled_enrich: "aborted", stalled_crawl: "todo", waiting: "todo"}
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+def test_a_crawl_defers_the_health_job_which_alerts_a_failing_source_once(
+        tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each crawl job defers `health` (one waits at a time); that job decides source health as
+    `newsmon alert` does — one alert when a source starts failing, none for the next failing
+    runs — and delivers health alerts only: a rule's pending delivery waits for the rule's own
+    job. The source's feed is a closed port, crawled by the real crawl task."""
+    import asyncio
+
+    import psycopg
+    from procrastinate.schema import SchemaManager
+
+    from newsmon.alerts.rules import Channel
+    from newsmon.app.pipeline import crawl_sources
+    from newsmon.index.core.settings import (
+        AlertsSettings,
+        CrawlSettings,
+        DataSettings,
+        IndexSettings,
+        Settings,
+    )
+    from newsmon.index.store.postgres import PgStore
+    from newsmon.index.store.repos.alerts import NewAlert
+    from newsmon.worker.app import build_app
+    from newsmon.worker.jobs import HEALTH_TASK
+    from newsmon.worker.shards import shard_sources
+    from newsmon.worker.stage import StageFailed
+
+    (tmp_path / "sources.yaml").write_text(json.dumps({"sources": [
+        {"id": "harbourline", "name": "Harbourline", "lang": "en",
+         "feeds": ["http://127.0.0.1:9/rss.xml"]}]}), encoding="utf-8")
+    (tmp_path / "alerts.yaml").write_text(
+        "version: 1\nhealth:\n  failed_runs: 2\n  channels:\n"
+        "    - {type: file, path: health.jsonl}\n"
+        "rules:\n  - id: pact\n    query: Japan UK pact\n    channels:\n"
+        "      - {type: file, path: pact.jsonl}\n", encoding="utf-8")
+    monkeypatch.setenv("TEST_PG_DSN", pg_dsn)
+    settings = Settings(
+        data=DataSettings(dir=tmp_path, store="postgresql", dsn_env="TEST_PG_DSN"),
+        crawl=CrawlSettings(sources=tmp_path / "sources.yaml", retries=0, timeout=5),
+        index=IndexSettings(backend="elasticsearch", es_url="http://127.0.0.1:9"),
+        alerts=AlertsSettings(rules=tmp_path / "alerts.yaml"))
+    with PgStore(pg_dsn) as store:
+        store.jobs.ensure_schema(SchemaManager.get_schema())
+        pact = Channel("file", path="pact.jsonl")
+        with store.transaction():
+            store.alerts.record([NewAlert(key="pact:s1", rule="pact", kind="match",
+                                          payload={"title": "waiting for its rule's job"},
+                                          channels={pact.key: pact.to_spec()})])
+    app = build_app(settings, pg_dsn)
+    [shard] = shard_sources(crawl_sources(settings), settings.worker.crawl_shards)
+
+    def crawl_then_health() -> dict:
+        for _ in range(2):   # every source failed: the crawl fails, and still defers health
+            with pytest.raises(StageFailed, match="crawl"):
+                app.tasks[CRAWL_TASK].func(shard=shard)
+        waiting = [j for j in job_rows(pg_dsn, HEALTH_TASK) if j["status"] == "todo"]
+        assert len(waiting) == 1, waiting
+
+        async def health() -> dict:
+            async with app.open_async():
+                return dict(app.tasks[HEALTH_TASK].func())
+        out = asyncio.run(health())
+        with psycopg.connect(pg_dsn) as conn:   # the job done, as its worker would mark it
+            conn.execute("UPDATE procrastinate_jobs SET status = 'succeeded' "
+                         "WHERE task_name = %s", (HEALTH_TASK,))
+        return out
+
+    first = crawl_then_health()           # two failed crawl runs: failing
+    assert [(h["source"], h["condition"]) for h in first["health"]] == [
+        ("harbourline", "failing")]
+    assert first["delivered"] == 1 and first["decided"] == 1
+    assert crawl_then_health()["health"] == []   # still failing: no alert per run
+    sent = [json.loads(line) for line in
+            (tmp_path / "health.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(a["type"], a["source"]) for a in sent] == [("health", "harbourline")]
+    assert not (tmp_path / "pact.jsonl").exists()
+    with PgStore(pg_dsn) as store:
+        assert [d.rule for d in store.alerts.deliveries()] == ["pact"]

@@ -26,6 +26,8 @@ from newsmon.index.store.repos.runs import ListingRun
 LISTING_KINDS = ("feed", "sitemap", "section")
 OK_OUTCOMES = ("discovered", "not_modified")
 CADENCE_SAMPLE = 20
+# the rule name health alerts and recovery notices are recorded under in the outbox
+HEALTH_RULE = "health"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +110,16 @@ def decide(repo: AlertRepo, conditions: list[SourceCondition], cfg: HealthConfig
                        "alerted_at": stamp}
             key = f"health:{cond.source}:recovered:{payload['since']}"
             if not repo.has_alert(key):
-                alerts.append(NewAlert(key=key, rule="health", kind="recovery",
+                alerts.append(NewAlert(key=key, rule=HEALTH_RULE, kind="recovery",
                                        payload=payload, channels=channels))
         else:
             payload = {"type": "health", "source": cond.source, "condition": cond.condition,
                        "since": cond.since, "detail": cond.detail, "alerted_at": stamp}
             key = f"health:{cond.source}:{cond.condition}:{cond.since}"
             if not repo.has_alert(key):
-                alerts.append(NewAlert(key=key, rule="health", kind="health", payload=payload,
+                alerts.append(NewAlert(key=key, rule=HEALTH_RULE, kind="health", payload=payload,
                                        channels=channels))
     return alerts, changed
 
 
-__all__ = ["assess", "decide", "SourceCondition"]
+__all__ = ["assess", "decide", "SourceCondition", "HEALTH_RULE"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from newsmon.alerts import health as source_health
+from newsmon.alerts.health import HEALTH_RULE
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
 from newsmon.alerts.evaluate import Explained, RuleSearch, RuleSummary, decide_rule, explain_rule
 from newsmon.alerts.render import render, zone
@@ -214,21 +215,26 @@ def see_rules(settings: Settings, store: StoreBase) -> list[str]:
 def run_alerts(settings: Settings, store: StoreBase, *, dry_run: bool = False, retry: bool = False,
                backfill: bool = False, rule: str | None = None, run_id: int | None = None,
                now: datetime | None = None, env: Mapping[str, str] | None = None,
-               searcher: RuleSearch | None = None) -> AlertOutcome:
+               searcher: RuleSearch | None = None, health_only: bool = False) -> AlertOutcome:
     """Evaluate the rules (or the one named) and source health; deliver what is pending.
+    ``health_only``: source health and its deliveries alone (a worker's health job; the rules
+    have jobs of their own).
 
     Rules search through ``searcher``, or else through a ``Searcher`` over ``store`` itself,
     not a second StoreBase on the same file: that would be one more connection, migrated again
     and waiting on locks with the default busy timeout instead of the one ``store`` has."""
     started = time.monotonic()
     cfg = load_config(settings)
-    rules = [cfg.rule(rule)] if rule else [r for r in cfg.rules if r.enabled]
+    if health_only and rule:
+        raise ValueError("health_only evaluates no rule")
+    rules = [] if health_only else [cfg.rule(rule)] if rule else [r for r in cfg.rules
+                                                                 if r.enabled]
     repo = store.alerts
     now = now or datetime.now(UTC)
     tz = zone(settings.alerts.timezone, settings.display.timezone)
     outcome = AlertOutcome(dry_run=dry_run)
     if retry and not dry_run:
-        unparked = repo.unpark(rule=rule)
+        unparked = repo.unpark(rule=HEALTH_RULE if health_only else rule)
         log.info("--retry: %d parked deliveries are pending again", unparked)
     # alert only on what the search backend has indexed: its cursor caps every rule's
     end = min(store.changes.head(), store.cursors.get(f"backend:{settings.index.backend}"))
@@ -270,7 +276,8 @@ def run_alerts(settings: Settings, store: StoreBase, *, dry_run: bool = False, r
                                     by_source.get(cond.source))
             outcome.decided += len(alerts)
     if not dry_run:
-        stats: DeliveryStats = deliver_pending(settings, repo, rule=rule, env=env)
+        stats: DeliveryStats = deliver_pending(settings, repo, env=env,
+                                               rule=HEALTH_RULE if health_only else rule)
         outcome.delivered, outcome.failed = stats.delivered, stats.failed
         outcome.parked, outcome.deferred = stats.parked, stats.deferred
         outcome.errors, outcome.left = stats.errors, stats.left

@@ -122,19 +122,20 @@ def index(settings: Settings, store: StoreBase, *, run_id: int,
 
 def alert(settings: Settings, store: StoreBase, *, run_id: int,
           progress: StageProgress | None = None, retry: bool = False, backfill: bool = False,
-          rule: str | None = None) -> StageOutcome:
+          rule: str | None = None, health_only: bool = False) -> StageOutcome:
     """Evaluate the alert rules on what the index stage made searchable, deliver the outbox.
 
     Runs after `index`: each rule's watermark is capped at the search backend's cursor, so an
     article is alerted on only once it can be found. A failed delivery makes the step partial
     (exit 1) and stays in the outbox for the next run. ``retry``, ``backfill`` and ``rule``
-    are `newsmon alert`'s options.
+    are `newsmon alert`'s options; ``health_only``: source health alone (a worker's health
+    job).
     """
     from newsmon.alerts import run_alerts
 
     started = time.monotonic()
     outcome = run_alerts(settings, store, run_id=run_id, retry=retry, backfill=backfill,
-                         rule=rule)
+                         rule=rule, health_only=health_only)
     if progress is not None:
         progress.update({"delivered": outcome.delivered})
     return StageOutcome("alert", outcome.status, round(time.monotonic() - started, 2),

@@ -3,6 +3,7 @@
 
     crawl_due (periodic, [worker] crawl_every) ──► crawl(shard) per shard with sources
     crawl(shard) ── each stored batch defers, in its own transaction ──► enrich
+    crawl(shard) ──► health (source health: failing or silent sources, recoveries)
     enrich ──► index ──► alert(rule) per enabled rule
     retry_stalled (periodic, [worker] stalled_every): jobs of workers whose heartbeat lapsed
         (kill -9, a lost machine) go back to the queue
@@ -25,11 +26,13 @@ from newsmon.worker.jobs import (
     CRAWL_DUE_TASK,
     CRAWL_TASK,
     ENRICH_TASK,
+    HEALTH_TASK,
     INDEX_TASK,
     RETRY_STALLED_TASK,
     SCHEDULE_QUEUE,
     alert_job,
     crawl_job,
+    health_job,
     index_job,
     jobs,
 )
@@ -81,7 +84,12 @@ def build_app(settings: Settings, dsn: str) -> Any:
         if not sources:
             log.info("crawl shard %d: no sources (the sources or crawl_shards changed)", shard)
             return {"shard": shard, "sources": []}
-        result = crawl_in_child(settings, [s.id for s in sources])
+        try:
+            result = crawl_in_child(settings, [s.id for s in sources])
+        finally:
+            # a crawl whose every source failed ends failed: that is when health must look
+            with open_store(settings) as store:
+                jobs(store).defer(health_job())
         return {"shard": shard, **result}
 
     # the model, loaded by the first enrich job that has work and kept for the next ones (a
@@ -119,6 +127,13 @@ def build_app(settings: Settings, dsn: str) -> Any:
     def alert(rule: str) -> dict[str, Any]:
         with open_store(settings) as store:
             return run_recorded(settings, store, "alert", rule=rule).stats
+
+    @app.task(name=HEALTH_TASK, queue="alert", retry=retry)
+    def health() -> dict[str, Any]:
+        """Source health after a crawl, as `newsmon alert` decides it when no rule is named:
+        one alert when a source starts failing or goes silent, one notice when it recovers."""
+        with open_store(settings) as store:
+            return run_recorded(settings, store, "alert", health_only=True).stats
 
     @app.periodic(cron=settings.worker.stalled_every, periodic_id="stalled")
     @app.task(name=RETRY_STALLED_TASK, queue=SCHEDULE_QUEUE)

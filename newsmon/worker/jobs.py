@@ -6,6 +6,7 @@
 | enrich         | enrich | enrich               | enrich                      |
 | index          | index  | index                | index                       |
 | alert(rule)    | alert  | alert:RULE           | alert:RULE                  |
+| health         | alert  | health               | health                      |
 | crawl_due      | crawl  | (periodic: once per period by procrastinate's own key)  |
 | retry_stalled  | schedule (every worker listens to it)                            |
 | delete_old_jobs| schedule, daily: finished jobs older than [worker] keep_jobs_days |
@@ -30,6 +31,7 @@ CRAWL_DUE_TASK = "newsmon.crawl_due"
 ENRICH_TASK = "newsmon.enrich"
 INDEX_TASK = "newsmon.index"
 ALERT_TASK = "newsmon.alert"
+HEALTH_TASK = "newsmon.health"
 RETRY_STALLED_TASK = "newsmon.retry_stalled"
 CLEANUP_TASK = "newsmon.delete_old_jobs"
 
@@ -52,6 +54,10 @@ def alert_job(rule: str) -> JobSpec:
     return JobSpec(ALERT_TASK, "alert", {"rule": rule}, lock=key, queueing_lock=key)
 
 
+def health_job() -> JobSpec:
+    return JobSpec(HEALTH_TASK, "alert", {}, lock="health", queueing_lock="health")
+
+
 def defer_enrich(store: StoreBase, articles: list[Article]) -> None:
     """The crawl's batch hook (CrawlJob.on_batch): runs inside the transaction that stores the
     batch, so the batch and its enrich job commit together or not at all."""
@@ -66,5 +72,5 @@ def jobs(store: StoreBase) -> JobRepo:
     return store.jobs
 
 __all__ = ["QUEUES", "SCHEDULE_QUEUE", "CRAWL_TASK", "CRAWL_DUE_TASK", "ENRICH_TASK",
-           "INDEX_TASK", "ALERT_TASK", "RETRY_STALLED_TASK", "CLEANUP_TASK", "crawl_job", "enrich_job",
-           "index_job", "alert_job", "defer_enrich", "jobs"]
+           "INDEX_TASK", "ALERT_TASK", "HEALTH_TASK", "RETRY_STALLED_TASK", "CLEANUP_TASK", "crawl_job",
+           "enrich_job", "index_job", "alert_job", "health_job", "defer_enrich", "jobs"]
