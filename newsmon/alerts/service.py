@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from newsmon.alerts import health as source_health
-from newsmon.alerts.health import HEALTH_RULE
 from newsmon.alerts.deliver import DeliveryStats, deliver_pending
 from newsmon.alerts.evaluate import Explained, RuleSearch, RuleSummary, decide_rule, explain_rule
+from newsmon.alerts.health import HEALTH_RULE
 from newsmon.alerts.render import render, zone
 from newsmon.alerts.rules import AlertConfig, Rule, load_rules
 from newsmon.index.core.errors import ConfigError
