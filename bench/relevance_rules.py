@@ -67,6 +67,7 @@ from tests.helpers import relevance_set, search_eval  # noqa: E402
 from tests.helpers.search_eval import HELD_OUT  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+LEAD_TOKENS = 60   # round 6: "the lead", about the first two sentences
 
 
 def _cases(name: str) -> tuple[list[dict], list[dict], list[dict]]:
@@ -137,6 +138,15 @@ def dump(name: str, out: Path) -> None:
             return term in held.get(d, ()) or (term in names and names[term][0] in ents[d])
 
         headline = {rid[a]: set(t.title_tokens.split()) for a, t in texts.items()}
+        # round 6: the headline and lead (title and the body's first LEAD_TOKENS tokens)
+        lead = {rid[a]: set(t.title_tokens.split()) | set(t.body_tokens.split()[:LEAD_TOKENS])
+                for a, t in texts.items()}
+
+        def in_part(d: str, term: str, translated: dict, part: dict) -> bool:
+            """Whether ``term`` counts within ``part`` (headline or lead) of article ``d``: the
+            term itself there, or (other language) a lexicon translation there."""
+            return term in part.get(d, ()) or (term.isascii() != (by_id_lang[d] == "en") and any(
+                any(dd <= part.get(d, set()) for dd in dst) for dst in translated.get(term, ())))
 
         def counts(d: str, term: str, translated: dict) -> bool:
             """Whether ``term`` counts in article ``d`` as Searcher._evidence counts it: held,
@@ -168,7 +178,9 @@ def dump(name: str, out: Path) -> None:
                                       if isinstance(v, dict) and v.get("label")),
                      "terms": [t for t in terms if has(rid[h.id], t)],
                      "mentions": mentions(arts[rid[h.id]]),
-                     "cterms": [t for t in every if counts(rid[h.id], t, translated)]}
+                     "cterms": [t for t in every if counts(rid[h.id], t, translated)],
+                     "hterms": [t for t in every if in_part(rid[h.id], t, translated, headline)],
+                     "lterms": [t for t in every if in_part(rid[h.id], t, translated, lead)]}
                     for h in r.results]
             df = {t: {lg: sum(has(d, t) for d in held if by_id_lang[d] == lg)
                       for lg in ("en", "ja")} for t in terms}
@@ -185,9 +197,13 @@ def dump(name: str, out: Path) -> None:
         by_id_lang = {rec["id"]: rec["lang"] for rec in recs}
         model = searcher.embedder.name
         vecs = store.vectors.get_vectors(list(rid), model)
+        titles = {d: a.title for d, a in arts.items()}
+        order = sorted(titles)
+        tvecs = searcher.embedder.embed_documents([titles[d] for d in order])
         data: dict[str, Any] = {
             "set": name, "n": len(held),
             "vectors": {rid[a]: [round(float(x), 5) for x in v] for a, v in vecs.items()},
+            "tvectors": {d: [round(float(x), 5) for x in v] for d, v in zip(order, tvecs)},
             "doc_lang": {rid[a]: by_id[a]["lang"] for a in rid},
             "doc_story": {rid[a]: by_id[a]["story"] for a in rid},
             "langs": {lg: sum(v == lg for v in by_id_lang.values()) for lg in ("en", "ja")},
