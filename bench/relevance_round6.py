@@ -46,7 +46,6 @@ from relevance_rules import (  # noqa: E402
 
 from newsmon.app.searchtext import text_lang  # noqa: E402
 from newsmon.enrich.entities import find_entities, load_gazetteer  # noqa: E402
-from newsmon.index.search.fair import LangStats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 _GAZ = load_gazetteer(ROOT / "config" / "entities.yaml")
@@ -59,20 +58,6 @@ def query_entities(text: str) -> set[str]:
             if _GAZ[str(e["id"])].type == "country"}
 
 ITEM_FLOOR = 0.5   # round 5's ITEM_CONTEXT_Z
-
-
-class Titles:
-    """Per-language moments of the titles' vectors: the z of a query vector against a title."""
-
-    def __init__(self, data: dict) -> None:
-        rows = [(data["doc_lang"][d], np.asarray(v, dtype=np.float32))
-                for d, v in data["tvectors"].items()]
-        self.stats = LangStats.build(rows)
-        self.vec = {d: np.asarray(v, dtype=np.float32) for d, v in data["tvectors"].items()}
-        self.lang = data["doc_lang"]
-
-    def z(self, doc: str, q: np.ndarray) -> float:
-        return self.stats.zscore(self.lang[doc], q, float(self.vec[doc] @ q)) or 0.0
 
 
 def _share(terms: list[str], lang: str, held: list[str]) -> float:
@@ -172,7 +157,7 @@ def main() -> None:
     paths = args[:args.index("--only")] if only else args
     sets = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     for data in sets:
-        data["_m"], data["_t"] = Moments(data), Titles(data)
+        data["_m"], data["_t"] = Moments(data), Moments(data, "tvectors")
         data["_analyst"] = [r for r in data["rules"] if not r["id"].startswith("shipped:")]
     dev = sets[0]
     assert dev["set"] == "devset", "the first dump must be the development set's"

@@ -227,13 +227,14 @@ def sg(x: float) -> float:
 
 class Moments:
     """Per-language moments of the dumped vectors: the z of any (query vector, article), as
-    ``LangStats`` computes it in search."""
+    ``LangStats`` computes it in search. ``key``: which dumped vectors ("tvectors": the titles,
+    round 6)."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict, key: str = "vectors") -> None:
         rows = [(data["doc_lang"][d], np.asarray(v, dtype=np.float32))
-                for d, v in data["vectors"].items()]
+                for d, v in data[key].items()]
         self.stats = LangStats.build(rows)
-        self.vec = {d: np.asarray(v, dtype=np.float32) for d, v in data["vectors"].items()}
+        self.vec = {d: np.asarray(v, dtype=np.float32) for d, v in data[key].items()}
         self.lang = data["doc_lang"]
 
     def z(self, doc: str, q: np.ndarray) -> float:
