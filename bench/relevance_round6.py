@@ -93,20 +93,25 @@ FEATURES: dict[str, tuple[str, ...]] = {
 }
 
 
-def fit_on_questions(dev: dict, names: tuple[str, ...]) -> np.ndarray:
+Feats = Callable[[dict, dict, dict], list[dict]]
+
+
+def fit_on_questions(dev: dict, names: tuple[str, ...], feats: Feats | None = None) -> np.ndarray:
+    feats = feats or group_features
     x, t = [], []
     for q in dev["questions"]:
         if q["id"] in HELD_OUT or not q["relevant"]:
             continue
         for h in q["hits"]:
-            g = group_features(dev, q, h)[0]   # the whole query, as the shipped fit
+            g = feats(dev, q, h)[0]   # the whole query, as the shipped fit
             x.append([g[n] for n in names] + [1.0])
             t.append(h["d"] in q["relevant"])
     return fit(np.array(x), np.array(t, dtype=float))
 
 
 def scorer(names: tuple[str, ...], w: np.ndarray, gate: float | None,
-           entity_gate: bool = False) -> Callable[[dict, dict, dict], float]:
+           entity_gate: bool = False, feats: Feats | None = None
+           ) -> Callable[[dict, dict, dict], float]:
     """Relevance of an article for a question or rule: the best group, items counting only at
     whole-query z >= ITEM_FLOOR; ``gate``: a group needs a term in the lead unless z >= gate;
     ``entity_gate``: 0 unless the article mentions every country the query names."""
@@ -116,7 +121,7 @@ def scorer(names: tuple[str, ...], w: np.ndarray, gate: float | None,
             if not want <= set(h["mentions"]):
                 return 0.0
         best = 0.0
-        for g in group_features(data, q, h):
+        for g in (feats or group_features)(data, q, h):
             if g["item"] and (h["z"] or 0.0) < ITEM_FLOOR:
                 continue
             if gate is not None and g["lev"] == 0.0 and g["z"] < gate:

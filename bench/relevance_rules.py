@@ -60,7 +60,7 @@ from newsmon.app.search import (  # noqa: E402
     query_parts,
 )
 from newsmon.app.searchtext import query_tokens  # noqa: E402
-from newsmon.enrich.text import normalize  # noqa: E402
+from newsmon.enrich.text import normalize, sentences  # noqa: E402
 from newsmon.index.core.settings import DataSettings, Settings  # noqa: E402
 from newsmon.index.search.fair import LangStats  # noqa: E402
 from tests.helpers import relevance_set, search_eval  # noqa: E402
@@ -117,6 +117,15 @@ def _without(text: str, terms: tuple[str, ...]) -> str:
     pattern = _term_pattern(terms)
     norm = normalize(text)
     return " ".join((pattern.sub(" ", norm) if pattern else norm).split())
+
+
+def _sentence_vectors(searcher: Searcher, arts: dict) -> dict[str, list[list[float]]]:
+    """Round 7: each article's body sentences embedded as passages (``enrich.text.sentences``)."""
+    out = {}
+    for d, a in sorted(arts.items()):
+        sents = sentences(a.text, a.lang or "en") or [a.title]
+        out[d] = [[round(float(x), 4) for x in v] for v in searcher.embedder.embed_documents(sents)]
+    return out
 
 
 def dump(name: str, out: Path) -> None:
@@ -204,6 +213,7 @@ def dump(name: str, out: Path) -> None:
             "set": name, "n": len(held),
             "vectors": {rid[a]: [round(float(x), 5) for x in v] for a, v in vecs.items()},
             "tvectors": {d: [round(float(x), 5) for x in v] for d, v in zip(order, tvecs)},
+            "svectors": _sentence_vectors(searcher, arts),
             "doc_lang": {rid[a]: by_id[a]["lang"] for a in rid},
             "doc_story": {rid[a]: by_id[a]["story"] for a in rid},
             "langs": {lg: sum(v == lg for v in by_id_lang.values()) for lg in ("en", "ja")},
