@@ -48,7 +48,9 @@ RECALL, PRECISION = 1.0, 0.9
 # (sqlite). Round 5 (2026-12-07): each listed item of a query measured as a query of its own,
 # for articles 0.5 SDs above the background for the whole query, moved the rules to recall
 # 0.909, precision 0.683 (sqlite), flags unchanged; a gate on the query's rarest terms was not
-# shipped. Known failures, pinned strictly: the marker must go when the floor starts to hold.
+# shipped. Rounds 6 and 7 (bench/relevance_round6.py, relevance_round7.py: where the article
+# holds the query, a gate on the countries it names, sentence-level aboutness) shipped nothing.
+# Known failures, pinned strictly: the marker must go when the floor starts to hold.
 HELDOUT_SHORT = pytest.mark.xfail(strict=True, reason=(
     "held-out floor not met yet (BENCHMARKS.md, 'Language-fair search and calibrated "
     "relevance'): unanswerable flagged 0.40, rules without min_score recall 0.91 / "
