@@ -289,14 +289,18 @@ def _search_fair(backend: SearchBackend, query: Query, stats: LangStats,
             [backend.semantic(query.vector, f, query.k) for f in filters]
         return _semantic_fair(lists, query, stats)[:query.k]
     depth = max(query.candidates, query.k)
+    # the languages' lists share the fused list's depth (each at least the k results asked
+    # for): two full-depth kNN lists cost Elasticsearch 1.44x the raw search at 100k
+    # (BENCHMARKS.md, "Search latency"), where the budget for language fairness is 1.2x
+    per_lang = depth if len(filters) == 1 else max(query.k, -(-depth // len(filters)))
     many = getattr(backend, "keyword_and_semantics", None)  # one round trip, where it helps
     if many is not None:
         keyword, lists = many(tokens, query.vector, query.filters, filters, depth,
-                              text=query.text)
+                              text=query.text, semantic_k=per_lang)
     else:
         keyword = backend.keyword(tokens, query.filters, depth, text=query.text) \
             if tokens else []
-        lists = [backend.semantic(query.vector, f, depth) for f in filters]
+        lists = [backend.semantic(query.vector, f, per_lang) for f in filters]
     return fuse_fair(keyword, _semantic_fair(lists, query, stats), query.k)
 
 

@@ -645,19 +645,26 @@ class ElasticBackend:
                                     f"{r.get('status')} {reason}", reason="refused")
         return self._keyword_hits(res["responses"][0]), self._semantic_hits(res["responses"][1])
 
+    def semantics(self, vector: np.ndarray, filters: Sequence[Filters], k: int
+                  ) -> list[list[Hit]]:
+        """One semantic list per filter (language-fair search's per-language lists) in one
+        round trip (``_msearch``)."""
+        return self.keyword_and_semantics((), vector, Filters(), filters, k)[1]
+
     @_wrap
     def keyword_and_semantics(self, tokens: Sequence[str], vector: np.ndarray,
                               filters: Filters, semantic_filters: Sequence[Filters], k: int, *,
-                              text: str = "") -> tuple[list[Hit], list[list[Hit]]]:
-        """The keyword list and one semantic list per filter (the per-language lists of
-        language-fair search) in one round trip (``_msearch``)."""
+                              text: str = "", semantic_k: int | None = None
+                              ) -> tuple[list[Hit], list[list[Hit]]]:
+        """The keyword list (``k`` deep) and one semantic list per filter (``semantic_k`` deep:
+        the per-language lists of language-fair search) in one round trip (``_msearch``)."""
         if not self._exists():
             return [], [[] for _ in semantic_filters]
         searches: list[dict[str, Any]] = []
         if tokens:
             searches += [{}, self._keyword_body(tokens, filters, k, text)]
         for f in semantic_filters:
-            searches += [{}, self._semantic_body(vector, f, k)]
+            searches += [{}, self._semantic_body(vector, f, semantic_k or k)]
         res = self.es.msearch(index=self.alias, searches=searches)
         for r in res["responses"]:
             if "error" in r:

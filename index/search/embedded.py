@@ -324,9 +324,10 @@ class EmbeddedBackend:
 
     def keyword_and_semantics(self, tokens: Sequence[str], vector: np.ndarray,
                               filters: Filters, semantic_filters: Sequence[Filters], k: int, *,
-                              text: str = "") -> tuple[list[Hit], list[list[Hit]]]:
+                              text: str = "", semantic_k: int | None = None
+                              ) -> tuple[list[Hit], list[list[Hit]]]:
         keyword = self.keyword(tokens, filters, k, text=text) if tokens else []
-        return keyword, self.semantics(vector, semantic_filters, k)
+        return keyword, self.semantics(vector, semantic_filters, semantic_k or k)
 
     @staticmethod
     def _query(m: _Matrix, vector: np.ndarray) -> np.ndarray:
