@@ -156,29 +156,36 @@ def line(data: dict, score: Callable[[dict, dict, dict], float], th: float) -> s
             f" unanswerable {fu}/{nu}")
 
 
-def main() -> None:
-    args = sys.argv[1:]
+def load(args: list[str]) -> tuple[list[dict], list[str] | None]:
+    """The dumps named on the command line (the devset's first) and the ``--only`` names."""
     only = args[args.index("--only") + 1:] if "--only" in args else None
     paths = args[:args.index("--only")] if only else args
     sets = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     for data in sets:
         data["_m"], data["_t"] = Moments(data), Moments(data, "tvectors")
         data["_analyst"] = [r for r in data["rules"] if not r["id"].startswith("shipped:")]
-    dev = sets[0]
-    assert dev["set"] == "devset", "the first dump must be the development set's"
+    assert sets[0]["set"] == "devset", "the first dump must be the development set's"
+    return sets, only
+
+
+def show(name: str, w: np.ndarray, sets: list[dict],
+         score: Callable[[dict, dict, dict], float]) -> None:
+    print(f"  {name}  w={np.round(w, 2).tolist()}")
+    for data in sets:
+        for th in (0.4, 0.5, 0.6):
+            print(f"      {line(data, score, th)}")
+
+
+def main() -> None:
+    sets, only = load(sys.argv[1:])
     for fname, names in [("z, ev (shipped A, B, C)", ("z", "ev")), *FEATURES.items()]:
-        w = (np.array([A, B, C]) if "shipped" in fname else fit_on_questions(dev, names))
+        w = (np.array([A, B, C]) if "shipped" in fname else fit_on_questions(sets[0], names))
         for gate in (None, 2.0, 3.0, 99.0):
             for ents in (False, True):
                 name = (f"{fname}{'' if gate is None else f', lead gate or z >= {gate}'}"
                         f"{', entity gate' if ents else ''}")
-                if only and name not in only:
-                    continue
-                print(f"  {name}  w={np.round(w, 2).tolist()}")
-                for data in sets:
-                    for th in (0.4, 0.5, 0.6):
-                        print(f"      {line(data, scorer(names, w, gate, ents), th)}")
-
+                if not only or name in only:
+                    show(name, w, sets, scorer(names, w, gate, ents))
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,6 @@ were) and scored as round 5 ships it (items at whole-query z >= 0.5).
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import relevance_round6 as r6  # noqa: E402
-from relevance_rules import A, B, C, Moments, _groups, _own  # noqa: E402
+from relevance_rules import A, B, C, _groups, _own  # noqa: E402
 
 from newsmon.index.search.fair import LangStats  # noqa: E402
 
@@ -73,16 +72,9 @@ FEATURES: dict[str, tuple[str, ...]] = {
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    only = args[args.index("--only") + 1:] if "--only" in args else None
-    paths = args[:args.index("--only")] if only else args
-    sets = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    sets, only = r6.load(sys.argv[1:])
     for data in sets:
-        data["_m"], data["_t"] = Moments(data), Moments(data, "tvectors")
         data["_s"] = Sentences(data)
-        data["_analyst"] = [r for r in data["rules"] if not r["id"].startswith("shipped:")]
-    dev = sets[0]
-    assert dev["set"] == "devset", "the first dump must be the development set's"
     cache: dict[tuple[int, str], list[dict]] = {}
 
     def feats(data: dict, q: dict, h: dict) -> list[dict]:
@@ -95,12 +87,8 @@ def main() -> None:
         if only and fname not in only:
             continue
         plain = fname.startswith("z, ev (shipped")
-        w = np.array([A, B, C]) if plain else r6.fit_on_questions(dev, names, feats)
-        print(f"  {fname}  w={np.round(w, 2).tolist()}")
-        for data in sets:
-            for th in (0.4, 0.5, 0.6):
-                print(f"      {r6.line(data, r6.scorer(names, w, None, feats=feats), th)}")
-
+        w = np.array([A, B, C]) if plain else r6.fit_on_questions(sets[0], names, feats)
+        r6.show(fname, w, sets, r6.scorer(names, w, None, feats=feats))
 
 if __name__ == "__main__":
     main()
