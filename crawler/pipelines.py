@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -90,13 +91,36 @@ def _warm() -> int:
     return os.getpid()
 
 
+PARENT_POLL_S = 1.0
+
+
+def _end_with(parent: int) -> None:
+    """Pool initializer: the worker ends once the process that made the pool is gone. The
+    forkserver, not the crawl, is a worker's parent, and each worker holds its own task queue
+    open, so after a kill -9 of the crawl it would otherwise wait for work forever (three idle
+    processes left by every killed run; the forkserver ends once its workers have)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:   # the number is another user's process now
+                os._exit(0)
+
+    threading.Thread(target=watch, name="newsmon-pool-watch", daemon=True).start()
+
+
 def make_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes for extraction, forked from a clean server process that has already
     imported the extractor (fork from a running reactor with threads is unsafe; spawn would
     import trafilatura again in every worker)."""
     mp = multiprocessing.get_context("forkserver")
     mp.set_forkserver_preload(["newsmon.crawler.extract"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_end_with,
+                               initargs=(os.getpid(),))
 
 
 def settle_article(article: Article, item: PageItem, source: Source) -> Article:
