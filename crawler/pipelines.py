@@ -105,9 +105,7 @@ def _end_with(parent: int) -> None:
             time.sleep(PARENT_POLL_S)
             try:
                 os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:   # the number is another user's process now
+            except (ProcessLookupError, PermissionError):   # gone, or its number reused
                 os._exit(0)
 
     threading.Thread(target=watch, name="newsmon-pool-watch", daemon=True).start()
