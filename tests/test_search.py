@@ -243,8 +243,8 @@ def test_unreachable_cluster_exits_1_and_keeps_the_cursor(capsys, data_dir, tmp_
 
 
 def test_relevance_is_calibrated_and_cuts_weaker_matches(searcher, capsys, data_dir) -> None:
-    """Every result carries a relevance in 0..1 with its word; results after the last good one
-    (0.5 or more) are the weaker matches; the CLI says where they start; the chart's coverage
+    """Every result carries a relevance in 0..1 with its word; the good ones (0.5 or more) come
+    first, the weaker matches after them; the CLI says where they start; the chart's coverage
     counts the good matches only."""
     from newsmon.app.search import GOOD, STRONG, relevance, relevance_word
 
@@ -255,9 +255,9 @@ def test_relevance_is_calibrated_and_cuts_weaker_matches(searcher, capsys, data_
     rel = [h.relevance for h in resp.results]
     assert all(0.0 <= r <= 1.0 for r in rel) and resp.confident
     assert rel[0] >= GOOD and 0 < resp.cut < len(rel)
-    assert all(r < GOOD for r in rel[resp.cut:]) and rel[resp.cut - 1] >= GOOD
-    good = sum(r >= GOOD for r in rel)
-    assert sum(c["count"] for c in resp.coverage) >= 1 and good <= resp.cut
+    # good matches first: every result above the cut is good, every one below it weaker
+    assert all(r >= GOOD for r in rel[:resp.cut]) and all(r < GOOD for r in rel[resp.cut:])
+    assert sum(c["count"] for c in resp.coverage) >= 1
     capsys.readouterr()
     assert main(["--data-dir", str(data_dir), "search", "GCAP fighter programme Italy",
                  "--limit", "20"]) == 0

@@ -3,8 +3,9 @@
 A request is embedded with the query prompt of the model the index was built with
 (``embed_query``; e5 adds ``query: ``), tokenised like the documents (newsmon.app.searchtext), run
 on the configured backend in its mode — keyword (BM25), semantic (kNN) or hybrid (reciprocal
-rank fusion of both, in Python) — then collapsed to one result per story with the story's other
-coverage, given a snippet with the matched terms in ``<mark>``, and facet counts.
+rank fusion of both, in Python) — then ordered good matches first (``ORDER``), collapsed to one
+result per story with the story's other coverage, given a snippet with the matched terms in
+``<mark>``, and facet counts.
 
 Semantic scores are language-fair (index/search/fair.py): a cosine counts as a z-score within the
 article's own language, against statistics of the store's vectors (``LangStats``, rebuilt when
@@ -82,6 +83,13 @@ GOOD = 0.5      # "good" from here; below: "weaker matches"
 # (BENCHMARKS.md, issue 16, round 5).
 ITEM_CONTEXT_Z = 0.5
 STRONG = 0.9    # "strong"
+# The order of results: "band" lists the good matches (relevance GOOD or more) first, each band
+# in the mode's order; "mode" is the mode's order alone (a weak result could stand above a good
+# one: 日英 サイバー 演習 listed a weak English article above a good Japanese one); "relevance"
+# sorts by relevance alone. bench/relevance_order.py, MRR on the development set (held-out):
+# band 1.000 same-language, 0.867 cross-lingual with the answer only in the other language
+# (0.968, 0.862); mode 1.000, 0.868 (0.968, 0.851); relevance 1.000, 0.790 (1.000, 0.859).
+ORDER: Literal["band", "mode", "relevance"] = "band"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +172,8 @@ class SearchResponse:
 
     @property
     def cut(self) -> int:
-        """Where the weaker matches start: every result after the last good one (relevance
-        GOOD or more) is weaker. Results stay in the mode's order, so a weak result above a
-        good one is shown (marked weak) rather than a good one hidden."""
+        """Where the weaker matches start: the good matches (relevance GOOD or more) come
+        first (``ORDER``), every result after the last good one is weaker."""
         return max((i + 1 for i, h in enumerate(self.results) if h.relevance >= GOOD),
                    default=0)
 
@@ -611,6 +618,10 @@ class Searcher:
             for i, r in self._item_relevance([t for t, _ in items], hits, shares, stats,
                                              model).items():
                 rel[i] = max(rel[i], r)
+        if ORDER == "band":   # good matches first; sort is stable: the mode's order within
+            hits.sort(key=lambda h: rel[h.id] < GOOD)
+        elif ORDER == "relevance":
+            hits.sort(key=lambda h: -rel[h.id])
         kept: list[Hit] = []
         seen: set[str] = set()
         for h in hits:
