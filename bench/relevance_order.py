@@ -24,11 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from relevance_reference import UNANS  # noqa: E402
+
 from newsmon.app import search as search_mod  # noqa: E402
 from newsmon.app.indexing import index_store  # noqa: E402
 from newsmon.app.search import GOOD, Searcher, SearchRequest  # noqa: E402
 from newsmon.index.core.settings import DataSettings, Settings  # noqa: E402
-from relevance_reference import UNANS  # noqa: E402
 from tests.helpers import relevance_set  # noqa: E402
 from tests.helpers.search_eval import evaluate, load  # noqa: E402
 

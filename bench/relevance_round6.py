@@ -176,6 +176,26 @@ def show(name: str, w: np.ndarray, sets: list[dict],
             print(f"      {line(data, score, th)}")
 
 
+def run_variants(sets: list[dict], only: list[str] | None, feats: Feats,
+                 variants: dict[str, tuple[str, ...]]) -> None:
+    """Fit each variant's features (``feats`` per group, memoised per question and article) on
+    the devset's question pairs and show it beside the shipped A, B, C on every set."""
+    cache: dict[tuple[int, str], list[dict]] = {}
+
+    def memo(data: dict, q: dict, h: dict) -> list[dict]:
+        key = (id(q), h["d"])
+        if key not in cache:
+            cache[key] = feats(data, q, h)
+        return cache[key]
+
+    for name, names in [("z, ev (shipped A, B, C)", ("z", "ev")), *variants.items()]:
+        if only and name not in only:
+            continue
+        w = np.array([A, B, C]) if name.startswith("z, ev (shipped") else \
+            fit_on_questions(sets[0], names, memo)
+        show(name, w, sets, scorer(names, w, None, feats=memo))
+
+
 def main() -> None:
     sets, only = load(sys.argv[1:])
     for fname, names in [("z, ev (shipped A, B, C)", ("z", "ev")), *FEATURES.items()]:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import relevance_round6 as r6  # noqa: E402
-from relevance_rules import A, B, C, _groups, _own  # noqa: E402
+from relevance_rules import _groups, _own  # noqa: E402
 
 from newsmon.index.search.fair import LangStats  # noqa: E402
 
@@ -75,20 +75,8 @@ def main() -> None:
     sets, only = r6.load(sys.argv[1:])
     for data in sets:
         data["_s"] = Sentences(data)
-    cache: dict[tuple[int, str], list[dict]] = {}
+    r6.run_variants(sets, only, sentence_features, FEATURES)
 
-    def feats(data: dict, q: dict, h: dict) -> list[dict]:
-        key = (id(q), h["d"])
-        if key not in cache:
-            cache[key] = sentence_features(data, q, h)
-        return cache[key]
-
-    for fname, names in [("z, ev (shipped A, B, C)", ("z", "ev")), *FEATURES.items()]:
-        if only and fname not in only:
-            continue
-        plain = fname.startswith("z, ev (shipped")
-        w = np.array([A, B, C]) if plain else r6.fit_on_questions(sets[0], names, feats)
-        r6.show(fname, w, sets, r6.scorer(names, w, None, feats=feats))
 
 if __name__ == "__main__":
     main()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import relevance_round6 as r6  # noqa: E402
-from relevance_rules import A, B, C, _groups, _own  # noqa: E402
+from relevance_rules import _groups, _own  # noqa: E402
 
 from newsmon.index.search.fair import LangStats  # noqa: E402
 from tests.helpers import relevance_set, search_eval  # noqa: E402
@@ -88,20 +88,7 @@ def main() -> None:
     sets, only = r6.load(sys.argv[1:])
     for data in sets:
         data["_u"] = Use(data)
-    cache: dict[tuple[int, str], list[dict]] = {}
-
-    def feats(data: dict, q: dict, h: dict) -> list[dict]:
-        key = (id(q), h["d"])
-        if key not in cache:
-            cache[key] = use_features(data, q, h)
-        return cache[key]
-
-    for name, names in [("shipped z, ev", ("z", "ev")), *FEATURES.items()]:
-        if only and name not in only:
-            continue
-        w = np.array([A, B, C]) if name.startswith("shipped") else \
-            r6.fit_on_questions(sets[0], names, feats)
-        r6.show(name, w, sets, r6.scorer(names, w, None, feats=feats))
+    r6.run_variants(sets, only, use_features, FEATURES)
 
 
 if __name__ == "__main__":
