@@ -277,6 +277,51 @@ def test_the_periodic_crawl_is_deferred_once_per_period_by_two_workers(tmp_path:
         assert "job queue:" in text and "crawl shards" in text, text
 
 
+def _live_workers(dsn: str) -> int:
+    from newsmon.index.store.postgres import PgStore
+
+    with PgStore(dsn) as store:
+        return store.jobs.workers(3)
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+def test_newsmon_run_refuses_to_crawl_beside_live_workers(tmp_path: Path, pg_dsn: str) -> None:
+    """`newsmon run` and `newsmon crawl` take none of the workers' shard locks, so beside live
+    workers they exit 3 having changed nothing; the stages that do not crawl still run, and once
+    the workers stop the crawl does too."""
+    import subprocess
+    import sys
+
+    from newsmon.index.store.postgres import PgStore
+
+    def newsmon(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "newsmon", "--config", str(config), *args],
+                              capture_output=True, text=True, timeout=120,
+                              env=worker_env(pg_dsn))
+
+    with LoopbackWeb(1, articles=2) as web:
+        config = _config(tmp_path, web)
+        with Workers(config, worker_env(pg_dsn), tmp_path / "logs") as workers:
+            workers.start("alerts", "alert")
+            wait_queue_schema(pg_dsn)
+            wait_for(lambda: _live_workers(pg_dsn), 60, "the worker's first heartbeat")
+            for command in ("run", "crawl"):
+                refused = newsmon(config, command)
+                assert refused.returncode == 3, refused.stderr[-2000:]
+                assert "worker(s) are live on this store" in refused.stderr, refused.stderr
+            assert newsmon(config, "enrich").returncode == 0
+            assert not any(web.by_host().values())   # not even robots.txt was fetched
+            with PgStore(pg_dsn) as store:
+                assert store.articles.count() == 0
+                assert [r.command for r in store.runs.recent(10)] == ["enrich"]
+        wait_for(lambda: not _live_workers(pg_dsn), 30, "the stopped worker to be gone")
+        done = newsmon(config, "crawl")
+        assert done.returncode == 0, done.stderr[-2000:]
+        with PgStore(pg_dsn) as store:
+            assert store.articles.count() == 2
+
+
 def _newsmon(config: Path, dsn: str, *args: str) -> str:
     import subprocess
     import sys

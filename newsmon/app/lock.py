@@ -22,6 +22,7 @@ class LockHeld(NewsmonError):
     """Another process holds the run lock (exit code 3)."""
 
     reason = "locked"
+    path: Path | None   # None: held by workers (WorkersCrawl), not by a lock file
 
     def __init__(self, path: Path, holder: dict[str, Any]) -> None:
         who = ", ".join(f"{k} {holder[k]}" for k in ("pid", "command", "started_at", "host")
@@ -112,3 +113,23 @@ class RunLock:
 
 
 __all__ = ["RunLock", "LockHeld", "read_holder", "running_holder"]
+
+
+class WorkersCrawl(LockHeld):
+    """Workers are live on the store, so a crawl here would fetch their hosts too (exit 3).
+
+    ``newsmon worker`` crawls shard by shard under the queue's job locks; a crawl outside the
+    queue takes none of them, so it could fetch a host while a worker's crawl job does, and
+    per-host politeness would break. The queue does not say which queues a worker serves, so
+    every live worker counts."""
+
+    def __init__(self, workers: int, stalled_after: float) -> None:
+        NewsmonError.__init__(
+            self, f"{workers} newsmon worker(s) are live on this store (a heartbeat in the "
+                  f"last {stalled_after:g} s; `newsmon status` lists the queues): they crawl it, "
+                  "and a crawl here would fetch their hosts at the same time. Leave the crawl to "
+                  "the workers (`newsmon enrich`, `index` and `alert` are safe beside them), or "
+                  "stop them first")
+        self.path = None
+        self.holder = {"workers": workers}
+

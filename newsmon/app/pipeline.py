@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsmon.app import stages as _stages
-from newsmon.app.lock import RunLock
+from newsmon.app.lock import RunLock, WorkersCrawl
 from newsmon.app.outcome import RunOutcome, StageOutcome
 from newsmon.app.progress import ProgressView, StageProgress
 from newsmon.app.settings import Settings
@@ -86,6 +86,8 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
     view = view or ProgressView()
     started = time.monotonic()
     with RunLock(settings.data.lock_path, command), open_store(settings) as store:
+        if any(s.needs_sources for s in specs):
+            _refuse_beside_workers(settings, store)
         records = store.runs
         interrupted = records.mark_interrupted()
         if interrupted:
@@ -118,6 +120,18 @@ def run(settings: Settings, *, command: str = "run", stages: Sequence[str] = PIP
                                  else {s.stage: s.stats for s in outcome.steps})
         records.finish(run_id, outcome.status, stats)
         return outcome
+
+
+def _refuse_beside_workers(settings: Settings, store: StoreBase) -> None:
+    """WorkersCrawl (exit 3, nothing changed) when workers are live on the store's job queue:
+    this crawl would take none of their shard locks (newsmon.app.lock.WorkersCrawl)."""
+    from newsmon.index.store.postgres import PgStore
+
+    if not isinstance(store, PgStore) or not store.jobs.schema_present():
+        return
+    live = store.jobs.workers(settings.worker.stalled_after)
+    if live:
+        raise WorkersCrawl(live, settings.worker.stalled_after)
 
 
 def _run_step(spec: StageSpec, settings: Settings, store: StoreBase, records: RunRepo,

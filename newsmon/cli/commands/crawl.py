@@ -20,7 +20,7 @@ def crawl_command(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool
 
     Reads feeds, sitemaps and section pages, fetches only URLs not already stored, extracts and
     stores the articles. Exit code 1 when some items failed (see `newsmon status`), 3 when another
-    run holds the lock.
+    run holds the lock or `newsmon worker`s are live on the store (they crawl it).
 
     \b
     Example:

@@ -23,7 +23,8 @@ def run_command(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool,
     """Crawl, enrich and index (then alert) in one go, under one lock: what cron runs.
 
     Each stage takes what the previous one left and resumes after a kill. An overlapping run
-    exits 3 at once and changes nothing. On a terminal a progress view shows each stage; without
+    exits 3 at once and changes nothing, and so does a run on a store where `newsmon worker`s
+    are live (they crawl it). On a terminal a progress view shows each stage; without
     one (cron) a successful run prints nothing on stdout — the summary appears only when
     something needs a human (exit code 1 and up) — and log lines go to [log].file/--log-file.
 
