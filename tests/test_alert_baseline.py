@@ -96,6 +96,9 @@ def test_any_run_sees_a_new_rule_before_it_stores_anything(settings: Settings) -
     with Store(settings.data.store_path) as store:
         seen = store.alerts.rules_seen()["zeppelins"]
         assert seen.first_seen_seq == store.changes.head() and seen.baseline_at is None
+        # what records it: an articles-indexed store waits for the alert stage, not for articles
+        assert "baseline not recorded yet: the next `newsmon alert`" in \
+            "\n".join(status_lines(status(store)))
     _store_new(settings, NEW, len(OLD))
     run(settings, command="run", stages=("index", "alert"))
     assert _alerted(settings) == ["Airship zeppelin crash"]

@@ -358,7 +358,8 @@ def status_lines(st: AlertStatus) -> list[str]:
     for rule, b in sorted(st.get("baselines", {}).items()):
         if b["baseline_at"] is None:
             lines.append(f"  {rule}: first seen {b['first_seen_at']}, baseline not recorded "
-                         "yet (it waits for indexed articles)")
+                         "yet: the next `newsmon alert` (or `newsmon run`) records it once "
+                         "articles are indexed")
         elif b["baseline_stories"]:
             lines.append(f"  {rule}: baseline recorded {b['baseline_at']}: "
                          f"{b['baseline_stories']} stories stored before the rule was first "
