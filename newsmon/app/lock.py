@@ -112,9 +112,6 @@ class RunLock:
         self.release()
 
 
-__all__ = ["RunLock", "LockHeld", "read_holder", "running_holder"]
-
-
 class WorkersCrawl(LockHeld):
     """Workers are live on the store, so a crawl here would fetch their hosts too (exit 3).
 
@@ -133,3 +130,5 @@ class WorkersCrawl(LockHeld):
         self.path = None
         self.holder = {"workers": workers}
 
+
+__all__ = ["RunLock", "LockHeld", "WorkersCrawl", "read_holder", "running_holder"]
