@@ -75,7 +75,7 @@ PUBLIC: dict[str, set[str]] = {
                             "index_job", "alert_job", "health_job", "defer_enrich", "jobs"},
     "newsmon.worker.shards": {"registrable_domain", "source_domain", "shard_of", "shard_sources"},
     "newsmon.index.store.repos.jobs": {"JobRepo", "JobSpec"},
-    "newsmon.app.lock": {"RunLock", "LockHeld", "read_holder", "running_holder"},
+    "newsmon.app.lock": {"RunLock", "LockHeld", "WorkersCrawl", "read_holder", "running_holder"},
     "newsmon.app.indexing": {"BACKENDS", "open_backend", "build_docs", "index_store",
                              "IndexStats", "ES_API_KEY_ENV", "IndexingError"},
     "newsmon.app.alerting": {"alert", "explain_rule"},
