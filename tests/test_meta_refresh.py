@@ -53,6 +53,7 @@ def test_page_without_refresh_is_passed_on_undecoded():
     assert response._cached_ubody is None
 
 
+@pytest.mark.shared("corpora")
 def test_same_outcome_as_scrapys_on_corpus_pages():
     """Real pages, among them some whose scripts or links mention "refresh"."""
     paths = sorted(CORPORA.glob("**/*.html.gz"))[:150]
